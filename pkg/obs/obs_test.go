@@ -1,0 +1,55 @@
+package obs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestEndpoints(t *testing.T) {
+	reg := NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_lines_total", Help: "lines"})
+	reg.MustRegister(c)
+	c.Add(3)
+	ready := NewReadiness("kafka")
+	srv, err := Listen("127.0.0.1:0", Handler(reg, ready, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + srv.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "test_lines_total 3") {
+		t.Errorf("/metrics = %d %q", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "not connected yet") {
+		t.Errorf("/readyz before = %d %q", code, body)
+	}
+	ready.Set("kafka", nil)
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"kafka":"ok"`) {
+		t.Errorf("/readyz after = %d %q", code, body)
+	}
+	ready.Set("kafka", errors.New("dial tcp: refused"))
+	if code, _ := get("/readyz"); code != 503 {
+		t.Errorf("/readyz after failure = %d", code)
+	}
+}

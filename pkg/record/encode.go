@@ -1,0 +1,167 @@
+package record
+
+import (
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// TimeLayout is the @timestamp layout: RFC 3339 in UTC with milliseconds,
+// which Elasticsearch's default date format parses.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// AppendJSON appends the record's JSON value to dst. It is hand-written
+// rather than reflective because it runs once per log line on the agent's
+// hot path; keys come out in a fixed order so equal records encode equally.
+func (r *Record) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = r.Timestamp.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","message":`...)
+	dst = AppendString(dst, r.Message)
+
+	dst = append(dst, `,"host":{"name":`...)
+	dst = AppendString(dst, r.HostName)
+	dst = append(dst, `,"ip":`...)
+	dst = AppendString(dst, r.HostIP)
+	dst = append(dst, '}')
+
+	dst = append(dst, `,"log":{"file":{"path":`...)
+	dst = AppendString(dst, r.Path)
+	dst = append(dst, `,"inode":`...)
+	dst = strconv.AppendUint(dst, r.Inode, 10)
+	dst = append(dst, `,"device":`...)
+	dst = strconv.AppendUint(dst, r.Device, 10)
+	dst = append(dst, `},"offset":`...)
+	dst = strconv.AppendInt(dst, r.Offset, 10)
+	if len(r.Flags) > 0 {
+		dst = append(dst, `,"flags":[`...)
+		for i, f := range r.Flags {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, f)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, '}')
+
+	if len(r.Fields) > 0 {
+		dst = append(dst, `,"fields":`...)
+		dst = appendStringMap(dst, r.Fields)
+	}
+	if len(r.JSON) > 0 {
+		dst = append(dst, `,"json":`...)
+		dst = append(dst, r.JSON...)
+	}
+	if r.Stream != "" {
+		dst = append(dst, `,"stream":`...)
+		dst = AppendString(dst, r.Stream)
+	}
+	if k := r.Kubernetes; k != nil {
+		dst = append(dst, `,"kubernetes":{"namespace":`...)
+		dst = AppendString(dst, k.Namespace)
+		dst = append(dst, `,"pod":{"name":`...)
+		dst = AppendString(dst, k.PodName)
+		dst = append(dst, `,"uid":`...)
+		dst = AppendString(dst, k.PodUID)
+		dst = append(dst, `},"container":{"name":`...)
+		dst = AppendString(dst, k.ContainerName)
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, k.ContainerID)
+		dst = append(dst, `}}`...)
+	}
+	if r.ExtraKey != "" && len(r.Extra) > 0 {
+		dst = append(dst, ',')
+		dst = AppendString(dst, r.ExtraKey)
+		dst = append(dst, ':')
+		dst = appendStringMap(dst, r.Extra)
+	}
+
+	dst = append(dst, `,"event":{"id":`...)
+	dst = AppendString(dst, r.EventID)
+	dst = append(dst, `}}`...)
+	return dst
+}
+
+func appendStringMap(dst []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, k)
+		dst = append(dst, ':')
+		dst = AppendString(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Bytes that are not valid UTF-8
+// become U+FFFD and control characters (NUL included) are escaped, so any
+// input line yields valid JSON.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript consumers.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// ValidUTF8 reports whether s needs no replacement; the agent uses it to set
+// FlagInvalidUTF8.
+func ValidUTF8(s string) bool { return utf8.ValidString(s) }
+
+// ParseTimestamp parses an @timestamp as the agent writes it, or any RFC 3339
+// time a foreign producer may have used.
+func ParseTimestamp(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
