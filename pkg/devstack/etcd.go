@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // EtcdConfig configures an embedded etcd server.
@@ -43,7 +44,9 @@ func StartEtcd(cfg EtcdConfig) (*Etcd, error) {
 	ec.Dir = dir
 	// Fast ticks make the single member elect itself in tens of milliseconds.
 	ec.TickMs, ec.ElectionMs = 10, 50
-	ec.LogLevel = "error"
+	// etcd logs every listener it closes at error level; the dev stack's
+	// owner reports failures through the returned errors instead.
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	scheme := "http"
 	if cfg.CertFile != "" {
 		scheme = "https"

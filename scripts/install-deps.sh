@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a fresh Debian machine:
+# Debian tools the integration tests drive (kcat, etcdctl, journal tools) and
+# the Go modules of every module in the workspace. Safe to run repeatedly:
+# it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+command -v systemd-journal-remote >/dev/null 2>&1 || [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
+command -v journalctl >/dev/null 2>&1 || need+=(systemd)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "install-deps: missing ${need[*]}; install them (Debian: apt-get install ${need[*]}) or the tests that drive them will fail" >&2
+  fi
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "install-deps: Go 1.26 is required (https://go.dev/dl/); not found on PATH" >&2
+  exit 1
+fi
+for m in pkg logagent logtransfer; do
+  (cd "$m" && go mod download)
+done
