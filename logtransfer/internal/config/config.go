@@ -1,0 +1,283 @@
+// Package config holds logtransfer's settings: their defaults, how they are
+// read from the ini file and the environment (LOGTRANSFER_<SECTION>_<KEY>),
+// and their validation. Every problem is reported at once, naming the
+// section, key, value and what is accepted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/settings"
+	"github.com/logcollect/logcollect/pkg/tlsconf"
+
+	"github.com/logcollect/logcollect/logtransfer/internal/document"
+)
+
+// EnvPrefix prefixes the environment overrides: LOGTRANSFER_ES_URLS, ...
+const EnvPrefix = "LOGTRANSFER"
+
+// Balance strategies accepted in [kafka] balance_strategy.
+var BalanceStrategies = []string{"range", "roundrobin", "sticky", "cooperative-sticky"}
+
+// Config is the whole of logtransfer's settings.
+type Config struct {
+	Kafka    Kafka
+	ES       ES
+	Transfer Transfer
+	Log      Log
+}
+
+// Kafka is [kafka].
+type Kafka struct {
+	Client kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_*
+
+	Topics               []string
+	TopicPattern         *regexp.Regexp // nil when unset
+	TopicRefreshInterval time.Duration
+	GroupID              string
+	InitialOffset        string // "oldest" or "newest"
+	BalanceStrategy      string
+	SessionTimeout       time.Duration
+	HeartbeatInterval    time.Duration
+	RebalanceTimeout     time.Duration
+	CommitInterval       time.Duration
+}
+
+// ES is [es].
+type ES struct {
+	URLs     []string
+	Username string
+	Password string
+	TLS      tlsconf.Files
+	Sniff    bool
+
+	IndexPrefix     string
+	IndexPattern    string
+	DeadLetterIndex string
+	InstallTemplate bool
+
+	Workers       int
+	BulkActions   int
+	BulkBytes     int64
+	FlushInterval time.Duration
+	RetryMin      time.Duration
+	RetryMax      time.Duration
+	Timeout       time.Duration
+}
+
+// Transfer is [transfer].
+type Transfer struct {
+	ChanMaxSize     int
+	HTTPListen      string
+	DrainTimeout    time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Log is [log].
+type Log struct {
+	Level  string
+	Format string
+}
+
+// Default is the configuration of an empty ini file.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{
+			Client: kafkaconf.Settings{
+				Brokers:  []string{"127.0.0.1:9092"},
+				Version:  kafkaconf.DefaultVersion,
+				ClientID: "logtransfer",
+			},
+			TopicRefreshInterval: 30 * time.Second,
+			GroupID:              "logtransfer",
+			InitialOffset:        "oldest",
+			BalanceStrategy:      "range",
+			SessionTimeout:       10 * time.Second,
+			HeartbeatInterval:    3 * time.Second,
+			RebalanceTimeout:     60 * time.Second,
+			CommitInterval:       time.Second,
+		},
+		ES: ES{
+			URLs:            []string{"http://127.0.0.1:9200"},
+			IndexPrefix:     "logcollect",
+			IndexPattern:    document.DefaultIndexPattern,
+			InstallTemplate: true,
+			Workers:         min(runtime.NumCPU(), 4),
+			BulkActions:     1000,
+			BulkBytes:       5 << 20,
+			FlushInterval:   time.Second,
+			RetryMin:        200 * time.Millisecond,
+			RetryMax:        30 * time.Second,
+			Timeout:         30 * time.Second,
+		},
+		Transfer: Transfer{
+			ChanMaxSize:     10000,
+			HTTPListen:      "127.0.0.1:9102",
+			DrainTimeout:    15 * time.Second,
+			ShutdownTimeout: 30 * time.Second,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the ini file at path with environment overrides. It returns
+// the configuration, warnings that do not stop start-up (an alias shadowed
+// by its canonical key), and an error listing every bad setting.
+func Load(path string) (Config, []string, error) {
+	f, err := settings.Load(path, EnvPrefix)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return FromFile(f)
+}
+
+// Parse is Load on bytes; lookupEnv may be nil (no environment).
+func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (Config, []string, error) {
+	f, err := settings.Parse(path, data, EnvPrefix, lookupEnv)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return FromFile(f)
+}
+
+// FromFile reads every setting from f, then validates the whole.
+func FromFile(f *settings.File) (Config, []string, error) {
+	c := Default()
+	var warnings []string
+
+	k := &c.Kafka
+	k.Client = kafkaconf.Read(f, "kafka", "logtransfer")
+	k.Topics = f.Strings("kafka", "topics", nil, "topic")
+	if p := f.String("kafka", "topic_pattern", ""); p != "" {
+		// Anchored: "web_.*" must not match "old_web_x" by accident.
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		f.Check("kafka", "topic_pattern", p, wrapWant(err, "a Go regular expression (RE2), matched against whole topic names"))
+		k.TopicPattern = re
+	}
+	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
+	k.GroupID = f.String("kafka", "group_id", k.GroupID)
+	k.InitialOffset = f.Enum("kafka", "initial_offset", k.InitialOffset, []string{"oldest", "newest"})
+	k.BalanceStrategy = f.Enum("kafka", "balance_strategy", k.BalanceStrategy, BalanceStrategies)
+	k.SessionTimeout = f.Duration("kafka", "session_timeout", k.SessionTimeout, time.Second, time.Second, 30*time.Minute)
+	k.HeartbeatInterval = f.Duration("kafka", "heartbeat_interval", k.HeartbeatInterval, time.Second, 100*time.Millisecond, 10*time.Minute)
+	k.RebalanceTimeout = f.Duration("kafka", "rebalance_timeout", k.RebalanceTimeout, time.Second, time.Second, 30*time.Minute)
+	k.CommitInterval = f.Duration("kafka", "commit_interval", k.CommitInterval, time.Second, 10*time.Millisecond, time.Hour)
+
+	e := &c.ES
+	e.URLs = f.Strings("es", "urls", e.URLs, "address")
+	for i, u := range e.URLs {
+		norm, err := NormalizeURL(u)
+		f.Check("es", "urls", u, err)
+		e.URLs[i] = norm
+	}
+	e.Username = f.String("es", "username", "")
+	e.Password = f.String("es", "password", "")
+	if file := f.String("es", "password_file", ""); file != "" {
+		pw, err := settings.ReadSecretFile(file)
+		f.Check("es", "password_file", file, err)
+		e.Password = pw
+	}
+	e.TLS = tlsconf.Read(f, "es", "")
+	e.Sniff = f.Bool("es", "sniff", e.Sniff)
+	e.IndexPrefix = strings.ToLower(f.String("es", "index_prefix", e.IndexPrefix))
+	f.Check("es", "index_prefix", e.IndexPrefix, document.CheckIndexName(e.IndexPrefix))
+	e.IndexPattern = f.String("es", "index_pattern", e.IndexPattern)
+	if _, err := document.CompileIndexPattern(e.IndexPattern, e.IndexPrefix); err != nil {
+		f.Check("es", "index_pattern", e.IndexPattern, err)
+	}
+	e.DeadLetterIndex = strings.ToLower(f.String("es", "dead_letter_index", e.IndexPrefix+"-dead-letter"))
+	f.Check("es", "dead_letter_index", e.DeadLetterIndex, document.CheckIndexName(e.DeadLetterIndex))
+	e.InstallTemplate = f.Bool("es", "install_template", e.InstallTemplate)
+	e.Workers = f.Int("es", "workers", e.Workers, 1, 256)
+	e.BulkActions = f.Int("es", "bulk_actions", e.BulkActions, 1, 100000)
+	e.BulkBytes = f.Size("es", "bulk_bytes", e.BulkBytes, 1<<10, 1<<30)
+	e.FlushInterval = f.Duration("es", "flush_interval", e.FlushInterval, time.Second, time.Millisecond, time.Hour)
+	e.RetryMin = f.Duration("es", "retry_backoff_min", e.RetryMin, time.Second, time.Millisecond, time.Hour)
+	e.RetryMax = f.Duration("es", "retry_backoff_max", e.RetryMax, time.Second, time.Millisecond, 24*time.Hour)
+	e.Timeout = f.Duration("es", "timeout", e.Timeout, time.Second, 100*time.Millisecond, time.Hour)
+
+	t := &c.Transfer
+	// The tutorial put chan_max_size under [es]; [transfer] is where it
+	// belongs now, and it wins when both are set.
+	t.ChanMaxSize = f.Int("transfer", "chan_max_size", -1, 1, 10_000_000)
+	if alias := f.Int("es", "chan_max_size", -1, 1, 10_000_000); alias > 0 {
+		if t.ChanMaxSize > 0 {
+			warnings = append(warnings, "[transfer] chan_max_size and the tutorial's [es] chan_max_size are both set; [transfer] chan_max_size wins")
+		} else {
+			t.ChanMaxSize = alias
+		}
+	}
+	if t.ChanMaxSize <= 0 {
+		t.ChanMaxSize = Default().Transfer.ChanMaxSize
+	}
+	t.HTTPListen = f.String("transfer", "http_listen", t.HTTPListen)
+	if t.HTTPListen != "" {
+		_, _, err := net.SplitHostPort(t.HTTPListen)
+		f.Check("transfer", "http_listen", t.HTTPListen, wrapWant(err, `host:port like "127.0.0.1:9102", or empty to disable`))
+	}
+	t.DrainTimeout = f.Duration("transfer", "drain_timeout", t.DrainTimeout, time.Second, 0, time.Hour)
+	t.ShutdownTimeout = f.Duration("transfer", "shutdown_timeout", t.ShutdownTimeout, time.Second, time.Second, time.Hour)
+
+	c.Log.Level = f.Enum("log", "level", c.Log.Level, logging.Levels)
+	c.Log.Format = f.Enum("log", "format", c.Log.Format, logging.Formats)
+
+	// Cross-key rules, recorded against the key the operator should change.
+	if len(k.Topics) == 0 && k.TopicPattern == nil {
+		f.Check("kafka", "topics", "", errors.New("at least one topic, or a topic_pattern"))
+	}
+	for _, topic := range k.Topics {
+		f.Check("kafka", "topics", topic, CheckTopic(topic))
+	}
+	if k.HeartbeatInterval*3 > k.SessionTimeout {
+		f.Check("kafka", "heartbeat_interval", k.HeartbeatInterval.String(),
+			fmt.Errorf("at most a third of session_timeout (%s), so a missed heartbeat does not end the session", k.SessionTimeout))
+	}
+	if e.RetryMin > e.RetryMax {
+		f.Check("es", "retry_backoff_min", e.RetryMin.String(), fmt.Errorf("at most retry_backoff_max (%s)", e.RetryMax))
+	}
+
+	warnings = append(warnings, f.Warnings()...)
+	if err := f.Err(); err != nil {
+		return Config{}, warnings, err
+	}
+	return c, warnings, nil
+}
+
+func wrapWant(err error, want string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s (%v)", want, err)
+}
+
+// NormalizeURL accepts the tutorial's "127.0.0.1:9200" as well as a full
+// URL, and returns a URL with a scheme and no trailing slash.
+func NormalizeURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return s, errors.New(`an Elasticsearch URL like "http://127.0.0.1:9200" or "https://es:9200"`)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// CheckTopic applies Kafka's topic name rules.
+func CheckTopic(t string) error {
+	if t == "" || t == "." || t == ".." || len(t) > 249 || !topicChars.MatchString(t) {
+		return errors.New("a Kafka topic name: 1 to 249 characters from a-z A-Z 0-9 . _ -, not . or ..")
+	}
+	return nil
+}

@@ -1,0 +1,354 @@
+// Package indexer is logtransfer's pool of bulk indexers. Each worker takes
+// records from one bounded channel, batches them by count, bytes and time,
+// sends _bulk requests and inspects every item: accepted documents are
+// reported done to their partition's offset tracker; retryable failures are
+// sent again after a capped, jittered backoff (the worker stops taking new
+// records meanwhile, the channel fills and consumption pauses); permanently
+// rejected documents go to the dead-letter index.
+//
+// olivere's BulkProcessor is not used: it retries whole requests and hides
+// per-item errors unless its After callback digs them out, while this loop
+// retries exactly the failed items and decides per item.
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+
+	"github.com/logcollect/logcollect/pkg/backoff"
+
+	"github.com/logcollect/logcollect/logtransfer/internal/document"
+	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
+	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
+)
+
+// Action is one document of a _bulk request.
+type Action struct {
+	Index, ID string
+	Body      []byte
+}
+
+// Result is one item of a _bulk response.
+type Result struct {
+	Status       int
+	Type, Reason string // the item's error, when it failed
+}
+
+// Bulk sends one _bulk request; the error is about the whole request, the
+// results (one per action, in order) about each document.
+type Bulk interface {
+	Send(ctx context.Context, actions []Action) ([]Result, error)
+}
+
+// Item is one Kafka record on its way to Elasticsearch.
+type Item struct {
+	Msg  document.Message
+	Part *offsets.Partition
+
+	doc        document.Doc
+	deadLetter bool // doc is now the dead-letter document
+}
+
+// Config tunes the pool.
+type Config struct {
+	Workers         int
+	QueueSize       int // chan_max_size: records waiting for a worker
+	BulkActions     int
+	BulkBytes       int64
+	FlushInterval   time.Duration
+	RetryMin        time.Duration
+	RetryMax        time.Duration
+	DeadLetterIndex string
+	Pattern         *document.IndexPattern
+}
+
+// Pool is the worker pool.
+type Pool struct {
+	cfg     Config
+	bulk    Bulk
+	in      chan *Item
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	health  func(error) // readiness of Elasticsearch; may be nil
+
+	rejectLog rateLog
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+}
+
+// New returns a pool; Start runs it.
+func New(cfg Config, bulk Bulk, m *metrics.Metrics, log *slog.Logger, health func(error)) *Pool {
+	if health == nil {
+		health = func(error) {}
+	}
+	return &Pool{
+		cfg: cfg, bulk: bulk, in: make(chan *Item, cfg.QueueSize), metrics: m, log: log, health: health,
+		rejectLog: rateLog{every: time.Second},
+	}
+}
+
+// Input is where the consumer puts records. A send blocks while the queue
+// is full: that is the backpressure that pauses consumption.
+func (p *Pool) Input() chan<- *Item { return p.in }
+
+// Start runs the workers until Close.
+func (p *Pool) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	for i := 0; i < p.cfg.Workers; i++ {
+		p.wg.Go(func() { p.work(ctx) })
+	}
+}
+
+// Close stops the workers, abandoning what they hold (the consumer has
+// waited for what it could before calling it, and closed its partitions so
+// nothing is marked). Safe to call twice.
+func (p *Pool) Close() {
+	p.closeOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.wg.Wait()
+	})
+}
+
+type worker struct {
+	*Pool
+	builder *document.Builder
+	batch   []*Item
+	bytes   int64
+}
+
+func (p *Pool) work(ctx context.Context) {
+	w := &worker{Pool: p, builder: document.NewBuilder(p.cfg.Pattern)}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.abandon(len(w.batch))
+			return
+		case it := <-p.in:
+			if it.Part != nil && it.Part.Closed() {
+				p.metrics.Abandoned.Inc()
+				continue
+			}
+			it.doc = w.builder.Build(it.Msg)
+			if len(w.batch) == 0 {
+				timer.Reset(p.cfg.FlushInterval)
+			}
+			w.batch = append(w.batch, it)
+			// Approximate NDJSON size: action line plus body.
+			w.bytes += int64(len(it.doc.Body) + len(it.doc.Index) + len(it.doc.ID) + 40)
+			if len(w.batch) >= p.cfg.BulkActions || w.bytes >= p.cfg.BulkBytes {
+				timer.Stop()
+				w.flush(ctx)
+			}
+		case <-timer.C:
+			w.flush(ctx)
+		}
+	}
+}
+
+func (w *worker) flush(ctx context.Context) {
+	if len(w.batch) == 0 {
+		return
+	}
+	w.metrics.InflightBatches.Inc()
+	w.deliver(ctx, w.batch)
+	w.metrics.InflightBatches.Dec()
+	clear(w.batch) // let the values be collected
+	w.batch, w.bytes = w.batch[:0], 0
+}
+
+// deliver sends items until each is indexed, dead-lettered or abandoned.
+func (w *worker) deliver(ctx context.Context, items []*Item) {
+	bo := backoff.Backoff{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax}
+	pending := append([]*Item(nil), items...)
+	chunk := len(pending)
+	for len(pending) > 0 {
+		pending = w.dropClosed(pending)
+		if len(pending) == 0 {
+			return
+		}
+		var retry, again []*Item
+		var failure error
+		for start := 0; start < len(pending); start += chunk {
+			part := pending[start:min(start+chunk, len(pending))]
+			r, a, split, err := w.send(ctx, part)
+			if ctx.Err() != nil {
+				w.abandon(len(pending) - start + len(retry) + len(again))
+				return
+			}
+			if split {
+				if len(part) > 1 {
+					// Halve and send the rest again at once; what earlier
+					// chunks returned is already in retry/again.
+					chunk = (len(part) + 1) / 2
+					again = append(again, pending[start:]...)
+					break
+				}
+				again = append(again, w.reject(part[0], document.Rejection{Status: statusOf(err), Type: "request_rejected", Reason: err.Error()}))
+				continue
+			}
+			retry = append(retry, r...)
+			again = append(again, a...)
+			if err != nil {
+				failure = err
+			}
+		}
+		if len(retry) > 0 {
+			// Transient failure: wait before sending the failed items
+			// again. The worker takes no new records meanwhile, so the
+			// queue fills and the consumer stops reading: backpressure,
+			// bounded memory, and no offset passes these records.
+			w.metrics.Retried.Add(float64(len(retry)))
+			d := bo.Next()
+			w.log.Warn("elasticsearch bulk failed; retrying the failed documents",
+				"documents", len(retry), "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", failure)
+			if err := backoff.Sleep(ctx, d); err != nil {
+				w.abandon(len(retry) + len(again))
+				return
+			}
+		} else {
+			bo.Reset()
+		}
+		pending = append(retry, again...)
+	}
+}
+
+// send sends one request. It returns the items to retry after a backoff,
+// the items to send again at once (new dead-letter documents), whether the
+// request must be split, and the request error if any.
+func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item, split bool, err error) {
+	actions := make([]Action, len(items))
+	for i, it := range items {
+		actions[i] = Action{Index: it.doc.Index, ID: it.doc.ID, Body: it.doc.Body}
+	}
+	start := time.Now()
+	results, err := w.bulk.Send(ctx, actions)
+	elapsed := time.Since(start).Seconds()
+	if err != nil {
+		if IsShutdown(ctx, err) {
+			return nil, nil, false, err
+		}
+		w.metrics.BulkDuration.WithLabelValues("error").Observe(elapsed)
+		w.health(err)
+		switch ClassifyRequest(err) {
+		case Split:
+			return nil, nil, true, err
+		default:
+			return items, nil, false, err
+		}
+	}
+	w.health(nil)
+	outcome := "ok"
+	for i, res := range results {
+		it := items[i]
+		switch ClassifyItem(res.Status) {
+		case Done:
+			if it.deadLetter {
+				w.metrics.DeadLettered.Inc()
+			} else {
+				w.metrics.Indexed.Inc()
+			}
+			if it.Part != nil {
+				it.Part.Done(it.Msg.Offset)
+			}
+		case Retry:
+			outcome = "item_errors"
+			retry = append(retry, it)
+			if err == nil {
+				err = fmt.Errorf("item %s/%s: %d %s: %s", it.doc.Index, it.doc.ID, res.Status, res.Type, res.Reason)
+			}
+		default: // Reject
+			outcome = "item_errors"
+			if it.deadLetter {
+				// The dead-letter document itself was refused: the
+				// dead-letter index is misconfigured. Losing the record
+				// is not an option; retry like a transient error.
+				retry = append(retry, it)
+				if err == nil {
+					err = fmt.Errorf("dead-letter index %s refused %s: %d %s: %s", it.doc.Index, it.doc.ID, res.Status, res.Type, res.Reason)
+				}
+				continue
+			}
+			again = append(again, w.reject(it, document.Rejection{Status: res.Status, Type: res.Type, Reason: res.Reason}))
+		}
+	}
+	w.metrics.BulkDuration.WithLabelValues(outcome).Observe(elapsed)
+	return retry, again, false, err
+}
+
+// reject turns it into its dead-letter document.
+func (w *worker) reject(it *Item, rej document.Rejection) *Item {
+	w.rejectLog.log(w.log, "elasticsearch rejected a document; writing it to the dead-letter index",
+		"topic", it.Msg.Topic, "partition", it.Msg.Partition, "offset", it.Msg.Offset,
+		"index", it.doc.Index, "id", it.doc.ID, "status", rej.Status, "error_type", rej.Type, "reason", rej.Reason,
+		"dead_letter_index", w.cfg.DeadLetterIndex)
+	body := document.DeadLetter(it.Msg, it.doc, rej, time.Now())
+	it.doc = document.Doc{Index: w.cfg.DeadLetterIndex, ID: it.doc.ID, Body: body}
+	it.deadLetter = true
+	return it
+}
+
+// dropClosed removes items whose partition was revoked: Kafka redelivers
+// them to the new owner, so indexing them here is wasted work and retrying
+// them would hold the worker for nothing.
+func (w *worker) dropClosed(items []*Item) []*Item {
+	kept := items[:0]
+	for _, it := range items {
+		if it.Part != nil && it.Part.Closed() {
+			w.metrics.Abandoned.Inc()
+			continue
+		}
+		kept = append(kept, it)
+	}
+	return kept
+}
+
+func (w *worker) abandon(n int) {
+	w.metrics.Abandoned.Add(float64(n))
+}
+
+func statusOf(err error) int {
+	var e *elastic.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// rateLog logs at most once per interval and says how many it skipped, so
+// a flood of rejected documents cannot flood the log.
+type rateLog struct {
+	every time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (r *rateLog) log(l *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.last) < r.every {
+		r.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	r.mu.Unlock()
+	if n > 0 {
+		args = append(args, "similar_messages_suppressed", n)
+	}
+	l.Warn(msg, args...)
+}
