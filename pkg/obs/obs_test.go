@@ -38,6 +38,10 @@ func TestEndpoints(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "test_lines_total 3") {
 		t.Errorf("/metrics = %d %q", code, body)
 	}
+	samples, err := Scrape(context.Background(), "http://"+srv.Addr()+"/metrics")
+	if err != nil || samples["test_lines_total"] != 3 || samples["go_goroutines"] <= 0 {
+		t.Errorf("Scrape = %v, %v", samples["test_lines_total"], err)
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}

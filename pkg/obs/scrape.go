@@ -1,0 +1,59 @@
+package obs
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Samples are a scrape's values summed per metric name over all label sets
+// (a histogram contributes its _sum and _count), which is what progress
+// output and benchmark tables need.
+type Samples map[string]float64
+
+// Scrape fetches url (a /metrics endpoint) and sums its samples by name.
+func Scrape(ctx context.Context, url string) (Samples, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics from %s: %w", url, err)
+	}
+	out := Samples{}
+	for name, fam := range families {
+		for _, m := range fam.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				out[name] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[name] += m.Gauge.GetValue()
+			case m.Untyped != nil:
+				out[name] += m.Untyped.GetValue()
+			case m.Histogram != nil:
+				out[name+"_sum"] += m.Histogram.GetSampleSum()
+				out[name+"_count"] += float64(m.Histogram.GetSampleCount())
+			case m.Summary != nil:
+				out[name+"_sum"] += m.Summary.GetSampleSum()
+				out[name+"_count"] += float64(m.Summary.GetSampleCount())
+			}
+		}
+	}
+	return out, nil
+}
