@@ -3,6 +3,7 @@ module github.com/logcollect/logcollect/logtransfer
 go 1.26.0
 
 require (
+	github.com/IBM/sarama v1.61.1
 	github.com/logcollect/logcollect/pkg v0.0.0
 	github.com/olivere/elastic/v7 v7.0.32
 	github.com/prometheus/client_golang v1.23.2
@@ -10,7 +11,6 @@ require (
 )
 
 require (
-	github.com/IBM/sarama v1.61.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect

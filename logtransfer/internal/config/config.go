@@ -241,6 +241,13 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		f.Check("kafka", "heartbeat_interval", k.HeartbeatInterval.String(),
 			fmt.Errorf("at most a third of session_timeout (%s), so a missed heartbeat does not end the session", k.SessionTimeout))
 	}
+	if t.DrainTimeout >= k.RebalanceTimeout {
+		f.Check("transfer", "drain_timeout", t.DrainTimeout.String(),
+			fmt.Errorf("less than [kafka] rebalance_timeout (%s), or the group evicts this member while it drains", k.RebalanceTimeout))
+	}
+	if t.DrainTimeout >= t.ShutdownTimeout {
+		f.Check("transfer", "drain_timeout", t.DrainTimeout.String(), fmt.Errorf("less than shutdown_timeout (%s)", t.ShutdownTimeout))
+	}
 	if e.RetryMin > e.RetryMax {
 		f.Check("es", "retry_backoff_min", e.RetryMin.String(), fmt.Errorf("at most retry_backoff_max (%s)", e.RetryMax))
 	}

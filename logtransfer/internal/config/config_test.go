@@ -139,6 +139,16 @@ x = 1
 	}
 }
 
+func TestShippedConfigIsValid(t *testing.T) {
+	c, warnings, err := Load("../../conf/config.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) > 0 || c.Kafka.Topics[0] != "web_log" || c.Transfer.HTTPListen != "127.0.0.1:9102" {
+		t.Errorf("warnings %v, config %+v", warnings, c)
+	}
+}
+
 func TestNoTopicIsAnError(t *testing.T) {
 	_, _, err := parse(t, "[kafka]\nbrokers = k:9092\n", nil)
 	if err == nil || !strings.Contains(err.Error(), "at least one topic, or a topic_pattern") {

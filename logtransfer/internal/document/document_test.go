@@ -96,7 +96,6 @@ func TestIndexPatterns(t *testing.T) {
 		DefaultIndexPattern:               "p-topic-2026.03.04",
 		"{prefix}-{topic}-{YYYY.MM}":      "p-topic-2026.03",
 		"logs-{topic}-{YYYY.MM.DD-HH}":    "logs-topic-2026.03.04-05",
-		"{topic}":                         "topic",
 		"{prefix}_{topic}_{YYYY_MM_DD}_x": "p_topic_2026_03_04_x",
 	}
 	for p, want := range ok {
@@ -108,8 +107,11 @@ func TestIndexPatterns(t *testing.T) {
 		if got := ip.Format("Topic", ts); got != want {
 			t.Errorf("%q → %q, want %q", p, got, want)
 		}
+		if tp := ip.TemplatePattern(); !strings.HasPrefix(want, strings.TrimSuffix(tp, "*")) || len(tp) < 2 {
+			t.Errorf("%q: template pattern %q does not cover %q", p, tp, want)
+		}
 	}
-	for _, bad := range []string{"{prefix}-{YYYY}", "{prefix}-{topic}-{yyyy}", "{prefix}-{topic", "Logs-{topic}", "-{topic}", "a b-{topic}", "{topic}-{}"} {
+	for _, bad := range []string{"{prefix}-{YYYY}", "{prefix}-{topic}-{yyyy}", "{prefix}-{topic", "Logs-{topic}", "-{topic}", "a b-{topic}", "{topic}-{}", "{topic}-x"} {
 		if _, err := CompileIndexPattern(bad, "p"); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}

@@ -67,6 +67,11 @@ func CompileIndexPattern(pattern, prefix string) (*IndexPattern, error) {
 			p.parts = append(p.parts, part{kind: datePart, text: layout, hourly: hourly})
 		}
 	}
+	if len(p.parts) == 0 || p.parts[0].kind != literal || p.parts[0].text == "" {
+		// The index template matches "<leading text>*"; without leading
+		// text it would have to match every index of the cluster.
+		return nil, errors.New("a pattern starting with {prefix} or literal text, like " + DefaultIndexPattern)
+	}
 	if !hasTopic {
 		// Without the topic, records of different topics (different
 		// shapes) would share an index and fight over mappings.
@@ -130,6 +135,19 @@ func (p *IndexPattern) appendRaw(b []byte, topic string, ts time.Time) []byte {
 		}
 	}
 	return b
+}
+
+// TemplatePattern is the index pattern of the template covering every
+// index this pattern names: its leading literal text followed by '*'.
+func (p *IndexPattern) TemplatePattern() string {
+	lead := ""
+	for _, pt := range p.parts {
+		if pt.kind != literal {
+			break
+		}
+		lead += pt.text
+	}
+	return SanitizeIndexName(lead) + "*"
 }
 
 // Hourly reports whether the pattern changes within a day.

@@ -75,6 +75,23 @@ func (p *Partition) Track(offset int64) error {
 	return nil
 }
 
+// Forget undoes the Track of offset when it was the last tracked one (the
+// record never reached a worker because the service is stopping), so Wait
+// does not wait for a record nobody will finish.
+func (p *Partition) Forget(offset int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.entries)
+	if n == p.head || p.entries[n-1].offset != offset || p.entries[n-1].done {
+		return
+	}
+	p.entries = p.entries[:n-1]
+	p.pending--
+	if p.pending == 0 {
+		close(p.idle)
+	}
+}
+
 // Done records that offset's record is indexed or dead-lettered, and marks
 // the highest offset below which everything is done. It returns whether
 // anything was marked. Done on a closed partition marks nothing: its

@@ -217,3 +217,21 @@ func TestConcurrentWorkersOutOfOrder(t *testing.T) {
 		t.Errorf("%d entries kept after everything was marked", len(p.entries))
 	}
 }
+
+func TestForgetTheRecordThatNeverLeft(t *testing.T) {
+	var m marks
+	p := NewPartition("t", 0, m.mark)
+	track(t, p, 0, 1)
+	p.Forget(0) // not the last: ignored
+	p.Forget(1)
+	if p.Pending() != 1 {
+		t.Fatalf("pending = %d, want 1", p.Pending())
+	}
+	p.Done(0)
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m.last() != 1 {
+		t.Fatalf("mark = %d, want 1 (offset 1 was never processed)", m.last())
+	}
+}

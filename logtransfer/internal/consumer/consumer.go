@@ -1,0 +1,146 @@
+// Package consumer is logtransfer's sarama consumer-group handler: it reads
+// claimed partitions, tracks every record with an offsets.Partition and hands
+// it to the indexer pool through a bounded channel. Only offsets the tracker
+// marks (every record at or below indexed or dead-lettered) are committed.
+package consumer
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/logcollect/logcollect/logtransfer/internal/document"
+	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
+	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
+	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
+)
+
+// Handler implements sarama.ConsumerGroupHandler.
+type Handler struct {
+	out          chan<- *indexer.Item
+	drainTimeout time.Duration
+	metrics      *metrics.Metrics
+	log          *slog.Logger
+	ready        func(error)
+
+	mu    sync.Mutex
+	owned map[topicPartition]*offsets.Partition
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+var _ sarama.ConsumerGroupHandler = (*Handler)(nil)
+
+// New returns a handler feeding out. drainTimeout bounds how long a revoked
+// partition waits for its in-flight records; keep it below the group's
+// rebalance timeout.
+func New(out chan<- *indexer.Item, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
+	if ready == nil {
+		ready = func(error) {}
+	}
+	return &Handler{out: out, drainTimeout: drainTimeout, metrics: m, log: log, ready: ready, owned: map[topicPartition]*offsets.Partition{}}
+}
+
+// Setup runs when a session starts. With the cooperative-sticky strategy it
+// runs only on the first join, so ownership is tracked in ConsumeClaim.
+func (h *Handler) Setup(s sarama.ConsumerGroupSession) error {
+	h.ready(nil)
+	h.log.Info("kafka group session started", "member", s.MemberID(), "generation", s.GenerationID(), "claims", s.Claims())
+	return nil
+}
+
+// Cleanup runs after every ConsumeClaim returned; each already committed
+// what it marked, this commit is belt and braces.
+func (h *Handler) Cleanup(s sarama.ConsumerGroupSession) error {
+	s.Commit()
+	return nil
+}
+
+// Owned returns the partitions this instance holds now, by topic.
+func (h *Handler) Owned() map[string][]int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string][]int32{}
+	for tp := range h.owned {
+		out[tp.topic] = append(out[tp.topic], tp.partition)
+	}
+	return out
+}
+
+// ConsumeClaim reads one partition until it is revoked or the session ends.
+func (h *Handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	topic, partition := claim.Topic(), claim.Partition()
+	part := offsets.NewPartition(topic, partition, func(next int64) {
+		s.MarkOffset(topic, partition, next, "")
+	})
+	tp := topicPartition{topic, partition}
+	partLabel := strconv.Itoa(int(partition))
+	h.mu.Lock()
+	h.owned[tp] = part
+	h.mu.Unlock()
+	h.log.Info("partition claimed", "topic", topic, "partition", partition, "offset", claim.InitialOffset())
+	defer func() {
+		h.mu.Lock()
+		if h.owned[tp] == part {
+			delete(h.owned, tp)
+		}
+		h.mu.Unlock()
+		h.metrics.ConsumerLag.DeleteLabelValues(topic, partLabel)
+	}()
+
+	ctx := s.Context()
+	lag := h.metrics.ConsumerLag.WithLabelValues(topic, partLabel)
+read:
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				break read // revoked (cooperative) or the session is ending
+			}
+			h.metrics.Consumed.Inc()
+			lag.Set(float64(max(claim.HighWaterMarkOffset()-msg.Offset-1, 0)))
+			if err := part.Track(msg.Offset); err != nil {
+				h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
+				continue
+			}
+			item := &indexer.Item{Part: part, Msg: document.Message{
+				Topic: topic, Partition: partition, Offset: msg.Offset, Value: msg.Value, Timestamp: msg.Timestamp,
+			}}
+			// A full queue blocks here: consumption pauses until the
+			// indexers catch up (Elasticsearch slow or down).
+			select {
+			case h.out <- item:
+			case <-ctx.Done():
+				part.Forget(msg.Offset)
+				break read
+			}
+		case <-ctx.Done():
+			break read
+		}
+	}
+
+	// Give the records already handed out a chance to be indexed so the
+	// commit that follows the revocation covers them; whatever is still
+	// unfinished after drainTimeout is abandoned unmarked and redelivered
+	// to the next owner (its _id makes that an overwrite, not a duplicate).
+	pending := part.Pending()
+	dctx, cancel := context.WithTimeout(context.Background(), h.drainTimeout)
+	waitErr := part.Wait(dctx)
+	cancel()
+	abandoned := part.Close()
+	s.Commit()
+	if waitErr != nil {
+		h.log.Warn("partition released with records not yet in elasticsearch; they were not committed and will be consumed again",
+			"topic", topic, "partition", partition, "abandoned", abandoned, "committed_next_offset", part.Marked(), "drain_timeout", h.drainTimeout)
+	} else {
+		h.log.Info("partition released", "topic", topic, "partition", partition, "drained", pending, "committed_next_offset", part.Marked())
+	}
+	return nil
+}
