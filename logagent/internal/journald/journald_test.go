@@ -1,0 +1,244 @@
+package journald
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/pkg/record"
+)
+
+const bootID = "6fb7b5f5e8a54c43b5a3b7d0d3a0b1a1"
+
+// journalRemote finds systemd-journal-remote, which builds real journal
+// files from export-format text.
+func journalRemote(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"} {
+		if _, err := os.Stat(p); err == nil {
+			if _, err := exec.LookPath("journalctl"); err == nil {
+				return p
+			}
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("systemd-journal-remote/journalctl missing: scripts/install-deps.sh installs them")
+	}
+	t.Skip("systemd-journal-remote or journalctl not installed (apt-get install systemd-journal-remote)")
+	return ""
+}
+
+type testEntry struct {
+	msg    []byte
+	fields map[string]string
+}
+
+// writeJournal writes entries as a journal file at path; entry i gets
+// realtime base+i seconds.
+func writeJournal(t *testing.T, path string, base int64, entries []testEntry) {
+	t.Helper()
+	var b bytes.Buffer
+	for i, e := range entries {
+		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n", (base+int64(i))*1_000_000, 1000+base+int64(i), bootID)
+		for k, v := range e.fields {
+			fmt.Fprintf(&b, "%s=%s\n", k, v)
+		}
+		// Binary-safe form: name, newline, little-endian length, data.
+		b.WriteString("MESSAGE\n")
+		binary.Write(&b, binary.LittleEndian, uint64(len(e.msg)))
+		b.Write(e.msg)
+		b.WriteString("\n\n")
+	}
+	in := filepath.Join(t.TempDir(), "export.txt")
+	if err := os.WriteFile(in, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(journalRemote(t), "-o", path, in).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
+	}
+}
+
+func sample() []testEntry {
+	return []testEntry{
+		{[]byte("nginx started"), map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "nginx", "_PID": "10", "_HOSTNAME": "web-1"}},
+		{[]byte("disk failing"), map[string]string{"_TRANSPORT": "kernel", "PRIORITY": "2"}},
+		{[]byte("upstream timed out"), map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "3"}},
+		{[]byte("bin\xff\x00ary"), map[string]string{"_SYSTEMD_UNIT": "app.service", "PRIORITY": "7"}},
+		{[]byte("from a container"), map[string]string{"CONTAINER_NAME": "web", "CONTAINER_ID": "abc123", "CONTAINER_TAG": "web", "PRIORITY": "6"}},
+	}
+}
+
+func readAll(t *testing.T, o Options) []Entry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []Entry
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+}
+
+func messages(es []Entry) string {
+	var m []string
+	for _, e := range es {
+		m = append(m, e.Message)
+	}
+	return strings.Join(m, "|")
+}
+
+func TestReadFiltersAndSeek(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "system.journal")
+	writeJournal(t, file, 1_700_000_000, sample())
+
+	tests := []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"head reads everything", Options{File: file, Seek: SeekHead}, "nginx started|disk failing|upstream timed out|bin\xff\x00ary|from a container"},
+		{"directory option", Options{Directory: dir, Seek: SeekHead}, "nginx started|disk failing|upstream timed out|bin\xff\x00ary|from a container"},
+		{"tail without follow reads nothing old", Options{File: file}, ""},
+		{"unit filter", Options{File: file, Seek: SeekHead, Units: []string{"nginx.service"}}, "nginx started|upstream timed out"},
+		{"priority err and worse", Options{File: file, Seek: SeekHead, Priority: "err"}, "disk failing|upstream timed out"},
+		{"numeric priority", Options{File: file, Seek: SeekHead, Priority: "2"}, "disk failing"},
+		{"match", Options{File: file, Seek: SeekHead, Match: []string{"_TRANSPORT=kernel"}}, "disk failing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := messages(readAll(t, tt.o)); got != tt.want {
+				t.Errorf("read %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCursorResumeReadsEachEntryOnce(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "system.journal")
+	writeJournal(t, file, 1_700_000_000, sample())
+	all := readAll(t, Options{File: file, Seek: SeekHead})
+	if len(all) != 5 {
+		t.Fatalf("read %d entries, want 5", len(all))
+	}
+	// As after a crash whose checkpoint holds the second entry's cursor.
+	rest := readAll(t, Options{File: file, Seek: SeekHead, Cursor: all[1].Cursor})
+	if got, want := messages(rest), messages(all[2:]); got != want {
+		t.Errorf("resumed read %q, want %q", got, want)
+	}
+}
+
+func TestFollowSeesNewEntries(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, filepath.Join(dir, "a.journal"), 1_700_000_000, sample()[:1])
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := Open(ctx, Options{Directory: dir, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan Entry, 1)
+	go func() {
+		if e, err := r.Next(); err == nil {
+			got <- e
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let journalctl reach the tail before the new file appears
+	writeJournal(t, filepath.Join(dir, "b.journal"), 1_700_000_100, []testEntry{{[]byte("new entry"), nil}})
+	select {
+	case e := <-got:
+		if e.Message != "new entry" {
+			t.Errorf("followed entry %q, want the new one (tail must skip the old)", e.Message)
+		}
+	case <-ctx.Done():
+		t.Fatal("no entry followed within 20s")
+	}
+}
+
+func TestFillRecord(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "system.journal")
+	writeJournal(t, file, 1_700_000_000, sample())
+	all := readAll(t, Options{File: file, Seek: SeekHead})
+	o := Options{File: file}
+
+	var r record.Record
+	r.HostIP, r.HostName = "10.0.0.5", "web-1"
+	all[0].Fill(&r, o.Source())
+	var doc map[string]any
+	if err := json.Unmarshal(r.AppendJSON(nil), &doc); err != nil {
+		t.Fatal(err)
+	}
+	j := doc["journald"].(map[string]any)
+	if doc["message"] != "nginx started" || doc["@timestamp"] != "2023-11-14T22:13:20.000Z" ||
+		j["unit"] != "nginx.service" || j["priority"] != "6" || j["identifier"] != "nginx" || j["pid"] != "10" {
+		t.Errorf("record = %v", doc)
+	}
+	again := r
+	all[0].Fill(&again, o.Source())
+	if again.EventID != r.EventID || r.EventID == "" {
+		t.Error("event id is not deterministic")
+	}
+
+	var bin record.Record
+	all[3].Fill(&bin, o.Source())
+	if len(bin.Flags) != 1 || bin.Flags[0] != record.FlagInvalidUTF8 || !json.Valid(bin.AppendJSON(nil)) {
+		t.Errorf("binary message: flags %v, json %s", bin.Flags, bin.AppendJSON(nil))
+	}
+	if bin.EventID == r.EventID {
+		t.Error("two entries share an event id")
+	}
+
+	var c record.Record
+	all[4].Fill(&c, o.Source())
+	if c.Extra["container_name"] != "web" || c.Extra["container_id"] != "abc123" || c.Extra["container_tag"] != "web" {
+		t.Errorf("docker driver fields = %v", c.Extra)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"bad match", Options{Match: []string{"transport kernel"}}, `"match": "transport kernel" is not FIELD=value`},
+		{"bad priority", Options{Priority: "loud"}, `"priority": "loud" is not a syslog priority`},
+		{"bad seek", Options{Seek: "middle"}, `"seek": "middle"`},
+		{"cursor seek without cursor", Options{Seek: SeekCursor}, `needs a "cursor"`},
+		{"both file and directory", Options{File: "/a", Directory: "/b"}, "exclude each other"},
+		{"missing journal", Options{Directory: "/nonexistent/journal"}, "journal /nonexistent/journal"},
+		{"no journalctl", Options{Journalctl: "/nonexistent/journalctl"}, "journalctl not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(ctx, tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
