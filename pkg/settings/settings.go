@@ -322,3 +322,18 @@ func ReadSecretFile(path string) (string, error) {
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
+
+// EnvNames lists the environment variables of every key looked up so far,
+// sorted: what a deployment (docker-compose, systemd) may set.
+func (f *File) EnvNames() []string {
+	var out []string
+	for section, keys := range f.known {
+		for key := range keys {
+			if section != "" {
+				out = append(out, f.EnvName(section, key))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -108,3 +108,13 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvNames(t *testing.T) {
+	f := parse(t, "", nil)
+	f.String("kafka", "brokers", "", "address")
+	f.Int("agent", "chan_max_size", 1, 1, 2)
+	got := strings.Join(f.EnvNames(), ",")
+	if got != "APP_AGENT_CHAN_MAX_SIZE,APP_KAFKA_ADDRESS,APP_KAFKA_BROKERS" {
+		t.Errorf("EnvNames = %s", got)
+	}
+}
