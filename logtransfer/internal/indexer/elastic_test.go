@@ -1,0 +1,106 @@
+package indexer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+
+	"github.com/logcollect/logcollect/pkg/record"
+)
+
+// TestElasticBulkSendsBodiesVerbatim: the agent's bytes reach
+// Elasticsearch unchanged (no decode/re-encode reordering keys or escaping
+// differently), and per-item results come back in order.
+func TestElasticBulkSendsBodiesVerbatim(t *testing.T) {
+	var mu sync.Mutex
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = body
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"took":1,"errors":true,"items":[
+{"index":{"_index":"i","_id":"a","status":201}},
+{"index":{"_index":"i","_id":"b","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]","caused_by":{"type":"number_format_exception","reason":"For input string: \"x\""}}}}]}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{URLs: []string{srv.URL}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record.Record{Timestamp: time.Unix(1e9, 0), Message: "z\u2028 \"q\" <tag> &", EventID: "a", Fields: map[string]string{"b": "1", "a": "2"}}
+	agent := r.AppendJSON(nil)
+	odd := []byte(`{"z":1,  "a":"\u00e9"}`) // key order and spacing a re-encode would change
+	res, err := (&ElasticBulk{Client: c}).Send(context.Background(), []Action{{Index: "i", ID: "a", Body: agent}, {Index: "i", ID: "b", Body: odd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	lines := bytes.Split(bytes.TrimRight(got, "\n"), []byte("\n"))
+	if len(lines) != 4 || !bytes.Equal(lines[1], agent) || !bytes.Equal(lines[3], odd) {
+		t.Errorf("request body changed the documents:\n%s", got)
+	}
+	if res[0].Status != 201 || res[1].Status != 400 || res[1].Type != "mapper_parsing_exception" || !strings.Contains(res[1].Reason, "For input string") {
+		t.Errorf("results = %+v", res)
+	}
+}
+
+func TestElasticBulkWholeRequestErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"type":"es_rejected_execution_exception","reason":"queue full"},"status":429}`)
+	}))
+	c, err := NewClient(ClientConfig{URLs: []string{srv.URL}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &ElasticBulk{Client: c}
+	_, err = b.Send(context.Background(), []Action{{Index: "i", ID: "a", Body: []byte(`{}`)}})
+	if ClassifyRequest(err) != Retry {
+		t.Errorf("429: %v classified %v", err, ClassifyRequest(err))
+	}
+	srv.Close()              // connection refused from now on
+	for i := 0; i < 3; i++ { // olivere marks the node dead, then resurrects it
+		_, err = b.Send(context.Background(), []Action{{Index: "i", ID: "a", Body: []byte(`{}`)}})
+		if err == nil || ClassifyRequest(err) != Retry {
+			t.Errorf("down server: %v classified %v", err, ClassifyRequest(err))
+		}
+	}
+}
+
+// BenchmarkBulkBody compares sending the record as json.RawMessage (what
+// ElasticBulk does) with decoding and re-encoding it.
+func BenchmarkBulkBody(b *testing.B) {
+	r := record.Record{Timestamp: time.Unix(1e9, 0), Message: strings.Repeat("GET /x 200 ", 20), HostName: "h", HostIP: "10.0.0.1",
+		Path: "/var/log/a.log", Fields: map[string]string{"env": "prod"}, EventID: "0123456789abcdef0123456789abcdef"}
+	value := r.AppendJSON(nil)
+	b.Run("raw", func(b *testing.B) {
+		b.SetBytes(int64(len(value)))
+		for b.Loop() {
+			if _, err := elastic.NewBulkIndexRequest().Index("i").Id("x").Doc(json.RawMessage(value)).Source(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reencoded", func(b *testing.B) {
+		b.SetBytes(int64(len(value)))
+		for b.Loop() {
+			var m map[string]any
+			_ = json.Unmarshal(value, &m)
+			if _, err := elastic.NewBulkIndexRequest().Index("i").Id("x").Doc(m).Source(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
