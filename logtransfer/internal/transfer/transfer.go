@@ -47,6 +47,17 @@ type Options struct {
 // Run runs the transfer until ctx is done, then stops in order. It returns
 // nil after a clean stop.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) error {
+	err := run(ctx, cfg, log, opts)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Stopped while still waiting for Kafka or Elasticsearch at start:
+		// the operator asked for it, nothing was consumed.
+		log.Info("stopped during start-up", "reason", err)
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) error {
 	reg := obs.NewRegistry()
 	m := metrics.New(reg)
 	ready := obs.NewReadiness("kafka", "elasticsearch")
