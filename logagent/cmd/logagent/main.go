@@ -1,0 +1,112 @@
+// Command logagent tails log files named by a collect config in etcd and
+// delivers every line to Kafka at least once, with durable checkpoints.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/logcollect/logcollect/logagent/internal/agent"
+	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/logging"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1 // failed while running
+	exitUsage   = 2 // bad flags or settings: fix and start again
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "logagent: %s: stopping (send it again to exit at once)\n", s)
+		cancel()
+		<-sigs
+		// Exiting now is safe: checkpoints are only ever written whole
+		// (rename) and only cover acknowledged lines; lines in flight are
+		// read again after restart.
+		fmt.Fprintln(os.Stderr, "logagent: second signal: exiting at once")
+		os.Exit(exitRuntime)
+	}()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `Usage: logagent [-config path] [-version]
+
+logagent reads the collect config from etcd (key [etcd] collect_log_key,
+default /logagent/<ip>/collect_config), tails the files it names and sends
+every line to Kafka as a JSON record. Checkpoints and the last good collect
+config live in [agent] data_dir.
+
+Every ini key can be overridden by the environment variable
+LOGAGENT_<SECTION>_<KEY>, e.g. LOGAGENT_KAFKA_BROKERS=host1:9092,host2:9092.
+See docs/logagent.md for every key and the collect config format.
+
+Flags:
+`
+
+// Run is the whole program minus signal handling; it returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("logagent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "logagent/conf/config.ini", "path of the ini settings file")
+	version := fs.Bool("version", false, "print the version and exit")
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprint(w, usage)
+		fs.PrintDefaults()
+	}
+	fs.Usage = func() {} // printed below, to stdout for --help
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return exitOK
+		}
+		printUsage(stderr)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "logagent: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("logagent"))
+		return exitOK
+	}
+	cfg, warnings, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "logagent: bad settings:\n%v\n", err)
+		return exitUsage
+	}
+	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		fmt.Fprintf(stderr, "logagent: %v\n", err)
+		return exitUsage
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
+	a, err := agent.New(cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitRuntime
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("run", "err", err)
+		return exitRuntime
+	}
+	return exitOK
+}

@@ -1,0 +1,111 @@
+// Package ack tracks which lines of one file Kafka acknowledged and yields
+// the offset a checkpoint may safely hold: the end of the last line of the
+// contiguous acknowledged run from the start. Acks arrive out of order
+// (retries, several partitions in flight); saving the highest acked offset
+// instead would skip an unacknowledged line after a crash.
+package ack
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Tracker is safe for concurrent use: one goroutine adds lines in file
+// order, the producer's result goroutine acks them.
+type Tracker struct {
+	mu      sync.Mutex
+	base    uint64  // sequence number of ends[0]
+	ends    []int64 // end offset of each pending line, in file order
+	acked   []bool
+	offset  int64 // end of the contiguous acknowledged run
+	next    uint64
+	changed func(offset int64)
+}
+
+// New starts tracking at offset (the checkpoint the file resumed from).
+// changed, if not nil, is called with the new offset whenever it advances,
+// under the tracker's lock, so calls arrive in order.
+func New(offset int64, changed func(int64)) *Tracker {
+	return &Tracker{offset: offset, changed: changed}
+}
+
+// Add registers the next line of the file, which ends at end, and returns
+// its sequence number for Ack.
+func (t *Tracker) Add(end int64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq := t.next
+	t.next++
+	t.ends = append(t.ends, end)
+	t.acked = append(t.acked, false)
+	return seq
+}
+
+// Ack marks line seq delivered (or dead-lettered) and advances the offset
+// over every contiguous acknowledged line. Acking a line twice, or one that
+// was never added, is a no-op.
+func (t *Tracker) Ack(seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if seq < t.base || seq >= t.base+uint64(len(t.ends)) {
+		return
+	}
+	t.acked[seq-t.base] = true
+	n := 0
+	for n < len(t.acked) && t.acked[n] {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	t.offset = t.ends[n-1]
+	// Shift rather than reslice forever so the backing arrays do not grow
+	// with the life of the file; pending lines are bounded by chan_max_size.
+	t.ends = append(t.ends[:0], t.ends[n:]...)
+	t.acked = append(t.acked[:0], t.acked[n:]...)
+	t.base += uint64(n)
+	if t.changed != nil {
+		t.changed(t.offset)
+	}
+}
+
+// Cancel withdraws line seq if it is the last one added (its send failed
+// because the task is stopping): the line was never sent, so nobody will
+// ack it and WaitIdle must not wait for it.
+func (t *Tracker) Cancel(seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.ends); n > 0 && seq == t.base+uint64(n-1) && !t.acked[n-1] {
+		t.ends, t.acked = t.ends[:n-1], t.acked[:n-1]
+		t.next--
+	}
+}
+
+// Offset is the end of the contiguous acknowledged run.
+func (t *Tracker) Offset() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.offset
+}
+
+// Pending is the number of lines added and not yet in the acknowledged run.
+func (t *Tracker) Pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.ends)
+}
+
+// WaitIdle waits until no line is pending or ctx is done.
+func (t *Tracker) WaitIdle(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for t.Pending() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}

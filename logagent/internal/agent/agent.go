@@ -1,0 +1,286 @@
+// Package agent wires the agent together: checkpoint store, Kafka sink,
+// one harvester task per collect entry, the etcd watch that reconciles
+// those tasks, and the operational HTTP endpoints. It is built from the
+// sink back to the source and stopped from the source toward the sink, so
+// queues drain before the producer closes.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/logagent/internal/harvester"
+	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/obs"
+)
+
+// CacheFile holds the last good collect config in data_dir, run while etcd
+// is unreachable at start.
+const CacheFile = "collect_config.json"
+
+// Agent is one running agent.
+type Agent struct {
+	cfg   config.Config
+	log   *slog.Logger
+	reg   *prometheus.Registry
+	m     *metrics.Metrics
+	ready *obs.Readiness
+
+	ip, hostname string
+	store        *checkpoint.Store
+	sink         *sink.Kafka
+	http         *obs.Server
+
+	mu    sync.Mutex
+	tasks map[string]*harvester.Task // by entry path
+	specs map[string]collect.Entry
+}
+
+// New prepares an agent: it resolves the IP and hostname, opens the
+// checkpoint store and the Kafka sink, and binds the HTTP listener.
+func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
+		tasks: map[string]*harvester.Task{}, specs: map[string]collect.Entry{}}
+	a.m = metrics.New(a.reg)
+	ip, why, err := outboundIP(cfg.Agent.IP)
+	if err != nil {
+		return nil, err
+	}
+	a.ip = ip
+	a.hostname = cfg.Agent.Hostname
+	if a.hostname == "" {
+		if a.hostname, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("hostname (set [agent] hostname): %w", err)
+		}
+	}
+	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip))
+	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
+		return nil, err
+	}
+	k := cfg.Kafka
+	a.sink, err = sink.New(sink.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
+		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson")}, log, a.m, a.ready)
+	if err != nil {
+		return nil, err
+	}
+	if a.http, err = obs.Listen(cfg.Agent.HTTPListen, obs.Handler(a.reg, a.ready, nil), log); err != nil {
+		a.sink.Close(context.Background())
+		return nil, err
+	}
+	return a, nil
+}
+
+// IP is the address the agent identifies as.
+func (a *Agent) IP() string { return a.ip }
+
+// HTTPAddr is the bound metrics address, or "".
+func (a *Agent) HTTPAddr() string {
+	if a.http == nil {
+		return ""
+	}
+	return a.http.Addr()
+}
+
+// Run collects until ctx is done, then stops reading, delivers in-flight
+// lines within [agent] shutdown_timeout and saves checkpoints.
+func (a *Agent) Run(ctx context.Context) error {
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.store.Run(bg, a.cfg.Agent.CheckpointInterval, a.cfg.Agent.CheckpointRetention, a.live)
+	}()
+	if a.http != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.http.Run(bg); err != nil {
+				a.log.Error("metrics server", "err", err)
+			}
+		}()
+	}
+
+	// The last good config runs at once, so a host whose etcd is down
+	// still collects.
+	cache := filepath.Join(a.cfg.Agent.DataDir, CacheFile)
+	if data, err := os.ReadFile(cache); err == nil {
+		a.apply(data, "cache "+cache, false)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		a.log.Error("read cached collect config", "path", cache, "err", err)
+	}
+
+	etcdDone := make(chan struct{})
+	go func() {
+		defer close(etcdDone)
+		a.watchEtcd(ctx)
+	}()
+	<-ctx.Done()
+	<-etcdDone
+
+	// Stop from the source toward the sink.
+	a.log.Info("stopping: reading stopped, delivering lines in flight", "deadline", a.cfg.Agent.ShutdownTimeout)
+	deadline := time.Now().Add(a.cfg.Agent.ShutdownTimeout)
+	a.reconcile(nil)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	err := a.sink.Close(sctx)
+	cancel()
+	if err != nil {
+		a.log.Warn("shutdown", "err", err)
+	}
+	stopBG()
+	wg.Wait() // store.Run saves once more on its way out
+	if serr := a.store.Save(); serr != nil {
+		return fmt.Errorf("save checkpoints: %w", serr)
+	}
+	a.log.Info("stopped; checkpoints saved")
+	return nil
+}
+
+func (a *Agent) live(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, t := range a.tasks {
+		if t.Live(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply validates a collect config and reconciles the tasks to it; a bad
+// config is logged once and the running config stays.
+func (a *Agent) apply(data []byte, source string, cacheIt bool) bool {
+	entries, err := collect.Parse(data)
+	if err == nil {
+		err = collect.CheckAllowed(entries, a.cfg.Agent.AllowedPaths)
+	}
+	if err != nil {
+		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
+		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)
+		return false
+	}
+	a.reconcile(entries)
+	a.m.ConfigReloads.WithLabelValues("applied").Inc()
+	a.log.Info("collect config applied", "source", source, "entries", len(entries))
+	if cacheIt {
+		if err := checkpoint.WriteFileAtomic(filepath.Join(a.cfg.Agent.DataDir, CacheFile), data); err != nil {
+			a.log.Error("cache collect config", "err", err)
+		}
+	}
+	return true
+}
+
+// reconcile starts tasks for new entries, stops removed ones (after their
+// in-flight lines are delivered), and restarts changed ones; checkpoints
+// are keyed by file, so they survive.
+func (a *Agent) reconcile(entries []collect.Entry) {
+	want := map[string]collect.Entry{}
+	for _, e := range entries {
+		want[e.Path] = e
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var stopping sync.WaitGroup
+	for path, t := range a.tasks {
+		if e, ok := want[path]; ok && collect.Equal(e, a.specs[path]) {
+			continue
+		}
+		stopping.Add(1)
+		go func() { defer stopping.Done(); t.Stop() }()
+		delete(a.tasks, path)
+		delete(a.specs, path)
+		a.log.Info("task stopped", "path", path)
+	}
+	stopping.Wait()
+	for path, e := range want {
+		if _, ok := a.tasks[path]; ok {
+			continue
+		}
+		ag := a.cfg.Agent
+		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths,
+			ScanInterval: ag.ScanInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
+			Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
+		a.specs[path] = e
+		a.log.Info("task started", "path", path, "topic", e.Topic)
+	}
+}
+
+// watchEtcd reads the collect key, then watches it. Every failure is
+// retryable: collection goes on with the current config meanwhile.
+func (a *Agent) watchEtcd(ctx context.Context) {
+	key := a.cfg.CollectKey(a.ip)
+	tlsCfg, err := a.cfg.Etcd.TLS.Config()
+	if err != nil {
+		a.log.Error("etcd TLS settings; collecting with the cached config only", "err", err)
+		return
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: a.cfg.Etcd.Endpoints, DialTimeout: a.cfg.Etcd.DialTimeout,
+		Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg, Logger: nil,
+		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
+	if err != nil {
+		a.log.Error("etcd client settings; collecting with the cached config only", "err", err)
+		return
+	}
+	defer cli.Close()
+	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
+	for ctx.Err() == nil {
+		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
+		resp, err := cli.Get(gctx, key)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.ready.Set("etcd", err)
+			a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile", "key", key, "endpoints", a.cfg.Etcd.Endpoints, "err", err)
+			bo.Wait(ctx)
+			continue
+		}
+		a.ready.Set("etcd", nil)
+		bo.Reset()
+		if len(resp.Kvs) == 0 {
+			a.log.Info("no collect config in etcd yet; watching", "key", key)
+			a.apply(nil, "etcd (key absent)", true)
+		} else {
+			a.apply(resp.Kvs[0].Value, "etcd", true)
+		}
+		// Watch from the revision read, so no change between Get and Watch
+		// is missed; on compaction or any watch error, read again.
+		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for wr := range cli.Watch(wctx, key, clientv3.WithRev(resp.Header.Revision+1)) {
+			if err := wr.Err(); err != nil {
+				a.log.Warn("etcd watch interrupted; reading the key again", "err", err, "compact_revision", wr.CompactRevision)
+				a.ready.Set("etcd", err)
+				break
+			}
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					a.log.Info("collect config deleted from etcd; stopping all tasks", "key", key)
+					a.apply(nil, "etcd (key deleted)", true)
+				} else {
+					a.apply(ev.Kv.Value, "etcd", true)
+				}
+			}
+		}
+		wcancel()
+		if ctx.Err() == nil {
+			bo.Wait(ctx)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+// Package checkpoint is the agent's durable record of how far each file was
+// delivered. Entries are keyed by file identity (device:inode), carry the
+// fingerprint that tells a reused inode from the original file and the
+// stable file id used for Kafka keys and event ids, and are written
+// atomically (temp file, fsync, rename, fsync of the directory) so a crash
+// leaves either the old or the new state, never a torn file.
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FileName is the store's file inside data_dir.
+const FileName = "checkpoints.json"
+
+// Entry is the saved state of one file.
+type Entry struct {
+	ID      string    `json:"id"` // stable for the life of the file: Kafka key and event.id source
+	Path    string    `json:"path"`
+	Device  uint64    `json:"device"`
+	Inode   uint64    `json:"inode"`
+	FPLen   int       `json:"fp_len"` // bytes the fingerprint covers (short files: what was there)
+	FP      string    `json:"fp"`     // hash of the first FPLen bytes
+	Offset  int64     `json:"offset"` // end of the last contiguous line Kafka acknowledged
+	Updated time.Time `json:"updated"`
+}
+
+type state struct {
+	Version int               `json:"version"`
+	Files   map[string]Entry  `json:"files"`
+	Seen    map[string]string `json:"seen"` // collect entry path → first seen (RFC 3339): decides start=end only once
+}
+
+// Store holds entries in memory and persists them.
+type Store struct {
+	path string
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	st    state
+	dirty bool
+	saveM sync.Mutex // serialises writers of the file
+}
+
+// Key is the identity key of a file.
+func Key(dev, ino uint64) string { return fmt.Sprintf("%d:%d", dev, ino) }
+
+// Open loads dir/checkpoints.json. A missing file starts empty (logged); a
+// corrupt one is renamed aside to checkpoints.json.corrupt-<time>, reported,
+// and the store starts empty — never a crash, never a silent reread: the
+// caller logs which files then start from their configured position.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}}}
+	data, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Info("no checkpoint file yet; files start at their configured position", "path", s.path)
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("read checkpoints %s: %w", s.path, err)
+	}
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil || st.Files == nil {
+		if err == nil {
+			err = errors.New("no files object")
+		}
+		aside := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(s.path, aside); rerr != nil {
+			return nil, fmt.Errorf("move corrupt checkpoints %s aside: %w", s.path, rerr)
+		}
+		log.Error("checkpoint file is corrupt; moved aside, starting without checkpoints (files already known start from their configured position; lines may be resent)",
+			"path", s.path, "moved_to", aside, "err", err)
+		return s, nil
+	}
+	if st.Seen == nil {
+		st.Seen = map[string]string{}
+	}
+	s.st = st
+	return s, nil
+}
+
+// Get returns the entry of key.
+func (s *Store) Get(key string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	return e, ok
+}
+
+// Put stores e under key.
+func (s *Store) Put(key string, e Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.Updated = time.Now().UTC()
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
+// SetOffset advances the offset of key, if the entry still has id (a
+// truncated file gets a new id; late acks of the old one must not move it).
+func (s *Store) SetOffset(key, id string, offset int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.ID != id || e.Offset == offset {
+		return
+	}
+	e.Offset, e.Updated = offset, time.Now().UTC()
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
+// SetFingerprint extends the fingerprint of key as the file grows (same id).
+func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.ID != id {
+		return
+	}
+	e.FPLen, e.FP = fpLen, fp
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
+// Delete removes key.
+func (s *Store) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.st.Files[key]; ok {
+		delete(s.st.Files, key)
+		s.dirty = true
+	}
+}
+
+// Entries returns a copy of all entries.
+func (s *Store) Entries() map[string]Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.st.Files)
+}
+
+// Seen reports whether the collect entry with this path was seen before
+// (so its existing files were already positioned once).
+func (s *Store) Seen(entryPath string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.st.Seen[entryPath]
+	return ok
+}
+
+// MarkSeen records that the collect entry's existing files were positioned.
+func (s *Store) MarkSeen(entryPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.st.Seen[entryPath]; !ok {
+		s.st.Seen[entryPath] = time.Now().UTC().Format(time.RFC3339)
+		s.dirty = true
+	}
+}
+
+// Save writes the store if it changed: temp file, fsync, rename, fsync dir.
+func (s *Store) Save() error {
+	s.saveM.Lock()
+	defer s.saveM.Unlock()
+	s.mu.Lock()
+	if !s.dirty {
+		s.mu.Unlock()
+		return nil
+	}
+	data, err := json.MarshalIndent(s.st, "", " ")
+	s.dirty = false
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode checkpoints: %w", err)
+	}
+	if err := writeAtomic(s.path, data); err != nil {
+		s.mu.Lock()
+		s.dirty = true // try again next tick
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temp checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write temp checkpoint: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsync temp checkpoint: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temp checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename checkpoint into place: %w", err)
+	}
+	// fsync the directory so the rename itself survives a power loss.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open data dir for fsync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync data dir: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic is the same durable write for other state files in
+// data_dir (the cached collect config).
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
+// Expire drops entries not updated for retention whose file is gone (its
+// path no longer holds the same device:inode), so the store does not grow
+// forever with rotated-away files. live reports keys in use right now.
+func (s *Store) Expire(retention time.Duration, live func(key string) bool) int {
+	cutoff := time.Now().Add(-retention)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, e := range s.st.Files {
+		if e.Updated.After(cutoff) || (live != nil && live(k)) {
+			continue
+		}
+		if fi, err := os.Stat(e.Path); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Dev) == e.Device && st.Ino == e.Inode {
+				continue
+			}
+		}
+		delete(s.st.Files, k)
+		n++
+		s.dirty = true
+	}
+	return n
+}
+
+// Run saves every interval and expires old entries hourly until ctx is
+// done, then saves once more.
+func (s *Store) Run(ctx context.Context, interval, retention time.Duration, live func(string) bool) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastExpire := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := s.Save(); err != nil {
+				s.log.Error("save checkpoints at shutdown", "err", err)
+			}
+			return
+		case <-t.C:
+			if time.Since(lastExpire) > time.Hour {
+				if n := s.Expire(retention, live); n > 0 {
+					s.log.Info("expired checkpoints of long-gone files", "count", n)
+				}
+				lastExpire = time.Now()
+			}
+			if err := s.Save(); err != nil {
+				s.log.Error("save checkpoints", "err", err)
+			}
+		}
+	}
+}

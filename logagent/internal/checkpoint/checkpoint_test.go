@@ -1,0 +1,83 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/pkg/logging"
+)
+
+func TestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Put("1:2", Entry{ID: "abc", Path: "/x", Device: 1, Inode: 2, Offset: 10})
+	s.SetOffset("1:2", "abc", 42)
+	s.SetOffset("1:2", "other-generation", 99) // ignored: a stale generation
+	s.MarkSeen("/var/log/*.log")
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := s2.Get("1:2")
+	if !ok || e.Offset != 42 || e.ID != "abc" || !s2.Seen("/var/log/*.log") {
+		t.Fatalf("got %+v %v", e, ok)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*"))
+	if len(matches) != 0 {
+		t.Fatalf("temp files left: %v", matches)
+	}
+}
+
+func TestCorruptSetAside(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatalf("corrupt file must not stop the agent: %v", err)
+	}
+	if len(s.Entries()) != 0 {
+		t.Fatal("entries from a corrupt file")
+	}
+	aside, _ := filepath.Glob(filepath.Join(dir, FileName+".corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("corrupt file not set aside: %v", aside)
+	}
+	if b, _ := os.ReadFile(aside[0]); !strings.Contains(string(b), "not json") {
+		t.Fatal("set-aside file lost its content")
+	}
+}
+
+func TestExpire(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir, logging.Discard())
+	live := filepath.Join(dir, "live.log")
+	os.WriteFile(live, []byte("x\n"), 0o600)
+	fi, _ := os.Stat(live)
+	st := fi.Sys().(*syscall.Stat_t)
+	s.Put("gone", Entry{Path: filepath.Join(dir, "gone.log"), Device: 1, Inode: 1})
+	s.Put("present", Entry{Path: live, Device: uint64(st.Dev), Inode: st.Ino})
+	s.Put("inuse", Entry{Path: filepath.Join(dir, "rotated-away"), Device: 3, Inode: 3})
+	time.Sleep(5 * time.Millisecond)
+	n := s.Expire(time.Millisecond, func(k string) bool { return k == "inuse" })
+	if n != 1 {
+		t.Fatalf("expired %d, want 1", n)
+	}
+	if _, ok := s.Get("gone"); ok {
+		t.Fatal("gone file kept")
+	}
+	if _, ok := s.Get("present"); !ok {
+		t.Fatal("existing file expired")
+	}
+}

@@ -1,0 +1,183 @@
+// Package config holds the agent's ini settings: defaults, loading with
+// LOGAGENT_<SECTION>_<KEY> environment overrides, and validation that names
+// the section, key, bad value and what is accepted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/settings"
+	"github.com/logcollect/logcollect/pkg/tlsconf"
+)
+
+// EnvPrefix prefixes environment overrides: LOGAGENT_KAFKA_BROKERS, ...
+const EnvPrefix = "LOGAGENT"
+
+// Config is the whole ini file.
+type Config struct {
+	Kafka Kafka
+	Etcd  Etcd
+	Agent Agent
+	Log   Log
+}
+
+// Kafka configures the producer.
+type Kafka struct {
+	Client          kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_* (shared with logtransfer)
+	ChanMaxSize     int                // records in flight between the files and Kafka; full → tailing pauses
+	RequiredAcks    string             // all, leader, none
+	Compression     string             // none, gzip, snappy, lz4, zstd
+	MaxMessageBytes int
+	Idempotent      bool
+}
+
+// Etcd configures where the collect config comes from.
+type Etcd struct {
+	Endpoints     []string
+	DialTimeout   time.Duration
+	CollectLogKey string // with %s for the agent's IP
+	Username      string
+	Password      string
+	TLS           tlsconf.Files
+}
+
+// Agent configures the agent itself.
+type Agent struct {
+	DataDir             string
+	IP                  string
+	Hostname            string
+	HTTPListen          string
+	AllowedPaths        []string
+	ScanInterval        time.Duration
+	CloseInactive       time.Duration
+	PartialFlushTimeout time.Duration
+	ShutdownTimeout     time.Duration
+	CheckpointInterval  time.Duration
+	CheckpointRetention time.Duration
+}
+
+// Log configures the agent's own log.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// Default is the configuration of an empty ini file.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{
+			Client:          kafkaconf.Settings{Brokers: []string{"127.0.0.1:9092"}, Version: kafkaconf.DefaultVersion, ClientID: "logagent"},
+			ChanMaxSize:     10000,
+			RequiredAcks:    "all",
+			Compression:     "none",
+			MaxMessageBytes: 1000000,
+		},
+		Etcd: Etcd{
+			Endpoints:     []string{"127.0.0.1:2379"},
+			DialTimeout:   5 * time.Second,
+			CollectLogKey: "/logagent/%s/collect_config",
+		},
+		Agent: Agent{
+			DataDir:             "/var/lib/logagent",
+			HTTPListen:          "127.0.0.1:9101",
+			AllowedPaths:        []string{"/var/log/**"},
+			ScanInterval:        5 * time.Second,
+			CloseInactive:       5 * time.Minute,
+			PartialFlushTimeout: 5 * time.Second,
+			ShutdownTimeout:     10 * time.Second,
+			CheckpointInterval:  time.Second,
+			CheckpointRetention: 7 * 24 * time.Hour,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path (with environment overrides) over Default and validates
+// it. Warnings are notes that do not stop start-up (an alias shadowed by the
+// new key).
+func Load(path string) (Config, []string, error) {
+	f, err := settings.Load(path, EnvPrefix)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return FromSettings(f)
+}
+
+// FromSettings reads every key from f; tests pass a settings.Parse result.
+func FromSettings(f *settings.File) (Config, []string, error) {
+	c := Default()
+	const hour, day = time.Hour, 24 * time.Hour
+
+	k := &c.Kafka
+	k.Client = kafkaconf.Read(f, "kafka", "logagent")
+	k.ChanMaxSize = f.Int("kafka", "chan_max_size", k.ChanMaxSize, 1, 1_000_000)
+	k.RequiredAcks = f.Enum("kafka", "required_acks", k.RequiredAcks, []string{"all", "leader", "none"})
+	k.Compression = f.Enum("kafka", "compression", k.Compression, []string{"none", "gzip", "snappy", "lz4", "zstd"})
+	k.MaxMessageBytes = int(f.Size("kafka", "max_message_bytes", int64(k.MaxMessageBytes), 1024, 100<<20))
+	k.Idempotent = f.Bool("kafka", "idempotent", k.Idempotent)
+
+	e := &c.Etcd
+	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")
+	e.DialTimeout = f.Duration("etcd", "dial_timeout", e.DialTimeout, time.Second, 100*time.Millisecond, 5*time.Minute, "timeout")
+	e.CollectLogKey = f.String("etcd", "collect_log_key", e.CollectLogKey)
+	e.Username = f.String("etcd", "username", "")
+	e.Password = f.String("etcd", "password", "")
+	e.TLS = tlsconf.Read(f, "etcd", "")
+	if strings.Count(e.CollectLogKey, "%s") != 1 || strings.Count(e.CollectLogKey, "%") != 1 {
+		f.Check("etcd", "collect_log_key", e.CollectLogKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/collect_config"))
+	}
+
+	a := &c.Agent
+	a.DataDir = f.String("agent", "data_dir", a.DataDir)
+	a.IP = f.String("agent", "ip", "")
+	a.Hostname = f.String("agent", "hostname", "")
+	a.HTTPListen = f.String("agent", "http_listen", a.HTTPListen)
+	a.AllowedPaths = f.Strings("agent", "allowed_paths", a.AllowedPaths)
+	a.ScanInterval = f.Duration("agent", "scan_interval", a.ScanInterval, time.Second, 50*time.Millisecond, hour)
+	a.CloseInactive = f.Duration("agent", "close_inactive", a.CloseInactive, time.Second, 100*time.Millisecond, day)
+	a.PartialFlushTimeout = f.Duration("agent", "partial_flush_timeout", a.PartialFlushTimeout, time.Second, 10*time.Millisecond, hour)
+	a.ShutdownTimeout = f.Duration("agent", "shutdown_timeout", a.ShutdownTimeout, time.Second, 0, hour)
+	a.CheckpointInterval = f.Duration("agent", "checkpoint_interval", a.CheckpointInterval, time.Second, 10*time.Millisecond, time.Minute)
+	a.CheckpointRetention = f.Duration("agent", "checkpoint_retention", a.CheckpointRetention, time.Second, time.Minute, 3650*day)
+	if a.DataDir == "" {
+		f.Check("agent", "data_dir", a.DataDir, errors.New("a writable directory for checkpoints and the last good collect config"))
+	}
+	if a.IP != "" && net.ParseIP(a.IP) == nil {
+		f.Check("agent", "ip", a.IP, errors.New("an IPv4 or IPv6 address, or empty to detect the outbound address"))
+	}
+	for _, p := range a.AllowedPaths {
+		f.Check("agent", "allowed_paths", p, pathglob.Validate(p))
+	}
+	if len(a.AllowedPaths) == 0 {
+		f.Check("agent", "allowed_paths", "", errors.New("at least one absolute glob such as /var/log/**"))
+	}
+	if a.HTTPListen != "" {
+		if _, _, err := net.SplitHostPort(a.HTTPListen); err != nil {
+			f.Check("agent", "http_listen", a.HTTPListen, errors.New("host:port such as 127.0.0.1:9101, or empty to disable"))
+		}
+	}
+
+	c.Log.Level = f.Enum("log", "level", c.Log.Level, logging.Levels)
+	c.Log.Format = f.Enum("log", "format", c.Log.Format, logging.Formats)
+
+	if len(k.Client.Brokers) == 0 {
+		f.Check("kafka", "brokers", "", errors.New("at least one host:port"))
+	}
+	if len(e.Endpoints) == 0 {
+		f.Check("etcd", "endpoints", "", errors.New("at least one host:port or URL"))
+	}
+	if err := f.Err(); err != nil {
+		return Config{}, f.Warnings(), err
+	}
+	return c, f.Warnings(), nil
+}
+
+// CollectKey is the etcd key of this agent's collect config.
+func (c Config) CollectKey(ip string) string { return fmt.Sprintf(c.Etcd.CollectLogKey, ip) }

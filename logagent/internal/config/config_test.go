@@ -1,0 +1,90 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/pkg/settings"
+)
+
+func parse(t *testing.T, ini string, env map[string]string) (Config, []string, error) {
+	t.Helper()
+	f, err := settings.Parse("test.ini", []byte(ini), EnvPrefix, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromSettings(f)
+}
+
+func TestTutorialAliases(t *testing.T) {
+	c, _, err := parse(t, `
+[kafka]
+address = 10.0.0.1:9092;10.0.0.2:9092
+chan_max_size = 100
+[etcd]
+address = 127.0.0.1:2379
+timeout = 5
+collect_log_key = /logagent/%s/collect_config
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Kafka.Client.Brokers, ","); got != "10.0.0.1:9092,10.0.0.2:9092" {
+		t.Errorf("brokers = %s", got)
+	}
+	if c.Kafka.ChanMaxSize != 100 || c.Etcd.DialTimeout != 5*time.Second {
+		t.Errorf("chan_max_size %d timeout %s", c.Kafka.ChanMaxSize, c.Etcd.DialTimeout)
+	}
+	if c.CollectKey("1.2.3.4") != "/logagent/1.2.3.4/collect_config" {
+		t.Errorf("key %s", c.CollectKey("1.2.3.4"))
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	c, _, err := parse(t, "[kafka]\nbrokers = a:1\n", map[string]string{"LOGAGENT_KAFKA_BROKERS": "b:2,c:3", "LOGAGENT_AGENT_DATA_DIR": "/tmp/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Kafka.Client.Brokers, ",") != "b:2,c:3" || c.Agent.DataDir != "/tmp/x" {
+		t.Errorf("env not applied: %v %s", c.Kafka.Client.Brokers, c.Agent.DataDir)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	tests := []struct{ ini, want string }{
+		{"[kafka]\nbrokerz = x\n", "[kafka] brokerz: unknown key"},
+		{"[kafka]\nrequired_acks = some\n", `[kafka] required_acks = "some": want one of all, leader, none`},
+		{"[kafka]\ncompression = brotli\n", "compression"},
+		{"[kafka]\nchan_max_size = 0\n", "chan_max_size"},
+		{"[etcd]\ncollect_log_key = /logagent/config\n", "exactly one %s"},
+		{"[agent]\nip = not-an-ip\n", `[agent] ip = "not-an-ip"`},
+		{"[agent]\nallowed_paths = var/log\n", "not absolute"},
+		{"[log]\nlevel = loud\n", "[log] level"},
+		{"[nosuch]\nx = 1\n", "unknown section"},
+	}
+	for _, tt := range tests {
+		_, _, err := parse(t, tt.ini, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want it to contain %q", tt.ini, err, tt.want)
+		}
+	}
+}
+
+func TestAliasConflictWarns(t *testing.T) {
+	_, warns, err := parse(t, "[kafka]\nbrokers = a:1\naddress = b:2\n", nil)
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "brokers wins") {
+		t.Fatalf("warns %v err %v", warns, err)
+	}
+}
+
+// The shipped example must load as is.
+func TestExampleConfigLoads(t *testing.T) {
+	c, warns, err := Load("../../conf/config.ini")
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v warnings %v", err, warns)
+	}
+	if c.Agent.HTTPListen != "127.0.0.1:9101" || c.Kafka.RequiredAcks != "all" {
+		t.Fatalf("%+v", c)
+	}
+}

@@ -1,0 +1,279 @@
+// Package harvester reads the files of one collect entry and hands each
+// event to the sink. The agent owns rotation rather than nxadm/tail (see
+// the package's doc in task.go): a file is followed by identity (device,
+// inode and a fingerprint of its first bytes) through an open descriptor,
+// so a rename never skips the old file's last lines and a new file at the
+// path gets its own harvester from offset 0.
+package harvester
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/ack"
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/pkg/record"
+)
+
+// Sender is where events go: the Kafka sink, or a fake in tests.
+type Sender interface {
+	Send(ctx context.Context, m *sink.Message) error
+}
+
+var _ Sender = (*sink.Kafka)(nil)
+
+// Options are shared by the harvesters of one task.
+type Options struct {
+	Entry         collect.Entry
+	HostName      string
+	HostIP        string
+	AllowedPaths  []string
+	ScanInterval  time.Duration
+	PollInterval  time.Duration // how often an idle file is checked for growth
+	CloseInactive time.Duration
+	PartialFlush  time.Duration
+	StopTimeout   time.Duration // how long a stopping task waits for in-flight lines
+	Store         *checkpoint.Store
+	Sender        Sender
+	Metrics       *metrics.Metrics
+	Log           *slog.Logger
+}
+
+// FingerprintSize is how many leading bytes identify a file's content.
+const FingerprintSize = 1024
+
+// harvester follows one file through an open descriptor.
+type harvester struct {
+	o    *Options
+	key  string
+	dev  uint64
+	ino  uint64
+	path atomic.Pointer[string]
+	f    *os.File
+
+	id      string // current generation's id (changes when the file is truncated)
+	tracker *ack.Tracker
+	lr      *lineReader
+	dec     *decoder
+	k8s     *record.Kubernetes
+	fpLen   int64 // bytes the stored fingerprint covers
+	buf     []byte
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newGeneration starts tracking acks for id from offset.
+func (h *harvester) newGeneration(id string, offset int64) {
+	key := h.key
+	store := h.o.Store
+	h.id = id
+	h.tracker = ack.New(offset, func(off int64) { store.SetOffset(key, id, off) })
+}
+
+// run reads until ctx is done or the file was inactive for CloseInactive,
+// then waits (up to StopTimeout) for its in-flight lines to be acknowledged
+// and releases the descriptor.
+func (h *harvester) run(ctx context.Context) {
+	m := h.o.Metrics
+	m.FilesOpen.Inc()
+	defer func() {
+		wctx, cancel := context.WithTimeout(context.Background(), h.o.StopTimeout)
+		if err := h.tracker.WaitIdle(wctx); err != nil {
+			h.o.Log.Warn("stopping a file with lines not yet acknowledged; they are resent after restart", "path", *h.path.Load(), "pending", h.tracker.Pending())
+		}
+		cancel()
+		h.f.Close()
+		m.FilesOpen.Dec()
+		m.CheckpointLag.DeleteLabelValues(*h.path.Load())
+	}()
+	poll := time.NewTicker(h.o.PollInterval)
+	defer poll.Stop()
+	lastData := time.Now()
+	partialSince := time.Time{}
+	for {
+		n, err := h.readAvailable(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				h.o.Log.Error("read file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+			}
+			return
+		}
+		now := time.Now()
+		if n > 0 {
+			lastData = now
+		}
+		fi, err := h.f.Stat()
+		if err != nil {
+			h.o.Log.Error("stat open file", "path", *h.path.Load(), "err", err)
+			return
+		}
+		if fi.Size() < h.lr.readPos() {
+			if err := h.truncated(fi.Size()); err != nil {
+				h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
+				return
+			}
+			lastData = now
+			continue
+		}
+		if h.fpLen < FingerprintSize && fi.Size() > h.fpLen {
+			// Re-fingerprint a short file as it grows, so a later copy of
+			// it (copytruncate) is recognised; the id stays.
+			n := min(fi.Size(), FingerprintSize)
+			if fp, err := fingerprint(h.f, n); err == nil {
+				h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
+				h.fpLen = n
+			}
+		}
+		m.CheckpointLag.WithLabelValues(*h.path.Load()).Set(float64(fi.Size() - h.tracker.Offset()))
+
+		// A partial last line is sent after PartialFlush without growth,
+		// flagged; the checkpoint then covers it, so it is not resent.
+		if h.lr.pending() && n == 0 {
+			if partialSince.IsZero() {
+				partialSince = now
+			} else if now.Sub(partialSince) >= h.o.PartialFlush {
+				line, start, end, trunc := h.lr.flush()
+				evs := h.dec.add(line, start, end, trunc, now)
+				for _, ev := range evs {
+					ev.flag(record.FlagPartial)
+				}
+				if err := h.emit(ctx, evs); err != nil {
+					return
+				}
+				partialSince = time.Time{}
+			}
+		} else {
+			partialSince = time.Time{}
+		}
+		if err := h.emit(ctx, h.dec.expire(now)); err != nil {
+			return
+		}
+		if n == 0 && !h.lr.pending() && !h.dec.holding() && now.Sub(lastData) >= h.o.CloseInactive && h.tracker.Pending() == 0 {
+			h.o.Log.Debug("closing inactive file", "path", *h.path.Load())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// readAvailable sends every complete line up to EOF and returns the bytes
+// consumed.
+func (h *harvester) readAvailable(ctx context.Context) (int64, error) {
+	startPos := h.lr.readPos()
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		line, start, end, trunc, err := h.lr.next()
+		if errors.Is(err, io.EOF) {
+			n := h.lr.readPos() - startPos
+			h.o.Metrics.BytesRead.Add(float64(n))
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", *h.path.Load(), err)
+		}
+		if err := h.emit(ctx, h.dec.add(line, start, end, trunc, time.Now())); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// truncated handles size < read position: copytruncate or ": > file". The
+// bytes now at the start are new, so they get a new file id: reusing the old
+// id would give them the event ids of the old lines at the same offsets and
+// overwrite those documents in Elasticsearch.
+func (h *harvester) truncated(size int64) error {
+	old, _ := h.o.Store.Get(h.key)
+	if old.ID == h.id {
+		// Keep the old generation's fingerprint so a copy of it
+		// (copytruncate's app.log.1) is recognised and continued.
+		old.Offset = h.tracker.Offset()
+		old.Path = ""
+		h.o.Store.Put("retired:"+old.ID, old)
+	}
+	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.readPos())
+	if err := h.lr.reset(0); err != nil {
+		return err
+	}
+	h.dec.reset()
+	id := newID()
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino})
+	h.newGeneration(id, 0)
+	h.fpLen = 0
+	return nil
+}
+
+// emit sends events in order; each is tracked before it is sent so its ack
+// can never be missed.
+func (h *harvester) emit(ctx context.Context, evs []*event) error {
+	for _, ev := range evs {
+		checkUTF8(ev)
+		path := *h.path.Load()
+		ts := ev.ts
+		if ts.IsZero() {
+			ts = time.Now()
+		}
+		r := record.Record{
+			Timestamp: ts, Message: string(ev.msg), HostName: h.o.HostName, HostIP: h.o.HostIP,
+			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.start, Flags: ev.flags,
+			Fields: h.o.Entry.Fields, JSON: ev.json, Stream: ev.stream, Kubernetes: h.k8s,
+			EventID: record.EventID(h.o.HostIP, h.id, ev.start),
+		}
+		h.buf = r.AppendJSON(h.buf[:0])
+		value := append([]byte(nil), h.buf...) // the producer keeps it until acked
+		tr := h.tracker
+		seq := tr.Add(ev.end)
+		msg := &sink.Message{Topic: h.o.Entry.Topic, Key: []byte(h.id), Value: value, Path: path, Offset: ev.start, EventID: r.EventID,
+			Done: func() { tr.Ack(seq) }}
+		if err := h.o.Sender.Send(ctx, msg); err != nil {
+			tr.Cancel(seq)
+			return err
+		}
+		h.o.Metrics.LinesRead.Inc()
+	}
+	return nil
+}
+
+// fileInfo is what a scan learns of a path.
+type fileInfo struct {
+	path string
+	dev  uint64
+	ino  uint64
+	size int64
+}
+
+func statFile(path string) (fileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileInfo{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileInfo{}, fmt.Errorf("stat %s: no device/inode on this platform", path)
+	}
+	return fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: fi.Size()}, nil
+}

@@ -1,0 +1,495 @@
+package harvester
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/pkg/logging"
+)
+
+// got is a record as the fake sender saw it.
+type got struct {
+	Message string   `json:"message"`
+	JSON    any      `json:"json"`
+	Stream  string   `json:"stream"`
+	Fields  any      `json:"fields"`
+	K8s     any      `json:"kubernetes"`
+	Key     string   `json:"-"`
+	Offset  int64    `json:"-"`
+	Flags   []string `json:"-"`
+	EventID string   `json:"-"`
+	Raw     string   `json:"-"`
+}
+
+type fakeSender struct {
+	mu   sync.Mutex
+	recs []got
+	hold bool // do not ack (Kafka down)
+}
+
+func (s *fakeSender) Send(ctx context.Context, m *sink.Message) error {
+	var g got
+	if err := json.Unmarshal(m.Value, &g); err != nil {
+		panic(fmt.Sprintf("invalid JSON record %q: %v", m.Value, err))
+	}
+	var l struct {
+		Log struct {
+			Offset int64    `json:"offset"`
+			Flags  []string `json:"flags"`
+		} `json:"log"`
+	}
+	json.Unmarshal(m.Value, &l)
+	g.Key, g.Offset, g.Flags, g.EventID, g.Raw = string(m.Key), l.Log.Offset, l.Log.Flags, m.EventID, string(m.Value)
+	s.mu.Lock()
+	s.recs = append(s.recs, g)
+	hold := s.hold
+	s.mu.Unlock()
+	if !hold {
+		m.Done()
+	}
+	return nil
+}
+
+func (s *fakeSender) all() []got {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.recs)
+}
+
+func (s *fakeSender) messages() []string {
+	var out []string
+	for _, r := range s.all() {
+		out = append(out, r.Message)
+	}
+	return out
+}
+
+// waitFor polls cond up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type env struct {
+	dir   string
+	store *checkpoint.Store
+	snd   *fakeSender
+	m     *metrics.Metrics
+	task  *Task
+}
+
+func newEnv(t *testing.T) *env {
+	dir := t.TempDir()
+	st, err := checkpoint.Open(filepath.Join(dir, "data"), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{dir: dir, store: st, snd: &fakeSender{}, m: metrics.New(nil)}
+}
+
+func (e *env) start(t *testing.T, entryJSON string) {
+	t.Helper()
+	entryJSON = strings.ReplaceAll(entryJSON, "DIR", e.dir)
+	es, err := collect.Parse([]byte("[" + entryJSON + "]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: 2 * time.Second,
+		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
+	t.Cleanup(e.task.Stop)
+}
+
+func appendTo(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func nl(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf("%s %04d %s\n", prefix, i, strings.Repeat("x", 60)))
+	}
+	return out
+}
+
+func trimmed(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.TrimSuffix(l, "\n")
+	}
+	return out
+}
+
+// hasAll checks every want line arrived, and that duplicates of a line
+// carry one event id (so Elasticsearch overwrites instead of duplicating).
+func hasAll(t *testing.T, recs []got, want []string) bool {
+	t.Helper()
+	ids := map[string]string{}
+	for _, r := range recs {
+		if id, ok := ids[r.Message]; ok && id != r.EventID {
+			t.Fatalf("line %q sent twice with different event ids", r.Message)
+		}
+		ids[r.Message] = r.EventID
+	}
+	for _, w := range want {
+		if _, ok := ids[w]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func TestStartBeginningAndAppend(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 3)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning","fields":{"env":"prod"}}`)
+	appendTo(t, p, nl("a", 4, 6)...)
+	want := trimmed(nl("a", 1, 6))
+	waitFor(t, "6 lines", func() bool { return len(e.snd.all()) == 6 })
+	if got := e.snd.messages(); !slices.Equal(got, want) {
+		t.Fatalf("got %q", got)
+	}
+	r := e.snd.all()[1]
+	if r.Offset != int64(len(nl("a", 1, 1)[0])) || r.Fields == nil {
+		t.Fatalf("offset %d fields %v", r.Offset, r.Fields)
+	}
+}
+
+func TestStartEndThenLaterFileFromZero(t *testing.T) {
+	e := newEnv(t)
+	old := filepath.Join(e.dir, "a.log")
+	appendTo(t, old, nl("old", 1, 3)...)
+	e.start(t, `{"path":"DIR/*.log","topic":"t"}`)
+	time.Sleep(200 * time.Millisecond) // let the first scan position a.log at its end
+	appendTo(t, old, nl("new", 1, 1)...)
+	later := filepath.Join(e.dir, "b.log")
+	appendTo(t, later, nl("later", 1, 2)...)
+	waitFor(t, "new lines", func() bool {
+		return hasAll(t, e.snd.all(), append(trimmed(nl("new", 1, 1)), trimmed(nl("later", 1, 2))...))
+	})
+	for _, m := range e.snd.messages() {
+		if strings.HasPrefix(m, "old") {
+			t.Fatalf("start=end sent history: %q", m)
+		}
+	}
+}
+
+func TestRestartResumes(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
+	e.task.Stop()
+	firstID := e.snd.all()[0].Key
+	appendTo(t, p, nl("a", 6, 8)...)
+	e.snd = &fakeSender{}
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "3 more lines", func() bool { return len(e.snd.all()) >= 3 })
+	time.Sleep(100 * time.Millisecond)
+	if got := e.snd.messages(); !slices.Equal(got, trimmed(nl("a", 6, 8))) {
+		t.Fatalf("after restart got %q", got)
+	}
+	if e.snd.all()[0].Key != firstID {
+		t.Fatal("file id changed across a restart")
+	}
+}
+
+func TestRenameAndCreate(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	for _, l := range nl("a", 1, 50) {
+		w.WriteString(l)
+	}
+	waitFor(t, "first lines", func() bool { return len(e.snd.all()) > 0 })
+	// logrotate: rename, the writer keeps writing to the old file for a
+	// moment, then a new file appears at the path.
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range nl("a", 51, 60) {
+		w.WriteString(l)
+	}
+	appendTo(t, p, nl("b", 1, 5)...)
+	want := append(trimmed(nl("a", 1, 60)), trimmed(nl("b", 1, 5))...)
+	waitFor(t, "every line of both files", func() bool { return hasAll(t, e.snd.all(), want) })
+	if n := len(e.snd.all()); n != 65 {
+		t.Fatalf("%d records, want 65 (no duplicates)", n)
+	}
+}
+
+func TestCopyTruncate(t *testing.T) {
+	for _, rotatedMatches := range []bool{true, false} {
+		t.Run(fmt.Sprintf("rotated_name_matches_glob=%v", rotatedMatches), func(t *testing.T) {
+			e := newEnv(t)
+			p := filepath.Join(e.dir, "app.log")
+			appendTo(t, p, nl("a", 1, 40)...) // > FingerprintSize
+			glob := `DIR/app.log*`
+			if !rotatedMatches {
+				glob = `DIR/app.log`
+			}
+			e.start(t, `{"path":"`+glob+`","topic":"t","start":"beginning"}`)
+			waitFor(t, "40 lines", func() bool { return len(e.snd.all()) == 40 })
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p+".1", data, 0o644)
+			os.Truncate(p, 0)
+			appendTo(t, p, nl("b", 1, 5)...)
+			want := append(trimmed(nl("a", 1, 40)), trimmed(nl("b", 1, 5))...)
+			waitFor(t, "new lines after truncate", func() bool { return hasAll(t, e.snd.all(), want) })
+			time.Sleep(300 * time.Millisecond)
+			// The copy is recognised by fingerprint: nothing re-sent.
+			if n := len(e.snd.all()); n != 45 {
+				t.Fatalf("%d records, want 45: %q", n, e.snd.messages())
+			}
+			// New content after truncation has its own file id, so its
+			// event ids differ from the old lines at the same offsets.
+			recs := e.snd.all()
+			if recs[0].Offset != recs[40].Offset || recs[0].EventID == recs[40].EventID {
+				t.Fatalf("truncated file reused event ids: %+v %+v", recs[0], recs[40])
+			}
+		})
+	}
+}
+
+func TestTruncateInPlace(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
+	if err := os.Truncate(p, 0); err != nil { // : > file
+		t.Fatal(err)
+	}
+	appendTo(t, p, "short\n")
+	waitFor(t, "line after truncation", func() bool { return hasAll(t, e.snd.all(), []string{"short"}) })
+	r := e.snd.all()[5]
+	if r.Offset != 0 || r.Key == e.snd.all()[0].Key {
+		t.Fatalf("after truncation: offset %d key %s", r.Offset, r.Key)
+	}
+}
+
+func TestDeletedFileDrainedAndReleased(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	w, _ := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	defer w.Close()
+	w.WriteString("one\n")
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "first line", func() bool { return len(e.snd.all()) == 1 })
+	os.Remove(p)
+	w.WriteString("two\n") // still written through the old descriptor
+	waitFor(t, "line written after delete", func() bool { return hasAll(t, e.snd.all(), []string{"one", "two"}) })
+	waitFor(t, "descriptor released after close_inactive", func() bool {
+		e.task.mu.Lock()
+		defer e.task.mu.Unlock()
+		return len(e.task.running) == 0
+	})
+}
+
+func TestInodeReuse(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, "new content 1\n", "new content 2\n")
+	fi, _ := statFile(p)
+	// A checkpoint of an older, deleted file that had this inode.
+	e.store.Put(Key(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino, FPLen: 10, FP: "0123456789abcdef0123456789abcdef", Offset: 20})
+	e.store.MarkSeen(filepath.Join(e.dir, "app.log") + "|t")
+	e.start(t, `{"path":"DIR/app.log","topic":"t"}`)
+	waitFor(t, "both lines", func() bool { return hasAll(t, e.snd.all(), []string{"new content 1", "new content 2"}) })
+	if e.snd.all()[0].Key == "oldid" {
+		t.Fatal("reused inode kept the old file id")
+	}
+}
+
+func TestShortFileFingerprintGrows(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, "tiny\n")
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "tiny", func() bool { return len(e.snd.all()) == 1 })
+	appendTo(t, p, nl("a", 1, 30)...)
+	waitFor(t, "more", func() bool { return len(e.snd.all()) == 31 })
+	fi, _ := statFile(p)
+	waitFor(t, "fingerprint extended", func() bool {
+		cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+		return cp.FPLen == FingerprintSize
+	})
+	cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+	if cp.ID != e.snd.all()[0].Key {
+		t.Fatal("id changed when the fingerprint grew")
+	}
+}
+
+func TestGiantLineBounded(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	f, _ := os.Create(p)
+	chunk := strings.Repeat("y", 1<<20)
+	for i := 0; i < 20; i++ { // 20 MiB without a newline
+		f.WriteString(chunk)
+	}
+	f.WriteString("\nafter\n")
+	f.Close()
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning","max_line_bytes":1024}`)
+	waitFor(t, "2 records", func() bool { return len(e.snd.all()) == 2 })
+	r := e.snd.all()
+	if len(r[0].Message) != 1024 || !slices.Contains(r[0].Flags, "truncated") {
+		t.Fatalf("giant line: len %d flags %v", len(r[0].Message), r[0].Flags)
+	}
+	if r[1].Message != "after" || r[1].Offset != 20<<20+1 {
+		t.Fatalf("line after: %q at %d", r[1].Message, r[1].Offset)
+	}
+}
+
+func TestPartialLineFlushed(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, "complete\n", "no newline yet")
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "partial flushed", func() bool { return len(e.snd.all()) == 2 })
+	r := e.snd.all()[1]
+	if r.Message != "no newline yet" || !slices.Contains(r.Flags, "partial") {
+		t.Fatalf("got %+v", r)
+	}
+	appendTo(t, p, "next\n")
+	waitFor(t, "next", func() bool { return len(e.snd.all()) == 3 })
+}
+
+func TestInvalidUTF8AndNUL(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, "bad \xff\xfe bytes\n", "nul \x00 here\n", "crlf\r\n")
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning","format":"json"}`)
+	waitFor(t, "3 lines", func() bool { return len(e.snd.all()) == 3 })
+	r := e.snd.all() // fakeSender already proved each value is valid JSON
+	if !slices.Contains(r[0].Flags, "invalid_utf8") || r[0].Message != "bad \uFFFD\uFFFD bytes" {
+		t.Fatalf("utf8: %+v", r[0])
+	}
+	if r[1].Message != "nul \x00 here" || !slices.Contains(r[1].Flags, "invalid_json") {
+		t.Fatalf("nul: %+v", r[1])
+	}
+	if r[2].Message != "crlf" {
+		t.Fatalf("crlf: %q", r[2].Message)
+	}
+}
+
+func TestFormats(t *testing.T) {
+	tests := []struct {
+		name, file, entry string
+		lines             []string
+		check             func(t *testing.T, r []got)
+	}{
+		{"json", "app.log", `"format":"json"`, []string{`{"level":"info","msg":"hi"}` + "\n", "not json\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].JSON.(map[string]any)["msg"] != "hi" || !slices.Contains(r[1].Flags, "invalid_json") || r[1].Message != "not json" {
+					t.Fatalf("%+v", r)
+				}
+			}},
+		{"docker", "containers/web-1_prod_nginx-0123abcd.log", `"format":"docker"`, []string{
+			`{"log":"part one ","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}` + "\n",
+			`{"log":"part two\n","stream":"stdout","time":"2024-01-02T03:04:05.2Z"}` + "\n",
+			`{"log":"err line\n","stream":"stderr","time":"2024-01-02T03:04:06Z"}` + "\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].Message != "part one part two" || r[0].Stream != "stdout" || r[1].Stream != "stderr" || r[0].Offset != 0 {
+					t.Fatalf("%+v", r)
+				}
+				k := r[0].K8s.(map[string]any)
+				if fmt.Sprint(k) == "" || !strings.Contains(r[0].Raw, `"prod"`) || !strings.Contains(r[0].Raw, `"web-1"`) || !strings.Contains(r[0].Raw, `"0123abcd"`) || !strings.Contains(r[0].Raw, "2024-01-02T03:04:05.123Z") {
+					t.Fatalf("kubernetes/time: %s", r[0].Raw)
+				}
+			}},
+		{"cri", "pods/prod_web-1_uid-123/nginx/0.log", `"format":"cri"`, []string{
+			"2024-01-02T03:04:05.5Z stdout P first \n",
+			"2024-01-02T03:04:05.6Z stdout F second\n",
+			"2024-01-02T03:04:06Z stderr F alone\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].Message != "first second" || r[1].Message != "alone" || r[1].Stream != "stderr" {
+					t.Fatalf("%+v", r)
+				}
+				if !strings.Contains(r[0].Raw, `"uid-123"`) || !strings.Contains(r[0].Raw, `"nginx"`) {
+					t.Fatalf("kubernetes: %s", r[0].Raw)
+				}
+			}},
+		{"multiline after negate", "app.log", `"multiline":{"pattern":"^\\d{4}-","negate":true,"match":"after","timeout":"200ms"}`, []string{
+			"2024-01-01 boom\n", "  at a()\n", "  at b()\n", "2024-01-01 next\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].Message != "2024-01-01 boom\n  at a()\n  at b()" || !slices.Contains(r[0].Flags, "multiline") || r[1].Message != "2024-01-01 next" {
+					t.Fatalf("%+v", r)
+				}
+			}},
+		{"multiline before", "app.log", `"multiline":{"pattern":"\\\\$","match":"before"}`, []string{
+			"one \\\n", "two \\\n", "three\n", "four\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].Message != "one \\\ntwo \\\nthree" || r[1].Message != "four" {
+					t.Fatalf("%+v", r)
+				}
+			}},
+		{"multiline max_lines", "app.log", `"multiline":{"pattern":"^\\s","match":"after","max_lines":2,"timeout":"200ms"}`, []string{
+			"head\n", " 1\n", " 2\n", " 3\n"},
+			func(t *testing.T, r []got) {
+				if len(r) != 2 || r[0].Message != "head\n 1" || r[1].Message != " 2\n 3" {
+					t.Fatalf("%+v", r)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := filepath.Join(e.dir, tt.file)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			appendTo(t, p, tt.lines...)
+			e.start(t, `{"path":"`+p+`","topic":"t","start":"beginning",`+tt.entry+`}`)
+			time.Sleep(600 * time.Millisecond) // past the multiline timeout
+			tt.check(t, e.snd.all())
+		})
+	}
+}
+
+func TestBackpressureKeepsCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	e.snd.hold = true // Kafka accepts nothing
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "lines sent", func() bool { return len(e.snd.all()) == 5 })
+	fi, _ := statFile(p)
+	cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+	if cp.Offset != 0 {
+		t.Fatalf("checkpoint moved to %d without any ack", cp.Offset)
+	}
+}

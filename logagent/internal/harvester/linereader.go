@@ -1,0 +1,101 @@
+package harvester
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+)
+
+// lineReader splits a file into lines with exact byte offsets and bounded
+// memory: a line longer than max keeps its first max bytes (flagged
+// truncated) and the rest is skipped, however long it is. nxadm/tail's
+// reader uses bufio.ReadString, which holds a whole line in memory (a
+// 100 MB line without a newline is 100 MB+) and reports one offset for the
+// pieces it splits, so the agent reads the bytes itself.
+type lineReader struct {
+	f    *os.File
+	buf  []byte
+	r, w int
+	pos  int64 // file offset of buf[r]
+	max  int
+
+	line      []byte // the line being assembled, at most max bytes
+	lineStart int64
+	inLine    bool
+	truncated bool
+}
+
+func newLineReader(f *os.File, offset int64, max int) *lineReader {
+	return &lineReader{f: f, buf: make([]byte, 64<<10), pos: offset, max: max}
+}
+
+// reset positions the reader at offset (after a truncation) and drops the
+// partial line.
+func (lr *lineReader) reset(offset int64) error {
+	if _, err := lr.f.Seek(offset, io.SeekStart); err != nil {
+		return err
+	}
+	lr.r, lr.w, lr.pos = 0, 0, offset
+	lr.line, lr.inLine, lr.truncated = lr.line[:0], false, false
+	return nil
+}
+
+// readPos is the offset just after the last byte consumed.
+func (lr *lineReader) readPos() int64 { return lr.pos }
+
+// pending reports whether an incomplete line is held.
+func (lr *lineReader) pending() bool { return lr.inLine }
+
+// next returns the next complete line without its "\n" (and "\r"), its start
+// and end offsets. At EOF it returns io.EOF, keeping a partial line for the
+// next call. The returned slice is valid until the next call.
+func (lr *lineReader) next() (line []byte, start, end int64, truncated bool, err error) {
+	for {
+		if lr.r == lr.w {
+			n, rerr := lr.f.Read(lr.buf)
+			if n == 0 {
+				if rerr == nil || errors.Is(rerr, io.EOF) {
+					return nil, 0, 0, false, io.EOF
+				}
+				return nil, 0, 0, false, rerr
+			}
+			lr.r, lr.w = 0, n
+		}
+		chunk := lr.buf[lr.r:lr.w]
+		if !lr.inLine {
+			lr.inLine, lr.lineStart, lr.line, lr.truncated = true, lr.pos, lr.line[:0], false
+		}
+		i := bytes.IndexByte(chunk, '\n')
+		if i < 0 {
+			lr.appendBounded(chunk)
+			lr.pos += int64(len(chunk))
+			lr.r = lr.w
+			continue
+		}
+		lr.appendBounded(chunk[:i])
+		lr.pos += int64(i + 1)
+		lr.r += i + 1
+		lr.inLine = false
+		line = lr.line
+		if n := len(line); n > 0 && line[n-1] == '\r' && !lr.truncated {
+			line = line[:n-1]
+		}
+		return line, lr.lineStart, lr.pos, lr.truncated, nil
+	}
+}
+
+// flush returns the partial line held (after a flush timeout).
+func (lr *lineReader) flush() (line []byte, start, end int64, truncated bool) {
+	lr.inLine = false
+	return lr.line, lr.lineStart, lr.pos, lr.truncated
+}
+
+func (lr *lineReader) appendBounded(b []byte) {
+	room := lr.max - len(lr.line)
+	if len(b) > room {
+		b = b[:room]
+		lr.truncated = true
+	}
+	lr.line = append(lr.line, b...)
+}

@@ -1,0 +1,262 @@
+package harvester
+
+// Why the agent does not let nxadm/tail follow files (the library the
+// project chose): in v1.4.11 its Tail, after EOF, selects between the
+// watcher's Modified, Deleted and Truncated events and on Deleted reopens
+// or stops without reading the rest of the old file, so lines written just
+// before a rename can be skipped; its reader holds whole lines in memory;
+// its truncation reopen resets the position without telling the caller;
+// and its watchers call util.Fatal (os.Exit) when stat fails with anything
+// but "not exist" — a permission change would kill the agent. So the agent
+// owns rotation and reading: it follows each file through its descriptor,
+// polls it with fstat, and identifies files by device, inode and
+// fingerprint. See docs/logagent.md.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+)
+
+// Task runs the harvesters of one collect entry: it rescans the entry's
+// glob every ScanInterval and starts a harvester for each file with unread
+// bytes.
+type Task struct {
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	mu        sync.Mutex
+	running   map[string]*harvester
+	lastError map[string]time.Time // path → when an open error was last logged
+}
+
+// Start begins scanning.
+func Start(o Options) *Task {
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t.wg.Add(1)
+	go t.loop()
+	return t
+}
+
+// Stop stops reading, waits up to StopTimeout for in-flight lines to be
+// acknowledged, and releases the files. Safe to call twice.
+func (t *Task) Stop() {
+	t.once.Do(func() {
+		t.cancel()
+		t.wg.Wait()
+	})
+}
+
+// Live reports whether a harvester of this task holds checkpoint key.
+func (t *Task) Live(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.running[key]
+	return ok
+}
+
+func (t *Task) loop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.o.ScanInterval)
+	defer tick.Stop()
+	for {
+		t.scan()
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *Task) seenKey() string { return t.o.Entry.Path + "|" + t.o.Entry.Topic }
+
+// Key is the checkpoint key of a file for a topic: the same file collected
+// to two topics keeps two positions.
+func Key(dev, ino uint64, topic string) string { return checkpoint.Key(dev, ino) + "|" + topic }
+
+func (t *Task) scan() {
+	e := &t.o.Entry
+	matches, err := filepath.Glob(e.Path)
+	if err != nil { // validated by collect.Parse; kept for safety
+		t.o.Log.Error("bad path pattern", "path", e.Path, "err", err)
+		return
+	}
+	firstScan := !t.o.Store.Seen(t.seenKey())
+	for _, path := range matches {
+		if t.ctx.Err() != nil {
+			return
+		}
+		if e.Excluded(path) {
+			continue
+		}
+		// A symlink must not lead outside allowed_paths.
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			continue // vanished between glob and here: next scan
+		}
+		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
+			t.logOnce(path, "file resolves outside allowed_paths; skipped", "resolved", real, "allowed_paths", t.o.AllowedPaths)
+			continue
+		}
+		fi, err := statFile(path)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
+			}
+			continue
+		}
+		key := Key(fi.dev, fi.ino, e.Topic)
+		t.mu.Lock()
+		h := t.running[key]
+		t.mu.Unlock()
+		if h != nil {
+			if *h.path.Load() != path {
+				h.path.Store(&path) // renamed, still matching the glob: same file, same harvester
+			}
+			continue
+		}
+		// Nothing new since the checkpoint: do not open (thousands of old
+		// rotated files must not hold descriptors).
+		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
+			continue
+		}
+		id, offset, fpLen, err := t.identify(f, fi, key, firstScan)
+		if err != nil {
+			f.Close()
+			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
+			continue
+		}
+		t.startHarvester(f, fi, key, id, offset, fpLen)
+	}
+	if firstScan {
+		t.o.Store.MarkSeen(t.seenKey())
+	}
+}
+
+func (t *Task) logOnce(path, msg string, args ...any) {
+	t.mu.Lock()
+	last := t.lastError[path]
+	if time.Since(last) < time.Minute {
+		t.mu.Unlock()
+		return
+	}
+	t.lastError[path] = time.Now()
+	t.mu.Unlock()
+	t.o.Log.Error(msg, append([]any{"path", path}, args...)...)
+}
+
+func fingerprint(f *os.File, n int64) (string, error) {
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// identify decides which file this is and where to start:
+//   - known device:inode whose fingerprint still matches: resume at its
+//     checkpoint with its id (a file shorter than FingerprintSize was
+//     fingerprinted as far as it went; the fingerprint is extended as it
+//     grows, the id never changes);
+//   - known device:inode with another fingerprint: the inode was reused by a
+//     new file, read from 0 with a new id;
+//   - unknown, but its first FingerprintSize bytes equal a known file's: a
+//     copy (copytruncate's app.log.1): continue from that file's checkpoint
+//     with its id, so lines already sent keep their event ids;
+//   - otherwise new: from the end if the entry is seen for the first time
+//     and start is "end", else from 0.
+func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset, fpLen int64, err error) {
+	fpLen = min(fi.size, FingerprintSize)
+	fp, err := fingerprint(f, fpLen)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	put := func(id string, off int64) (string, int64, int64, error) {
+		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: fp, Offset: off})
+		return id, off, fpLen, nil
+	}
+	if cp, ok := t.o.Store.Get(key); ok {
+		same := int64(cp.FPLen) <= fi.size
+		if same {
+			old, err := fingerprint(f, int64(cp.FPLen))
+			if err != nil {
+				return "", 0, 0, err
+			}
+			same = old == cp.FP
+		}
+		if same && cp.Offset <= fi.size {
+			return put(cp.ID, cp.Offset)
+		}
+		if same {
+			t.o.Log.Info("file shrank below its checkpoint while not followed; reading it again from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
+		} else {
+			t.o.Log.Info("inode reused by a new file (fingerprint differs); reading it from the start", "path", fi.path, "old_path", cp.Path)
+		}
+		return put(newID(), 0)
+	}
+	if fpLen == FingerprintSize {
+		for k, cp := range t.o.Store.Entries() {
+			if k != key && cp.FPLen == FingerprintSize && cp.FP == fp && cp.Device == fi.dev {
+				off := min(cp.Offset, fi.size)
+				t.o.Log.Info("file is a copy of a known file (copytruncate); continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", off)
+				return put(cp.ID, off)
+			}
+		}
+	}
+	if firstScan && t.o.Entry.Start == "end" {
+		return put(newID(), fi.size)
+	}
+	return put(newID(), 0)
+}
+
+func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset, fpLen int64) {
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		t.logOnce(fi.path, "seek to checkpoint", "err", err)
+		return
+	}
+	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f,
+		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fpLen}
+	path := fi.path
+	h.path.Store(&path)
+	if t.o.Entry.Format == "docker" || t.o.Entry.Format == "cri" {
+		h.k8s = kubernetesFromPath(fi.path)
+	}
+	h.newGeneration(id, offset)
+	t.mu.Lock()
+	t.running[key] = h
+	t.mu.Unlock()
+	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		h.run(t.ctx)
+		t.mu.Lock()
+		delete(t.running, key)
+		t.mu.Unlock()
+	}()
+}
