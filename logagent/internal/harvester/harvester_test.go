@@ -493,3 +493,20 @@ func TestBackpressureKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoint moved to %d without any ack", cp.Offset)
 	}
 }
+
+func TestPermissionDeniedRetried(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads files whatever their mode")
+	}
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "secret.log")
+	appendTo(t, p, "hidden\n")
+	os.Chmod(p, 0)
+	e.start(t, `{"path":"DIR/secret.log","topic":"t","start":"beginning"}`)
+	time.Sleep(200 * time.Millisecond)
+	if len(e.snd.all()) != 0 {
+		t.Fatal("read an unreadable file")
+	}
+	os.Chmod(p, 0o644) // the operator fixes the mode: picked up at the next scan
+	waitFor(t, "line after chmod", func() bool { return hasAll(t, e.snd.all(), []string{"hidden"}) })
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
+	"github.com/logcollect/logcollect/pkg/devstack"
+)
+
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	badIni := filepath.Join(dir, "bad.ini")
+	os.WriteFile(badIni, []byte("[kafka]\nrequired_acks = maybe\n[nosuch]\nx = 1\n"), 0o644)
+	tests := []struct {
+		args       []string
+		code       int
+		out, errst string
+	}{
+		{[]string{"-version"}, exitOK, "logagent ", ""},
+		{[]string{"--help"}, exitOK, "LOGAGENT_<SECTION>_<KEY>", ""},
+		{[]string{"-nope"}, exitUsage, "", "flag provided but not defined"},
+		{[]string{"-config", filepath.Join(dir, "missing.ini")}, exitUsage, "", "no such file"},
+		{[]string{"-config", badIni}, exitUsage, "", `[kafka] required_acks = "maybe": want one of all, leader, none`},
+		{[]string{"-config", badIni}, exitUsage, "", "[nosuch] *: unknown section"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), tt.args, &out, &errb)
+		if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errb.String(), tt.errst) {
+			t.Errorf("%v: code %d stdout %q stderr %q", tt.args, code, out.String(), errb.String())
+		}
+	}
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	mu   *sync.Mutex
+}
+
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func startAgent(t *testing.T, bin, ini string) *proc {
+	t.Helper()
+	p := &proc{logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(bin, "-config", ini)
+	p.cmd.Stderr = lockedBuf{p.mu, p.logs}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// The agent process is killed with SIGKILL mid-stream and restarted: every
+// line reaches Kafka, and a line sent twice carries the same event.id.
+// Then SIGTERM stops it cleanly with exit code 0.
+func TestSIGKILLMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "logagent")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	ini := filepath.Join(dir, "config.ini")
+	os.WriteFile(ini, []byte(fmt.Sprintf(`[kafka]
+address = %s
+chan_max_size = 200
+[etcd]
+address = %s
+timeout = 5
+collect_log_key = /logagent/%%s/collect_config
+[agent]
+ip = 127.0.0.1
+hostname = kill-test
+data_dir = %s
+http_listen =
+allowed_paths = %s/**
+scan_interval = 100ms
+checkpoint_interval = 50ms
+[log]
+level = info
+`, k.Addr(), e.Endpoint(), filepath.Join(dir, "data"), dir)), 0o644)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	logPath := filepath.Join(dir, "app.log")
+	if _, err := cli.Put(context.Background(), "/logagent/127.0.0.1/collect_config", `[{"path":"`+logPath+`","topic":"kill_log","start":"beginning"}]`); err != nil {
+		t.Fatal(err)
+	}
+
+	// A writer appends lines throughout the test.
+	const total = 4000
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			panic(err)
+		}
+		defer f.Close()
+		for i := 1; i <= total; i++ {
+			fmt.Fprintf(f, "kill-test line %05d\n", i)
+			if i%100 == 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+
+	p := startAgent(t, bin, ini)
+	rs := kt.WaitFor(t, k.Addr(), "kill_log", 20*time.Second, func(rs []kt.Record) bool { return len(rs) >= 500 })
+	if len(rs) < 500 {
+		t.Fatalf("only %d records before the kill; agent log:\n%s", len(rs), p.log())
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	t.Logf("killed after %d records", len(rs))
+
+	p2 := startAgent(t, bin, ini)
+	<-writerDone
+	rs = kt.WaitFor(t, k.Addr(), "kill_log", 60*time.Second, func(rs []kt.Record) bool { return distinct(rs) == total })
+	if n := distinct(rs); n != total {
+		t.Fatalf("%d of %d lines in Kafka after restart; agent log:\n%s", n, total, p2.log())
+	}
+	ids := map[string]string{}
+	dups := 0
+	for _, r := range rs {
+		if id, ok := ids[r.Message]; ok {
+			dups++
+			if id != r.EventID {
+				t.Fatalf("line %q resent with a different event.id", r.Message)
+			}
+		}
+		ids[r.Message] = r.EventID
+	}
+	t.Logf("%d records, %d duplicates, all with the same event.id", len(rs), dups)
+
+	// SIGTERM: clean exit 0 with a final checkpoint.
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p2.log())
+	}
+	if !strings.Contains(p2.log(), "checkpoints saved") {
+		t.Fatalf("no final checkpoint:\n%s", p2.log())
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, "data", "checkpoints.json"))
+	fi, _ := os.Stat(logPath)
+	if err != nil || !strings.Contains(string(cp), fmt.Sprintf(`"offset": %d`, fi.Size())) {
+		t.Fatalf("checkpoint does not cover the whole file (%d bytes): %s %v", fi.Size(), cp, err)
+	}
+}
+
+func distinct(rs []kt.Record) int {
+	m := map[string]bool{}
+	for _, r := range rs {
+		m[r.Message] = true
+	}
+	return len(m)
+}
