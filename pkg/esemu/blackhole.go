@@ -1,0 +1,114 @@
+package esemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// blackholeSeq hands out per-index sequence numbers in blackhole mode so
+// acknowledgements look like those of a real index.
+type blackholeSeq struct {
+	mu   sync.Mutex
+	next map[string]int64
+}
+
+func (b *blackholeSeq) take(index string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next == nil {
+		b.next = map[string]int64{}
+	}
+	n := b.next[index]
+	b.next[index] = n + 1
+	return n
+}
+
+// blackholeBulk parses a bulk request exactly as the indexing path does and
+// acknowledges every action, without storing anything. Sources are only
+// checked to be JSON objects, never decoded, to keep the cost per document
+// close to the cost of reading it.
+func (s *Server) blackholeBulk(w http.ResponseWriter, r *http.Request, defaultIndex string, start time.Time) {
+	p := newBulkParser(r.Body, defaultIndex, false)
+	resp := newBulkResponse(int(r.ContentLength / 256))
+	var problems []*bulkAction
+	items := 0
+	lastValid := ""
+	for {
+		a, e := p.next()
+		if e != nil {
+			s.rejectBulk(w, r, e)
+			return
+		}
+		if a == nil {
+			break
+		}
+		items++
+		if len(actionProblems(a)) > 0 {
+			problems = append(problems, a)
+			continue
+		}
+		res := s.blackholeItem(a, &lastValid)
+		resp.add(&res)
+		if res.err != nil {
+			s.stats.rejected.Add(1)
+		} else {
+			s.stats.blackholed.Add(1)
+		}
+	}
+	if items == 0 || len(problems) > 0 {
+		s.rejectBulk(w, r, validateActions(problems))
+		return
+	}
+	s.stats.bulkItems.Add(int64(items))
+	writeRaw(w, http.StatusOK, resp.finish(time.Since(start).Milliseconds()))
+}
+
+func (s *Server) blackholeItem(a *bulkAction, lastValid *string) writeResult {
+	if a.index != *lastValid {
+		if e := validateIndexName(a.index); e != nil {
+			return writeResult{kind: a.kind, index: a.index, id: a.id, status: e.Status, err: e}
+		}
+		*lastValid = a.index
+	}
+	res := writeResult{kind: a.kind, index: a.index, id: a.id, version: 1, shards: 2}
+	switch a.kind {
+	case "delete":
+		res.status, res.result = http.StatusNotFound, "not_found"
+	case "update":
+		var body struct {
+			Upsert      json.RawMessage `json:"upsert"`
+			DocAsUpsert bool            `json:"doc_as_upsert"`
+		}
+		if json.Unmarshal(a.source, &body) != nil || (body.Upsert == nil && !body.DocAsUpsert) {
+			e := newError(http.StatusNotFound, "document_missing_exception", "[_doc][%s]: document missing", a.id).
+				with("shard", "0").forIndex(a.index, "")
+			return writeResult{kind: a.kind, index: a.index, id: a.id, status: e.Status, err: e}
+		}
+		res.status, res.result = http.StatusCreated, "created"
+	default:
+		if e := checkObject(a.source); e != nil {
+			return writeResult{kind: a.kind, index: a.index, id: a.id, status: e.Status, err: e.forIndex(a.index, "")}
+		}
+		if res.id == "" {
+			res.id = newID()
+		}
+		res.status, res.result = http.StatusCreated, "created"
+	}
+	res.seqNo = s.bhSeq.take(a.index)
+	return res
+}
+
+// checkObject verifies that a source is one JSON object without decoding it.
+func checkObject(src []byte) *esError {
+	t := bytes.TrimSpace(src)
+	if len(t) == 0 {
+		return mapperParsing("failed to parse, document is empty")
+	}
+	if t[0] != '{' || !json.Valid(t) {
+		return mapperParsing("failed to parse").causedBy(newError(http.StatusBadRequest, "json_parse_exception", "source is not a JSON object"))
+	}
+	return nil
+}

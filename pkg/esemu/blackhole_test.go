@@ -1,0 +1,46 @@
+package esemu
+
+import (
+	"testing"
+)
+
+func TestBlackholeAcknowledgesWithoutIndexing(t *testing.T) {
+	s := startServer(t, Config{Blackhole: true})
+	status, resp := call(t, s, "POST", "/_bulk", ndjson(
+		`{"index":{"_index":"bh","_id":"1"}}`, `{"a":1}`,
+		`{"create":{"_index":"bh"}}`, `{"b":"x"}`,
+		`{"index":{"_index":"bh","_id":"3"}}`, `{"broken":`,
+		`{"index":{"_index":"BH","_id":"4"}}`, `{"a":1}`,
+	))
+	if status != 200 || resp["errors"] != true {
+		t.Fatalf("status %d errors %v", status, resp["errors"])
+	}
+	if dig(resp, "items", 0, "index", "status") != 201.0 || dig(resp, "items", 0, "index", "_version") != 1.0 ||
+		dig(resp, "items", 0, "index", "_id") != "1" || dig(resp, "items", 1, "create", "_seq_no") != 1.0 {
+		t.Errorf("ack shape: %v", dig(resp, "items"))
+	}
+	if id, _ := dig(resp, "items", 1, "create", "_id").(string); len(id) != 20 {
+		t.Errorf("generated id %q", id)
+	}
+	if dig(resp, "items", 2, "index", "error", "type") != "mapper_parsing_exception" {
+		t.Errorf("invalid source acknowledged: %v", dig(resp, "items", 2))
+	}
+	if dig(resp, "items", 3, "index", "error", "type") != "invalid_index_name_exception" {
+		t.Errorf("invalid index acknowledged: %v", dig(resp, "items", 3))
+	}
+	if status, _ := call(t, s, "POST", "/_bulk", ndjson(`{"bogus":{}}`, `{}`)); status != 400 {
+		t.Errorf("malformed bulk in blackhole: %d", status)
+	}
+	if n := mustCount(t, s, "*"); n != 0 {
+		t.Errorf("blackhole indexed %d docs", n)
+	}
+	st := s.Stats()
+	if st.Blackholed != 2 || st.BulkItems != 4 || st.Rejected != 2 || st.Indexed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	s.SetBlackhole(false)
+	call(t, s, "POST", "/_bulk?refresh=true", ndjson(`{"index":{"_index":"bh","_id":"1"}}`, `{"a":1}`))
+	if n := mustCount(t, s, "bh"); n != 1 {
+		t.Errorf("after leaving blackhole: count %d", n)
+	}
+}

@@ -1,0 +1,308 @@
+package esemu
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBulkLine bounds a single NDJSON line; ES bounds the whole request by
+// http.max_content_length (100mb), so no valid line is longer.
+const maxBulkLine = 100 << 20
+
+// bulkAction is one parsed action of a bulk request.
+type bulkAction struct {
+	kind          string // index, create, delete or update
+	index         string
+	id            string
+	source        []byte // the line after the action; nil for delete
+	ifSeqNo       *int64
+	ifPrimaryTerm *int64
+	version       *int64
+	versionType   string
+	line          int
+}
+
+// bulkParser reads a bulk body the way ES's BulkRequestParser does: an action
+// line, then (except for delete) a source line. Every error it reports fails
+// the whole request, before any item is executed, exactly as in ES.
+type bulkParser struct {
+	sc           *bufio.Scanner
+	tail         *lastByteReader
+	defaultIndex string
+	line         int
+	lex          lexer
+	// copySources keeps the source bytes beyond the next scan; blackhole mode
+	// does not need them and skips the copy.
+	copySources bool
+	// droppedTail is set when the body ended with an action whose source line
+	// is missing, which ES silently ignores.
+	droppedTail bool
+}
+
+// lastByteReader remembers the last byte read, to tell whether the body ended
+// with a newline as ES requires.
+type lastByteReader struct {
+	r    io.Reader
+	last byte
+	n    int64
+}
+
+func (l *lastByteReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
+		l.n += int64(n)
+	}
+	return n, err
+}
+
+func newBulkParser(body io.Reader, defaultIndex string, copySources bool) *bulkParser {
+	tail := &lastByteReader{r: body}
+	sc := bufio.NewScanner(tail)
+	sc.Buffer(make([]byte, 0, 256<<10), maxBulkLine)
+	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, copySources: copySources}
+}
+
+func badBulk(format string, args ...any) *esError {
+	return errBadRequest(format, args...)
+}
+
+// readLine returns the next line without its terminator, or ok=false at the end.
+func (p *bulkParser) readLine() ([]byte, bool, *esError) {
+	if !p.sc.Scan() {
+		if err := p.sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				return nil, false, newError(http.StatusRequestEntityTooLarge, "content_too_long_exception",
+					"bulk line %d is longer than %d bytes", p.line+1, maxBulkLine)
+			}
+			return nil, false, badBulk("read bulk body: %v", err)
+		}
+		return nil, false, nil
+	}
+	p.line++
+	return bytes.TrimSuffix(p.sc.Bytes(), []byte{'\r'}), true, nil
+}
+
+// next returns the next action, nil at the end of the body.
+func (p *bulkParser) next() (*bulkAction, *esError) {
+	for {
+		line, ok, e := p.readLine()
+		if e != nil {
+			return nil, e
+		}
+		if !ok {
+			return nil, p.checkTerminated()
+		}
+		a, skip, e := p.action(line)
+		if e != nil {
+			return nil, e
+		}
+		if skip {
+			continue // ES ignores blank lines where it expects an action
+		}
+		if a.kind == "delete" {
+			return a, nil
+		}
+		src, ok, e := p.readLine()
+		if e != nil {
+			return nil, e
+		}
+		if !ok {
+			if e := p.checkTerminated(); e != nil {
+				return nil, e
+			}
+			p.droppedTail = true
+			return nil, nil
+		}
+		if p.copySources {
+			src = append([]byte(nil), src...)
+		}
+		a.source = src
+		return a, nil
+	}
+}
+
+func (p *bulkParser) checkTerminated() *esError {
+	if p.tail.n > 0 && p.tail.last != '\n' {
+		return badBulk(`The bulk request must be terminated by a newline [\n]`)
+	}
+	return nil
+}
+
+// action parses an action/metadata line such as {"index":{"_id":"1"}}.
+func (p *bulkParser) action(line []byte) (*bulkAction, bool, *esError) {
+	lx := &p.lex
+	lx.reset(line, p.line)
+	tok, err := lx.next()
+	if err != nil {
+		return nil, false, parseErr(err)
+	}
+	if tok == tokEOF {
+		return nil, true, nil
+	}
+	if tok != tokStartObject {
+		return nil, false, badBulk("Malformed action/metadata line [%d], expected START_OBJECT but found [%s]", p.line, tok)
+	}
+	if tok, err = lx.next(); err != nil {
+		return nil, false, parseErr(err)
+	}
+	if tok != tokFieldName {
+		return nil, false, badBulk("Malformed action/metadata line [%d], expected FIELD_NAME but found [%s]", p.line, tok)
+	}
+	a := &bulkAction{kind: string(lx.text), index: p.defaultIndex, line: p.line}
+	if tok, err = lx.next(); err != nil {
+		return nil, false, parseErr(err)
+	}
+	switch tok {
+	case tokStartObject:
+		if e := p.params(a); e != nil {
+			return nil, false, e
+		}
+	case tokEndObject:
+	default:
+		return nil, false, badBulk("Malformed action/metadata line [%d], expected START_OBJECT or END_OBJECT but found [%s]", p.line, tok)
+	}
+	switch a.kind {
+	case "index", "create", "delete", "update":
+	default:
+		return nil, false, badBulk("Malformed action/metadata line [%d], expected field [create], [delete], [index] or [update] but found [%s]", p.line, a.kind)
+	}
+	return a, false, nil
+}
+
+// params reads the metadata object of an action, rejecting unknown keys as ES does.
+func (p *bulkParser) params(a *bulkAction) *esError {
+	lx := &p.lex
+	for {
+		tok, err := lx.next()
+		if err != nil {
+			return parseErr(err)
+		}
+		if tok == tokEndObject {
+			return nil
+		}
+		name := string(lx.text)
+		if tok, err = lx.next(); err != nil {
+			return parseErr(err)
+		}
+		switch tok {
+		case tokStartArray, tokStartObject:
+			if name == "_source" && tok == tokStartObject {
+				if err := lx.skipValue(tok); err != nil {
+					return parseErr(err)
+				}
+				continue
+			}
+			return badBulk("Malformed action/metadata line [%d], expected a simple value for field [%s] but found [%s]", p.line, name, tok)
+		case tokNull:
+			continue
+		}
+		if e := p.setParam(a, name, string(lx.text), tok); e != nil {
+			return e
+		}
+	}
+}
+
+func (p *bulkParser) setParam(a *bulkAction, name, value string, tok tokenKind) *esError {
+	switch tok {
+	case tokTrue:
+		value = "true"
+	case tokFalse:
+		value = "false"
+	}
+	number := func() (*int64, *esError) {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return nil, badBulk("Action/metadata line [%d]: failed to parse [%s] value [%s] as a long", p.line, name, value)
+		}
+		return &n, nil
+	}
+	var e *esError
+	switch name {
+	case "_index":
+		a.index = value
+	case "_id":
+		a.id = value
+	case "_type", "routing", "pipeline", "require_alias", "retry_on_conflict", "_source":
+		// Accepted as ES does; types are gone in 7.x and the rest do not
+		// change the outcome on a single-shard, pipeline-less node.
+	case "op_type":
+		if a.kind == "index" && value == "create" {
+			a.kind = "create"
+		}
+	case "version":
+		a.version, e = number()
+	case "version_type":
+		a.versionType = value
+	case "if_seq_no":
+		a.ifSeqNo, e = number()
+	case "if_primary_term":
+		a.ifPrimaryTerm, e = number()
+	default:
+		return badBulk("Action/metadata line [%d] contains an unknown parameter [%s]", p.line, name)
+	}
+	return e
+}
+
+func parseErr(err error) *esError {
+	return newError(http.StatusBadRequest, "x_content_parse_exception", "%s", err.Error())
+}
+
+// validate applies the checks of ES's BulkRequest.validate, which reject the
+// whole request with an action_request_validation_exception.
+func validateActions(actions []*bulkAction) *esError {
+	var problems []string
+	if len(actions) == 0 {
+		problems = append(problems, "no requests added")
+	}
+	for _, a := range actions {
+		problems = append(problems, actionProblems(a)...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("Validation Failed: ")
+	for i, pr := range problems {
+		fmt.Fprintf(&b, "%d: %s;", i+1, pr)
+	}
+	return newError(http.StatusBadRequest, "action_request_validation_exception", "%s", b.String())
+}
+
+func actionProblems(a *bulkAction) []string {
+	var out []string
+	if a.index == "" {
+		out = append(out, "index is missing")
+	}
+	if a.kind != "index" && a.kind != "create" && a.id == "" {
+		out = append(out, "id is missing")
+	}
+	if len(a.id) > 512 {
+		out = append(out, fmt.Sprintf("id [%s] is too long, must be no longer than 512 bytes but was: %d", a.id, len(a.id)))
+	}
+	switch a.versionType {
+	case "", "internal":
+		if a.version != nil && a.kind != "create" {
+			out = append(out, "internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead")
+		}
+	case "external", "external_gte":
+		if a.version == nil {
+			out = append(out, "an external version must be provided with version_type ["+a.versionType+"]")
+		}
+		if a.ifSeqNo != nil {
+			out = append(out, "compare and write operations can not use versioning")
+		}
+	default:
+		out = append(out, "version type ["+a.versionType+"] is not supported")
+	}
+	if (a.ifSeqNo != nil) != (a.ifPrimaryTerm != nil) {
+		out = append(out, "ifSeqNo is set, but primary term is [0]")
+	}
+	return out
+}
