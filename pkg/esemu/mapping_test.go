@@ -1,0 +1,139 @@
+package esemu
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDynamicMappingTypes(t *testing.T) {
+	s := startServer(t, Config{})
+	status, resp := call(t, s, "PUT", "/dyn/_doc/1?refresh=true", `{
+		"@timestamp":"2026-11-21T10:00:00.123Z","day":"2026-11-21","msg":"hello world","count":42,"ratio":0.5,
+		"ok":true,"host":{"name":"web-1","port":8080},"tags":["a","b"],"nothing":null,"empty":[],"dotted.key":"v"}`)
+	if status != 201 || resp["result"] != "created" {
+		t.Fatalf("index: %d %v", status, resp)
+	}
+	_, m := call(t, s, "GET", "/dyn/_mapping", "")
+	props := dig(m, "dyn", "mappings", "properties")
+	want := map[string]string{
+		"@timestamp": "date", "day": "date", "msg": "text", "count": "long", "ratio": "float", "ok": "boolean",
+		"tags": "text",
+	}
+	for field, typ := range want {
+		if got := dig(props, field, "type"); got != typ {
+			t.Errorf("%s: %v, want %s", field, got, typ)
+		}
+	}
+	if dig(props, "msg", "fields", "keyword", "type") != "keyword" || dig(props, "msg", "fields", "keyword", "ignore_above") != 256.0 {
+		t.Errorf("msg.keyword: %v", dig(props, "msg"))
+	}
+	if dig(props, "host", "properties", "port", "type") != "long" || dig(props, "host", "type") != nil {
+		t.Errorf("object mapping: %v", dig(props, "host"))
+	}
+	if dig(props, "dotted", "properties", "key", "type") != "text" {
+		t.Errorf("dotted field not expanded: %v", dig(props, "dotted"))
+	}
+	if dig(props, "nothing") != nil || dig(props, "empty") != nil {
+		t.Errorf("null/empty array must not be mapped: %v", props)
+	}
+	_, r := call(t, s, "POST", "/dyn/_search", `{"query":{"term":{"msg.keyword":"hello world"}}}`)
+	if dig(r, "hits", "total", "value") != 1.0 {
+		t.Errorf("keyword subfield not searchable: %v", r)
+	}
+}
+
+func TestMappingRejections(t *testing.T) {
+	s := startServer(t, Config{})
+	call(t, s, "PUT", "/typed", `{"mappings":{"properties":{
+		"n":{"type":"integer"},"d":{"type":"date"},"b":{"type":"boolean"},"k":{"type":"keyword"},"t":{"type":"text"},
+		"o":{"properties":{"x":{"type":"keyword"}}},"off":{"type":"object","enabled":false},"ni":{"type":"keyword","index":false},
+		"ip":{"type":"ip"},"im":{"type":"long","ignore_malformed":true},"short":{"type":"keyword","ignore_above":3}}}}`)
+	tests := []struct {
+		name   string
+		doc    string
+		reason string // "" means accepted
+	}{
+		{"long from string", `{"n":"12"}`, ""},
+		{"long truncates float", `{"n":12.7}`, ""},
+		{"integer out of range", `{"n":3000000000}`, "failed to parse field [n] of type [integer]"},
+		{"integer from text", `{"n":"abc"}`, "Preview of field's value: 'abc'"},
+		{"integer from bool", `{"n":true}`, "failed to parse field [n] of type [integer]"},
+		{"date iso", `{"d":"2026-11-21T10:00:00+01:00"}`, ""},
+		{"date epoch millis", `{"d":1763719200000}`, ""},
+		{"date garbage", `{"d":"yesterday"}`, "failed to parse field [d] of type [date]"},
+		{"boolean string", `{"b":"false"}`, ""},
+		{"boolean garbage", `{"b":"yes"}`, "failed to parse field [b] of type [boolean]"},
+		{"keyword from number", `{"k":5}`, ""},
+		{"object into keyword", `{"k":{"a":1}}`, "Preview of field's value: '{a=1}'"},
+		{"object into text", `{"t":{"a":1}}`, "failed to parse field [t] of type [text]"},
+		{"scalar into object", `{"o":"flat"}`, "object mapping for [o] tried to parse field [o] as object, but found a concrete value"},
+		{"disabled object takes anything", `{"off":{"any":[1,"x",{"y":true}]}}`, ""},
+		{"index false still validated", `{"ni":"v"}`, ""},
+		{"bad ip", `{"ip":"999.1.1.1"}`, "failed to parse field [ip] of type [ip]"},
+		{"ignore_malformed", `{"im":"not a number"}`, ""},
+		{"array element bad", `{"n":[1,"x"]}`, "Preview of field's value: 'x'"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := string(rune('a' + i))
+			status, resp := call(t, s, "PUT", "/typed/_doc/"+id, tc.doc)
+			if tc.reason == "" {
+				if status != 201 {
+					t.Fatalf("rejected: %d %v", status, resp)
+				}
+				return
+			}
+			reason, _ := dig(resp, "error", "reason").(string)
+			if status != 400 || dig(resp, "error", "type") != "mapper_parsing_exception" || !strings.Contains(reason, tc.reason) {
+				t.Errorf("got %d %v, want mapper_parsing_exception containing %q", status, dig(resp, "error"), tc.reason)
+			}
+			if _, ok, _ := s.Get("typed", id); ok {
+				t.Error("rejected document was stored")
+			}
+		})
+	}
+	call(t, s, "POST", "/typed/_refresh", "")
+	for q, want := range map[string]float64{
+		`{"term":{"ni":"v"}}`:                    0, // index:false is stored, not searchable
+		`{"term":{"short":"abcd"}}`:              0,
+		`{"exists":{"field":"off"}}`:             0,
+		`{"range":{"n":{"gte":12}}}`:             2,
+		`{"term":{"k":"5"}}`:                     1,
+		`{"term":{"b":false}}`:                   1,
+		`{"match":{"d":"2026-11-21T09:00:00Z"}}`: 1,
+	} {
+		_, r := call(t, s, "POST", "/typed/_count", `{"query":`+q+`}`)
+		if r["count"] != want {
+			t.Errorf("%s: count %v, want %v", q, r["count"], want)
+		}
+	}
+}
+
+func TestStrictDynamicAndPutMapping(t *testing.T) {
+	s := startServer(t, Config{})
+	call(t, s, "PUT", "/strict", `{"mappings":{"dynamic":"strict","properties":{"a":{"type":"keyword"}}}}`)
+	status, resp := call(t, s, "PUT", "/strict/_doc/1", `{"a":"x","b":1}`)
+	if status != 400 || dig(resp, "error", "type") != "strict_dynamic_mapping_exception" {
+		t.Errorf("strict: %d %v", status, resp)
+	}
+	if status, resp = call(t, s, "PUT", "/strict/_mapping", `{"properties":{"b":{"type":"long"}}}`); status != 200 {
+		t.Fatalf("put mapping: %d %v", status, resp)
+	}
+	if status, _ = call(t, s, "PUT", "/strict/_doc/1", `{"a":"x","b":1}`); status != 201 {
+		t.Errorf("after put mapping: %d", status)
+	}
+	status, resp = call(t, s, "PUT", "/strict/_mapping", `{"properties":{"b":{"type":"text"}}}`)
+	if status != 400 || !strings.Contains(dig(resp, "error", "reason").(string), "cannot be changed from type [long] to [text]") {
+		t.Errorf("type change: %d %v", status, resp)
+	}
+	status, resp = call(t, s, "PUT", "/badmap", `{"mappings":{"properties":{"a":{"type":"strange"}}}}`)
+	if status != 400 || dig(resp, "error", "type") != "mapper_parsing_exception" {
+		t.Errorf("unknown type: %d %v", status, resp)
+	}
+	call(t, s, "PUT", "/dt", `{"mappings":{"dynamic_templates":[{"strings":{"match_mapping_type":"string","mapping":{"type":"keyword"}}}]}}`)
+	call(t, s, "PUT", "/dt/_doc/1", `{"s":"v"}`)
+	_, m := call(t, s, "GET", "/dt/_mapping", "")
+	if dig(m, "dt", "mappings", "properties", "s", "type") != "keyword" {
+		t.Errorf("dynamic template: %v", m)
+	}
+}
