@@ -142,9 +142,7 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 		// Answer first: the listener closes right after this response.
 		w.Header().Set("Connection", "close")
 		writeJSON(w, r, http.StatusOK, view)
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
+		s.goBackground(func() {
 			time.Sleep(10 * time.Millisecond)
 			s.SetDown(true)
 			select {
@@ -152,7 +150,7 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 				s.SetDown(false)
 			case <-s.stop:
 			}
-		}()
+		})
 		return
 	}
 	writeJSON(w, r, http.StatusOK, view)

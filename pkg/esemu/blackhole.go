@@ -63,7 +63,7 @@ func (s *Server) blackholeBulk(w http.ResponseWriter, r *http.Request, defaultIn
 		return
 	}
 	s.stats.bulkItems.Add(int64(items))
-	writeRaw(w, http.StatusOK, resp.finish(time.Since(start).Milliseconds()))
+	writeRaw(w, http.StatusOK, shapeResponse(r, resp.finish(time.Since(start).Milliseconds())))
 }
 
 func (s *Server) blackholeItem(a *bulkAction, lastValid *string) writeResult {

@@ -71,7 +71,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, defaultIndex
 			s.log.Error("save index metadata", "index", ix.name, "err", err)
 		}
 	}
-	writeRaw(w, http.StatusOK, resp.finish(time.Since(start).Milliseconds()))
+	writeRaw(w, http.StatusOK, shapeResponse(r, resp.finish(time.Since(start).Milliseconds())))
 }
 
 func (s *Server) rejectBulk(w http.ResponseWriter, r *http.Request, e *esError) {

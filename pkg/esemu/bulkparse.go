@@ -20,6 +20,7 @@ type bulkAction struct {
 	kind          string // index, create, delete or update
 	index         string
 	id            string
+	idGiven       bool   // "_id" was present, possibly empty
 	source        []byte // the line after the action; nil for delete
 	ifSeqNo       *int64
 	ifPrimaryTerm *int64
@@ -228,7 +229,7 @@ func (p *bulkParser) setParam(a *bulkAction, name, value string, tok tokenKind) 
 	case "_index":
 		a.index = value
 	case "_id":
-		a.id = value
+		a.id, a.idGiven = value, true
 	case "_type", "routing", "pipeline", "require_alias", "retry_on_conflict", "_source":
 		// Accepted as ES does; types are gone in 7.x and the rest do not
 		// change the outcome on a single-shard, pipeline-less node.
@@ -282,6 +283,9 @@ func actionProblems(a *bulkAction) []string {
 	}
 	if a.kind != "index" && a.kind != "create" && a.id == "" {
 		out = append(out, "id is missing")
+	}
+	if a.idGiven && a.id == "" {
+		out = append(out, "if _id is specified it must not be empty")
 	}
 	if len(a.id) > 512 {
 		out = append(out, fmt.Sprintf("id [%s] is too long, must be no longer than 512 bytes but was: %d", a.id, len(a.id)))

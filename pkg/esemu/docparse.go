@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
@@ -322,6 +323,9 @@ func leafField(path string, value any, ap []uint64, f *fieldMapping) (document.F
 		}
 		if !f.indexed() {
 			return nil, nil
+		}
+		if f.Type == "date" {
+			t = t.Truncate(time.Millisecond) // ES's date type keeps milliseconds; date_nanos keeps all
 		}
 		df, err := document.NewDateTimeFieldWithIndexingOptions(path, ap, t, "", exactOptions)
 		if err != nil {

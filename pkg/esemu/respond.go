@@ -20,18 +20,12 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	var body []byte
-	var err error
-	if r.URL.Query().Has("pretty") {
-		body, err = json.MarshalIndent(v, "", "  ")
-	} else {
-		body, err = json.Marshal(v)
-	}
+	body, err := json.Marshal(v)
 	if err != nil {
 		writeError(w, newError(http.StatusInternalServerError, "exception", "encode response: %v", err))
 		return
 	}
-	writeRaw(w, status, append(body, '\n'))
+	writeRaw(w, status, shapeResponse(r, append(body, '\n')))
 }
 
 func writeError(w http.ResponseWriter, e *esError) {

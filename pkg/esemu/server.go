@@ -101,8 +101,14 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
 func (s *Server) serve(ln net.Listener) {
 	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.closing() {
+		_ = ln.Close()
+		return
+	}
 	s.ln = ln
-	s.lnMu.Unlock()
+	// Added under lnMu, which Close takes before waiting, so Close never
+	// waits on a group that grows behind its back.
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -122,6 +128,21 @@ func (s *Server) trackConn(c net.Conn, state http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		delete(s.conns, c)
 	}
+}
+
+// goBackground runs f as part of the server's lifetime unless Close has
+// begun; Close waits for it.
+func (s *Server) goBackground(f func()) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.closing() {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f()
+	}()
 }
 
 // SetDown simulates a node going away: while down the listener is closed,
