@@ -1,6 +1,8 @@
 package esemu
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -25,7 +27,7 @@ func TestIndexLifecycleAndErrors(t *testing.T) {
 		{"get doc missing index", "GET", "/missing/_doc/1", "", 404, "index_not_found_exception"},
 		{"delete missing", "DELETE", "/missing", "", 404, "index_not_found_exception"},
 		{"wrong method", "GET", "/_bulk", "", 405, ""},
-		{"unknown endpoint", "GET", "/_nonsense", "", 400, ""},
+		{"unknown endpoint", "GET", "/_nonsense/x", "", 400, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,5 +89,31 @@ func TestInfoAndHeaders(t *testing.T) {
 	form.Body.Close()
 	if form.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("form content type: %d, want 406 as ES", form.StatusCode)
+	}
+}
+
+func TestGzipRequestAndUnknownPaths(t *testing.T) {
+	s := startServer(t, Config{})
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write([]byte(ndjson(`{"index":{"_index":"gz","_id":"1"}}`, `{"a":1}`)))
+	_ = zw.Close()
+	req, _ := http.NewRequest("POST", s.URL()+"/_bulk?refresh=true", &buf)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("X-Opaque-Id", "trace-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Opaque-Id") != "trace-1" || mustCount(t, s, "gz") != 1 {
+		t.Errorf("gzip bulk: %d %v", resp.StatusCode, resp.Header)
+	}
+	if status, resp := call(t, s, "GET", "/_unknown", ""); status != 404 || dig(resp, "error", "type") != "index_not_found_exception" {
+		t.Errorf("GET /_unknown: %d %v", status, resp)
+	}
+	if status, raw := callRaw(t, s, "GET", "/_unknown/deeper", ""); status != 400 || !strings.Contains(raw, "no handler found for uri [/_unknown/deeper] and method [GET]") {
+		t.Errorf("GET /_unknown/deeper: %d %s", status, raw)
 	}
 }

@@ -1,6 +1,7 @@
 package esemu
 
 import (
+	"compress/gzip"
 	"fmt"
 	"mime"
 	"net/http"
@@ -35,6 +36,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.authorized(w, r) {
 		return
+	}
+	if id := r.Header.Get("X-Opaque-Id"); id != "" {
+		w.Header().Set("X-Opaque-Id", id) // ES echoes it for request tracing
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		// ES accepts compressed request bodies; clients enable it with e.g. olivere's SetGzip.
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			drain(r)
+			writeError(w, errBadRequest("invalid gzip request body: %v", err))
+			return
+		}
+		defer zr.Close()
+		r.Body = zr
+		r.ContentLength = -1
 	}
 	if e := checkContentType(r); e != nil {
 		writeRaw(w, http.StatusNotAcceptable, e)
@@ -74,7 +90,7 @@ func pathSegments(u *url.URL) []string {
 // checkContentType enforces ES's strict content-type check for request
 // bodies; curl's default form encoding is refused with 406, as by ES.
 func checkContentType(r *http.Request) []byte {
-	if r.ContentLength == 0 || r.Method == http.MethodGet && r.ContentLength < 0 {
+	if r.ContentLength == 0 || (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.ContentLength < 0 {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
@@ -132,10 +148,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	case first == "_mapping" && len(rest) == 0:
 		s.allow(w, r, []string{"GET"}, func(w http.ResponseWriter, r *http.Request) { s.handleGetMapping(w, r, "_all") })
 		return
-	case strings.HasPrefix(first, "_") && first != "_all":
+	case strings.HasPrefix(first, "_") && first != "_all" && len(rest) > 0:
 		s.noHandler(w, r)
 		return
 	}
+	// Like ES, a single unknown "/_x" is taken as an index name, which then
+	// fails as a missing (GET, HEAD, DELETE) or invalid (PUT) index.
 	s.routeIndex(w, r, m, first, rest)
 }
 

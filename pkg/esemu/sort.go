@@ -105,8 +105,8 @@ func sortFailure(cause *esError) *esError {
 }
 
 // bleveSort maps sort keys to bleve's; _doc becomes the stored sequence
-// number, which follows indexing order as Lucene's doc ids do. A final
-// _seq_no key makes ties deterministic.
+// number, which follows indexing order as Lucene's doc ids do. Final _seq_no
+// and _id keys make ties deterministic, also across indices.
 func bleveSort(keys []sortKey) search.SortOrder {
 	var out search.SortOrder
 	for _, k := range keys {
@@ -139,7 +139,7 @@ func bleveSort(keys []sortKey) search.SortOrder {
 	if len(keys) == 0 {
 		out = append(out, &search.SortScore{Desc: true})
 	}
-	return append(out, &search.SortField{Field: seqNoField, Type: search.SortFieldAsNumber})
+	return append(out, &search.SortField{Field: seqNoField, Type: search.SortFieldAsNumber}, &search.SortDocID{})
 }
 
 // sortValues renders a hit's sort values as ES does: dates as epoch
