@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
@@ -231,7 +232,10 @@ func (a *Agent) watchEtcd(ctx context.Context) {
 		return
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: a.cfg.Etcd.Endpoints, DialTimeout: a.cfg.Etcd.DialTimeout,
-		Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg, Logger: nil,
+		Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg,
+		// The client's own zap logs would duplicate ours in another format;
+		// every failure surfaces through the calls below and is logged there.
+		Logger:            zap.NewNop(),
 		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
 	if err != nil {
 		a.log.Error("etcd client settings; collecting with the cached config only", "err", err)

@@ -4,10 +4,12 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/devstack"
@@ -83,4 +85,46 @@ func checkSameIDs(t *testing.T, rs []kt.Record) {
 		ids[r.Message] = r.EventID
 	}
 	t.Logf("%d records, %d duplicates (same event id)", len(rs), dups)
+}
+
+// etcd lost while running: collection goes on, and a change made after
+// etcd is back is applied (the watch reconnects and catches up).
+func TestEtcdLostWhileRunning(t *testing.T) {
+	s := newStack(t)
+	edir := t.TempDir()
+	s.etcd.Close()
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(e.Endpoint(), "http://"))
+	port, _ := strconv.Atoi(portStr)
+	s.etcd = e
+	t.Cleanup(func() { s.etcd.Close() })
+	s.cli.Close()
+	s.cli, _ = clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
+	t.Cleanup(func() { s.cli.Close() })
+	s.cfg.Etcd.Endpoints = []string{e.Endpoint()}
+	s.cfg.Etcd.DialTimeout = time.Second
+	s.run(t)
+	s.put(t, `[{"path":"DIR/e.log","topic":"topic_e","start":"beginning"}]`)
+	waitLog(t, s, "task started")
+
+	e.Close()
+	want := writeLines(t, filepath.Join(s.dir, "e.log"), "etcd-down", 1, 5)
+	rs := kt.WaitFor(t, s.kafka.Addr(), "topic_e", 15*time.Second, func(rs []kt.Record) bool { return contains(rs, want) })
+	if !contains(rs, want) {
+		t.Fatalf("not collecting while etcd is down: %q", kt.Messages(rs))
+	}
+	e2, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.etcd = e2
+	s.put(t, `[{"path":"DIR/e.log","topic":"topic_e","start":"beginning"},{"path":"DIR/f.log","topic":"topic_f","start":"beginning"}]`)
+	wantF := writeLines(t, filepath.Join(s.dir, "f.log"), "after-etcd-back", 1, 3)
+	rs = kt.WaitFor(t, s.kafka.Addr(), "topic_f", 30*time.Second, func(rs []kt.Record) bool { return contains(rs, wantF) })
+	if !contains(rs, wantF) {
+		t.Fatalf("change after etcd came back not applied: %q", kt.Messages(rs))
+	}
 }

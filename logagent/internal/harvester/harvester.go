@@ -68,7 +68,8 @@ type harvester struct {
 	lr      *lineReader
 	dec     *decoder
 	k8s     *record.Kubernetes
-	fpLen   int64 // bytes the stored fingerprint covers
+	fpLen   int64  // bytes the stored fingerprint covers
+	fp      string // the fingerprint
 	buf     []byte
 }
 
@@ -106,7 +107,41 @@ func (h *harvester) run(ctx context.Context) {
 	defer poll.Stop()
 	lastData := time.Now()
 	partialSince := time.Time{}
+	lastSize := int64(-1)
 	for {
+		fi, err := h.f.Stat()
+		if err != nil {
+			h.o.Log.Error("stat open file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+			return
+		}
+		if size := fi.Size(); size != lastSize {
+			// Checked before reading: a file truncated and refilled past
+			// our position between two polls must not be read from the
+			// middle, so its first bytes are compared too.
+			same, err := h.sameStart(size)
+			if err != nil {
+				h.o.Log.Error("read file start; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+				return
+			}
+			if size < h.lr.readPos() || !same {
+				if err := h.truncated(size); err != nil {
+					h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
+					return
+				}
+				lastData, lastSize = time.Now(), -1
+				continue
+			}
+			if h.fpLen < FingerprintSize && size > h.fpLen {
+				// Re-fingerprint a short file as it grows, so a later copy
+				// of it (copytruncate) is recognised; the id stays.
+				n := min(size, FingerprintSize)
+				if fp, err := fingerprint(h.f, n); err == nil {
+					h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
+					h.fpLen, h.fp = n, fp
+				}
+			}
+			lastSize = size
+		}
 		n, err := h.readAvailable(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -117,28 +152,6 @@ func (h *harvester) run(ctx context.Context) {
 		now := time.Now()
 		if n > 0 {
 			lastData = now
-		}
-		fi, err := h.f.Stat()
-		if err != nil {
-			h.o.Log.Error("stat open file", "path", *h.path.Load(), "err", err)
-			return
-		}
-		if fi.Size() < h.lr.readPos() {
-			if err := h.truncated(fi.Size()); err != nil {
-				h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
-				return
-			}
-			lastData = now
-			continue
-		}
-		if h.fpLen < FingerprintSize && fi.Size() > h.fpLen {
-			// Re-fingerprint a short file as it grows, so a later copy of
-			// it (copytruncate) is recognised; the id stays.
-			n := min(fi.Size(), FingerprintSize)
-			if fp, err := fingerprint(h.f, n); err == nil {
-				h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
-				h.fpLen = n
-			}
 		}
 		m.CheckpointLag.WithLabelValues(*h.path.Load()).Set(float64(fi.Size() - h.tracker.Offset()))
 
@@ -176,6 +189,19 @@ func (h *harvester) run(ctx context.Context) {
 	}
 }
 
+// sameStart reports whether the file still begins with the fingerprinted
+// bytes.
+func (h *harvester) sameStart(size int64) (bool, error) {
+	if h.fpLen == 0 {
+		return true, nil
+	}
+	if size < h.fpLen {
+		return false, nil
+	}
+	fp, err := fingerprint(h.f, h.fpLen)
+	return fp == h.fp, err
+}
+
 // readAvailable sends every complete line up to EOF and returns the bytes
 // consumed.
 func (h *harvester) readAvailable(ctx context.Context) (int64, error) {
@@ -210,7 +236,7 @@ func (h *harvester) truncated(size int64) error {
 		// (copytruncate's app.log.1) is recognised and continued.
 		old.Offset = h.tracker.Offset()
 		old.Path = ""
-		h.o.Store.Put("retired:"+old.ID, old)
+		h.o.Store.Put("retired:"+old.ID+"|"+h.o.Entry.Topic, old)
 	}
 	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.readPos())
 	if err := h.lr.reset(0); err != nil {
@@ -220,7 +246,7 @@ func (h *harvester) truncated(size int64) error {
 	id := newID()
 	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino})
 	h.newGeneration(id, 0)
-	h.fpLen = 0
+	h.fpLen, h.fp = 0, ""
 	return nil
 }
 

@@ -510,3 +510,28 @@ func TestPermissionDeniedRetried(t *testing.T) {
 	os.Chmod(p, 0o644) // the operator fixes the mode: picked up at the next scan
 	waitFor(t, "line after chmod", func() bool { return hasAll(t, e.snd.all(), []string{"hidden"}) })
 }
+
+// Truncated and refilled beyond the old position between two polls: the
+// changed first bytes reveal it, so the new content is read from 0, not
+// from the middle.
+func TestTruncateAndRefill(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 3)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "3 lines", func() bool { return len(e.snd.all()) == 3 })
+	var sb strings.Builder
+	for _, l := range nl("c", 1, 10) {
+		sb.WriteString(l)
+	}
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil { // O_TRUNC + write in one go
+		t.Fatal(err)
+	}
+	want := trimmed(nl("c", 1, 10))
+	waitFor(t, "refilled lines", func() bool { return hasAll(t, e.snd.all(), want) })
+	for _, m := range e.snd.messages() {
+		if !strings.HasPrefix(m, "a ") && !strings.HasPrefix(m, "c ") {
+			t.Fatalf("fragment read from the middle of the new content: %q", m)
+		}
+	}
+}

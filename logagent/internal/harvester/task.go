@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,13 +144,13 @@ func (t *Task) scan() {
 			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
-		id, offset, fpLen, err := t.identify(f, fi, key, firstScan)
+		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if err != nil {
 			f.Close()
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
-		t.startHarvester(f, fi, key, id, offset, fpLen)
+		t.startHarvester(f, fi, key, id, offset, fp)
 	}
 	if firstScan {
 		t.o.Store.MarkSeen(t.seenKey())
@@ -189,22 +190,23 @@ func fingerprint(f *os.File, n int64) (string, error) {
 //     with its id, so lines already sent keep their event ids;
 //   - otherwise new: from the end if the entry is seen for the first time
 //     and start is "end", else from 0.
-func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset, fpLen int64, err error) {
-	fpLen = min(fi.size, FingerprintSize)
-	fp, err := fingerprint(f, fpLen)
+func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset int64, fp fileprint, err error) {
+	fpLen := min(fi.size, FingerprintSize)
+	sum, err := fingerprint(f, fpLen)
 	if err != nil {
-		return "", 0, 0, err
+		return "", 0, fileprint{}, err
 	}
-	put := func(id string, off int64) (string, int64, int64, error) {
-		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: fp, Offset: off})
-		return id, off, fpLen, nil
+	fp = fileprint{fpLen, sum}
+	put := func(id string, off int64) (string, int64, fileprint, error) {
+		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off})
+		return id, off, fp, nil
 	}
 	if cp, ok := t.o.Store.Get(key); ok {
 		same := int64(cp.FPLen) <= fi.size
 		if same {
 			old, err := fingerprint(f, int64(cp.FPLen))
 			if err != nil {
-				return "", 0, 0, err
+				return "", 0, fileprint{}, err
 			}
 			same = old == cp.FP
 		}
@@ -220,7 +222,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 	}
 	if fpLen == FingerprintSize {
 		for k, cp := range t.o.Store.Entries() {
-			if k != key && cp.FPLen == FingerprintSize && cp.FP == fp && cp.Device == fi.dev {
+			if k != key && strings.HasSuffix(k, "|"+t.o.Entry.Topic) && cp.FPLen == FingerprintSize && cp.FP == sum && cp.Device == fi.dev {
 				off := min(cp.Offset, fi.size)
 				t.o.Log.Info("file is a copy of a known file (copytruncate); continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", off)
 				return put(cp.ID, off)
@@ -233,14 +235,20 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 	return put(newID(), 0)
 }
 
-func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset, fpLen int64) {
+// fileprint is a fingerprint: the hash of the first n bytes.
+type fileprint struct {
+	n   int64
+	sum string
+}
+
+func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset int64, fp fileprint) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		f.Close()
 		t.logOnce(fi.path, "seek to checkpoint", "err", err)
 		return
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f,
-		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fpLen}
+		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fp.n, fp: fp.sum}
 	path := fi.path
 	h.path.Store(&path)
 	if t.o.Entry.Format == "docker" || t.o.Entry.Format == "cri" {
