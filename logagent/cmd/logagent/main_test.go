@@ -204,3 +204,48 @@ func distinct(rs []kt.Record) int {
 	}
 	return len(m)
 }
+
+// A second SIGTERM while the first stop waits for Kafka exits at once, and
+// the checkpoint file is whole.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "logagent")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	logPath := filepath.Join(dir, "app.log")
+	os.WriteFile(logPath, []byte("one\ntwo\n"), 0o644)
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	// etcd and Kafka are both unreachable: the cached config runs, lines
+	// wait in flight, so the first stop waits for shutdown_timeout.
+	os.WriteFile(filepath.Join(data, "collect_config.json"), []byte(`[{"path":"`+logPath+`","topic":"t","start":"beginning"}]`), 0o644)
+	ini := filepath.Join(dir, "config.ini")
+	os.WriteFile(ini, []byte(fmt.Sprintf("[kafka]\nbrokers = 127.0.0.1:1\n[etcd]\nendpoints = 127.0.0.1:1\n[agent]\nip = 127.0.0.1\ndata_dir = %s\nhttp_listen =\nallowed_paths = %s/**\nscan_interval = 100ms\ncheckpoint_interval = 50ms\nshutdown_timeout = 1m\n", data, dir)), 0o644)
+	p := startAgent(t, bin, ini)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(filepath.Join(data, "checkpoints.json")); err != nil || !strings.Contains(p.log(), "following file"); _, err = os.Stat(filepath.Join(data, "checkpoints.json")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not start following:\n%s", p.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	err := p.cmd.Wait()
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("second signal took %s", time.Since(start))
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitRuntime {
+		t.Fatalf("exit: %v", err)
+	}
+	cp, err := os.ReadFile(filepath.Join(data, "checkpoints.json"))
+	if err != nil || !strings.Contains(string(cp), `"offset": 0`) {
+		t.Fatalf("checkpoint after second signal must be whole and not past unacknowledged lines: %s %v", cp, err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,6 +222,19 @@ func TestEtcdReconcile(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if contains(kt.ReadAll(t, addr, "topic_b"), []string{"b-after-removal line 1"}) {
 		t.Fatal("removed entry still collected")
+	}
+	// The metrics are served under their documented names.
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"logagent_lines_read_total", "logagent_bytes_read_total", "logagent_records_acked_total",
+		"logagent_queue_depth", "logagent_files_open", "logagent_checkpoint_lag_bytes{path=", `logagent_config_reloads_total{result="rejected"} 5`} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 	// The cache holds the last good config for a start without etcd.
 	cached, _ := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, CacheFile))
