@@ -53,6 +53,8 @@ type faultView struct {
 	FailBulksStatus     int    `json:"fail_bulks_status,omitempty"`
 	Latency             string `json:"latency"`
 	DropNextConnections int    `json:"drop_next_connections"`
+	RejectNextItems     int    `json:"reject_next_items"`
+	RejectItemsStatus   int    `json:"reject_items_status,omitempty"`
 	Blackhole           bool   `json:"blackhole"`
 }
 
@@ -63,6 +65,9 @@ func (s *Server) faultView() faultView {
 	v := faultView{FailNextBulks: f.failNext, Latency: f.latency.String(), DropNextConnections: f.dropNext, Blackhole: s.blackhole.Load()}
 	if f.failNext > 0 {
 		v.FailNextStatus = f.failNextStatus
+	}
+	if f.rejectItems > 0 {
+		v.RejectNextItems, v.RejectItemsStatus = f.rejectItems, f.rejectStatus
 	}
 	if time.Now().Before(f.failUntil) {
 		v.FailBulksUntil, v.FailBulksStatus = f.failUntil.UTC().Format(time.RFC3339Nano), f.failForStatus
@@ -75,8 +80,9 @@ func (s *Server) faultView() faultView {
 type FaultConfig struct {
 	FailNextBulks       int    `json:"fail_next_bulks,omitempty"`
 	FailBulksFor        string `json:"fail_bulks_for,omitempty"` // Go duration, e.g. "2s"
-	Status              int    `json:"status,omitempty"`         // for the two above: 429 (default) or 503
-	Latency             string `json:"latency,omitempty"`        // Go duration; "0s" removes it
+	RejectNextItems     int    `json:"reject_next_items,omitempty"`
+	Status              int    `json:"status,omitempty"`  // for the three above: 429 (default) or 503
+	Latency             string `json:"latency,omitempty"` // Go duration; "0s" removes it
 	DropNextConnections int    `json:"drop_next_connections,omitempty"`
 	// DownFor closes the listener for this long (Go duration); it comes back
 	// by itself, since a down server cannot receive the request to come back.
@@ -127,6 +133,9 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	if failFor > 0 {
 		s.FailBulksFor(failFor, status)
+	}
+	if fc.RejectNextItems > 0 {
+		s.RejectNextItems(fc.RejectNextItems, status)
 	}
 	if fc.Latency != "" {
 		s.SetLatency(latency)

@@ -67,6 +67,10 @@ func (s *Server) blackholeBulk(w http.ResponseWriter, r *http.Request, defaultIn
 }
 
 func (s *Server) blackholeItem(a *bulkAction, lastValid *string) writeResult {
+	if status, ok := s.faults.takeItemFault(); ok {
+		s.stats.faults.Add(1)
+		return writeResult{kind: a.kind, index: a.index, id: a.id, status: status, err: itemFaultError(status, a.index)}
+	}
 	if a.index != *lastValid {
 		if e := validateIndexName(a.index); e != nil {
 			return writeResult{kind: a.kind, index: a.index, id: a.id, status: e.Status, err: e}

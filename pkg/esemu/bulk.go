@@ -57,7 +57,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, defaultIndex
 	resp.forceRefresh = forced
 	touched := map[*esIndex]bool{}
 	for _, a := range actions {
-		res := s.execute(a)
+		res := s.executeOrFault(a)
 		s.stats.record(&res)
 		resp.add(&res)
 		if ix := s.cluster.index(res.index); ix != nil {
@@ -78,6 +78,16 @@ func (s *Server) rejectBulk(w http.ResponseWriter, r *http.Request, e *esError) 
 	drain(r)
 	s.stats.badRequests.Add(1)
 	writeError(w, e)
+}
+
+// executeOrFault applies an injected per-item rejection, or executes.
+func (s *Server) executeOrFault(a *bulkAction) writeResult {
+	if status, ok := s.faults.takeItemFault(); ok {
+		s.stats.faults.Add(1)
+		e := itemFaultError(status, a.index)
+		return writeResult{kind: a.kind, index: a.index, id: a.id, status: status, err: e}
+	}
+	return s.execute(a)
 }
 
 // execute runs one write against its index. Index, create and update

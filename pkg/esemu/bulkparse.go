@@ -70,6 +70,16 @@ func newBulkParser(body io.Reader, defaultIndex string, copySources bool) *bulkP
 	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, copySources: copySources}
 }
 
+// readError maps a failure to read a request body; a body over the size
+// limit gets ES's 413.
+func readError(err error) *esError {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) || errors.Is(err, bufio.ErrTooLong) {
+		return newError(http.StatusRequestEntityTooLarge, "content_too_long_exception", "request body is too large")
+	}
+	return badBulk("read request body: %v", err)
+}
+
 func badBulk(format string, args ...any) *esError {
 	return errBadRequest(format, args...)
 }
@@ -78,11 +88,7 @@ func badBulk(format string, args ...any) *esError {
 func (p *bulkParser) readLine() ([]byte, bool, *esError) {
 	if !p.sc.Scan() {
 		if err := p.sc.Err(); err != nil {
-			if errors.Is(err, bufio.ErrTooLong) {
-				return nil, false, newError(http.StatusRequestEntityTooLarge, "content_too_long_exception",
-					"bulk line %d is longer than %d bytes", p.line+1, maxBulkLine)
-			}
-			return nil, false, badBulk("read bulk body: %v", err)
+			return nil, false, readError(err)
 		}
 		return nil, false, nil
 	}

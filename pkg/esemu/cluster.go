@@ -27,11 +27,13 @@ type cluster struct {
 	log       *slog.Logger
 }
 
-// builtinDataStreamPatterns are matched by the composable templates a default
-// ES 7.17 distribution installs (priority 100, data streams). The emulator does
-// not install them but warns, because against real ES such names become data
-// streams that reject plain "index" actions.
-var builtinDataStreamPatterns = []string{"logs-*-*", "metrics-*-*", "synthetics-*-*"}
+// builtinTemplates are the composable templates a default ES 7.17
+// distribution installs, all with priority 100 and data streams. The emulator
+// does not apply them (it has no data streams) but checks new templates
+// against them, as ES does, and warns when an index would get one of them.
+var builtinTemplates = map[string]string{"logs": "logs-*-*", "metrics": "metrics-*-*", "synthetics": "synthetics-*-*"}
+
+const builtinPriority = 100
 
 func randomUUID() string {
 	var b [16]byte
@@ -123,17 +125,23 @@ func (c *cluster) create(name string, req *createRequest, auto bool) (*esIndex, 
 }
 
 func (c *cluster) warnBuiltinTemplates(name string) {
-	if !anyMatch(builtinDataStreamPatterns, name) {
+	var builtin []string
+	for _, p := range builtinTemplates {
+		if matchPattern(p, name) {
+			builtin = append(builtin, p)
+		}
+	}
+	if len(builtin) == 0 {
 		return
 	}
 	for _, t := range c.templates.Composable {
-		if t.priority() > 100 && anyMatch(t.IndexPatterns, name) {
+		if t.priority() > builtinPriority && anyMatch(t.IndexPatterns, name) {
 			return
 		}
 	}
 	c.log.Warn("index name matches a built-in data stream template of Elasticsearch 7.17; "+
 		"real Elasticsearch would create a data stream here unless a template with priority > 100 matches",
-		"index", name, "patterns", builtinDataStreamPatterns)
+		"index", name, "builtin_patterns", builtin)
 }
 
 // writeIndex returns the index a write goes to, creating it as ES's

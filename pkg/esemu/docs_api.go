@@ -2,7 +2,6 @@ package esemu
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 )
@@ -24,9 +23,9 @@ func (s *Server) handleWriteDoc(w http.ResponseWriter, r *http.Request, indexNam
 	}
 	a.versionType = q.Get("version_type")
 	if kind != "delete" {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeError(w, errBadRequest("read request body: %v", err))
+		body, e := readBody(r)
+		if e != nil {
+			writeError(w, e)
 			return
 		}
 		a.source = body

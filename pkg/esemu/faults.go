@@ -16,6 +16,8 @@ type faultState struct {
 	failForStatus  int
 	latency        time.Duration
 	dropNext       int
+	rejectItems    int
+	rejectStatus   int
 }
 
 // FailNextBulks answers the next n _bulk requests with status (429 or 503
@@ -31,6 +33,16 @@ func (s *Server) FailBulksFor(d time.Duration, status int) {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	s.faults.failUntil, s.faults.failForStatus = time.Now().Add(d), status
+}
+
+// RejectNextItems fails the next n bulk items (across requests) with status
+// inside an otherwise successful 200 response, as ES does when its write
+// thread pool queue is full (429 es_rejected_execution_exception). The
+// items are not indexed; clients must retry exactly those items.
+func (s *Server) RejectNextItems(n int, status int) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.rejectItems, s.faults.rejectStatus = n, status
 }
 
 // SetLatency delays every request by d before it is handled.
@@ -58,6 +70,7 @@ func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	s.faults.failNext, s.faults.failUntil, s.faults.latency, s.faults.dropNext = 0, time.Time{}, 0, 0
+	s.faults.rejectItems = 0
 }
 
 func (f *faultState) takeBulkFault() (int, bool) {
@@ -69,6 +82,16 @@ func (f *faultState) takeBulkFault() (int, bool) {
 	}
 	if time.Now().Before(f.failUntil) {
 		return f.failForStatus, true
+	}
+	return 0, false
+}
+
+func (f *faultState) takeItemFault() (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rejectItems > 0 {
+		f.rejectItems--
+		return f.rejectStatus, true
 	}
 	return 0, false
 }
@@ -102,4 +125,18 @@ func faultError(status int) *esError {
 		return newError(status, "cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/2/no master];")
 	}
 	return newError(status, "exception", "injected fault with status %d", status)
+}
+
+// itemFaultError is the per-item error of a rejected bulk item.
+func itemFaultError(status int, index string) *esError {
+	if status == http.StatusTooManyRequests {
+		return newError(status, "es_rejected_execution_exception",
+			"rejected execution of org.elasticsearch.action.support.replication.TransportWriteAction$1 on "+
+				"EsThreadPoolExecutor[name = esemu/write, queue capacity = 10000, active threads = 2, queued tasks = 10000]")
+	}
+	if status == http.StatusServiceUnavailable {
+		return newError(status, "unavailable_shards_exception",
+			"[%s][0] primary shard is not active Timeout: [1m], request: [BulkShardRequest [[%s][0]]]", index, index).forIndex(index, "")
+	}
+	return newError(status, "exception", "injected item fault with status %d", status)
 }

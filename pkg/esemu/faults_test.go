@@ -160,3 +160,39 @@ func TestAdminFaultEndpoint(t *testing.T) {
 		t.Errorf("not back after down_for: %d", status)
 	}
 }
+
+func TestRejectNextItems(t *testing.T) {
+	s := startServer(t, Config{})
+	s.RejectNextItems(2, http.StatusTooManyRequests)
+	status, resp := call(t, s, "POST", "/_bulk", ndjson(
+		`{"index":{"_index":"ri","_id":"1"}}`, `{"a":1}`,
+		`{"index":{"_index":"ri","_id":"2"}}`, `{"a":2}`,
+		`{"index":{"_index":"ri","_id":"3"}}`, `{"a":3}`,
+	))
+	if status != 200 || resp["errors"] != true {
+		t.Fatalf("status %d errors %v", status, resp["errors"])
+	}
+	for i, want := range []float64{429, 429, 201} {
+		if got := dig(resp, "items", i, "index", "status"); got != want {
+			t.Errorf("item %d status %v, want %v", i, got, want)
+		}
+	}
+	if dig(resp, "items", 0, "index", "error", "type") != "es_rejected_execution_exception" {
+		t.Errorf("item error %v", dig(resp, "items", 0))
+	}
+	if n := mustCount(t, s, "ri"); n != 1 {
+		t.Errorf("count %d: rejected items must not be indexed", n)
+	}
+}
+
+func TestMaxContentLength(t *testing.T) {
+	s := startServer(t, Config{MaxContentLength: 1024})
+	big := ndjson(`{"index":{"_index":"m"}}`, `{"a":"`+strings.Repeat("x", 2000)+`"}`)
+	status, raw := callRaw(t, s, "POST", "/_bulk", big)
+	if status != http.StatusRequestEntityTooLarge || raw != "" {
+		t.Errorf("oversized bulk: %d %q", status, raw)
+	}
+	if status, _ := callRaw(t, s, "POST", "/_bulk", ndjson(`{"index":{"_index":"m"}}`, `{"a":1}`)); status != 200 {
+		t.Errorf("small bulk: %d", status)
+	}
+}

@@ -10,7 +10,7 @@ import (
 func readBody(r *http.Request) ([]byte, *esError) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, errBadRequest("read request body: %v", err)
+		return nil, readError(err)
 	}
 	return b, nil
 }

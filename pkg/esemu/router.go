@@ -52,6 +52,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = zr
 		r.ContentLength = -1
 	}
+	if r.ContentLength > s.cfg.MaxContentLength {
+		// ES's HTTP layer answers 413 with an empty body and closes.
+		w.Header().Set("Connection", "close")
+		writeRaw(w, http.StatusRequestEntityTooLarge, nil)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxContentLength)
 	if e := checkContentType(r); e != nil {
 		writeRaw(w, http.StatusNotAcceptable, e)
 		return

@@ -23,7 +23,13 @@ type Config struct {
 	RefreshInterval    time.Duration // default 1s; writes become searchable after it, after _refresh, or with ?refresh
 	Blackhole          bool          // acknowledge bulks with correct per-item results without indexing
 	Logger             *slog.Logger  // nil = discard
+	// MaxContentLength is ES's http.max_content_length: larger request
+	// bodies are refused with 413. 0 means ES's default, 100mb.
+	MaxContentLength int64
 }
+
+// defaultMaxContentLength is ES's default http.max_content_length.
+const defaultMaxContentLength = 100 << 20
 
 // Server is a running emulator.
 type Server struct {
@@ -53,6 +59,9 @@ type Server struct {
 func Start(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.MaxContentLength <= 0 {
+		cfg.MaxContentLength = defaultMaxContentLength
 	}
 	if cfg.RefreshInterval == 0 {
 		cfg.RefreshInterval = time.Second

@@ -107,17 +107,28 @@ func (ts *templateStore) validateComposable(name string, t *composableTemplate) 
 			return e
 		}
 	}
+	if t.priority() == builtinPriority {
+		for other, pattern := range builtinTemplates {
+			if other != name && overlap([]string{pattern}, t.IndexPatterns) {
+				return samePriorityConflict(name, t, other, []string{pattern})
+			}
+		}
+	}
 	for other, o := range ts.Composable {
 		if other == name || o.priority() != t.priority() {
 			continue
 		}
 		if overlap(o.IndexPatterns, t.IndexPatterns) {
-			return errBadRequest("index template [%s] has index patterns %v matching patterns from existing templates [%s] with patterns (%s => %v) "+
-				"that have the same priority [%d], multiple index templates may not match during index creation, please use a different priority",
-				name, []string(t.IndexPatterns), other, other, []string(o.IndexPatterns), t.priority())
+			return samePriorityConflict(name, t, other, o.IndexPatterns)
 		}
 	}
 	return nil
+}
+
+func samePriorityConflict(name string, t *composableTemplate, other string, otherPatterns []string) *esError {
+	return errBadRequest("index template [%s] has index patterns %v matching patterns from existing templates [%s] with patterns (%s => %v) "+
+		"that have the same priority [%d], multiple index templates may not match during index creation, please use a different priority",
+		name, []string(t.IndexPatterns), other, other, otherPatterns, t.priority())
 }
 
 func validateBody(b *templateBody) *esError {
@@ -130,17 +141,32 @@ func validateBody(b *templateBody) *esError {
 	return nil
 }
 
-// overlap is ES's check for two pattern lists that can match a common name:
-// either pattern matches the other literally.
+// overlap reports whether two pattern lists can match a common index name,
+// which is how ES decides that two templates conflict.
 func overlap(a, b []string) bool {
 	for _, x := range a {
 		for _, y := range b {
-			if matchPattern(x, y) || matchPattern(y, x) {
+			if globsIntersect(x, y) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// globsIntersect reports whether some string matches both '*'-patterns.
+func globsIntersect(p, q string) bool {
+	switch {
+	case p == "" && q == "":
+		return true
+	case p != "" && p[0] == '*':
+		return globsIntersect(p[1:], q) || (q != "" && globsIntersect(p, q[1:]))
+	case q != "" && q[0] == '*':
+		return globsIntersect(p, q[1:]) || (p != "" && globsIntersect(p[1:], q))
+	case p == "" || q == "":
+		return false
+	}
+	return p[0] == q[0] && globsIntersect(p[1:], q[1:])
 }
 
 // resolved is what the templates contribute to a new index.

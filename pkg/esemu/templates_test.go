@@ -88,3 +88,25 @@ func TestComposableTemplatePriorityAndValidation(t *testing.T) {
 		t.Errorf("deleted template still exists: %d", status)
 	}
 }
+
+func TestTemplateConflictsWithBuiltinAndOverlap(t *testing.T) {
+	s := startServer(t, Config{})
+	tests := []struct {
+		name, body string
+		status     int
+	}{
+		{"same priority as builtin logs-*-*", `{"index_patterns":["logs-*"],"priority":100}`, 400},
+		{"higher priority than builtin", `{"index_patterns":["logs-*"],"priority":101}`, 200},
+		{"default priority", `{"index_patterns":["logcollect-*"]}`, 200},
+		{"overlapping wildcards same priority", `{"index_patterns":["*-2026.11.21"]}`, 400},
+		{"disjoint same priority", `{"index_patterns":["other-*"]}`, 200},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, resp := call(t, s, "PUT", "/_index_template/t"+string(rune('a'+i)), tc.body)
+			if status != tc.status {
+				t.Errorf("status %d, want %d: %v", status, tc.status, resp)
+			}
+		})
+	}
+}
