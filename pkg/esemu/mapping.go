@@ -309,6 +309,20 @@ func (m *mappings) lookup(path string) *fieldMapping {
 	return nil
 }
 
+// fieldCount counts fields the way ES's total fields limit does: objects,
+// leaves and multi-fields, without metadata fields.
+func (m *mappings) fieldCount() int {
+	var count func(props map[string]*fieldMapping) int
+	count = func(props map[string]*fieldMapping) int {
+		n := 0
+		for _, f := range props {
+			n += 1 + len(f.Fields) + count(f.Properties)
+		}
+		return n
+	}
+	return count(m.Properties)
+}
+
 // leafPaths lists every indexable leaf path with its mapping, sub-fields
 // included, sorted for deterministic query expansion.
 func (m *mappings) leafPaths() []string {

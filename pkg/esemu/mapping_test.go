@@ -137,3 +137,19 @@ func TestStrictDynamicAndPutMapping(t *testing.T) {
 		t.Errorf("dynamic template: %v", m)
 	}
 }
+
+func TestTotalFieldsLimit(t *testing.T) {
+	s := startServer(t, Config{})
+	call(t, s, "PUT", "/lim", `{"settings":{"index.mapping.total_fields.limit":3}}`)
+	if status, _ := call(t, s, "PUT", "/lim/_doc/1", `{"a":1,"b":{"c":1}}`); status != 201 {
+		t.Fatalf("within limit: %d", status)
+	}
+	status, resp := call(t, s, "PUT", "/lim/_doc/2", `{"d":"text"}`) // text + keyword sub-field = 2 more
+	if status != 400 || dig(resp, "error", "reason") != "Limit of total fields [3] has been exceeded" {
+		t.Errorf("over limit: %d %v", status, resp)
+	}
+	_, m := call(t, s, "GET", "/lim/_mapping", "")
+	if dig(m, "lim", "mappings", "properties", "d") != nil {
+		t.Error("rejected document changed the mapping")
+	}
+}

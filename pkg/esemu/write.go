@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/document"
@@ -46,7 +47,7 @@ func (ix *esIndex) apply(a *bulkAction) writeResult {
 	var newMapping *mappings
 	if a.kind != "delete" {
 		snapshot := ix.currentMapping()
-		f, nm, e := parseSource(a.id, a.source, snapshot)
+		f, nm, e := ix.parse(a.id, a.source, snapshot)
 		if e != nil {
 			return ix.failed(a, e)
 		}
@@ -55,7 +56,7 @@ func (ix *esIndex) apply(a *bulkAction) writeResult {
 		if nm != nil && ix.mapping != snapshot {
 			// Another writer extended the mapping meanwhile; parse against
 			// the latest so both documents' new fields agree.
-			if f, nm, e = parseSource(a.id, a.source, ix.mapping); e != nil {
+			if f, nm, e = ix.parse(a.id, a.source, ix.mapping); e != nil {
 				return ix.failed(a, e)
 			}
 		}
@@ -65,6 +66,23 @@ func (ix *esIndex) apply(a *bulkAction) writeResult {
 		defer ix.mu.Unlock()
 	}
 	return ix.commit(a, fields, newMapping, a.source)
+}
+
+// parse parses a source under m and enforces index.mapping.total_fields.limit
+// on the fields it would add, which ES checks before accepting a document.
+func (ix *esIndex) parse(id string, source []byte, m *mappings) ([]document.Field, *mappings, *esError) {
+	fields, nm, e := parseSource(id, source, m)
+	if e != nil || nm == nil {
+		return fields, nm, e
+	}
+	limit := 1000
+	if v, err := strconv.Atoi(ix.settings["index.mapping.total_fields.limit"]); err == nil {
+		limit = v
+	}
+	if nm.fieldCount() > limit {
+		return nil, nil, errBadRequest("Limit of total fields [%d] has been exceeded", limit)
+	}
+	return fields, nm, nil
 }
 
 // commit runs the version checks and records the write. ix.mu must be held.
@@ -211,7 +229,7 @@ func (ix *esIndex) update(a *bulkAction) writeResult {
 	if err != nil {
 		return ix.failed(a, mapperParsing("failed to encode updated document: %v", err))
 	}
-	fields, nm, e := parseSource(a.id, source, ix.mapping)
+	fields, nm, e := ix.parse(a.id, source, ix.mapping)
 	if e != nil {
 		return ix.failed(a, e)
 	}
