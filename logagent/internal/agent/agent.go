@@ -195,20 +195,31 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	for _, e := range entries {
 		want[e.Path] = e
 	}
+	// Stop outside the lock: a stop waits for lines in flight, and the
+	// checkpoint store's expiry asks live() meanwhile.
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	var stopping sync.WaitGroup
+	var stop []*harvester.Task
 	for path, t := range a.tasks {
 		if e, ok := want[path]; ok && collect.Equal(e, a.specs[path]) {
 			continue
 		}
-		stopping.Add(1)
-		go func() { defer stopping.Done(); t.Stop() }()
+		stop = append(stop, t)
 		delete(a.tasks, path)
 		delete(a.specs, path)
-		a.log.Info("task stopped", "path", path)
+		a.log.Info("task stopping", "path", path)
+	}
+	a.mu.Unlock()
+	var stopping sync.WaitGroup
+	for _, t := range stop {
+		stopping.Add(1)
+		go func() { defer stopping.Done(); t.Stop() }()
 	}
 	stopping.Wait()
+	if len(stop) > 0 {
+		a.log.Info("tasks stopped", "count", len(stop))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for path, e := range want {
 		if _, ok := a.tasks[path]; ok {
 			continue

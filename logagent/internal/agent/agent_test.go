@@ -208,7 +208,7 @@ func TestEtcdReconcile(t *testing.T) {
 	// a.log survives (nothing re-sent), b.log is no longer read.
 	before := len(kt.ReadAll(t, addr, "topic_a"))
 	s.put(t, `[{"path":"DIR/a.log","topic":"topic_a","fields":{"env":"test"}}]`)
-	waitLog(t, s, "task stopped")
+	waitLog(t, s, "tasks stopped")
 	time.Sleep(300 * time.Millisecond) // let the new task scan
 	writeLines(t, bLog, "b-after-removal", 1, 1)
 	after := writeLines(t, aLog, "changed", 1, 2)
