@@ -113,6 +113,15 @@ func TestSetDownRefusesThenReturnsOnSamePort(t *testing.T) {
 	if status, _ := call(t, s, "HEAD", "/kept", ""); status != 200 {
 		t.Errorf("state lost across down/up: %d", status)
 	}
+
+	down, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.SetDown(true)
+	if err := down.Close(); err != nil {
+		t.Errorf("close while down: %v", err)
+	}
 }
 
 func TestAdminFaultEndpoint(t *testing.T) {

@@ -227,12 +227,6 @@ func (ix *esIndex) currentMapping() *mappings {
 	return ix.mapping
 }
 
-func (ix *esIndex) meta() indexMeta {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	return indexMeta{Name: ix.name, UUID: ix.uuid, Created: ix.created, Settings: ix.settings, Mappings: ix.mapping, SeqNo: ix.seqNo}
-}
-
 func (ix *esIndex) replicas() int {
 	var n int
 	if _, err := fmt.Sscan(ix.settings["index.number_of_replicas"], &n); err != nil {

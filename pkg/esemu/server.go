@@ -223,6 +223,9 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := s.httpSrv.Shutdown(ctx)
+		if errors.Is(err, net.ErrClosed) {
+			err = nil // SetDown already closed the listener
+		}
 		if err != nil {
 			err = errors.Join(err, s.httpSrv.Close())
 		}

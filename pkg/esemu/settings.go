@@ -1,6 +1,7 @@
 package esemu
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -133,10 +134,10 @@ func parseTimeValue(s string) (time.Duration, error) {
 
 // decodeBody decodes a JSON request body into v, answering like ES when it is not JSON.
 func decodeBody(body []byte, v any) *esError {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return newError(http.StatusBadRequest, "x_content_parse_exception", "failed to parse request body: %s", jsonErrText(err))
