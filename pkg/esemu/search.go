@@ -31,6 +31,7 @@ type searchRequest struct {
 	version        bool
 	seqNoPrimary   bool
 	explicitScores bool // sorting by _score, or no sort at all
+	aggs           []*aggSpec
 }
 
 // searchBodyKeys are the request body keys accepted; ES rejects unknown ones.
@@ -69,7 +70,41 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, expr strin
 		writeJSON(w, r, http.StatusOK, map[string]any{"count": res.Total, "_shards": shardsHeader(len(indices))})
 		return
 	}
-	writeJSON(w, r, http.StatusOK, renderSearch(req, res, indices, merged, time.Since(start)))
+	out := renderSearch(req, res, indices, merged, time.Since(start))
+	if len(req.aggs) > 0 {
+		docs, e := aggregationDocs(res.Total, func(size int) ([]string, error) { return matchingSources(r.Context(), indices, req.query, size) })
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		out["aggregations"] = computeAggs(req.aggs, docs)
+		out["took"] = time.Since(start).Milliseconds()
+	}
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+// matchingSources returns the sources of up to size matching documents.
+func matchingSources(ctx context.Context, indices []*esIndex, q query.Query, size int) ([]string, error) {
+	if len(indices) == 0 || size == 0 {
+		return nil, nil
+	}
+	idx := make([]bleve.Index, len(indices))
+	for i, ix := range indices {
+		idx[i] = ix.bi
+	}
+	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
+	sr.Fields = []string{sourceField}
+	res, err := bleve.NewIndexAlias(idx...).SearchInContext(ctx, sr)
+	if err != nil {
+		return nil, fmt.Errorf("search sources: %w", err)
+	}
+	out := make([]string, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		if s, ok := h.Fields[sourceField].(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // mergedMapping combines the mappings of the searched indices; when a field
@@ -101,8 +136,14 @@ func parseSearch(r *http.Request, body []byte, m *mappings, count bool) (*search
 			return nil, errParsing("Unknown key for a START_OBJECT in [%s].", k)
 		}
 	}
-	if raw["aggs"] != nil || raw["aggregations"] != nil {
-		return nil, errBadRequest("aggregations are not supported by the emulator")
+	for _, k := range []string{"aggs", "aggregations"} {
+		if raw[k] != nil && !count {
+			aggs, e := parseAggs(raw[k], m)
+			if e != nil {
+				return nil, e
+			}
+			req.aggs = aggs
+		}
 	}
 	if qs := q.Get("q"); qs != "" {
 		parsed, e := b.luceneQuery(queryStringOptions{Query: qs, DefaultField: q.Get("df"), DefaultOperator: q.Get("default_operator")})
