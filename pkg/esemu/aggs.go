@@ -443,4 +443,3 @@ func aggregationDocs(total uint64, fetch func(size int) ([]string, error)) ([]ma
 	}
 	return docs, nil
 }
-
