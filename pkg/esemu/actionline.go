@@ -39,11 +39,13 @@ type lexer struct {
 	escBuf    []byte
 }
 
-// syntaxError is a malformed-JSON error; the caller wraps it into ES's
-// x_content_parse_exception.
+// syntaxError is a malformed-JSON error. ES 7.17 lets Jackson's exceptions
+// through, so clients see json_parse_exception, or json_e_o_f_exception when
+// the line ends too early (ES 8 wraps them as x_content_*).
 type syntaxError struct {
 	line, col int
 	msg       string
+	eof       bool
 }
 
 func (e *syntaxError) Error() string { return fmt.Sprintf("[%d:%d] %s", e.line, e.col, e.msg) }
@@ -76,7 +78,9 @@ func (l *lexer) next() (tokenKind, error) {
 	}
 	if l.i >= len(l.b) {
 		if len(l.stack) > 0 {
-			return "", l.fail("Unexpected end-of-input: expected close marker for %s", containerName(l.stack[len(l.stack)-1]))
+			err := l.fail("Unexpected end-of-input: expected close marker for %s", containerName(l.stack[len(l.stack)-1]))
+			err.(*syntaxError).eof = true
+			return "", err
 		}
 		return tokEOF, nil
 	}

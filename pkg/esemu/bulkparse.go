@@ -258,7 +258,11 @@ func (p *bulkParser) setParam(a *bulkAction, name, value string, tok tokenKind) 
 }
 
 func parseErr(err error) *esError {
-	return newError(http.StatusBadRequest, "x_content_parse_exception", "%s", err.Error())
+	var se *syntaxError
+	if errors.As(err, &se) && se.eof {
+		return newError(http.StatusBadRequest, "json_e_o_f_exception", "%s", err.Error())
+	}
+	return newError(http.StatusBadRequest, "json_parse_exception", "%s", err.Error())
 }
 
 // validate applies the checks of ES's BulkRequest.validate, which reject the

@@ -3,7 +3,9 @@ package esemu
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -140,7 +142,15 @@ func decodeBody(body []byte, v any) *esError {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return newError(http.StatusBadRequest, "x_content_parse_exception", "failed to parse request body: %s", jsonErrText(err))
+		var se *json.SyntaxError
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return newError(http.StatusBadRequest, "json_e_o_f_exception", "Unexpected end-of-input: %s", jsonErrText(err))
+		case errors.As(err, &se):
+			return newError(http.StatusBadRequest, "json_parse_exception", "%s", jsonErrText(err))
+		}
+		// Well-formed JSON of the wrong shape, which ES's object parsers report this way.
+		return newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] %s", jsonErrText(err))
 	}
 	return nil
 }
