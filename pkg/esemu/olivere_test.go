@@ -83,6 +83,31 @@ func TestOlivereBulkAndSearch(t *testing.T) {
 	if err != nil || !exists {
 		t.Errorf("index exists %v %v", exists, err)
 	}
+	if _, err := c.IndexPutTemplate("legacy").BodyString(`{"index_patterns":["old-*"],"order":1,"mappings":{"properties":{"n":{"type":"keyword"}}}}`).Do(ctx); err != nil {
+		t.Errorf("put legacy template: %v", err)
+	}
+	if _, err := c.Index().Index("old-1").Id("1").BodyJson(map[string]any{"n": 5}).Refresh("true").Do(ctx); err != nil {
+		t.Errorf("index one: %v", err)
+	}
+	if _, err := c.Refresh("old-*").Do(ctx); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+	cat, err := c.CatIndices().Do(ctx)
+	if err != nil || len(cat) != 2 {
+		t.Fatalf("cat indices %+v %v", cat, err)
+	}
+	for _, row := range cat {
+		if row.Index == "old-1" && row.DocsCount != 1 {
+			t.Errorf("cat row %+v", row)
+		}
+	}
+	health, err := c.ClusterHealth().Do(ctx)
+	if err != nil || health.Status != "yellow" || health.ActivePrimaryShards != 2 {
+		t.Errorf("health %+v %v", health, err)
+	}
+	if _, err := c.DeleteIndex("old-1").Do(ctx); err != nil {
+		t.Errorf("delete index: %v", err)
+	}
 }
 
 func TestOlivereSeesFaults(t *testing.T) {
