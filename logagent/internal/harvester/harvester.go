@@ -41,7 +41,7 @@ type Options struct {
 	HostIP        string
 	AllowedPaths  []string
 	ScanInterval  time.Duration
-	PollInterval  time.Duration // how often an idle file is checked for growth
+	PollInterval  time.Duration // how often timers (partial line, multiline, inactivity) are checked; growth wakes the harvester at once
 	CloseInactive time.Duration
 	PartialFlush  time.Duration
 	StopTimeout   time.Duration // how long a stopping task waits for in-flight lines
@@ -103,6 +103,12 @@ func (h *harvester) run(ctx context.Context) {
 		m.FilesOpen.Dec()
 		m.CheckpointLag.DeleteLabelValues(*h.path.Load())
 	}()
+	w, err := watchDescriptor(h.f, h.lr.readPos())
+	if err != nil {
+		h.o.Log.Error("watch file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+		return
+	}
+	defer w.stop()
 	poll := time.NewTicker(h.o.PollInterval)
 	defer poll.Stop()
 	lastData := time.Now()
@@ -183,6 +189,12 @@ func (h *harvester) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-w.changes.Modified:
+		case <-w.changes.Truncated:
+		case <-w.changes.Deleted:
+			// Only when the descriptor itself is gone: see changeWatcher.
+			h.o.Log.Error("lost the open file; will reopen at the next scan", "path", *h.path.Load())
 			return
 		case <-poll.C:
 		}

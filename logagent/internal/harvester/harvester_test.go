@@ -107,13 +107,18 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) start(t *testing.T, entryJSON string) {
 	t.Helper()
+	e.startPolling(t, entryJSON, 20*time.Millisecond)
+}
+
+func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
+	t.Helper()
 	entryJSON = strings.ReplaceAll(entryJSON, "DIR", e.dir)
 	es, err := collect.Parse([]byte("[" + entryJSON + "]"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
-		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: 2 * time.Second,
+		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
 	t.Cleanup(e.task.Stop)
 }
@@ -182,6 +187,33 @@ func TestStartBeginningAndAppend(t *testing.T) {
 	if r.Offset != int64(len(nl("a", 1, 1)[0])) || r.Fields == nil {
 		t.Fatalf("offset %d fields %v", r.Offset, r.Fields)
 	}
+}
+
+// TestGrowthWakesHarvester shows that nxadm/tail's watcher, not the timer
+// tick, wakes a harvester for new data: with an hour-long tick, appended
+// lines still arrive, also after the path was renamed away (the watch
+// follows the descriptor, not the path).
+func TestGrowthWakesHarvester(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 2)...)
+	e.startPolling(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`, time.Hour)
+	waitFor(t, "the first lines", func() bool { return len(e.snd.all()) == 2 })
+	appendTo(t, p, nl("a", 3, 4)...)
+	waitFor(t, "lines appended after the first read", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 4))) })
+
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(nl("a", 5, 5)[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a line written to the renamed file", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 5))) })
 }
 
 func TestStartEndThenLaterFileFromZero(t *testing.T) {

@@ -1,16 +1,16 @@
 package harvester
 
-// Why the agent does not let nxadm/tail follow files (the library the
-// project chose): in v1.4.11 its Tail, after EOF, selects between the
+// How the agent uses nxadm/tail (the tailing library the project chose):
+// its polling watcher tells each harvester when its file changed (see
+// watch.go), and the agent owns reading and rotation. The library's Tail
+// reader is not used because in v1.4.11, after EOF, it selects between the
 // watcher's Modified, Deleted and Truncated events and on Deleted reopens
 // or stops without reading the rest of the old file, so lines written just
-// before a rename can be skipped; its reader holds whole lines in memory;
-// its truncation reopen resets the position without telling the caller;
-// and its watchers call util.Fatal (os.Exit) when stat fails with anything
-// but "not exist" — a permission change would kill the agent. So the agent
-// owns rotation and reading: it follows each file through its descriptor,
-// polls it with fstat, and identifies files by device, inode and
-// fingerprint. See docs/logagent.md.
+// before a rename can be skipped; it holds whole lines in memory however
+// long they are; and its truncation reopen resets the position without
+// telling the caller. So each harvester reads through its own descriptor
+// with a bounded line reader that knows exact byte offsets, and files are
+// identified by device, inode and fingerprint. See docs/logagent.md.
 
 import (
 	"context"
@@ -47,7 +47,7 @@ type Task struct {
 // Start begins scanning.
 func Start(o Options) *Task {
 	if o.PollInterval <= 0 {
-		o.PollInterval = 250 * time.Millisecond
+		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}

@@ -1,0 +1,37 @@
+package harvester
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/nxadm/tail/watch"
+	"gopkg.in/tomb.v1"
+)
+
+// changeWatcher wakes a harvester when its file changes. It is nxadm/tail's
+// polling watcher (the project's tailing library) pointed at the
+// harvester's own descriptor through /proc/self/fd/N rather than at the
+// path. That makes it follow the file by identity: a rename or delete of
+// the path never ends the watch, so the harvester reads the old file to its
+// end, and the watcher's stat cannot fail with anything but "not exist"
+// while the descriptor is open — the one case where the library would call
+// os.Exit. The library's Tail reader is not used: see task.go.
+type changeWatcher struct {
+	tomb    tomb.Tomb
+	changes *watch.FileChanges
+}
+
+// watchDescriptor starts watching f, whose reader is at pos.
+func watchDescriptor(f *os.File, pos int64) (*changeWatcher, error) {
+	w := &changeWatcher{}
+	fw := watch.NewPollingFileWatcher(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	changes, err := fw.ChangeEvents(&w.tomb, pos)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", f.Name(), err)
+	}
+	w.changes = changes
+	return w, nil
+}
+
+// stop ends the watch; call it before closing the descriptor.
+func (w *changeWatcher) stop() { w.tomb.Kill(nil) }
