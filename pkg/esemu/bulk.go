@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// maxPending bounds the unrefreshed writes of an index. Above it a bulk
+// refreshes before answering, which slows writers down to bleve's indexing
+// speed instead of letting memory grow (ES pushes back with 429s instead).
+const maxPending = 100_000
+
 // refreshParam reads ?refresh: "true", "" (present without value) and
 // "wait_for" make the writes searchable before the response; "wait_for"
 // is served by an immediate refresh, which a client cannot tell apart.
@@ -65,7 +70,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, defaultIndex
 		}
 	}
 	for ix := range touched {
-		if forced {
+		if forced || ix.pendingCount() > maxPending {
 			s.refreshIndex(ix)
 		} else if err := ix.saveMeta(); err != nil {
 			s.log.Error("save index metadata", "index", ix.name, "err", err)

@@ -211,6 +211,12 @@ func (ix *esIndex) refresh() (bool, error) {
 	return true, nil
 }
 
+func (ix *esIndex) pendingCount() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.pending)
+}
+
 // docCount is the number of searchable documents.
 func (ix *esIndex) docCount() uint64 {
 	n, err := ix.bi.DocCount()
