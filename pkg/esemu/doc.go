@@ -16,6 +16,7 @@
 //
 // What it is not: a cluster, a replacement for Elasticsearch in production,
 // or a complete implementation. Scores differ from Lucene's BM25, only the
-// standard and keyword analyzers exist, aggregations are not implemented, and
-// the full list of differences is in docs/es-emulator.md.
+// standard and keyword analyzers exist, only a few aggregations are computed,
+// acknowledged writes are not durable until the next refresh (no translog),
+// and the full list of differences is in docs/es-emulator.md.
 package esemu
