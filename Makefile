@@ -17,7 +17,7 @@ deps:
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./pkg/cmd/devstack ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./pkg/cmd/devstack ./pkg/cmd/demo ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
 
 # Every module, race detector on, integration tests against the embedded dev
 # stack included.
@@ -39,8 +39,10 @@ lint:
 devstack:
 	$(GO) run ./pkg/cmd/devstack $(ARGS)
 
-demo: deps
-	$(GO) run ./pkg/cmd/devstack $(ARGS)
+# The whole pipeline on the embedded dev stack as real processes; Ctrl-C
+# stops it. ARGS='-duration 60s -rate 1000' to vary the load.
+demo: deps build
+	$(BIN)/demo $(ARGS)
 
 clean:
 	rm -rf $(BIN) .data

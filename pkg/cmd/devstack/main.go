@@ -1,0 +1,122 @@
+// Command devstack runs the embedded default environment — real etcd, a
+// Kafka-protocol broker and the Elasticsearch-API emulator — on 127.0.0.1
+// until interrupted, for the demo, for trying the services by hand, and for
+// tests that need the parts as separate processes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/devstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		etcdPort  = fs.Int("etcd-port", 2379, "etcd client port on 127.0.0.1 (0 picks a free one)")
+		kafkaPort = fs.Int("kafka-port", 9092, "Kafka broker port on 127.0.0.1 (0 picks a free one)")
+		esPort    = fs.Int("es-port", 9200, "Elasticsearch-API emulator port on 127.0.0.1 (0 picks a free one)")
+		dataDir   = fs.String("data-dir", "", "keep etcd data, Kafka records and offsets, and documents here across restarts (default: in memory)")
+		topics    = fs.String("topics", "web_log:4,app_log:4", "topics to create as name:partitions, comma separated (others are auto-created with 4)")
+		esUser    = fs.String("es-user", "", "require HTTP basic auth on the emulator with this user")
+		esPass    = fs.String("es-password", "", "password for -es-user")
+		endpoints = fs.String("endpoints-file", "", "write the endpoints as JSON to this file once everything serves")
+		version   = fs.Bool("version", false, "print the version and exit")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: devstack [flags]
+
+Runs etcd, a Kafka-protocol broker and the Elasticsearch-API emulator on
+127.0.0.1 until Ctrl-C. Nothing needs Docker or a JVM.
+
+Examples:
+  devstack                                  # fixed ports 2379, 9092, 9200, in memory
+  devstack -data-dir .data/devstack         # state survives a restart
+  devstack -etcd-port 0 -kafka-port 0 -es-port 0 -endpoints-file /tmp/ep.json
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("devstack"))
+		return 0
+	}
+	topicMap, err := parseTopics(*topics)
+	if err != nil {
+		fmt.Fprintf(stderr, "devstack: -topics: %v\n", err)
+		return 2
+	}
+	stack, err := devstack.Start(devstack.StackConfig{
+		EtcdPort: *etcdPort, KafkaPort: *kafkaPort, ESPort: *esPort,
+		DataDir: *dataDir, Topics: topicMap, ESUsername: *esUser, ESPassword: *esPass,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "devstack: %v\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)\n", err)
+		return 1
+	}
+	defer stack.Close()
+	ep := stack.Endpoints()
+	if *endpoints != "" {
+		if err := stack.WriteEndpoints(*endpoints); err != nil {
+			fmt.Fprintf(stderr, "devstack: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, `devstack is up (Ctrl-C stops it)
+  etcd           %s
+  kafka          %s
+  elasticsearch  %s
+
+Try:
+  etcdctl --endpoints %s put /logagent/127.0.0.1/collect_config '[{"path":"/tmp/demo.log","topic":"web_log"}]'
+  kcat -b %s -L
+  curl -s '%s/_cat/indices?format=json'
+`, ep.Etcd, ep.Kafka, ep.Elasticsearch, ep.Etcd, ep.Kafka, ep.Elasticsearch)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "devstack: stopping")
+	if err := stack.Close(); err != nil {
+		fmt.Fprintf(stderr, "devstack: stop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseTopics(s string) (map[string]int32, error) {
+	out := map[string]int32{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, count, ok := strings.Cut(part, ":")
+		n, err := strconv.Atoi(count)
+		if !ok || name == "" || err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want name:partitions, like web_log:4", part)
+		}
+		out[name] = int32(n)
+	}
+	return out, nil
+}

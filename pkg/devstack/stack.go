@@ -1,0 +1,107 @@
+package devstack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/logcollect/logcollect/pkg/esemu"
+)
+
+// StackConfig configures all three parts. Zero ports pick free ones.
+type StackConfig struct {
+	EtcdPort, KafkaPort, ESPort int
+	// DataDir, when set, keeps each part's state in a subdirectory so a
+	// restarted stack has the same config, records, offsets and documents.
+	DataDir string
+	Topics  map[string]int32
+	// ESUsername/ESPassword turn on basic auth in the emulator.
+	ESUsername, ESPassword string
+}
+
+// Stack is the running dev stack.
+type Stack struct {
+	Etcd  *Etcd
+	Kafka *Kafka
+	ES    *esemu.Server
+}
+
+// Endpoints is what clients need to reach the stack; the devstack command
+// prints it and writes it as JSON for scripts.
+type Endpoints struct {
+	Etcd          string `json:"etcd"`
+	Kafka         string `json:"kafka"`
+	Elasticsearch string `json:"elasticsearch"`
+}
+
+// Start starts etcd, the broker and the emulator; on error the parts already
+// started are stopped.
+func Start(cfg StackConfig) (*Stack, error) {
+	sub := func(name string) string {
+		if cfg.DataDir == "" {
+			return ""
+		}
+		return filepath.Join(cfg.DataDir, name)
+	}
+	s := &Stack{}
+	var err error
+	if s.Etcd, err = StartEtcd(EtcdConfig{Port: cfg.EtcdPort, Dir: sub("etcd")}); err != nil {
+		return nil, err
+	}
+	if s.Kafka, err = StartKafka(KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if dir := sub("es"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("emulator data dir: %w", err)
+		}
+	}
+	s.ES, err = esemu.Start(esemu.Config{
+		Addr: fmt.Sprintf("127.0.0.1:%d", cfg.ESPort), DataDir: sub("es"),
+		Username: cfg.ESUsername, Password: cfg.ESPassword,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start elasticsearch emulator: %w", err)
+	}
+	return s, nil
+}
+
+// Endpoints returns the addresses of the running parts.
+func (s *Stack) Endpoints() Endpoints {
+	return Endpoints{Etcd: s.Etcd.Endpoint(), Kafka: s.Kafka.Addr(), Elasticsearch: s.ES.URL()}
+}
+
+// WriteEndpoints writes the endpoints as JSON to path (atomically, so a
+// script polling for the file never reads half of it).
+func (s *Stack) WriteEndpoints(path string) error {
+	data, err := json.MarshalIndent(s.Endpoints(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write endpoints: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Close stops the parts from the sink back to the source: the emulator, the
+// broker, then etcd. Safe to call twice.
+func (s *Stack) Close() error {
+	var errs []error
+	if s.ES != nil {
+		errs = append(errs, s.ES.Close())
+	}
+	if s.Kafka != nil {
+		s.Kafka.Close()
+	}
+	if s.Etcd != nil {
+		s.Etcd.Close()
+	}
+	return errors.Join(errs...)
+}
