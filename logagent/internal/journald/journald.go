@@ -44,38 +44,52 @@ type Options struct {
 	Follow     bool     // keep reading new entries (the agent); false stops at the end
 }
 
-var matchRe = regexp.MustCompile(`^[A-Z0-9_]+=.*$`)
+// matchRe is journalctl's FIELD=value: a field name of upper-case letters,
+// digits and underscores that does not start with a digit (journalctl
+// rejects anything else with "Invalid argument").
+var matchRe = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}=.*$`)
+
+// OptionError is one bad option, naming the collect-config field.
+type OptionError struct {
+	Field string // directory, file, priority, match, seek, cursor, units
+	Msg   string
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("%q: %s", e.Field, e.Msg) }
 
 // Validate checks the options without running anything, with errors that
-// name the field and the fix.
+// name the field and the fix: *OptionError values joined by errors.Join.
 func (o Options) Validate() error {
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
 	if o.Directory != "" && o.File != "" {
-		errs = append(errs, errors.New(`"directory" and "file" exclude each other: set one`))
+		bad("file", `"directory" and "file" exclude each other: set one`)
 	}
 	if o.Priority != "" && priorityValue(o.Priority) < 0 {
-		errs = append(errs, fmt.Errorf(`"priority": %q is not a syslog priority: use 0-7 or one of %s`, o.Priority, strings.Join(Priorities, ", ")))
+		bad("priority", "%q is not a syslog priority: use 0-7 or one of %s", o.Priority, strings.Join(Priorities, ", "))
 	}
 	for _, m := range o.Match {
 		if m == "+" {
 			continue // journalctl's OR between match groups
 		}
 		if !matchRe.MatchString(m) {
-			errs = append(errs, fmt.Errorf(`"match": %q is not FIELD=value with an upper-case field name, like _TRANSPORT=kernel`, m))
+			bad("match", "%q is not FIELD=value with an upper-case field name (letters, digits, _; not starting with a digit), like _TRANSPORT=kernel", m)
 		}
 	}
 	switch o.Seek {
 	case "", SeekTail, SeekHead:
 	case SeekCursor:
 		if o.Cursor == "" {
-			errs = append(errs, errors.New(`"seek": "cursor" needs a "cursor" to start after`))
+			bad("seek", `"cursor" needs a "cursor" to start after`)
 		}
 	default:
-		errs = append(errs, fmt.Errorf(`"seek": %q: use tail, head or cursor`, o.Seek))
+		bad("seek", "%q: use tail, head or cursor", o.Seek)
 	}
 	for _, u := range o.Units {
 		if u == "" || strings.ContainsAny(u, " \t\n") {
-			errs = append(errs, fmt.Errorf(`"units": %q is not a unit name`, u))
+			bad("units", "%q is not a unit name", u)
 		}
 	}
 	return errors.Join(errs...)
@@ -97,7 +111,11 @@ func priorityValue(p string) int {
 func (o Options) args() []string {
 	a := []string{"--output=json", "--no-pager", "--quiet"}
 	if o.Follow {
-		a = append(a, "--follow")
+		// --follow alone implies "--boot=0" (journalctl 252): entries of an
+		// earlier boot are not shown, and --after-cursor with a cursor from
+		// an earlier boot shows nothing at all, so a checkpoint taken
+		// before a reboot would skip entries. --merge lifts that filter.
+		a = append(a, "--follow", "--merge")
 	}
 	if o.Directory != "" {
 		a = append(a, "--directory="+o.Directory)
@@ -107,9 +125,10 @@ func (o Options) args() []string {
 	}
 	switch {
 	case o.Cursor != "":
-		a = append(a, "--after-cursor="+o.Cursor)
+		a = append(a, "--after-cursor="+o.Cursor, "--no-tail")
 	case o.Seek == SeekHead:
-		// journalctl starts at the head when given no position.
+		// Without --no-tail, --follow starts at the last 10 entries.
+		a = append(a, "--no-tail")
 	default:
 		a = append(a, "--lines=0")
 	}
@@ -146,24 +165,9 @@ var ErrNoJournalctl = errors.New("journalctl not found: install systemd (Debian:
 
 // Open validates o, checks the journal exists and starts journalctl.
 func Open(ctx context.Context, o Options) (*Reader, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	bin := o.Journalctl
-	if bin == "" {
-		bin = "journalctl"
-	}
-	path, err := exec.LookPath(bin)
+	path, err := o.prepare()
 	if err != nil {
-		return nil, ErrNoJournalctl
-	}
-	for _, p := range []string{o.Directory, o.File} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("journal %s: %w", p, err)
-		}
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, o.args()...)
 	out, err := cmd.StdoutPipe()
@@ -178,6 +182,65 @@ func Open(ctx context.Context, o Options) (*Reader, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(out, 256<<10))
 	dec.UseNumber()
 	return &Reader{cmd: cmd, out: out, dec: dec, stderr: stderr}, nil
+}
+
+// prepare validates o, finds journalctl and checks the journal exists.
+func (o Options) prepare() (string, error) {
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	bin := o.Journalctl
+	if bin == "" {
+		bin = "journalctl"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return "", ErrNoJournalctl
+	}
+	for _, p := range []string{o.Directory, o.File} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("journal %s: %w", p, err)
+		}
+	}
+	return path, nil
+}
+
+// TailCursor returns the cursor of the last entry of the journal o names,
+// whatever its filters, or "" when the journal is empty. A follower that
+// starts at the tail saves it as its first checkpoint, so a restart before
+// the first matching entry does not skip what was written meanwhile.
+func TailCursor(ctx context.Context, o Options) (string, error) {
+	path, err := o.prepare()
+	if err != nil {
+		return "", err
+	}
+	args := []string{"--output=json", "--no-pager", "--quiet", "--merge", "--lines=1"}
+	if o.Directory != "" {
+		args = append(args, "--directory="+o.Directory)
+	}
+	if o.File != "" {
+		args = append(args, "--file="+o.File)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	stderr := &limitedBuffer{max: 4096}
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("journalctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	if len(strings.TrimSpace(string(out))) == 0 {
+		return "", nil
+	}
+	var last struct {
+		Cursor string `json:"__CURSOR"`
+	}
+	if err := json.Unmarshal(out, &last); err != nil || last.Cursor == "" {
+		return "", fmt.Errorf("journalctl %s: no cursor in %.200q", strings.Join(args, " "), out)
+	}
+	return last.Cursor, nil
 }
 
 // Next returns the next entry. At the end of a non-following read it

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/journaltest"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
@@ -226,6 +227,7 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{"bad match", Options{Match: []string{"transport kernel"}}, `"match": "transport kernel" is not FIELD=value`},
+		{"match field starting with a digit", Options{Match: []string{"1ABC=x"}}, `"match": "1ABC=x" is not FIELD=value`},
 		{"bad priority", Options{Priority: "loud"}, `"priority": "loud" is not a syslog priority`},
 		{"bad seek", Options{Seek: "middle"}, `"seek": "middle"`},
 		{"cursor seek without cursor", Options{Seek: SeekCursor}, `needs a "cursor"`},
@@ -240,5 +242,56 @@ func TestErrors(t *testing.T) {
 				t.Errorf("Open = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Following from the head reads every entry (not the last 10), across
+// boots; following after a cursor of an earlier boot reads the rest (plain
+// --follow would limit itself to the latest boot and skip them).
+func TestFollowHeadAndCursorAcrossBoots(t *testing.T) {
+	dir := t.TempDir()
+	var es []journaltest.Entry
+	for i := range 30 {
+		boot := journaltest.DefaultBoot
+		if i >= 20 {
+			boot = "7fb7b5f5e8a54c43b5a3b7d0d3a0b1a2"
+		}
+		es = append(es, journaltest.Entry{Message: fmt.Sprintf("m%02d", i), Boot: boot})
+	}
+	journaltest.Write(t, filepath.Join(dir, "a.journal"), 1_700_000_000, es)
+	follow := func(o Options, n int) []Entry {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		o.Follow = true
+		r, err := Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []Entry
+		for len(out) < n {
+			e, err := r.Next()
+			if err != nil {
+				t.Fatalf("after %d entries: %v", len(out), err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	all := follow(Options{Directory: dir, Seek: SeekHead}, 30)
+	if all[0].Message != "m00" || all[29].Message != "m29" {
+		t.Fatalf("head follow read %s .. %s", all[0].Message, all[29].Message)
+	}
+	rest := follow(Options{Directory: dir, Cursor: all[4].Cursor}, 25)
+	if rest[0].Message != "m05" || rest[24].Message != "m29" {
+		t.Fatalf("cursor follow read %s .. %s, want m05 .. m29", rest[0].Message, rest[24].Message)
+	}
+
+	tail, err := TailCursor(context.Background(), Options{Directory: dir, Units: []string{"x.service"}})
+	if err != nil || tail != all[29].Cursor {
+		t.Fatalf("TailCursor = %q, %v; want the last entry's cursor", tail, err)
+	}
+	if c, err := TailCursor(context.Background(), Options{Directory: t.TempDir()}); err != nil || c != "" {
+		t.Fatalf("TailCursor of an empty journal = %q, %v; want \"\"", c, err)
 	}
 }
