@@ -36,10 +36,25 @@ type Entry struct {
 	Updated time.Time `json:"updated"`
 }
 
+// Cursor is the saved position of a journal stream (a journald collect
+// entry): the cursor of the last entry of the contiguous run Kafka
+// acknowledged. An empty Cursor means "from the journal's head": the
+// stream was positioned when the journal was empty.
+type Cursor struct {
+	Cursor  string    `json:"cursor"`
+	Source  string    `json:"source"` // the journal read, for people reading the file
+	Topic   string    `json:"topic"`
+	Updated time.Time `json:"updated"`
+}
+
 type state struct {
 	Version int               `json:"version"`
 	Files   map[string]Entry  `json:"files"`
 	Seen    map[string]string `json:"seen"` // collect entry path → first seen (RFC 3339): decides start=end only once
+	// Cursors are journal positions by stream key. Added after version 1
+	// without a version bump: older agents ignore the field, and a file
+	// written by them simply has none.
+	Cursors map[string]Cursor `json:"cursors,omitempty"`
 }
 
 // Store holds entries in memory and persists them.
@@ -64,7 +79,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}}}
+	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}}}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -88,6 +103,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	if st.Seen == nil {
 		st.Seen = map[string]string{}
+	}
+	if st.Cursors == nil {
+		st.Cursors = map[string]Cursor{}
 	}
 	s.st = st
 	return s, nil
@@ -173,6 +191,27 @@ func (s *Store) MarkSeen(entryPath string) {
 	}
 }
 
+// GetCursor returns the saved position of a journal stream.
+func (s *Store) GetCursor(key string) (Cursor, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.st.Cursors[key]
+	return c, ok
+}
+
+// PutCursor saves the position of a journal stream; it is written with
+// the next Save, atomically with every file checkpoint.
+func (s *Store) PutCursor(key string, c Cursor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.st.Cursors[key]; ok && old.Cursor == c.Cursor && old.Source == c.Source && old.Topic == c.Topic {
+		return
+	}
+	c.Updated = time.Now().UTC()
+	s.st.Cursors[key] = c
+	s.dirty = true
+}
+
 // Save writes the store if it changed: temp file, fsync, rename, fsync dir.
 func (s *Store) Save() error {
 	s.saveM.Lock()
@@ -252,6 +291,16 @@ func (s *Store) Expire(retention time.Duration, live func(key string) bool) int 
 			}
 		}
 		delete(s.st.Files, k)
+		n++
+		s.dirty = true
+	}
+	// A journal stream no collect entry reads any more (its entry was
+	// removed or its filters changed) is dropped after the same period.
+	for k, c := range s.st.Cursors {
+		if c.Updated.After(cutoff) || (live != nil && live(k)) {
+			continue
+		}
+		delete(s.st.Cursors, k)
 		n++
 		s.dirty = true
 	}

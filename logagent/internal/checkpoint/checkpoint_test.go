@@ -81,3 +81,43 @@ func TestExpire(t *testing.T) {
 		t.Fatal("existing file expired")
 	}
 }
+
+// Journal cursors round-trip next to file entries; a file written before
+// cursors existed loads, and unused cursors expire unless live.
+func TestCursors(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"files":{"1:2":{"id":"abc","path":"/x","device":1,"inode":2,"offset":7}},"seen":{}}`
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.GetCursor("j"); ok {
+		t.Fatal("a cursor out of nowhere")
+	}
+	s.PutCursor("j", Cursor{Cursor: "s=1;i=2", Source: "journald:/var/log/journal", Topic: "sys_log"})
+	s.PutCursor("gone", Cursor{Cursor: "s=1;i=1"})
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := s2.GetCursor("j")
+	if e, _ := s2.Get("1:2"); !ok || c.Cursor != "s=1;i=2" || c.Topic != "sys_log" || e.Offset != 7 {
+		t.Fatalf("cursor %+v %v, file entry %+v", c, ok, e)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n := s2.Expire(time.Millisecond, func(k string) bool { return k == "j" }); n != 2 {
+		t.Fatalf("expired %d, want 2 (the unused cursor and the gone file /x)", n)
+	}
+	if _, ok := s2.GetCursor("gone"); ok {
+		t.Fatal("unused cursor kept")
+	}
+	if _, ok := s2.GetCursor("j"); !ok {
+		t.Fatal("live cursor expired")
+	}
+}
