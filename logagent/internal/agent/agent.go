@@ -46,6 +46,7 @@ type Agent struct {
 	store        *checkpoint.Store
 	sink         *sink.Kafka
 	http         *obs.Server
+	status       *statusReporter
 
 	mu    sync.Mutex
 	tasks map[string]*harvester.Task // by entry path
@@ -57,6 +58,9 @@ type Agent struct {
 func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
 		tasks: map[string]*harvester.Task{}, specs: map[string]collect.Entry{}}
+	a.status = newStatusReporter(a)
+	log = slog.New(errorRecorder{log.Handler(), a.status}) // the status shows the latest warning or error
+	a.log = log
 	a.m = metrics.New(a.reg)
 	ip, why, err := outboundIP(cfg.Agent.IP)
 	if err != nil {
@@ -107,6 +111,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.store.Run(bg, a.cfg.Agent.CheckpointInterval, a.cfg.Agent.CheckpointRetention, a.live)
 	}()
+	stopStatus := a.startStatus()
 	if a.http != nil {
 		wg.Add(1)
 		go func() {
@@ -121,7 +126,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// still collects.
 	cache := filepath.Join(a.cfg.Agent.DataDir, CacheFile)
 	if data, err := os.ReadFile(cache); err == nil {
-		a.apply(data, "cache "+cache, false)
+		a.apply(data, "cache "+cache, 0, false)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		a.log.Error("read cached collect config", "path", cache, "err", err)
 	}
@@ -144,6 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		a.log.Warn("shutdown", "err", err)
 	}
+	stopStatus() // revokes the status lease: the key goes at once
 	stopBG()
 	wg.Wait() // store.Run saves once more on its way out
 	if serr := a.store.Save(); serr != nil {
@@ -166,7 +172,7 @@ func (a *Agent) live(key string) bool {
 
 // apply validates a collect config and reconciles the tasks to it; a bad
 // config is logged once and the running config stays.
-func (a *Agent) apply(data []byte, source string, cacheIt bool) bool {
+func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
 	entries, err := collect.Parse(data)
 	if err == nil {
 		err = collect.CheckAllowed(entries, a.cfg.Agent.AllowedPaths)
@@ -174,11 +180,13 @@ func (a *Agent) apply(data []byte, source string, cacheIt bool) bool {
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
 		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)
+		a.status.rejected(rev, err)
 		return false
 	}
 	a.reconcile(entries)
 	a.m.ConfigReloads.WithLabelValues("applied").Inc()
 	a.log.Info("collect config applied", "source", source, "entries", len(entries))
+	a.status.applied(source, rev, len(entries))
 	if cacheIt {
 		if err := checkpoint.WriteFileAtomic(filepath.Join(a.cfg.Agent.DataDir, CacheFile), data); err != nil {
 			a.log.Error("cache collect config", "err", err)
@@ -271,9 +279,9 @@ func (a *Agent) watchEtcd(ctx context.Context) {
 		bo.Reset()
 		if len(resp.Kvs) == 0 {
 			a.log.Info("no collect config in etcd yet; watching", "key", key)
-			a.apply(nil, "etcd (key absent)", true)
+			a.apply(nil, "etcd (key absent)", resp.Header.Revision, true)
 		} else {
-			a.apply(resp.Kvs[0].Value, "etcd", true)
+			a.apply(resp.Kvs[0].Value, "etcd", resp.Kvs[0].ModRevision, true)
 		}
 		// Watch from the revision read, so no change between Get and Watch
 		// is missed; on compaction or any watch error, read again.
@@ -287,9 +295,9 @@ func (a *Agent) watchEtcd(ctx context.Context) {
 			for _, ev := range wr.Events {
 				if ev.Type == clientv3.EventTypeDelete {
 					a.log.Info("collect config deleted from etcd; stopping all tasks", "key", key)
-					a.apply(nil, "etcd (key deleted)", true)
+					a.apply(nil, "etcd (key deleted)", ev.Kv.ModRevision, true)
 				} else {
-					a.apply(ev.Kv.Value, "etcd", true)
+					a.apply(ev.Kv.Value, "etcd", ev.Kv.ModRevision, true)
 				}
 			}
 		}

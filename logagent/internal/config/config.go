@@ -40,12 +40,15 @@ type Kafka struct {
 
 // Etcd configures where the collect config comes from.
 type Etcd struct {
-	Endpoints     []string
-	DialTimeout   time.Duration
-	CollectLogKey string // with %s for the agent's IP
-	Username      string
-	Password      string
-	TLS           tlsconf.Files
+	Endpoints      []string
+	DialTimeout    time.Duration
+	CollectLogKey  string // with %s for the agent's IP
+	StatusKey      string // with %s for the agent's IP; "" derives it from CollectLogKey
+	StatusTTL      time.Duration
+	StatusInterval time.Duration
+	Username       string
+	Password       string
+	TLS            tlsconf.Files
 }
 
 // Agent configures the agent itself.
@@ -80,9 +83,11 @@ func Default() Config {
 			MaxMessageBytes: 1000000,
 		},
 		Etcd: Etcd{
-			Endpoints:     []string{"127.0.0.1:2379"},
-			DialTimeout:   5 * time.Second,
-			CollectLogKey: "/logagent/%s/collect_config",
+			Endpoints:      []string{"127.0.0.1:2379"},
+			DialTimeout:    5 * time.Second,
+			CollectLogKey:  "/logagent/%s/collect_config",
+			StatusTTL:      15 * time.Second,
+			StatusInterval: 5 * time.Second,
 		},
 		Agent: Agent{
 			DataDir:             "/var/lib/logagent",
@@ -133,6 +138,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	if strings.Count(e.CollectLogKey, "%s") != 1 || strings.Count(e.CollectLogKey, "%") != 1 {
 		f.Check("etcd", "collect_log_key", e.CollectLogKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/collect_config"))
 	}
+	readStatus(f, e)
 
 	a := &c.Agent
 	a.DataDir = f.String("agent", "data_dir", a.DataDir)

@@ -88,3 +88,28 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestStatusKey(t *testing.T) {
+	f := func(ini, ip, want string) {
+		t.Helper()
+		c, _, err := parse(t, ini, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.StatusKey(ip); got != want {
+			t.Errorf("%q: status key %s, want %s", ini, got, want)
+		}
+	}
+	f("", "10.0.0.5", "/logagent/10.0.0.5/status")
+	f("[etcd]\ncollect_log_key = /prod/%s/collect\n", "10.0.0.5", "/prod/10.0.0.5/status")
+	f("[etcd]\ncollect_log_key = /cfg/%s\n", "10.0.0.5", "/cfg/10.0.0.5/status")
+	f("[etcd]\nstatus_key = /fleet/status/%s\n", "10.0.0.5", "/fleet/status/10.0.0.5")
+
+	c, _, err := parse(t, "[etcd]\nstatus_ttl = 3\nstatus_interval = 500ms\n", nil)
+	if err != nil || c.Etcd.StatusTTL != 3*time.Second || c.Etcd.StatusInterval != 500*time.Millisecond {
+		t.Errorf("status_ttl/interval: %v %v %v", c.Etcd.StatusTTL, c.Etcd.StatusInterval, err)
+	}
+	if _, _, err := parse(t, "[etcd]\nstatus_key = /fleet/status\n", nil); err == nil || !strings.Contains(err.Error(), "exactly one %s") {
+		t.Errorf("status_key without %%s: %v", err)
+	}
+}
