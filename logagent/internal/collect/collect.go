@@ -1,20 +1,24 @@
 // Package collect parses and validates the collect config the operator puts
-// in etcd: a JSON array of entries, each naming files (a path or glob) and
-// the Kafka topic their lines go to. Parse is the single validation an
+// in etcd: a JSON array of entries, each naming files (a path or glob) or
+// the systemd journal, and the Kafka topic their lines go to. Parse is the single validation an
 // operator CLI can reuse, so a config is rejected before it reaches an agent.
 package collect
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
 
@@ -26,9 +30,19 @@ const (
 	DefaultMLTimeout    = 5 * time.Second
 )
 
-// Entry is one element of the collect config.
+// Entry types.
+const (
+	TypeFile     = "file"     // the default: files named by path
+	TypeJournald = "journald" // the systemd journal, read through journalctl
+)
+
+// Entry is one element of the collect config. Type selects which fields
+// apply: path, exclude, start, format, multiline and max_line_bytes to
+// files; units, priority, match, directory, file, seek and cursor to the
+// journal; topic and fields to both.
 type Entry struct {
-	Path         string            `json:"path"`
+	Type         string            `json:"type,omitempty"` // file (default) or journald; set by Parse
+	Path         string            `json:"path,omitempty"`
 	Topic        string            `json:"topic"`
 	Exclude      []string          `json:"exclude,omitempty"`
 	Start        string            `json:"start,omitempty"`  // end (default) or beginning
@@ -36,7 +50,22 @@ type Entry struct {
 	Multiline    *Multiline        `json:"multiline,omitempty"`
 	Fields       map[string]string `json:"fields,omitempty"`
 	MaxLineBytes int               `json:"max_line_bytes,omitempty"`
+
+	Units     []string `json:"units,omitempty"`     // systemd units, any of them
+	Priority  string   `json:"priority,omitempty"`  // this syslog priority and more severe: 0-7 or emerg..debug
+	Match     []string `json:"match,omitempty"`     // journalctl FIELD=value matches ("+" between OR groups)
+	Directory string   `json:"directory,omitempty"` // a journal directory instead of the system journal
+	File      string   `json:"file,omitempty"`      // a single journal file
+	Seek      string   `json:"seek,omitempty"`      // without a saved cursor: tail (default), head or cursor
+	Cursor    string   `json:"cursor,omitempty"`    // with seek "cursor": start after this entry
 }
+
+// fileOnly and journalOnly are the fields of one type that the other
+// rejects.
+var (
+	fileOnly    = []string{"path", "exclude", "start", "format", "multiline", "max_line_bytes"}
+	journalOnly = []string{"units", "priority", "match", "directory", "file", "seek", "cursor"}
+)
 
 // Multiline joins physical lines into one event. A line "matches" when the
 // pattern matches it, inverted by Negate. With Match "after" a matching
@@ -93,11 +122,18 @@ func Parse(data []byte) ([]Entry, error) {
 	seen := map[string]int{}
 	for i, raw := range raws {
 		var loose struct {
-			Path string `json:"path"`
+			Type      string `json:"type"`
+			Path      string `json:"path"`
+			Directory string `json:"directory"`
+			File      string `json:"file"`
 		}
 		_ = json.Unmarshal(raw, &loose) // only to name the entry in errors below
+		name := loose.Path
+		if loose.Type == TypeJournald {
+			name = strings.TrimSpace("journald " + loose.Directory + loose.File)
+		}
 		fail := func(field, format string, args ...any) error {
-			return &Error{Index: i + 1, Path: loose.Path, Field: field, Msg: fmt.Sprintf(format, args...)}
+			return &Error{Index: i + 1, Path: name, Field: field, Msg: fmt.Sprintf(format, args...)}
 		}
 		var e Entry
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -109,18 +145,38 @@ func Parse(data []byte) ([]Entry, error) {
 				return nil, fail(ute.Field, "%s is a JSON %s, want %s", ute.Field, ute.Value, describe(ute.Type))
 			case strings.HasPrefix(err.Error(), "json: unknown field "):
 				name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-				return nil, fail(name, "unknown field: remove it, or use one of path, topic, exclude, start, format, multiline, fields, max_line_bytes")
+				return nil, fail(name, "unknown field: remove it, or use one of type, topic, fields; for files path, %s; for the journal %s",
+					strings.Join(fileOnly[1:], ", "), strings.Join(journalOnly, ", "))
 			default:
 				return nil, fail("", "%v: each entry must be an object like {\"path\":\"/var/log/app.log\",\"topic\":\"app_log\"}", err)
 			}
 		}
-		if err := validate(&e, fail); err != nil {
+		var present map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &present) // decoded above, so an object
+		var err error
+		switch e.Type {
+		case "", TypeFile:
+			e.Type = TypeFile
+			if err = foreign(present, journalOnly, "journald", fail); err == nil {
+				err = validate(&e, fail)
+			}
+		case TypeJournald:
+			if err = foreign(present, fileOnly, "file", fail); err == nil {
+				err = validateJournald(&e, fail)
+			}
+		default:
+			err = fail("type", "%q: want \"file\" (default) or \"journald\"", e.Type)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if j, dup := seen[e.Path]; dup {
+		if j, dup := seen[e.Key()]; dup {
+			if e.Type == TypeJournald {
+				return nil, fail("topic", "entry %d already reads this journal with the same filters into %q: merge them or remove one", j, e.Topic)
+			}
 			return nil, fail("path", "%q is also entry %d: merge them or remove one", e.Path, j)
 		}
-		seen[e.Path] = i + 1
+		seen[e.Key()] = i + 1
 		entries = append(entries, e)
 	}
 	return entries, nil
@@ -144,6 +200,103 @@ func describe(t reflect.Type) string {
 	return t.String()
 }
 
+// foreign rejects the first field of another entry type.
+func foreign(present map[string]json.RawMessage, fields []string, other string, fail func(field, format string, args ...any) error) error {
+	lower := make(map[string]bool, len(present))
+	for k := range present {
+		lower[strings.ToLower(k)] = true // encoding/json matches names case-insensitively
+	}
+	for _, f := range fields {
+		if lower[f] {
+			if other == "journald" {
+				return fail(f, "only applies to \"type\":\"journald\" entries: remove it, or add \"type\":\"journald\" (and drop path) to read the journal")
+			}
+			return fail(f, "only applies to file entries, not \"type\":\"journald\": remove it (the journal is chosen by directory or file, filtered by units, priority, match)")
+		}
+	}
+	return nil
+}
+
+// validateJournald checks a journald entry with journald.Options.Validate
+// plus what the allowlist needs (absolute, clean paths).
+func validateJournald(e *Entry, fail func(field, format string, args ...any) error) error {
+	if err := validateTopic(e, fail); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, path string }{{"directory", e.Directory}, {"file", e.File}} {
+		switch {
+		case f.path == "":
+		case !filepath.IsAbs(f.path):
+			return fail(f.field, "%q is relative: use an absolute path such as /var/log/journal", f.path)
+		case filepath.Clean(f.path) != f.path:
+			return fail(f.field, "%q is not clean (.., // or a trailing /): write it as %q", f.path, filepath.Clean(f.path))
+		}
+	}
+	if err := e.JournalOptions().Validate(); err != nil {
+		var oe *journald.OptionError
+		if errors.As(err, &oe) {
+			return fail(oe.Field, "%s", oe.Msg)
+		}
+		return fail("", "%v", err)
+	}
+	if e.Seek == "" {
+		e.Seek = journald.SeekTail
+	}
+	if e.Cursor != "" && e.Seek != journald.SeekCursor {
+		return fail("cursor", "is only used with \"seek\":\"cursor\": set that, or remove the cursor")
+	}
+	return validateFields(e, fail)
+}
+
+// JournalOptions are the journalctl options of a journald entry (without
+// Follow and the journalctl binary, which the agent sets).
+func (e *Entry) JournalOptions() journald.Options {
+	return journald.Options{Directory: e.Directory, File: e.File, Units: e.Units, Priority: e.Priority,
+		Match: e.Match, Seek: e.Seek, Cursor: e.Cursor}
+}
+
+// Key identifies the entry's task across config changes. A file entry is
+// its path. A journald entry is its journal, topic and filters (units,
+// priority, match): the key of its cursor checkpoint, so editing fields or
+// seek keeps the position while changing a filter starts a new stream.
+func (e *Entry) Key() string {
+	if e.Type != TypeJournald {
+		return e.Path
+	}
+	units := slices.Clone(e.Units)
+	slices.Sort(units)
+	filters, _ := json.Marshal(struct {
+		Units    []string `json:"u"`
+		Priority string   `json:"p"`
+		Match    []string `json:"m"`
+	}{units, e.Priority, e.Match})
+	sum := sha256.Sum256(filters)
+	journal := e.Directory + e.File // at most one is set
+	if journal == "" {
+		journal = "system"
+	}
+	return "journald:" + journal + "|" + e.Topic + "|" + hex.EncodeToString(sum[:8])
+}
+
+func validateTopic(e *Entry, fail func(field, format string, args ...any) error) error {
+	if e.Topic == "" {
+		return fail("topic", "missing: set the Kafka topic the lines go to")
+	}
+	if !topicRE.MatchString(e.Topic) || e.Topic == "." || e.Topic == ".." {
+		return fail("topic", "%q is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it", e.Topic)
+	}
+	return nil
+}
+
+func validateFields(e *Entry, fail func(field, format string, args ...any) error) error {
+	for k := range e.Fields {
+		if k == "" {
+			return fail("fields", "empty key: name every field")
+		}
+	}
+	return nil
+}
+
 func validate(e *Entry, fail func(field, format string, args ...any) error) error {
 	switch {
 	case e.Path == "":
@@ -156,11 +309,8 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 	if _, err := filepath.Match(e.Path, ""); err != nil {
 		return fail("path", "%q is not a valid glob (%v): fix the brackets or escape them with \\", e.Path, err)
 	}
-	if e.Topic == "" {
-		return fail("topic", "missing: set the Kafka topic the lines go to")
-	}
-	if !topicRE.MatchString(e.Topic) || e.Topic == "." || e.Topic == ".." {
-		return fail("topic", "%q is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it", e.Topic)
+	if err := validateTopic(e, fail); err != nil {
+		return err
 	}
 	for _, x := range e.Exclude {
 		if _, err := filepath.Match(x, ""); err != nil || x == "" {
@@ -187,10 +337,8 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 	case e.MaxLineBytes < 16 || e.MaxLineBytes > MaxMaxLineBytes:
 		return fail("max_line_bytes", "%d: want 16 to %d bytes", e.MaxLineBytes, MaxMaxLineBytes)
 	}
-	for k := range e.Fields {
-		if k == "" {
-			return fail("fields", "empty key: name every field")
-		}
+	if err := validateFields(e, fail); err != nil {
+		return err
 	}
 	if m := e.Multiline; m != nil {
 		if m.Pattern == "" {
@@ -228,11 +376,38 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 
 // CheckAllowed rejects entries whose path is outside the agent's
 // allowed_paths, so a remote config cannot make the agent ship /etc/shadow.
+// A journald entry's directory or file is checked the same way; the system
+// journal (neither set) is CheckSystemJournal's business.
 func CheckAllowed(entries []Entry, allowed []string) error {
 	for i, e := range entries {
+		if e.Type == TypeJournald {
+			for _, f := range []struct{ field, path string }{{"directory", e.Directory}, {"file", e.File}} {
+				if f.path != "" && !pathglob.MatchAny(allowed, f.path) {
+					return &Error{Index: i + 1, Path: "journald " + f.path, Field: f.field,
+						Msg: fmt.Sprintf("%q is outside the agent's allowed_paths (%s): read a journal there, or widen [agent] allowed_paths on the host", f.path, strings.Join(allowed, ", "))}
+				}
+			}
+			continue
+		}
 		if !pathglob.MatchAny(allowed, e.Path) {
 			return &Error{Index: i + 1, Path: e.Path, Field: "path",
 				Msg: fmt.Sprintf("%q is outside the agent's allowed_paths (%s): collect from there, or widen [agent] allowed_paths on the host", e.Path, strings.Join(allowed, ", "))}
+		}
+	}
+	return nil
+}
+
+// CheckSystemJournal rejects journald entries without directory or file
+// (the host's own journal) unless the host allows it ([agent]
+// allow_journal).
+func CheckSystemJournal(entries []Entry, allowed bool) error {
+	if allowed {
+		return nil
+	}
+	for i, e := range entries {
+		if e.Type == TypeJournald && e.Directory == "" && e.File == "" {
+			return &Error{Index: i + 1, Path: "journald", Field: "type",
+				Msg: "reading the system journal is disabled on this host ([agent] allow_journal = false): set directory or file to a journal inside allowed_paths, or allow it on the host"}
 		}
 	}
 	return nil
