@@ -58,6 +58,8 @@ type Agent struct {
 	Hostname            string
 	HTTPListen          string
 	AllowedPaths        []string
+	AllowJournal        bool   // journald entries may read the system journal (without directory/file)
+	Journalctl          string // the journalctl binary for journald entries; never from the collect config
 	ScanInterval        time.Duration
 	CloseInactive       time.Duration
 	PartialFlushTimeout time.Duration
@@ -93,6 +95,8 @@ func Default() Config {
 			DataDir:             "/var/lib/logagent",
 			HTTPListen:          "127.0.0.1:9101",
 			AllowedPaths:        []string{"/var/log/**"},
+			AllowJournal:        true,
+			Journalctl:          "journalctl",
 			ScanInterval:        5 * time.Second,
 			CloseInactive:       5 * time.Minute,
 			PartialFlushTimeout: 5 * time.Second,
@@ -146,6 +150,8 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a.Hostname = f.String("agent", "hostname", "")
 	a.HTTPListen = f.String("agent", "http_listen", a.HTTPListen)
 	a.AllowedPaths = f.Strings("agent", "allowed_paths", a.AllowedPaths)
+	a.AllowJournal = f.Bool("agent", "allow_journal", a.AllowJournal)
+	a.Journalctl = f.String("agent", "journalctl", a.Journalctl)
 	a.ScanInterval = f.Duration("agent", "scan_interval", a.ScanInterval, time.Second, 50*time.Millisecond, hour)
 	a.CloseInactive = f.Duration("agent", "close_inactive", a.CloseInactive, time.Second, 100*time.Millisecond, day)
 	a.PartialFlushTimeout = f.Duration("agent", "partial_flush_timeout", a.PartialFlushTimeout, time.Second, 10*time.Millisecond, hour)

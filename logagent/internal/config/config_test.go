@@ -113,3 +113,17 @@ func TestStatusKey(t *testing.T) {
 		t.Errorf("status_key without %%s: %v", err)
 	}
 }
+
+func TestJournalSettings(t *testing.T) {
+	c, _, err := parse(t, "", nil)
+	if err != nil || !c.Agent.AllowJournal || c.Agent.Journalctl != "journalctl" {
+		t.Fatalf("defaults: allow_journal %v journalctl %q err %v", c.Agent.AllowJournal, c.Agent.Journalctl, err)
+	}
+	c, _, err = parse(t, "[agent]\nallow_journal = false\njournalctl = /usr/bin/journalctl\n", nil)
+	if err != nil || c.Agent.AllowJournal || c.Agent.Journalctl != "/usr/bin/journalctl" {
+		t.Fatalf("set: allow_journal %v journalctl %q err %v", c.Agent.AllowJournal, c.Agent.Journalctl, err)
+	}
+	if _, _, err := parse(t, "[agent]\nallow_journal = maybe\n", nil); err == nil || !strings.Contains(err.Error(), "allow_journal") {
+		t.Fatalf("bad bool: %v", err)
+	}
+}
