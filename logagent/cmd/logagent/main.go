@@ -44,6 +44,7 @@ func main() {
 }
 
 const usage = `Usage: logagent [-config path] [-version]
+       logagent COMMAND [flags] [args]   (operator CLI; logagent COMMAND -h for help)
 
 logagent reads the collect config from etcd (key [etcd] collect_log_key,
 default /logagent/<ip>/collect_config), tails the files it names and sends
@@ -54,11 +55,24 @@ Every ini key can be overridden by the environment variable
 LOGAGENT_<SECTION>_<KEY>, e.g. LOGAGENT_KAFKA_BROKERS=host1:9092,host2:9092.
 See docs/logagent.md for every key and the collect config format.
 
-Flags:
+Commands (docs/logagent.md, "Operator CLI"):
+` + commandList + `
+Examples:
+  logagent -config /etc/logagent/config.ini
+  logagent validate -config /etc/logagent/config.ini collect.json
+  logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
+  logagent agents -endpoints http://etcd1:2379
+
+Flags (running the agent):
 `
 
 // Run is the whole program minus signal handling; it returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if code, ok := dispatch(ctx, args, stdout, stderr); ok {
+			return code
+		}
+	}
 	fs := flag.NewFlagSet("logagent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "logagent/conf/config.ini", "path of the ini settings file")

@@ -1,0 +1,575 @@
+package main
+
+// The operator CLI: subcommands of the logagent binary that validate a
+// collect config with the agent's own rules, write and read it in etcd,
+// and list the fleet's status documents.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/logagent/internal/agent"
+	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
+	"github.com/logcollect/logcollect/pkg/settings"
+)
+
+// command is one subcommand.
+type command struct {
+	usage string // printed by -h, after "Usage: "
+	run   func(ctx context.Context, c *cli) int
+}
+
+// commands are the subcommands by name; Run dispatches on args[0].
+var commands map[string]command
+
+func init() { // a var initialiser would loop: dispatch (help) calls Run
+	commands = map[string]command{
+		"validate": {validateUsage, runValidate},
+		"put":      {putUsage, runPut},
+		"get":      {getUsage, runGet},
+		"agents":   {agentsUsage, runAgents},
+	}
+}
+
+const etcdFlagsHelp = `Connection: with -config, endpoints, dial_timeout, TLS and username/password come from
+the ini's [etcd] section (and LOGAGENT_ETCD_* variables); -endpoints overrides the
+endpoints. Without -config: -endpoints, else LOGAGENT_ETCD_ENDPOINTS, else
+127.0.0.1:2379. The keys follow [etcd] collect_log_key and status_key.
+`
+
+const validateUsage = `logagent validate [-config agent.ini] FILE
+
+Checks a collect config (the JSON array an agent reads from etcd) exactly as
+the agent does: collect.Parse, plus the [agent] allowed_paths of -config when
+given. Prints "OK" with the entry count, or every problem with its fix.
+FILE "-" reads standard input. Exit code 0 valid, 1 invalid, 2 usage.
+
+Examples:
+  logagent validate collect.json
+  logagent validate -config /etc/logagent/config.ini collect.json
+  kubectl get cm x -o jsonpath='{.data.collect}' | logagent validate -
+
+Flags:
+`
+
+const putUsage = `logagent put -ip IP [-config agent.ini | -endpoints URLS] FILE
+
+Validates FILE like "logagent validate" and, only if it is valid, writes it to
+the agent's collect key (/logagent/IP/collect_config by default). The agent
+applies it within moments; "logagent get -status -ip IP" shows whether it did.
+Exit code 0 written, 1 invalid or etcd error, 2 usage.
+
+` + etcdFlagsHelp + `
+Examples:
+  logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
+  logagent put -ip 10.0.0.5 -config /etc/logagent/config.ini collect.json
+
+Flags:
+`
+
+const getUsage = `logagent get -ip IP [-status] [-config agent.ini | -endpoints URLS]
+
+Prints the agent's collect config JSON as stored in etcd, or with -status its
+status document (identity, config state, files and lag, last error).
+Exit code 0 printed, 1 absent or etcd error, 2 usage.
+
+` + etcdFlagsHelp + `
+Examples:
+  logagent get -ip 10.0.0.5 -endpoints http://etcd1:2379
+  logagent get -ip 10.0.0.5 -status -config /etc/logagent/config.ini
+
+Flags:
+`
+
+const agentsUsage = `logagent agents [-json] [-config agent.ini | -endpoints URLS]
+
+Lists every agent that publishes status (agents that stopped or died are
+gone within [etcd] status_ttl): IP, host, version, files followed, total lag
+(bytes written and not yet acknowledged by Kafka), config state and last
+error. -json prints the status documents as a JSON array.
+Exit code 0 listed (even none), 1 etcd error, 2 usage.
+
+` + etcdFlagsHelp + `
+Examples:
+  logagent agents -endpoints http://etcd1:2379
+  logagent agents -json -config /etc/logagent/config.ini | jq '.[] | select(.total_lag > 1e6) | .ip'
+
+Flags:
+`
+
+// cli is the parsed state of one subcommand run.
+type cli struct {
+	name           string
+	cmd            command
+	fs             *flag.FlagSet
+	stdout, stderr io.Writer
+	args           []string // positional
+
+	configPath, endpoints, ip string
+	dialTimeout               time.Duration
+	status, asJSON            bool // get -status, agents -json
+}
+
+// runCommand runs subcommand name with args.
+func runCommand(ctx context.Context, name string, cmd command, args []string, stdout, stderr io.Writer) int {
+	c := &cli{name: name, cmd: cmd, stdout: stdout, stderr: stderr, fs: flag.NewFlagSet("logagent "+name, flag.ContinueOnError)}
+	c.fs.SetOutput(io.Discard)
+	c.fs.StringVar(&c.configPath, "config", "", "the agent's ini file: etcd connection, key names and allowed_paths")
+	if name != "validate" {
+		c.fs.StringVar(&c.endpoints, "endpoints", "", "etcd endpoints, separated by commas (host:port or http(s)://host:port)")
+		c.fs.DurationVar(&c.dialTimeout, "dial-timeout", 0, "how long to wait for etcd (default: [etcd] dial_timeout, 5s)")
+	}
+	switch name {
+	case "put", "get":
+		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys (required)")
+	}
+	if name == "get" {
+		c.fs.BoolVar(&c.status, "status", false, "print the agent's status document instead of its collect config")
+	}
+	if name == "agents" {
+		c.fs.BoolVar(&c.asJSON, "json", false, "print the status documents as a JSON array")
+	}
+	printUsage := func(w io.Writer) {
+		c.fs.SetOutput(w)
+		fmt.Fprint(w, "Usage: "+cmd.usage)
+		c.fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(c.fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "logagent %s: %v\n\n", name, err)
+		printUsage(stderr)
+		return exitUsage
+	}
+	c.args = pos
+	return cmd.run(ctx, c)
+}
+
+// parseInterleaved parses flags before and after the positional
+// arguments, so "put FILE -ip X" works like "put -ip X FILE".
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *cli) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "logagent %s: "+format+"\n", append([]any{c.name}, args...)...)
+	return code
+}
+
+// usageError reports a bad invocation with the subcommand's usage line.
+func (c *cli) usageError(format string, args ...any) int {
+	c.fail(exitUsage, format, args...)
+	line, _, _ := strings.Cut(c.cmd.usage, "\n")
+	fmt.Fprintf(c.stderr, "Usage: %s\n(logagent %s -h for help)\n", line, c.name)
+	return exitUsage
+}
+
+// settings loads the ini of -config, or the defaults with LOGAGENT_*
+// environment overrides, then applies -endpoints and -dial-timeout.
+func (c *cli) settings() (config.Config, error) {
+	var cfg config.Config
+	var err error
+	if c.configPath != "" {
+		cfg, _, err = config.Load(c.configPath)
+		if err != nil {
+			return config.Config{}, fmt.Errorf("bad settings in %s:\n%w", c.configPath, err)
+		}
+	} else {
+		f, perr := settings.Parse("(defaults and environment)", nil, config.EnvPrefix, os.LookupEnv)
+		if perr != nil {
+			return config.Config{}, perr
+		}
+		if cfg, _, err = config.FromSettings(f); err != nil {
+			return config.Config{}, fmt.Errorf("bad settings:\n%w", err)
+		}
+	}
+	if c.endpoints != "" {
+		cfg.Etcd.Endpoints = settings.SplitList(c.endpoints)
+	}
+	if c.dialTimeout > 0 {
+		cfg.Etcd.DialTimeout = c.dialTimeout
+	}
+	return cfg, nil
+}
+
+func (c *cli) needIP() (string, bool) {
+	if c.ip == "" {
+		return "", false
+	}
+	return c.ip, net.ParseIP(c.ip) != nil
+}
+
+// readInput reads FILE, or standard input for "-".
+func readInput(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// checkConfig validates data exactly as the agent does (collect.Parse,
+// then collect.CheckAllowed when allowed is set) and lists every problem:
+// when Parse rejects the whole, each entry is checked alone to find all
+// the bad ones. The verdict is always Parse's and CheckAllowed's.
+func checkConfig(data []byte, allowed []string) (entries []collect.Entry, problems []error) {
+	entries, err := collect.Parse(data)
+	if err == nil {
+		for i, e := range entries {
+			if aerr := collect.CheckAllowed([]collect.Entry{e}, allowed); allowed != nil && aerr != nil {
+				problems = append(problems, renumber(aerr, i+1))
+			}
+		}
+		return entries, problems
+	}
+	var raws []json.RawMessage
+	if errors.Is(err, collect.ErrSyntax) || json.Unmarshal(bytes.TrimSpace(data), &raws) != nil {
+		return nil, []error{err}
+	}
+	for i, raw := range raws {
+		one, perr := collect.Parse(append(append([]byte("["), raw...), ']'))
+		switch {
+		case perr != nil:
+			problems = append(problems, renumber(perr, i+1))
+		case allowed != nil:
+			if aerr := collect.CheckAllowed(one, allowed); aerr != nil {
+				problems = append(problems, renumber(aerr, i+1))
+			}
+		}
+	}
+	if len(problems) == 0 { // only a problem between entries (a duplicate path)
+		problems = []error{err}
+	}
+	return nil, problems
+}
+
+func renumber(err error, index int) error {
+	var ce *collect.Error
+	if errors.As(err, &ce) {
+		c := *ce
+		c.Index = index
+		return &c
+	}
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// validateFile runs checkConfig on FILE and reports; ok is false when the
+// caller must stop with exit code 1.
+func (c *cli) validateFile(file string, allowed []string) (data []byte, entries []collect.Entry, ok bool) {
+	data, err := readInput(file)
+	if err != nil {
+		c.fail(exitRuntime, "%v", err)
+		return nil, nil, false
+	}
+	entries, problems := checkConfig(data, allowed)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(c.stderr, "%s: %v\n", file, p)
+		}
+		fmt.Fprintf(c.stderr, "%s: %s\n", file, plural(len(problems), "problem", "problems"))
+		return nil, nil, false
+	}
+	return data, entries, true
+}
+
+func runValidate(_ context.Context, c *cli) int {
+	if len(c.args) != 1 {
+		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
+	}
+	var allowed []string
+	if c.configPath != "" {
+		cfg, err := c.settings()
+		if err != nil {
+			return c.fail(exitUsage, "%v", err)
+		}
+		allowed = cfg.Agent.AllowedPaths
+	}
+	_, entries, ok := c.validateFile(c.args[0], allowed)
+	if !ok {
+		return exitRuntime
+	}
+	note := ""
+	if len(entries) == 0 {
+		note = " (an agent given this stops collecting)"
+	}
+	if allowed != nil {
+		note += " within allowed_paths " + strings.Join(allowed, ", ")
+	}
+	fmt.Fprintf(c.stdout, "OK: %s: %s%s\n", c.args[0], plural(len(entries), "entry", "entries"), note)
+	return exitOK
+}
+
+// connect returns a client and the settings; the caller closes the client.
+func (c *cli) connect() (*clientv3.Client, config.Config, int) {
+	cfg, err := c.settings()
+	if err != nil {
+		return nil, config.Config{}, c.fail(exitUsage, "%v", err)
+	}
+	cli, err := etcdclient.New(cfg.Etcd)
+	if err != nil {
+		return nil, config.Config{}, c.fail(exitUsage, "%v", err)
+	}
+	return cli, cfg, exitOK
+}
+
+// request runs one etcd call bounded by the dial timeout and explains a
+// failure.
+func request[T any](ctx context.Context, cfg config.Config, call func(context.Context) (T, error)) (T, error) {
+	rctx, cancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
+	defer cancel()
+	v, err := call(rctx)
+	if err != nil && rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = context.DeadlineExceeded
+	}
+	return v, etcdclient.Explain(err, cfg.Etcd)
+}
+
+func runPut(ctx context.Context, c *cli) int {
+	ip, valid := c.needIP()
+	switch {
+	case ip == "":
+		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
+	case !valid:
+		return c.usageError("-ip %q is not an IP address", ip)
+	case len(c.args) != 1:
+		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
+	}
+	var allowed []string
+	if c.configPath != "" {
+		cfg, err := c.settings()
+		if err != nil {
+			return c.fail(exitUsage, "%v", err)
+		}
+		allowed = cfg.Agent.AllowedPaths
+	}
+	data, entries, ok := c.validateFile(c.args[0], allowed)
+	if !ok {
+		fmt.Fprintf(c.stderr, "logagent put: nothing written: fix the problems above\n")
+		return exitRuntime
+	}
+	cli, cfg, code := c.connect()
+	if cli == nil {
+		return code
+	}
+	defer cli.Close()
+	key := cfg.CollectKey(ip)
+	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.PutResponse, error) { return cli.Put(ctx, key, string(data)) })
+	if err != nil {
+		return c.fail(exitRuntime, "write %s: %v", key, err)
+	}
+	fmt.Fprintf(c.stdout, "wrote %s (%s) to %s at revision %d\n", c.args[0], plural(len(entries), "entry", "entries"), key, resp.Header.Revision)
+	return exitOK
+}
+
+func runGet(ctx context.Context, c *cli) int {
+	ip, valid := c.needIP()
+	switch {
+	case ip == "":
+		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
+	case !valid:
+		return c.usageError("-ip %q is not an IP address", ip)
+	case len(c.args) != 0:
+		return c.usageError("unexpected arguments %q", c.args)
+	}
+	cli, cfg, code := c.connect()
+	if cli == nil {
+		return code
+	}
+	defer cli.Close()
+	key := cfg.CollectKey(ip)
+	if c.status {
+		key = cfg.StatusKey(ip)
+	}
+	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) { return cli.Get(ctx, key) })
+	if err != nil {
+		return c.fail(exitRuntime, "read %s: %v", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		if c.status {
+			return c.fail(exitRuntime, "no status at %s: no agent with IP %s is running and connected to this etcd (a stopped agent's status is gone within status_ttl)", key, ip)
+		}
+		return c.fail(exitRuntime, "no collect config at %s: write one with logagent put -ip %s FILE", key, ip)
+	}
+	value := resp.Kvs[0].Value
+	if c.status {
+		var out bytes.Buffer
+		if json.Indent(&out, value, "", "  ") == nil {
+			value = out.Bytes()
+		}
+	}
+	c.stdout.Write(value)
+	if !bytes.HasSuffix(value, []byte("\n")) {
+		fmt.Fprintln(c.stdout)
+	}
+	return exitOK
+}
+
+func runAgents(ctx context.Context, c *cli) int {
+	if len(c.args) != 0 {
+		return c.usageError("unexpected arguments %q", c.args)
+	}
+	cli, cfg, code := c.connect()
+	if cli == nil {
+		return code
+	}
+	defer cli.Close()
+	prefix, suffix := cfg.Etcd.StatusKeyParts()
+	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return cli.Get(ctx, prefix, clientv3.WithPrefix())
+	})
+	if err != nil {
+		return c.fail(exitRuntime, "read %s*%s: %v", prefix, suffix, err)
+	}
+	var raws []json.RawMessage
+	var sts []agent.Status
+	for _, kv := range resp.Kvs {
+		k := string(kv.Key)
+		ip, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), suffix)
+		if !ok || ip == "" || strings.Contains(ip, "/") {
+			continue // another key under the prefix (a collect config)
+		}
+		var st agent.Status
+		if err := json.Unmarshal(kv.Value, &st); err != nil {
+			fmt.Fprintf(c.stderr, "logagent agents: %s is not a status document (%v); skipped\n", k, err)
+			continue
+		}
+		if st.IP == "" {
+			st.IP = ip
+		}
+		raws = append(raws, kv.Value)
+		sts = append(sts, st)
+	}
+	if c.asJSON {
+		if raws == nil {
+			raws = []json.RawMessage{}
+		}
+		out, _ := json.MarshalIndent(raws, "", "  ")
+		fmt.Fprintf(c.stdout, "%s\n", out)
+		return exitOK
+	}
+	if len(sts) == 0 {
+		fmt.Fprintf(c.stderr, "no agent publishes status under %s<ip>%s at %s\n", prefix, suffix, strings.Join(cfg.Etcd.Endpoints, ","))
+		return exitOK
+	}
+	sort.SliceStable(sts, func(i, j int) bool { return sts[i].IP < sts[j].IP })
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tHOST\tVERSION\tFILES\tLAG\tCONFIG\tUPDATED\tLAST ERROR")
+	now := time.Now()
+	for _, st := range sts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s ago\t%s\n", st.IP, st.Hostname, st.Version, len(st.Files)+st.FilesOmitted,
+			bytesHuman(st.TotalLag), configState(st.Config), now.Sub(st.UpdatedAt).Round(time.Second), lastError(st.LastError, now))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// configState is the CONFIG column: "applied r12", "rejected r14 (runs r12)".
+func configState(c agent.ConfigStatus) string {
+	run := fmt.Sprintf("r%d", c.Revision)
+	if c.Revision == 0 {
+		run = "cache"
+	}
+	switch c.State {
+	case agent.ConfigApplied:
+		return "applied " + run
+	case agent.ConfigRejected:
+		if c.Rejected != nil {
+			return fmt.Sprintf("REJECTED r%d (runs %s)", c.Rejected.Revision, run)
+		}
+		return "REJECTED (runs " + run + ")"
+	}
+	return c.State
+}
+
+func lastError(e *agent.ErrorStatus, now time.Time) string {
+	if e == nil {
+		return "-"
+	}
+	msg := e.Message
+	if len(msg) > 80 {
+		msg = msg[:77] + "..."
+	}
+	return fmt.Sprintf("%s ago: %s", now.Sub(e.At).Round(time.Second), msg)
+}
+
+func bytesHuman(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// commandList is the commands part of the binary's usage.
+const commandList = `  validate  check a collect config file with the agent's rules
+  put       validate a collect config file and write it to etcd
+  get       print an agent's collect config (or -status document) from etcd
+  agents    list the agents' status documents from etcd (a fleet table)
+  help      help on a command: logagent help put
+`
+
+// dispatch runs args[0] as a subcommand when it names one; ok is false
+// for the agent's own flags.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	name := args[0]
+	if name == "help" {
+		if len(args) == 2 {
+			if cmd, ok := commands[args[1]]; ok {
+				return runCommand(ctx, args[1], cmd, []string{"-h"}, stdout, stderr), true
+			}
+		}
+		return Run(ctx, []string{"-h"}, stdout, stderr), true
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		if !strings.HasPrefix(name, "-") {
+			fmt.Fprintf(stderr, "logagent: unknown command %q; commands:\n%s", name, commandList)
+			return exitUsage, true
+		}
+		return 0, false
+	}
+	return runCommand(ctx, name, cmd, args[1:], stdout, stderr), true
+}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/logagent/internal/agent"
+	"github.com/logcollect/logcollect/pkg/devstack"
+)
+
+// run runs the binary's Run with args and returns exit code, stdout, stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.json", `[{"path":"/var/log/nginx/access.log","topic":"web_log"},{"path":"/srv/app/*.log","topic":"app_log","format":"json"}]`)
+	bad := writeFile(t, dir, "bad.json", `[{"path":"/var/log/a.log","topic":"web log"},{"path":"/var/log/b.log","topic":"ok"},{"path":"rel.log","topic":"t"}]`)
+	dup := writeFile(t, dir, "dup.json", `[{"path":"/var/log/a.log","topic":"a"},{"path":"/var/log/a.log","topic":"b"}]`)
+	syntax := writeFile(t, dir, "syntax.json", `{"path":"/var/log/a.log"`)
+	empty := writeFile(t, dir, "empty.json", `[]`)
+	ini := writeFile(t, dir, "agent.ini", "[agent]\nallowed_paths = /var/log/**\n")
+	tests := []struct {
+		args     []string
+		code     int
+		out, err []string // every line must appear
+	}{
+		{[]string{"validate", good}, 0, []string{"OK: " + good + ": 2 entries\n"}, nil},
+		{[]string{"validate", empty}, 0, []string{"OK: " + empty + ": 0 entries (an agent given this stops collecting)\n"}, nil},
+		{[]string{"validate", bad}, 1, nil, []string{
+			bad + `: collect config entry 1 (/var/log/a.log): field "topic": "web log" is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it` + "\n",
+			bad + `: collect config entry 3 (rel.log): field "path": "rel.log" is relative: use an absolute path such as /var/log/app/*.log` + "\n",
+			bad + ": 2 problems\n"}},
+		{[]string{"validate", dup}, 1, nil, []string{
+			dup + `: collect config entry 2 (/var/log/a.log): field "path": "/var/log/a.log" is also entry 1: merge them or remove one` + "\n",
+			dup + ": 1 problem\n"}},
+		{[]string{"validate", syntax}, 1, nil, []string{syntax + `: collect config is not a JSON array of entries: unexpected end of JSON input: write it like [{"path":"/var/log/app.log","topic":"app_log"}]` + "\n"}},
+		// The allowlist of -config, flags after the file work too.
+		{[]string{"validate", good, "-config", ini}, 1, nil, []string{
+			good + `: collect config entry 2 (/srv/app/*.log): field "path": "/srv/app/*.log" is outside the agent's allowed_paths (/var/log/**): collect from there, or widen [agent] allowed_paths on the host` + "\n",
+			good + ": 1 problem\n"}},
+		{[]string{"validate", "-config", ini, empty}, 0, []string{"OK: " + empty + ": 0 entries"}, nil},
+		{[]string{"validate"}, 2, nil, []string{"logagent validate: want exactly one FILE, got 0 arguments\n", "Usage: logagent validate [-config agent.ini] FILE\n"}},
+		{[]string{"validate", filepath.Join(dir, "missing.json")}, 1, nil, []string{"no such file"}},
+	}
+	for _, tt := range tests {
+		code, out, errs := run(t, tt.args...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d; stdout %q stderr %q", tt.args, code, tt.code, out, errs)
+		}
+		for _, w := range tt.out {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout %q lacks %q", tt.args, out, w)
+			}
+		}
+		for _, w := range tt.err {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: stderr %q lacks %q", tt.args, errs, w)
+			}
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t, "--help")
+	for _, w := range []string{"logagent COMMAND", "validate", "put", "get", "agents", "Examples:", "-config"} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("--help: exit %d, lacks %q:\n%s", code, w, out)
+		}
+	}
+	for name, cmd := range commands {
+		for _, args := range [][]string{{name, "-h"}, {name, "--help"}, {"help", name}} {
+			code, out, errs := run(t, args...)
+			if code != 0 || !strings.HasPrefix(out, "Usage: logagent "+name) || !strings.Contains(out, "Examples:\n  logagent "+name) || errs != "" {
+				t.Errorf("%v: exit %d stdout %q stderr %q", args, code, out, errs)
+			}
+			if !strings.Contains(out, cmd.usage[:20]) {
+				t.Errorf("%v: usage text missing", args)
+			}
+		}
+	}
+	code, _, errs := run(t, "frobnicate")
+	if code != exitUsage || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, errs)
+	}
+	code, _, errs = run(t, "put", "-nope")
+	if code != exitUsage || !strings.Contains(errs, "flag provided but not defined: -nope") || !strings.Contains(errs, "Usage: logagent put") {
+		t.Errorf("bad flag: %d %q", code, errs)
+	}
+}
+
+func TestUnreachableEtcd(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.json", `[{"path":"/var/log/a.log","topic":"a"}]`)
+	for _, args := range [][]string{
+		{"get", "-ip", "10.0.0.5"},
+		{"put", "-ip", "10.0.0.5", good},
+		{"agents"},
+	} {
+		start := time.Now()
+		code, _, errs := run(t, append(args, "-endpoints", "127.0.0.1:1", "-dial-timeout", "300ms")...)
+		if code != exitRuntime || !strings.Contains(errs, "etcd at 127.0.0.1:1 not reachable within the dial timeout (300ms)") {
+			t.Errorf("%v: exit %d stderr %q", args, code, errs)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Errorf("%v: took %s with a 300ms dial timeout", args, time.Since(start))
+		}
+	}
+	code, _, errs := run(t, "get", "-ip", "not-an-ip")
+	if code != exitUsage || !strings.Contains(errs, `-ip "not-an-ip" is not an IP address`) {
+		t.Errorf("bad ip: %d %q", code, errs)
+	}
+}
+
+func TestPutGet(t *testing.T) {
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	dir := t.TempDir()
+	goodJSON := `[{"path":"/var/log/nginx/access.log","topic":"web_log"}]`
+	good := writeFile(t, dir, "good.json", goodJSON)
+	bad := writeFile(t, dir, "bad.json", `[{"path":"/var/log/a.log","topic":"web log"}]`)
+	ep := e.Endpoint()
+	key := "/logagent/10.0.0.5/collect_config"
+
+	code, _, errs := run(t, "get", "-ip", "10.0.0.5", "-endpoints", ep)
+	if code != exitRuntime || !strings.Contains(errs, "no collect config at "+key+": write one with logagent put -ip 10.0.0.5 FILE") {
+		t.Errorf("get absent: %d %q", code, errs)
+	}
+	code, out, errs := run(t, "put", "-ip", "10.0.0.5", "-endpoints", ep, bad)
+	if code != exitRuntime || out != "" || !strings.Contains(errs, `field "topic": "web log" is not a valid Kafka topic name`) || !strings.Contains(errs, "nothing written") {
+		t.Errorf("put bad: %d %q %q", code, out, errs)
+	}
+	if resp, _ := cli.Get(context.Background(), key); len(resp.Kvs) != 0 {
+		t.Fatalf("a bad config was written: %s", resp.Kvs[0].Value)
+	}
+	code, out, errs = run(t, "put", good, "-ip", "10.0.0.5", "-endpoints", ep)
+	if code != exitOK || !strings.HasPrefix(out, "wrote "+good+" (1 entry) to "+key+" at revision ") {
+		t.Errorf("put good: %d %q %q", code, out, errs)
+	}
+	resp, err := cli.Get(context.Background(), key)
+	if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != goodJSON {
+		t.Fatalf("etcd holds %v %v", resp, err)
+	}
+	code, out, _ = run(t, "get", "-ip", "10.0.0.5", "-endpoints", ep)
+	if code != exitOK || out != goodJSON+"\n" {
+		t.Errorf("get: %d %q", code, out)
+	}
+	// The key follows the ini's collect_log_key; connection from the ini.
+	ini := writeFile(t, dir, "agent.ini", fmt.Sprintf("[etcd]\nendpoints = %s\ncollect_log_key = /prod/%%s/collect\n", ep))
+	if code, out, errs := run(t, "put", "-config", ini, "-ip", "10.0.0.6", good); code != exitOK || !strings.Contains(out, "to /prod/10.0.0.6/collect at") {
+		t.Errorf("put with ini: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run(t, "get", "-config", ini, "-ip", "10.0.0.6"); code != exitOK || out != goodJSON+"\n" {
+		t.Errorf("get with ini: %d %q", code, out)
+	}
+	code, _, errs = run(t, "get", "-status", "-ip", "10.0.0.5", "-endpoints", ep)
+	if code != exitRuntime || !strings.Contains(errs, "no status at /logagent/10.0.0.5/status") {
+		t.Errorf("get -status absent: %d %q", code, errs)
+	}
+	code, out, errs = run(t, "agents", "-endpoints", ep)
+	if code != exitOK || out != "" || !strings.Contains(errs, "no agent publishes status under /logagent/<ip>/status") {
+		t.Errorf("agents, none: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run(t, "agents", "-json", "-endpoints", ep); code != exitOK || out != "[]\n" {
+		t.Errorf("agents -json, none: %d %q", code, out)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the logagent binary once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "logagent-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "logagent")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// A running agent shows in "agents" and "get -status"; killed with SIGKILL
+// its status stays until the lease expires (status_ttl), then goes; a
+// SIGTERM stop removes it at once.
+func TestAgentsAndStatusLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := binary(t)
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	dir := t.TempDir()
+	ini := writeFile(t, dir, "config.ini", fmt.Sprintf(`[kafka]
+brokers = %s
+[etcd]
+endpoints = %s
+status_ttl = 2s
+status_interval = 200ms
+[agent]
+ip = 127.0.0.1
+hostname = fleet-host
+data_dir = %s
+http_listen =
+allowed_paths = %s/**
+scan_interval = 100ms
+`, k.Addr(), e.Endpoint(), filepath.Join(dir, "data"), dir))
+	logPath := writeFile(t, dir, "app.log", "one\ntwo\n")
+	cfgFile := writeFile(t, dir, "collect.json", `[{"path":"`+logPath+`","topic":"fleet_log","start":"beginning"}]`)
+	if code, out, errs := run(t, "put", "-config", ini, "-ip", "127.0.0.1", cfgFile); code != exitOK {
+		t.Fatalf("put: %d %q %q", code, out, errs)
+	}
+
+	p := startAgent(t, bin, ini)
+	key := "/logagent/127.0.0.1/status"
+	waitFor(t, "the agent's status with its file delivered", func() bool {
+		code, out, _ := run(t, "get", "-status", "-config", ini, "-ip", "127.0.0.1")
+		var st agent.Status
+		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st.Files) == 1 && st.Files[0].Offset == 8
+	}, p)
+
+	code, out, errs := run(t, "agents", "-config", ini)
+	t.Logf("logagent agents:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) != 2 {
+		t.Fatalf("agents: %d %q %q", code, out, errs)
+	}
+	for _, col := range []string{"IP", "HOST", "VERSION", "FILES", "LAG", "CONFIG", "LAST ERROR"} {
+		if !strings.Contains(lines[0], col) {
+			t.Errorf("header %q lacks %s", lines[0], col)
+		}
+	}
+	f := strings.Fields(lines[1])
+	if len(f) < 7 || f[0] != "127.0.0.1" || f[1] != "fleet-host" || f[2] != "dev" || f[3] != "1" || f[4] != "0B" || f[5] != "applied" || !strings.HasPrefix(f[6], "r") {
+		t.Errorf("agents row: %q", lines[1])
+	}
+	code, out, _ = run(t, "agents", "-json", "-endpoints", e.Endpoint())
+	var sts []agent.Status
+	if code != exitOK || json.Unmarshal([]byte(out), &sts) != nil || len(sts) != 1 || sts[0].Hostname != "fleet-host" || sts[0].Config.State != agent.ConfigApplied {
+		t.Errorf("agents -json: %d %s", code, out)
+	}
+
+	// A rejected config shows in the table.
+	badFile := writeFile(t, dir, "bad.json", `[{"path":"`+logPath+`","topic":"fleet log"}]`)
+	if _, err := cli.Put(context.Background(), "/logagent/127.0.0.1/collect_config", mustRead(t, badFile)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "REJECTED in the agents table", func() bool {
+		_, out, _ := run(t, "agents", "-config", ini)
+		if strings.Contains(out, "REJECTED r") && strings.Contains(out, "collect config rejected") {
+			t.Logf("logagent agents:\n%s", out)
+			return true
+		}
+		return false
+	}, p)
+
+	// SIGKILL: the key outlives the process until the lease expires.
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	killed := time.Now()
+	if resp, err := cli.Get(context.Background(), key); err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("status gone at once after SIGKILL (want it to expire with the lease): %v %v", resp, err)
+	}
+	waitFor(t, "the status to expire", func() bool {
+		resp, err := cli.Get(context.Background(), key)
+		return err == nil && len(resp.Kvs) == 0
+	}, p)
+	if d := time.Since(killed); d > 6*time.Second {
+		t.Errorf("status expired after %s with status_ttl 2s", d)
+	}
+
+	// SIGTERM: deleted at once.
+	p2 := startAgent(t, bin, ini)
+	waitFor(t, "the restarted agent's status", func() bool {
+		resp, err := cli.Get(context.Background(), key)
+		return err == nil && len(resp.Kvs) == 1
+	}, p2)
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p2.log())
+	}
+	if resp, err := cli.Get(context.Background(), key); err != nil || len(resp.Kvs) != 0 {
+		t.Fatalf("status still there after a clean stop: %v %v\n%s", resp, err, p2.log())
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; agent log:\n%s", what, p.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
