@@ -250,18 +250,27 @@ func (a *Agent) watchEtcd(ctx context.Context) {
 		a.log.Error("etcd TLS settings; collecting with the cached config only", "err", err)
 		return
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: a.cfg.Etcd.Endpoints, DialTimeout: a.cfg.Etcd.DialTimeout,
-		Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg,
-		// The client's own zap logs would duplicate ours in another format;
-		// every failure surfaces through the calls below and is logged there.
-		Logger:            zap.NewNop(),
-		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
-	if err != nil {
-		a.log.Error("etcd client settings; collecting with the cached config only", "err", err)
-		return
+	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
+	// With a username the client authenticates while it is created, so
+	// etcd being down or refusing the password fails here: retry too.
+	var cli *clientv3.Client
+	for cli == nil {
+		cli, err = clientv3.New(clientv3.Config{Endpoints: a.cfg.Etcd.Endpoints, DialTimeout: a.cfg.Etcd.DialTimeout,
+			Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg,
+			// The client's own zap logs would duplicate ours in another format;
+			// every failure surfaces through the calls below and is logged there.
+			Logger:            zap.NewNop(),
+			DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.ready.Set("etcd", err)
+			a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile", "key", key, "endpoints", a.cfg.Etcd.Endpoints, "err", err)
+			bo.Wait(ctx)
+		}
 	}
 	defer cli.Close()
-	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
 	for ctx.Err() == nil {
 		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
 		resp, err := cli.Get(gctx, key)

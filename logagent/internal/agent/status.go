@@ -243,12 +243,6 @@ func sameFile(fi os.FileInfo, dev, ino uint64) bool {
 func (s *statusReporter) run(ctx context.Context) {
 	a := s.a
 	key := a.cfg.StatusKey(a.ip)
-	cli, err := etcdclient.New(a.cfg.Etcd)
-	if err != nil {
-		a.log.Error("fleet status not published", "err", err)
-		return
-	}
-	defer cli.Close()
 	ttl := int64(math.Ceil(a.cfg.Etcd.StatusTTL.Seconds()))
 	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
 	failing := false
@@ -259,6 +253,19 @@ func (s *statusReporter) run(ctx context.Context) {
 		failing = true
 		bo.Wait(ctx)
 	}
+	// With a username the client authenticates while it is created, so an
+	// unreachable etcd fails here too.
+	var cli *clientv3.Client
+	for cli == nil {
+		var err error
+		if cli, err = etcdclient.New(a.cfg.Etcd); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			fail("connect", err)
+		}
+	}
+	defer cli.Close()
 	for ctx.Err() == nil {
 		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
 		lease, err := cli.Grant(gctx, ttl)
