@@ -343,9 +343,9 @@ func (c *cli) connect() (*clientv3.Client, config.Config, int) {
 	if err != nil {
 		return nil, config.Config{}, c.fail(exitUsage, "%v", err)
 	}
-	cli, err := etcdclient.New(cfg.Etcd)
+	cli, err := etcdclient.New(cfg.Etcd) // with a username, this authenticates
 	if err != nil {
-		return nil, config.Config{}, c.fail(exitUsage, "%v", err)
+		return nil, config.Config{}, c.fail(exitRuntime, "%v", etcdclient.Explain(err, cfg.Etcd))
 	}
 	return cli, cfg, exitOK
 }

@@ -369,3 +369,66 @@ func waitFor(t *testing.T, what string, cond func() bool, p *proc) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The CLI takes TLS and credentials from the agent's ini; failures say
+// what to check and never print the password.
+func TestCLITLSAndAuth(t *testing.T) {
+	dir := t.TempDir()
+	certs, err := devstack.GenerateCerts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, TrustedCAFile: certs.CAFile, ClientCertAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	good := writeFile(t, dir, "good.json", `[{"path":"/var/log/a.log","topic":"a"}]`)
+	tlsIni := writeFile(t, dir, "tls.ini", fmt.Sprintf("[etcd]\nendpoints = %s\ndial_timeout = 1s\ntls_ca_file = %s\ntls_cert_file = %s\ntls_key_file = %s\n",
+		e.Endpoint(), certs.CAFile, certs.ClientCert, certs.ClientKey))
+	if code, out, errs := run(t, "put", "-config", tlsIni, "-ip", "10.0.0.7", good); code != exitOK || !strings.Contains(out, "wrote") {
+		t.Fatalf("put over TLS: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := run(t, "get", "-config", tlsIni, "-ip", "10.0.0.7"); code != exitOK || !strings.Contains(out, `"topic":"a"`) {
+		t.Fatalf("get over TLS: %d %q %q", code, out, errs)
+	}
+	noCert := writeFile(t, dir, "nocert.ini", fmt.Sprintf("[etcd]\nendpoints = %s\ndial_timeout = 500ms\ntls_ca_file = %s\n", e.Endpoint(), certs.CAFile))
+	if code, _, errs := run(t, "get", "-config", noCert, "-ip", "10.0.0.7"); code != exitRuntime || !strings.Contains(errs, "not reachable within the dial timeout (500ms): check the endpoints, TLS settings") {
+		t.Errorf("get without a client certificate: %d %q", code, errs)
+	}
+
+	// Username and password.
+	pe, err := devstack.StartEtcd(devstack.EtcdConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pe.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{pe.Endpoint()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "root-Secret-1"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authIni := func(pass string) string {
+		return writeFile(t, dir, "auth-"+pass+".ini", fmt.Sprintf("[etcd]\nendpoints = %s\nusername = root\npassword = %s\n", pe.Endpoint(), pass))
+	}
+	if code, out, errs := run(t, "put", "-config", authIni("root-Secret-1"), "-ip", "10.0.0.8", good); code != exitOK {
+		t.Fatalf("put with password: %d %q %q", code, out, errs)
+	}
+	code, out, errs := run(t, "get", "-config", authIni("wrong-Secret-2"), "-ip", "10.0.0.8")
+	if code != exitRuntime || !strings.Contains(errs, "rejected the credentials: check [etcd] username and password") {
+		t.Errorf("get with a wrong password: %d %q", code, errs)
+	}
+	if strings.Contains(out+errs, "wrong-Secret-2") {
+		t.Errorf("the password was printed: %q", out+errs)
+	}
+}
