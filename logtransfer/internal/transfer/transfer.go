@@ -62,6 +62,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	m := metrics.New(reg)
 	ready := obs.NewReadiness("kafka", "elasticsearch")
 
+	if cfg.ES.DeadLetterIndex == "" {
+		cfg.ES.DeadLetterIndex = cfg.ES.IndexPrefix + "-dead-letter"
+	}
 	pattern, err := document.CompileIndexPattern(cfg.ES.IndexPattern, cfg.ES.IndexPrefix)
 	if err != nil {
 		return fmt.Errorf("index_pattern: %w", err)
