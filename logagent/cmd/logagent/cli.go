@@ -494,8 +494,12 @@ func runAgents(ctx context.Context, c *cli) int {
 	fmt.Fprintln(tw, "IP\tHOST\tVERSION\tFILES\tLAG\tCONFIG\tUPDATED\tLAST ERROR")
 	now := time.Now()
 	for _, st := range sts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s ago\t%s\n", st.IP, st.Hostname, st.Version, len(st.Files)+st.FilesOmitted,
-			bytesHuman(st.TotalLag), configState(st.Config), now.Sub(st.UpdatedAt).Round(time.Second), lastError(st.LastError, now))
+		updated := "-"
+		if !st.UpdatedAt.IsZero() {
+			updated = now.Sub(st.UpdatedAt).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", st.IP, st.Hostname, st.Version, len(st.Files)+st.FilesOmitted,
+			bytesHuman(st.TotalLag), configState(st.Config), updated, lastError(st.LastError, now))
 	}
 	tw.Flush()
 	return exitOK
