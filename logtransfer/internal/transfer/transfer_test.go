@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/esemu"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
@@ -284,6 +288,118 @@ func TestTwoInstancesSplitPartitionsAndRebalanceWithoutLoss(t *testing.T) {
 	tt.Eventually(t, 10*time.Second, "all committed", committedIs(t, k.Addr(), "g-two", "web_log", 4, 600))
 	if !strings.Contains(a.logs.String(), "stopped cleanly") {
 		t.Errorf("instance a did not stop cleanly")
+	}
+	b.stop(t)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestWaitsForKafkaAndElasticsearchAtStart: both down at start; the
+// transfer says so, keeps retrying, and works once they are up.
+func TestWaitsForKafkaAndElasticsearchAtStart(t *testing.T) {
+	es := tt.ES(t, false)
+	es.SetDown(true)
+	port := freePort(t)
+	brokers := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := testConfig(brokers, es.URL(), "g-wait", "web_log")
+	cfg.Transfer.HTTPListen = "127.0.0.1:0"
+	var addr string
+	var addrMu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &tt.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{OnListen: func(a string) {
+			addrMu.Lock()
+			addr = a
+			addrMu.Unlock()
+		}})
+	}()
+	defer func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs)
+		}
+	}()
+	tt.Eventually(t, 10*time.Second, "elasticsearch retry logged", func() (bool, string) {
+		return strings.Contains(logs.String(), "elasticsearch unreachable at start; retrying"), ""
+	})
+	addrMu.Lock()
+	metricsAddr := addr
+	addrMu.Unlock()
+	if resp, err := http.Get("http://" + metricsAddr + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while elasticsearch is down: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	es.SetDown(false)
+	tt.Eventually(t, 15*time.Second, "kafka retry logged", func() (bool, string) {
+		return strings.Contains(logs.String(), "kafka unreachable at start; retrying"), ""
+	})
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Port: port, Topics: map[string]int32{"web_log": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	tt.Produce(t, brokers, "web_log", [][]byte{[]byte("hello")})
+	tt.Eventually(t, 30*time.Second, "indexed once both are up", countIs(t, es, "logcollect-web_log-*", 1))
+
+	// The metrics are served and count what happened.
+	tt.Eventually(t, 5*time.Second, "metrics", func() (bool, string) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		s := string(b)
+		ok := strings.Contains(s, "logtransfer_messages_consumed_total 1") &&
+			strings.Contains(s, "logtransfer_documents_indexed_total 1") &&
+			strings.Contains(s, `logtransfer_consumer_lag{partition="0",topic="web_log"} 0`) &&
+			strings.Contains(s, "logtransfer_bulk_duration_seconds_bucket") &&
+			strings.Contains(s, "logtransfer_inflight_batches 0")
+		return ok, s
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	done <- nil
+}
+
+// TestCooperativeStickyRebalance: with cooperative-sticky, sarama calls
+// Setup only once and revokes partitions inside the session; a second
+// instance joining and the first leaving must still lose nothing.
+func TestCooperativeStickyRebalance(t *testing.T) {
+	k := tt.Kafka(t, map[string]int32{"web_log": 4}, "")
+	es := tt.ES(t, false)
+	cfg := testConfig(k.Addr(), es.URL(), "g-coop", "web_log")
+	cfg.Kafka.BalanceStrategy = "cooperative-sticky"
+	recs := tt.Records("web-coop", 400, time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC))
+	a := start(t, cfg)
+	tt.Produce(t, k.Addr(), "web_log", recs[:100])
+	tt.Eventually(t, 20*time.Second, "a indexes", countIs(t, es, "logcollect-web_log-*", 100))
+
+	b := start(t, cfg)
+	tt.Eventually(t, 30*time.Second, "b gets partitions from a", func() (bool, string) {
+		return strings.Contains(b.logs.String(), "partition claimed") && strings.Contains(a.logs.String(), "partition released"), ""
+	})
+	tt.Produce(t, k.Addr(), "web_log", recs[100:300])
+	a.stop(t)
+	tt.Produce(t, k.Addr(), "web_log", recs[300:])
+	tt.Eventually(t, 30*time.Second, "every record once", countIs(t, es, "logcollect-web_log-*", 400))
+	tt.Eventually(t, 10*time.Second, "all committed", committedIs(t, k.Addr(), "g-coop", "web_log", 4, 400))
+	if n := strings.Count(a.logs.String(), "kafka group session started"); n != 1 {
+		t.Logf("instance a started %d sessions", n)
 	}
 	b.stop(t)
 }
