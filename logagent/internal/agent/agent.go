@@ -49,7 +49,7 @@ type Agent struct {
 	status       *statusReporter
 
 	mu    sync.Mutex
-	tasks map[string]*harvester.Task // by entry path
+	tasks map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
 	specs map[string]collect.Entry
 }
 
@@ -57,7 +57,7 @@ type Agent struct {
 // checkpoint store and the Kafka sink, and binds the HTTP listener.
 func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
-		tasks: map[string]*harvester.Task{}, specs: map[string]collect.Entry{}}
+		tasks: map[string]task{}, specs: map[string]collect.Entry{}}
 	a.status = newStatusReporter(a)
 	log = slog.New(errorRecorder{log.Handler(), a.status}) // the status shows the latest warning or error
 	a.log = log
@@ -177,6 +177,9 @@ func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool 
 	if err == nil {
 		err = collect.CheckAllowed(entries, a.cfg.Agent.AllowedPaths)
 	}
+	if err == nil {
+		err = collect.CheckSystemJournal(entries, a.cfg.Agent.AllowJournal)
+	}
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
 		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)
@@ -201,12 +204,12 @@ func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool 
 func (a *Agent) reconcile(entries []collect.Entry) {
 	want := map[string]collect.Entry{}
 	for _, e := range entries {
-		want[e.Path] = e
+		want[e.Key()] = e
 	}
 	// Stop outside the lock: a stop waits for lines in flight, and the
 	// checkpoint store's expiry asks live() meanwhile.
 	a.mu.Lock()
-	var stop []*harvester.Task
+	var stop []task
 	for path, t := range a.tasks {
 		if e, ok := want[path]; ok && collect.Equal(e, a.specs[path]) {
 			continue
@@ -230,6 +233,12 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	defer a.mu.Unlock()
 	for path, e := range want {
 		if _, ok := a.tasks[path]; ok {
+			continue
+		}
+		if e.Type == collect.TypeJournald {
+			a.tasks[path] = a.startJournal(e)
+			a.specs[path] = e
+			a.log.Info("task started", "journal", path, "topic", e.Topic)
 			continue
 		}
 		ag := a.cfg.Agent

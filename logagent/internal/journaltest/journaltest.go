@@ -72,6 +72,9 @@ func Write(t testing.TB, path string, base int64, entries []Entry) {
 	if msg, err := exec.Command(remote, "-o", out, in).CombinedOutput(); err != nil {
 		t.Fatalf("systemd-journal-remote: %v\n%s", err, msg)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(out, path); err != nil {
 		// Another file system (t.TempDir of another test): copy.
 		data, rerr := os.ReadFile(out)
