@@ -40,7 +40,7 @@ var ErrShutdownTimeout = errors.New("shutdown timed out")
 
 // Options are hooks for tests and the command.
 type Options struct {
-	// Ready, if set, receives the operational server's address once bound.
+	// OnListen, if set, receives the operational server's address once bound.
 	OnListen func(addr string)
 }
 

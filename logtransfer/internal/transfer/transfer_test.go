@@ -315,9 +315,11 @@ func TestWaitsForKafkaAndElasticsearchAtStart(t *testing.T) {
 	var addrMu sync.Mutex
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &tt.Buffer{}
-	done := make(chan error, 1)
+	done := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{OnListen: func(a string) {
+		defer close(done)
+		runErr = Run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{OnListen: func(a string) {
 			addrMu.Lock()
 			addr = a
 			addrMu.Unlock()
@@ -370,10 +372,10 @@ func TestWaitsForKafkaAndElasticsearchAtStart(t *testing.T) {
 		return ok, s
 	})
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
+	<-done
+	if runErr != nil {
+		t.Fatalf("Run: %v", runErr)
 	}
-	done <- nil
 }
 
 // TestCooperativeStickyRebalance: with cooperative-sticky, sarama calls
