@@ -281,8 +281,12 @@ func (s *statusReporter) run(ctx context.Context) {
 			fail("keep lease alive", err)
 			continue
 		}
-		err = s.keep(ctx, cli, key, lease.ID, ka)
+		published, err := s.keep(ctx, cli, key, lease.ID, ka)
 		kcancel()
+		if published {
+			failing = false // a later outage is logged again
+			bo.Reset()
+		}
 		if ctx.Err() != nil {
 			s.remove(cli, key, lease.ID)
 			return
@@ -292,42 +296,42 @@ func (s *statusReporter) run(ctx context.Context) {
 }
 
 // keep writes the document now, at every status_interval and when nudged,
-// until ctx is done or the lease is lost.
-func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key string, lease clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
+// until ctx is done or the lease is lost; published tells whether a write
+// succeeded.
+func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key string, lease clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse) (published bool, err error) {
 	a := s.a
 	tick := time.NewTicker(a.cfg.Etcd.StatusInterval)
 	defer tick.Stop()
-	publishedOnce := false
 	for {
 		data, err := json.Marshal(s.snapshot())
 		if err != nil {
-			return fmt.Errorf("encode status: %w", err)
+			return published, fmt.Errorf("encode status: %w", err)
 		}
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
 		_, err = cli.Put(pctx, key, string(data), clientv3.WithLease(lease))
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return published, ctx.Err()
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			return err
+			return published, err
 		case err != nil:
-			if !publishedOnce {
-				return err
+			if !published {
+				return false, err
 			}
 			// A transient failure: the lease may well outlive it.
 			a.log.Debug("fleet status write failed; next interval retries", "err", err)
-		case !publishedOnce:
-			publishedOnce = true
+		case !published:
+			published = true
 			a.log.Info("fleet status published", "key", key, "ttl", a.cfg.Etcd.StatusTTL, "interval", a.cfg.Etcd.StatusInterval)
 		}
 		for wait := true; wait; {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return published, ctx.Err()
 			case _, ok := <-ka:
 				if !ok {
-					return errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
+					return published, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
 				}
 			case <-tick.C:
 				wait = false

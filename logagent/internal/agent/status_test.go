@@ -172,6 +172,7 @@ func TestStatusAfterEtcdOutage(t *testing.T) {
 		t.Fatalf("not collecting while etcd is down: %q", kt.Messages(rs))
 	}
 	time.Sleep(3 * time.Second) // longer than the TTL
+	waitLog(t, s, "fleet status: lease lost; retrying, collection goes on")
 	e2, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
 	if err != nil {
 		t.Fatal(err)
