@@ -3,6 +3,7 @@ package devstack
 import (
 	"crypto/tls"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -27,6 +28,9 @@ type KafkaConfig struct {
 	// SCRAM-SHA-512); nil disables SASL.
 	SASL map[string]map[string]string
 	TLS  *tls.Config
+	// GroupMinSessionTimeout lowers the broker's minimum consumer group
+	// session timeout (default 6s) so rebalance tests can use short sessions.
+	GroupMinSessionTimeout time.Duration
 	// MaxMessageBytes caps a produce batch (broker message.max.bytes);
 	// 0 keeps the broker's default (about 1 MiB).
 	MaxMessageBytes int
@@ -67,6 +71,9 @@ func StartKafka(cfg KafkaConfig) (*Kafka, error) {
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if cfg.GroupMinSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.GroupMinSessionTimeout))
 	}
 	if cfg.MaxMessageBytes > 0 {
 		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(cfg.MaxMessageBytes)}))
