@@ -19,6 +19,15 @@ type StackConfig struct {
 	Topics  map[string]int32
 	// ESUsername/ESPassword turn on basic auth in the emulator.
 	ESUsername, ESPassword string
+	// ESBlackhole makes the emulator acknowledge bulks without indexing
+	// (throughput benchmarks of the transfer).
+	ESBlackhole bool
+	// KafkaSyncWrites fsyncs every produce, so a killed broker process
+	// keeps every acknowledged record (crash tests).
+	KafkaSyncWrites bool
+	// Skip parts, to run each part as its own process (crash tests kill
+	// one at a time).
+	NoEtcd, NoKafka, NoES bool
 }
 
 // Stack is the running dev stack.
@@ -47,12 +56,20 @@ func Start(cfg StackConfig) (*Stack, error) {
 	}
 	s := &Stack{}
 	var err error
-	if s.Etcd, err = StartEtcd(EtcdConfig{Port: cfg.EtcdPort, Dir: sub("etcd")}); err != nil {
-		return nil, err
+	if !cfg.NoEtcd {
+		if s.Etcd, err = StartEtcd(EtcdConfig{Port: cfg.EtcdPort, Dir: sub("etcd")}); err != nil {
+			return nil, err
+		}
 	}
-	if s.Kafka, err = StartKafka(KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true}); err != nil {
-		s.Close()
-		return nil, err
+	if !cfg.NoKafka {
+		kc := KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true, SyncWrites: cfg.KafkaSyncWrites}
+		if s.Kafka, err = StartKafka(kc); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if cfg.NoES {
+		return s, nil
 	}
 	if dir := sub("es"); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -62,7 +79,7 @@ func Start(cfg StackConfig) (*Stack, error) {
 	}
 	s.ES, err = esemu.Start(esemu.Config{
 		Addr: fmt.Sprintf("127.0.0.1:%d", cfg.ESPort), DataDir: sub("es"),
-		Username: cfg.ESUsername, Password: cfg.ESPassword,
+		Username: cfg.ESUsername, Password: cfg.ESPassword, Blackhole: cfg.ESBlackhole,
 	})
 	if err != nil {
 		s.Close()
@@ -71,9 +88,20 @@ func Start(cfg StackConfig) (*Stack, error) {
 	return s, nil
 }
 
-// Endpoints returns the addresses of the running parts.
+// Endpoints returns the addresses of the running parts ("" for a part not
+// started).
 func (s *Stack) Endpoints() Endpoints {
-	return Endpoints{Etcd: s.Etcd.Endpoint(), Kafka: s.Kafka.Addr(), Elasticsearch: s.ES.URL()}
+	var ep Endpoints
+	if s.Etcd != nil {
+		ep.Etcd = s.Etcd.Endpoint()
+	}
+	if s.Kafka != nil {
+		ep.Kafka = s.Kafka.Addr()
+	}
+	if s.ES != nil {
+		ep.Elasticsearch = s.ES.URL()
+	}
+	return ep
 }
 
 // WriteEndpoints writes the endpoints as JSON to path (atomically, so a

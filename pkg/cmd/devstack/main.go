@@ -37,6 +37,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		esUser    = fs.String("es-user", "", "require HTTP basic auth on the emulator with this user")
 		esPass    = fs.String("es-password", "", "password for -es-user")
 		endpoints = fs.String("endpoints-file", "", "write the endpoints as JSON to this file once everything serves")
+		noEtcd    = fs.Bool("no-etcd", false, "do not start etcd (run each part as its own process)")
+		noKafka   = fs.Bool("no-kafka", false, "do not start the Kafka broker")
+		noES      = fs.Bool("no-es", false, "do not start the Elasticsearch-API emulator")
+		blackhole = fs.Bool("es-blackhole", false, "the emulator acknowledges bulks without indexing (throughput benchmarks)")
+		syncKafka = fs.Bool("kafka-sync-writes", false, "fsync every produce, so a killed broker keeps every acknowledged record")
 		version   = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -72,6 +77,7 @@ Flags:
 	stack, err := devstack.Start(devstack.StackConfig{
 		EtcdPort: *etcdPort, KafkaPort: *kafkaPort, ESPort: *esPort,
 		DataDir: *dataDir, Topics: topicMap, ESUsername: *esUser, ESPassword: *esPass,
+		ESBlackhole: *blackhole, KafkaSyncWrites: *syncKafka, NoEtcd: *noEtcd, NoKafka: *noKafka, NoES: *noES,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "devstack: %v\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)\n", err)
@@ -85,16 +91,16 @@ Flags:
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, `devstack is up (Ctrl-C stops it)
-  etcd           %s
-  kafka          %s
-  elasticsearch  %s
-
-Try:
-  etcdctl --endpoints %s put /logagent/127.0.0.1/collect_config '[{"path":"/tmp/demo.log","topic":"web_log"}]'
-  kcat -b %s -L
-  curl -s '%s/_cat/indices?format=json'
-`, ep.Etcd, ep.Kafka, ep.Elasticsearch, ep.Etcd, ep.Kafka, ep.Elasticsearch)
+	fmt.Fprintln(stdout, "devstack is up (Ctrl-C stops it)")
+	for _, part := range []struct{ name, addr, try string }{
+		{"etcd", ep.Etcd, "etcdctl --endpoints " + ep.Etcd + ` put /logagent/127.0.0.1/collect_config '[{"path":"/tmp/demo.log","topic":"web_log"}]'`},
+		{"kafka", ep.Kafka, "kcat -b " + ep.Kafka + " -L"},
+		{"elasticsearch", ep.Elasticsearch, "curl -s '" + ep.Elasticsearch + "/_cat/indices?format=json'"},
+	} {
+		if part.addr != "" {
+			fmt.Fprintf(stdout, "  %-14s %-28s try: %s\n", part.name, part.addr, part.try)
+		}
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack: stopping")
 	if err := stack.Close(); err != nil {

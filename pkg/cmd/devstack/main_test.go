@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/pkg/devstack"
+)
+
+func TestServesEveryPartUntilCancelled(t *testing.T) {
+	epFile := filepath.Join(t.TempDir(), "ep.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"-etcd-port", "0", "-kafka-port", "0", "-es-port", "0", "-endpoints-file", epFile}, &out, &errOut)
+	}()
+	var ep devstack.Endpoints
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if data, err := os.ReadFile(epFile); err == nil && json.Unmarshal(data, &ep) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no endpoints file; stderr: %s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get(ep.Elasticsearch + "/_cluster/health")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("emulator health: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, addr := range []string{strings.TrimPrefix(ep.Etcd, "http://"), ep.Kafka} {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Errorf("dial %s: %v", addr, err)
+			continue
+		}
+		c.Close()
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d after Ctrl-C; stderr: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "devstack is up") || !strings.Contains(out.String(), "stopping") {
+		t.Errorf("output: %s", out.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"-topics", "web_log:zero"}, &out, &errOut); code != 2 {
+		t.Errorf("bad -topics: exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut.String(), "want name:partitions") {
+		t.Errorf("stderr = %q", errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"-help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "Examples:") {
+		t.Errorf("-help: exit %d, %q", code, errOut.String())
+	}
+}
