@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/logcollect/logcollect/pkg/settings"
 )
 
 // File is the part of a compose file the checks read.
@@ -95,4 +97,25 @@ func (f *File) HostPaths() []string {
 		}
 	}
 	return out
+}
+
+// ServiceSettings loads a service's settings as its container would: the
+// ini file the image ships (iniPath, relative to the compose file) with the
+// service's environment as overrides. The caller feeds the result to its
+// config loader and checks UnknownEnv against f.EnvNames() afterwards.
+func (f *File) ServiceSettings(service, iniPath, envPrefix string) (*settings.File, Service, error) {
+	svc, ok := f.Services[service]
+	if !ok {
+		return nil, Service{}, fmt.Errorf("compose file has no service %q", service)
+	}
+	path := filepath.Join(f.Dir, iniPath)
+	ini, err := os.ReadFile(path)
+	if err != nil {
+		return nil, svc, fmt.Errorf("read the image's settings: %w", err)
+	}
+	sf, err := settings.Parse(path, ini, envPrefix, func(k string) (string, bool) {
+		v, ok := svc.Environment[k]
+		return v, ok
+	})
+	return sf, svc, err
 }
