@@ -17,7 +17,7 @@ deps:
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./pkg/cmd/devstack ./pkg/cmd/demo ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./pkg/cmd/devstack ./pkg/cmd/demo ./pkg/cmd/bench ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
 
 # Every module, race detector on, integration tests against the embedded dev
 # stack included.
@@ -29,7 +29,11 @@ test: deps
 test-short:
 	$(GO) test -count=1 -timeout 10m $(MODULES)
 
-bench: deps
+# Real processes (broker, etcd, emulator, logagent, logtransfer), one table;
+# several minutes. BENCH_ARGS scales it, e.g. BENCH_ARGS='-lines 200000'.
+# Then the in-process micro-benchmarks. BENCHMARKS.md records the figures.
+bench: deps build
+	$(BIN)/bench all $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(MODULES)
 
 lint:

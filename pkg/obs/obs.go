@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +89,26 @@ func Handler(reg *prometheus.Registry, ready *Readiness, extra map[string]http.H
 	for path, h := range extra {
 		mux.Handle(path, h)
 	}
+	if PprofEnabled() {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
+}
+
+// PprofEnv turns on net/http/pprof under /debug/pprof/ on a service's
+// operational server when set to 1 or true. Off by default: profiles reveal
+// internals and cost CPU while taken, so they are for benchmarking and
+// debugging (pkg/cmd/bench -profile sets it), not for production.
+const PprofEnv = "LOGCOLLECT_PPROF"
+
+// PprofEnabled reports whether PprofEnv is set to 1 or true.
+func PprofEnabled() bool {
+	v := strings.ToLower(os.Getenv(PprofEnv))
+	return v == "1" || v == "true"
 }
 
 // Server is the operational HTTP server.

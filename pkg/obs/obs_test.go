@@ -57,3 +57,30 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("/readyz after failure = %d", code)
 	}
 }
+
+func TestPprofOffByDefault(t *testing.T) {
+	get := func(h http.Handler) int {
+		srv, err := Listen("127.0.0.1:0", h, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- srv.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		resp, err := http.Get("http://" + srv.Addr() + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	t.Setenv(PprofEnv, "")
+	if code := get(Handler(NewRegistry(), NewReadiness(), nil)); code != http.StatusNotFound {
+		t.Errorf("pprof without %s: status %d, want 404", PprofEnv, code)
+	}
+	t.Setenv(PprofEnv, "1")
+	if code := get(Handler(NewRegistry(), NewReadiness(), nil)); code != http.StatusOK {
+		t.Errorf("pprof with %s=1: status %d, want 200", PprofEnv, code)
+	}
+}

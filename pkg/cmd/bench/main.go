@@ -1,0 +1,216 @@
+// Command bench measures logcollect's throughput, CPU cost, memory and
+// latency with real processes: the dev stack's broker, etcd and
+// Elasticsearch-API emulator, and the logagent and logtransfer binaries.
+// CPU seconds (utime+stime) and peak RSS (VmHWM) come from /proc of the
+// measured process; counts come from the broker's high-water marks and the
+// emulator. `make bench` runs `bench all`; BENCHMARKS.md records the figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	bin, dir       string
+	profile        string // directory for pprof profiles; "" = none
+	profileSeconds int
+	timeout        time.Duration
+}
+
+const usage = `Usage: bench [common flags] <scenario> [flags]
+
+Scenarios (each starts its own broker, etcd and emulator processes):
+  agent-file  -lines 1000000 -files 1        file → Kafka through logagent
+  agent-many  -files 1000 -rate 10 -duration 60s
+  transfer    -records 1000000 -mode blackhole|index
+  e2e         -rate 20000 -duration 60s      write → searchable latency
+  burst       -mb 500                        broker down while 500 MiB are written
+  all         every scenario, one table (flags scale it down: see -help of all)
+
+Common flags:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.bin, "bin", "bin", "directory with devstack, logagent and logtransfer (make build)")
+	fs.StringVar(&o.dir, "dir", ".data/bench", "working directory (each scenario's subdirectory is wiped at its start)")
+	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of the measured service here (turns on its /debug/pprof)")
+	fs.IntVar(&o.profileSeconds, "profile-seconds", 5, "length of the CPU profile")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a scenario after this long")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	var err error
+	if o.dir, err = filepath.Abs(o.dir); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	name, rest := fs.Arg(0), fs.Args()[1:]
+	sub := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	sub.SetOutput(stderr)
+	var results []result
+	var runAll func() []result
+	switch name {
+	case "agent-file":
+		lines := sub.Int64("lines", 1_000_000, "lines to read")
+		files := sub.Int("files", 1, "split the lines over this many files")
+		runAll = func() []result { return []result{agentFile(ctx, o, *lines, *files)} }
+	case "agent-many":
+		files := sub.Int("files", 1000, "files appended to")
+		rate := sub.Int("rate", 10, "lines per second per file")
+		duration := sub.Duration("duration", 60*time.Second, "how long to append")
+		runAll = func() []result { return []result{agentMany(ctx, o, *files, *rate, *duration)} }
+	case "transfer":
+		records := sub.Int64("records", 1_000_000, "records to preload")
+		mode := sub.String("mode", "blackhole", "blackhole (acknowledge without indexing) or index")
+		runAll = func() []result {
+			if *mode != "blackhole" && *mode != "index" {
+				return []result{{Scenario: "transfer", Err: fmt.Errorf("-mode %q: want blackhole or index", *mode)}}
+			}
+			return []result{transfer(ctx, o, *records, *mode)}
+		}
+	case "e2e":
+		rate := sub.Int("rate", 20000, "lines per second")
+		duration := sub.Duration("duration", 60*time.Second, "how long to write")
+		runAll = func() []result { return []result{e2e(ctx, o, *rate, *duration)} }
+	case "burst":
+		mib := sub.Int("mb", 500, "MiB written while the broker is down")
+		runAll = func() []result { return []result{burst(ctx, o, *mib)} }
+	case "all":
+		lines := sub.Int64("lines", 1_000_000, "agent-file lines")
+		records := sub.Int64("records", 1_000_000, "transfer records (blackhole)")
+		indexRecords := sub.Int64("index-records", 1_000_000, "transfer records (indexing mode)")
+		manyFiles := sub.Int("many-files", 1000, "agent-many files")
+		manyDuration := sub.Duration("many-duration", 60*time.Second, "agent-many duration")
+		e2eRate := sub.Int("e2e-rate", 20000, "end-to-end lines per second")
+		e2eDuration := sub.Duration("e2e-duration", 60*time.Second, "end-to-end duration")
+		burstMB := sub.Int("burst-mb", 500, "burst MiB")
+		runAll = func() []result {
+			steps := []func() result{
+				func() result { return agentFile(ctx, o, *lines, 1) },
+				func() result { return agentFile(ctx, o, *lines, 8) },
+				func() result { return agentMany(ctx, o, *manyFiles, 10, *manyDuration) },
+				func() result { return transfer(ctx, o, *records, "blackhole") },
+				func() result { return transfer(ctx, o, *indexRecords, "index") },
+				func() result { return e2e(ctx, o, *e2eRate, *e2eDuration) },
+				func() result { return burst(ctx, o, *burstMB) },
+			}
+			var out []result
+			for _, step := range steps {
+				if ctx.Err() != nil {
+					break
+				}
+				r := step()
+				fmt.Fprintf(stderr, "bench: done: %s\n", r.Scenario)
+				out = append(out, r)
+			}
+			return out
+		}
+	default:
+		fmt.Fprintf(stderr, "bench: unknown scenario %q\n", name)
+		fs.Usage()
+		return 2
+	}
+	if err := sub.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s\n\n", machine())
+	results = runAll()
+	printTable(stdout, results)
+	for _, r := range results {
+		if r.Err != nil {
+			return 1
+		}
+	}
+	return 0
+}
+
+// machine describes where the figures were taken: the machine is shared, so
+// the load average matters.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if l, _, ok := strings.Cut(string(b), "\n"); ok {
+			mem = strings.Join(strings.Fields(l)[1:], " ")
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	return fmt.Sprintf("%s | %d CPUs (%s) | MemTotal %s | loadavg %s",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpu, mem, strings.Join(strings.Fields(string(load))[:3], " "))
+}
+
+func printTable(w io.Writer, rs []result) {
+	fmt.Fprintln(w, "| scenario | count / expected | wall s | lines or docs/s | MB/s | CPU-s/GB | peak RSS MB | other | target | met |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	f := func(v float64, format string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	for _, r := range rs {
+		met := "no"
+		if r.Met {
+			met = "yes"
+		}
+		extra := r.Extra
+		if r.Err != nil {
+			met = "ERROR"
+			extra = strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", " ⏎ ")
+			if len(extra) > 400 {
+				extra = extra[:400] + "…"
+			}
+		}
+		fmt.Fprintf(w, "| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Scenario, r.Got, r.Want, f(r.Wall.Seconds(), "%.2f"), f(r.Rate, "%.0f"), f(r.MBps, "%.1f"),
+			f(r.CPUPerGB, "%.1f"), f(mb(r.PeakRSS), "%.1f"), extra, r.Target, met)
+	}
+}

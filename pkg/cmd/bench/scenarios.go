@@ -1,0 +1,755 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/logcollect/logcollect/pkg/obs"
+	"github.com/logcollect/logcollect/pkg/proc"
+)
+
+// result is one row of the table. Zero figures are printed as "-".
+type result struct {
+	Scenario  string
+	Want, Got int64 // records expected and found
+	Wall      time.Duration
+	Rate      float64 // lines or docs per second
+	MBps      float64
+	CPUPerGB  float64
+	PeakRSS   int64
+	Extra     string // scenario-specific figures (CPU %, latency, bound)
+	Target    string
+	Met       bool
+	Err       error
+}
+
+const gb = 1e9 // CPU-seconds per GB of input: GB = 10^9 bytes
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// agentFile: N lines in k files, agent reads from the beginning; wall time
+// from agent start until the topic holds N records.
+func agentFile(ctx context.Context, o *options, lines int64, files int) result {
+	r := result{Scenario: fmt.Sprintf("agent file→Kafka, %d file(s)", files), Want: lines,
+		Target: "≥300k lines/s, ≤20 CPU-s/GB, ≤64 MB"}
+	e, err := newEnv(o, fmt.Sprintf("agent-file-%d", files))
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer e.close()
+	var paths []string
+	for i := range files {
+		paths = append(paths, e.path("files", fmt.Sprintf("access-%d.log", i)))
+	}
+	size, err := writeFiles(paths, lines)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	kc, err := kafkaClient(ctx, kafka)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer kc.Close()
+	agent, httpAddr, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, e.path("files", "*.log"))
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	start := time.Now()
+	prof := e.profileCPU(ctx, fmt.Sprintf("agent-file-%d", files), httpAddr, o.profileSeconds)
+	done, _, err := waitHighWater(ctx, kc, lines, o.timeout, agent, broker)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	u, err := agent.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	bu, _ := broker.Usage()
+	<-prof
+	e.profileAllocs(ctx, fmt.Sprintf("agent-file-%d", files), httpAddr)
+	// Anything sent twice would show up now.
+	_ = sleep(ctx, 1500*time.Millisecond)
+	r.Got, err = highWater(kc)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Wall = done.Sub(start)
+	r.Rate = float64(lines) / r.Wall.Seconds()
+	r.MBps = mb(size) / r.Wall.Seconds()
+	r.CPUPerGB = u.CPUSeconds / (float64(size) / gb)
+	r.PeakRSS = u.PeakRSS
+	r.Extra = fmt.Sprintf("%.0f B/line, agent CPU %.2f s (%.0f %% of a core), broker CPU %.2f s",
+		float64(size)/float64(lines), u.CPUSeconds, 100*u.CPUSeconds/r.Wall.Seconds(), bu.CPUSeconds)
+	r.Met = r.Got == lines && r.Rate >= 300_000 && r.CPUPerGB <= 20 && r.PeakRSS <= 64<<20
+	return r
+}
+
+// agentMany: files appended at rate lines/s each for duration; CPU % of one
+// core and RSS of the agent while they are followed.
+func agentMany(ctx context.Context, o *options, files, rate int, duration time.Duration) result {
+	r := result{Scenario: fmt.Sprintf("agent %d files × %d lines/s, %v", files, rate, duration),
+		Target: "≤5 % of a core, ≤64 MB"}
+	e, err := newEnv(o, "agent-many")
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer e.close()
+	fs := make([]*os.File, files)
+	for i := range fs {
+		f, err := os.OpenFile(e.path("files", fmt.Sprintf("app-%04d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		defer f.Close()
+		fs[i] = f
+	}
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	kc, err := kafkaClient(ctx, kafka)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer kc.Close()
+	agent, httpAddr, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, e.path("files", "*.log"))
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	// Let it find and open every file before measuring.
+	if err := waitMetric(ctx, httpAddr, "logagent_files_open", float64(files), 60*time.Second, agent); err != nil {
+		r.Err = err
+		return r
+	}
+	_ = sleep(ctx, 2*time.Second)
+	u0, err := agent.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	t0 := time.Now()
+	prof := e.profileCPU(ctx, "agent-many", httpAddr, o.profileSeconds)
+	var written, bytes int64
+	var line []byte
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	for time.Since(t0) < duration {
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			r.Err = ctx.Err()
+			return r
+		case <-tick.C:
+		}
+		for _, f := range fs {
+			line = append(appendLine(line[:0], written), '\n')
+			if _, err := f.Write(line); err != nil {
+				tick.Stop()
+				r.Err = err
+				return r
+			}
+			written++
+			bytes += int64(len(line))
+		}
+	}
+	tick.Stop()
+	u1, err := agent.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	wall := time.Since(t0)
+	<-prof
+	r.Want = written
+	_, r.Got, err = waitHighWater(ctx, kc, written, o.timeout, agent, broker)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	_ = sleep(ctx, 1500*time.Millisecond)
+	if r.Got, err = highWater(kc); err != nil {
+		r.Err = err
+		return r
+	}
+	cpuPct := 100 * (u1.CPUSeconds - u0.CPUSeconds) / wall.Seconds()
+	r.Wall = wall
+	r.Rate = float64(written) / wall.Seconds()
+	r.MBps = mb(bytes) / wall.Seconds()
+	r.CPUPerGB = (u1.CPUSeconds - u0.CPUSeconds) / (float64(bytes) / gb)
+	r.PeakRSS = u1.PeakRSS
+	r.Extra = fmt.Sprintf("CPU %.2f %% of a core, RSS %.1f MB", cpuPct, mb(u1.RSS))
+	r.Met = r.Got == written && cpuPct <= 5 && r.PeakRSS <= 64<<20
+	return r
+}
+
+// waitMetric polls a service's /metrics until name reaches want.
+func waitMetric(ctx context.Context, httpAddr, name string, want float64, timeout time.Duration, watch ...*proc.Process) error {
+	deadline := time.Now().Add(timeout)
+	var got float64
+	for time.Now().Before(deadline) {
+		if s, err := scrape(ctx, httpAddr); err == nil {
+			if got = s[name]; got >= want {
+				return nil
+			}
+		}
+		if err := alive(watch...); err != nil {
+			return err
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s is %v, want %v, after %v", name, got, want, timeout)
+}
+
+// preload produces n agent-shaped records straight into the topic (4
+// partitions round robin) and returns their total value bytes.
+func preload(ctx context.Context, kafka string, n int64) (int64, error) {
+	cfg := sarama.NewConfig()
+	cfg.Producer.RequiredAcks = sarama.WaitForLocal
+	cfg.Producer.Return.Successes = false
+	cfg.Producer.Return.Errors = true
+	cfg.Producer.Flush.Bytes = 1 << 20
+	cfg.Producer.Flush.Frequency = 10 * time.Millisecond
+	cfg.Producer.Partitioner = sarama.NewRoundRobinPartitioner
+	cfg.ChannelBufferSize = 4096
+	p, err := sarama.NewAsyncProducer([]string{kafka}, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("preload producer: %w", err)
+	}
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for pe := range p.Errors() {
+			mu.Lock()
+			errs = append(errs, pe.Err)
+			mu.Unlock()
+		}
+	})
+	var total, offset int64
+	var line []byte
+	key := sarama.StringEncoder("bench-file")
+	for seq := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		line = appendLine(line[:0], seq)
+		v := agentRecord(nil, seq, offset, line)
+		offset += int64(len(line)) + 1
+		total += int64(len(v))
+		p.Input() <- &sarama.ProducerMessage{Topic: topic, Key: key, Value: sarama.ByteEncoder(v)}
+	}
+	p.AsyncClose()
+	wg.Wait()
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("preload: %d produce errors, first: %w", len(errs), errs[0])
+	}
+	return total, ctx.Err()
+}
+
+// transfer: n records preloaded, then the transfer indexes them into the
+// emulator (blackhole or indexing). Docs/s over the window from the first
+// document the emulator saw to the last; CPU over the whole process life.
+func transfer(ctx context.Context, o *options, n int64, mode string) result {
+	blackhole := mode == "blackhole"
+	r := result{Scenario: fmt.Sprintf("transfer Kafka→ES (%s)", mode), Want: n}
+	if blackhole {
+		r.Target = "≥175k docs/s, ≤25 CPU-s/GB, ≤150 MB"
+	} else {
+		r.Target = "(no target)"
+	}
+	e, err := newEnv(o, "transfer-"+mode)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer e.close()
+	ep, err := e.startEtcdES(ctx, blackhole)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	size, err := preload(ctx, kafka, n)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	kc, err := kafkaClient(ctx, kafka)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer kc.Close()
+	if _, _, err := waitHighWater(ctx, kc, n, time.Minute, broker); err != nil {
+		r.Err = fmt.Errorf("preload: %w", err)
+		return r
+	}
+	counter := "indexed"
+	if blackhole {
+		counter = "blackholed"
+	}
+	x, httpAddr, err := e.startTransfer(kafka, ep.Elasticsearch)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	start := time.Now()
+	var first, done time.Time
+	var firstCount int64
+	deadline := start.Add(o.timeout)
+	var prof <-chan struct{}
+	for {
+		s, err := esStats(ctx, ep.Elasticsearch)
+		if err == nil {
+			c := s[counter]
+			if c > 0 && first.IsZero() {
+				first, firstCount = time.Now(), c
+				prof = e.profileCPU(ctx, "transfer-"+mode, httpAddr, o.profileSeconds)
+			}
+			if c >= n {
+				done = time.Now()
+				break
+			}
+		}
+		if err := alive(x, broker); err != nil {
+			r.Err = err
+			return r
+		}
+		if time.Now().After(deadline) {
+			r.Err = fmt.Errorf("emulator saw %d of %d documents after %v", s[counter], n, o.timeout)
+			return r
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			r.Err = err
+			return r
+		}
+	}
+	u, err := x.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if prof != nil {
+		<-prof
+	}
+	e.profileAllocs(ctx, "transfer-"+mode, httpAddr)
+	_ = sleep(ctx, 1500*time.Millisecond)
+	s, err := esStats(ctx, ep.Elasticsearch)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Got = s[counter]
+	// The window starts at the first poll that saw documents; those already
+	// counted then are left out of the rate.
+	window := done.Sub(first)
+	r.Wall = done.Sub(start)
+	r.Rate = float64(n-firstCount) / window.Seconds()
+	r.MBps = mb(size) * float64(n-firstCount) / float64(n) / window.Seconds()
+	r.CPUPerGB = u.CPUSeconds / (float64(size) / gb)
+	r.PeakRSS = u.PeakRSS
+	r.Extra = fmt.Sprintf("%.0f B/record, from start %.1f s (%.0f docs/s incl. group join), transfer CPU %.2f s",
+		float64(size)/float64(n), r.Wall.Seconds(), float64(n)/r.Wall.Seconds(), u.CPUSeconds)
+	if blackhole {
+		r.Met = r.Got == n && r.Rate >= 175_000 && r.CPUPerGB <= 25 && r.PeakRSS <= 150<<20
+	} else {
+		r.Met = r.Got == n
+	}
+	return r
+}
+
+// e2e: rate lines/s for duration into one file through agent, broker,
+// transfer and the indexing emulator; write → searchable latency of a
+// sample of lines (by their "s<seq>" token), and every line searchable.
+func e2e(ctx context.Context, o *options, rate int, duration time.Duration) result {
+	r := result{Scenario: fmt.Sprintf("end to end %d lines/s, %v", rate, duration), Target: "p99 ≤ 2 s, nothing missing"}
+	e, err := newEnv(o, "e2e")
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer e.close()
+	file := e.path("files", "access.log")
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer f.Close()
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	x, _, err := e.startTransfer(kafka, ep.Elasticsearch)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	agent, _, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, file)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	// Warm-up: one line through the whole pipeline, so start-up (group
+	// join, template) is not counted as latency.
+	if _, err := f.Write(append(appendLine(nil, -1), '\n')); err != nil {
+		r.Err = err
+		return r
+	}
+	if err := waitCount(ctx, ep.Elasticsearch, 1, 60*time.Second, agent, x, broker); err != nil {
+		r.Err = fmt.Errorf("warm-up: %w", err)
+		return r
+	}
+
+	// Writer: every 10 ms a batch; one line in every 20 batches (5/s) is a
+	// probe whose write time is recorded.
+	type probe struct {
+		seq     int64
+		written time.Time
+	}
+	var mu sync.Mutex
+	var pending []probe
+	var latencies []time.Duration
+	stopPoll := make(chan struct{})
+	var pollWG sync.WaitGroup
+	pollWG.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			batch := slices.Clone(pending)
+			mu.Unlock()
+			if len(batch) == 0 {
+				continue
+			}
+			if len(batch) > 200 {
+				batch = batch[:200]
+			}
+			found, err := searchProbes(ctx, ep.Elasticsearch, batch, func(p probe) int64 { return p.seq })
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			pending = slices.DeleteFunc(pending, func(p probe) bool {
+				if found[p.seq] {
+					latencies = append(latencies, now.Sub(p.written))
+					return true
+				}
+				return false
+			})
+			mu.Unlock()
+		}
+	})
+	var written int64
+	var buf []byte
+	t0 := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	batches := 0
+	for time.Since(t0) < duration && ctx.Err() == nil {
+		<-tick.C
+		due := int64(time.Since(t0).Seconds() * float64(rate))
+		if due <= written {
+			continue
+		}
+		buf = buf[:0]
+		first := written
+		for ; written < due; written++ {
+			buf = append(appendLine(buf, written), '\n')
+		}
+		if _, err := f.Write(buf); err != nil {
+			r.Err = err
+			break
+		}
+		batches++
+		if batches%20 == 0 {
+			mu.Lock()
+			pending = append(pending, probe{seq: first, written: time.Now()})
+			mu.Unlock()
+		}
+	}
+	tick.Stop()
+	wall := time.Since(t0)
+	r.Want = written
+	if r.Err == nil {
+		// +1: the warm-up line.
+		r.Err = waitCount(ctx, ep.Elasticsearch, written+1, o.timeout, agent, x, broker)
+	}
+	// The last probes need a moment to be seen by the poller.
+	for range 50 {
+		mu.Lock()
+		n := len(pending)
+		mu.Unlock()
+		if n == 0 {
+			break
+		}
+		_ = sleep(ctx, 100*time.Millisecond)
+	}
+	close(stopPoll)
+	pollWG.Wait()
+	if c, err := count(ctx, ep.Elasticsearch); err == nil {
+		r.Got = c - 1
+	}
+	au, _ := agent.Usage()
+	xu, _ := x.Usage()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(latencies)
+	pct := func(q float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]
+	}
+	r.Wall = wall
+	r.Rate = float64(written) / wall.Seconds()
+	r.PeakRSS = max(au.PeakRSS, xu.PeakRSS)
+	r.Extra = fmt.Sprintf("latency p50 %.2f s, p99 %.2f s, max %.2f s (%d probes, %d unseen); agent %.1f MB, transfer %.1f MB peak",
+		pct(0.5).Seconds(), pct(0.99).Seconds(), pct(1).Seconds(), len(latencies), len(pending), mb(au.PeakRSS), mb(xu.PeakRSS))
+	r.Met = r.Err == nil && r.Got == written && len(pending) == 0 && len(latencies) > 0 && pct(0.99) <= 2*time.Second
+	return r
+}
+
+// searchProbes asks which of the probes' "s<seq>" tokens are searchable.
+func searchProbes[P any](ctx context.Context, es string, ps []P, seq func(P) int64) (map[int64]bool, error) {
+	var terms []string
+	for _, p := range ps {
+		terms = append(terms, fmt.Sprintf("s%d", seq(p)))
+	}
+	q := "message:(" + strings.Join(terms, " OR ") + ")"
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				Source struct {
+					Message string `json:"message"`
+				} `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	u := fmt.Sprintf("%s/logcollect-*/_search?size=%d&q=%s", es, len(ps), url.QueryEscape(q))
+	if err := getJSON(ctx, u, &res); err != nil {
+		return nil, err
+	}
+	found := map[int64]bool{}
+	for _, h := range res.Hits.Hits {
+		m := h.Source.Message
+		i := strings.Index(m, "?id=s")
+		if i < 0 {
+			continue
+		}
+		var s int64
+		if _, err := fmt.Sscanf(m[i+5:], "%d", &s); err == nil {
+			found[s] = true
+		}
+	}
+	return found, nil
+}
+
+func count(ctx context.Context, es string) (int64, error) {
+	var c struct {
+		Count int64 `json:"count"`
+	}
+	err := getJSON(ctx, es+"/logcollect-*/_count", &c)
+	return c.Count, err
+}
+
+func waitCount(ctx context.Context, es string, want int64, timeout time.Duration, watch ...*proc.Process) error {
+	deadline := time.Now().Add(timeout)
+	var got int64
+	for time.Now().Before(deadline) {
+		if c, err := count(ctx, es); err == nil {
+			if got = c; got >= want {
+				return nil
+			}
+		}
+		if err := alive(watch...); err != nil {
+			return err
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%d of %d documents searchable after %v", got, want, timeout)
+}
+
+// burst: the broker is stopped, mb MiB are written, the agent's RSS is
+// watched while it cannot deliver, then the broker is started again on the
+// same port and data directory and every line must arrive.
+func burst(ctx context.Context, o *options, mib int) result {
+	const chanMax = 10000
+	const maxLine = 1024
+	r := result{Scenario: fmt.Sprintf("burst %d MiB, broker down", mib)}
+	e, err := newEnv(o, "burst")
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer e.close()
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	kdir := e.path("data", "kafka")
+	broker, kafka, err := e.startBroker(ctx, 0, kdir, topicSpec)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	file := e.path("files", "access.log")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		r.Err = err
+		return r
+	}
+	agent, httpAddr, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd, chanMaxSize: chanMax, maxLineBytes: maxLine}, file)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if err := waitMetric(ctx, httpAddr, "logagent_files_open", 1, 60*time.Second, agent); err != nil {
+		r.Err = err
+		return r
+	}
+	_ = sleep(ctx, time.Second)
+	idle, err := agent.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	// The stated bound: what the agent holds at rest, plus chan_max_size
+	// records of at most max_line_bytes (ASCII) plus 1 KiB of envelope and
+	// per-record structures, twice over for the Go collector's headroom
+	// (GOGC=100).
+	bound := idle.RSS + 2*chanMax*(maxLine+1024)
+	r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×%d×(%d+1024) B), nothing missing", mb(bound), mb(idle.RSS), chanMax, maxLine)
+
+	if err := broker.Stop(20 * time.Second); err != nil && !strings.Contains(err.Error(), "signal") {
+		r.Err = fmt.Errorf("stop broker: %w", err)
+		return r
+	}
+	ff, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	w := bufio.NewWriterSize(ff, 1<<20)
+	var lines, size int64
+	var line []byte
+	for size < int64(mib)<<20 {
+		line = append(appendLine(line[:0], lines), '\n')
+		w.Write(line)
+		lines++
+		size += int64(len(line))
+	}
+	if err := w.Flush(); err != nil {
+		ff.Close()
+		r.Err = err
+		return r
+	}
+	ff.Close()
+	r.Want = lines
+	// Broker down: the agent fills chan_max_size and must stop reading.
+	var peakDown int64
+	for range 50 {
+		if u, err := agent.Usage(); err == nil {
+			peakDown = max(peakDown, u.RSS)
+		}
+		_ = sleep(ctx, 100*time.Millisecond)
+	}
+	port := kafka[strings.LastIndexByte(kafka, ':')+1:]
+	var p int
+	fmt.Sscan(port, &p)
+	t0 := time.Now()
+	broker, _, err = e.startBroker(ctx, p, kdir, topicSpec)
+	if err != nil {
+		r.Err = fmt.Errorf("restart broker: %w", err)
+		return r
+	}
+	kc, err := kafkaClient(ctx, kafka)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer kc.Close()
+	done, _, err := waitHighWater(ctx, kc, lines, o.timeout, agent, broker)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	u, err := agent.Usage()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	_ = sleep(ctx, 1500*time.Millisecond)
+	if r.Got, err = highWater(kc); err != nil {
+		r.Err = err
+		return r
+	}
+	r.Wall = done.Sub(t0)
+	r.Rate = float64(lines) / r.Wall.Seconds()
+	r.MBps = mb(size) / r.Wall.Seconds()
+	r.PeakRSS = u.PeakRSS
+	r.Extra = fmt.Sprintf("RSS while down ≤ %.1f MB; catch-up after restart %.1f s", mb(peakDown), r.Wall.Seconds())
+	r.Met = r.Got >= lines && r.PeakRSS <= bound
+	if r.Got > lines {
+		r.Extra += fmt.Sprintf("; %d records resent (at-least-once)", r.Got-lines)
+	}
+	return r
+}
+
+func scrape(ctx context.Context, httpAddr string) (obs.Samples, error) {
+	return obs.Scrape(ctx, "http://"+httpAddr+"/metrics")
+}
