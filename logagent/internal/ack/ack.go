@@ -14,9 +14,14 @@ import (
 // Tracker is safe for concurrent use: one goroutine adds lines in file
 // order, the producer's result goroutine acks them.
 type Tracker struct {
-	mu      sync.Mutex
-	base    uint64  // sequence number of ends[0]
-	ends    []int64 // end offset of each pending line, in file order
+	mu sync.Mutex
+	// Pending lines are ends[head:] and acked[head:], in file order; the
+	// first of them has sequence number base. Consumed entries before head
+	// are dropped in bulk (see compact), so an ack costs O(1) amortised
+	// rather than a copy of every pending line.
+	base    uint64
+	head    int
+	ends    []int64
 	acked   []bool
 	offset  int64 // end of the contiguous acknowledged run
 	next    uint64
@@ -48,25 +53,41 @@ func (t *Tracker) Add(end int64) uint64 {
 func (t *Tracker) Ack(seq uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if seq < t.base || seq >= t.base+uint64(len(t.ends)) {
+	pending := len(t.ends) - t.head
+	if seq < t.base || seq >= t.base+uint64(pending) {
 		return
 	}
-	t.acked[seq-t.base] = true
-	n := 0
-	for n < len(t.acked) && t.acked[n] {
-		n++
-	}
-	if n == 0 {
+	i := t.head + int(seq-t.base)
+	t.acked[i] = true
+	if i != t.head {
+		// The first pending line is never acked (it would have been
+		// consumed), so the run cannot advance yet.
 		return
 	}
-	t.offset = t.ends[n-1]
-	// Shift rather than reslice forever so the backing arrays do not grow
-	// with the life of the file; pending lines are bounded by chan_max_size.
-	t.ends = append(t.ends[:0], t.ends[n:]...)
-	t.acked = append(t.acked[:0], t.acked[n:]...)
-	t.base += uint64(n)
+	j := i
+	for j < len(t.acked) && t.acked[j] {
+		j++
+	}
+	t.offset = t.ends[j-1]
+	t.base += uint64(j - t.head)
+	t.head = j
+	t.compact()
 	if t.changed != nil {
 		t.changed(t.offset)
+	}
+}
+
+// compact drops consumed entries once they are at least half of the
+// slices, so the backing arrays stay bounded by the pending lines (bounded
+// by chan_max_size) while each entry is copied O(1) times on average.
+func (t *Tracker) compact() {
+	switch {
+	case t.head == len(t.ends):
+		t.ends, t.acked, t.head = t.ends[:0], t.acked[:0], 0
+	case t.head >= 64 && 2*t.head >= len(t.ends):
+		n := copy(t.ends, t.ends[t.head:])
+		copy(t.acked, t.acked[t.head:])
+		t.ends, t.acked, t.head = t.ends[:n], t.acked[:n], 0
 	}
 }
 
@@ -76,8 +97,8 @@ func (t *Tracker) Ack(seq uint64) {
 func (t *Tracker) Cancel(seq uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n := len(t.ends); n > 0 && seq == t.base+uint64(n-1) && !t.acked[n-1] {
-		t.ends, t.acked = t.ends[:n-1], t.acked[:n-1]
+	if n := len(t.ends) - t.head; n > 0 && seq == t.base+uint64(n-1) && !t.acked[len(t.acked)-1] {
+		t.ends, t.acked = t.ends[:len(t.ends)-1], t.acked[:len(t.acked)-1]
 		t.next--
 	}
 }
@@ -93,7 +114,7 @@ func (t *Tracker) Offset() int64 {
 func (t *Tracker) Pending() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.ends)
+	return len(t.ends) - t.head
 }
 
 // WaitIdle waits until no line is pending or ctx is done.

@@ -122,3 +122,22 @@ func TestCancelLast(t *testing.T) {
 		t.Fatalf("pending %d offset %d", tr.Pending(), tr.Offset())
 	}
 }
+
+// BenchmarkAckPending acks in file order with chan_max_size (10,000) lines
+// pending, the agent's steady state at full speed. Before the tracker kept
+// a head index, each ack copied every pending entry.
+func BenchmarkAckPending(b *testing.B) {
+	tr := New(0, nil)
+	const pending = 10000
+	seqs := make([]uint64, 0, pending)
+	for i := range pending {
+		seqs = append(seqs, tr.Add(int64(i+1)*200))
+	}
+	end := int64(pending+1) * 200
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Ack(seqs[i%pending])
+		seqs[i%pending] = tr.Add(end)
+		end += 200
+	}
+}
