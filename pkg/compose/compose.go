@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/logcollect/logcollect/pkg/proc"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
@@ -118,4 +119,18 @@ func (f *File) ServiceSettings(service, iniPath, envPrefix string) (*settings.Fi
 		return v, ok
 	})
 	return sf, svc, err
+}
+
+// RepoServiceSettings is ServiceSettings on the repository's own
+// docker-compose.yml, found above the working directory.
+func RepoServiceSettings(service, iniPath, envPrefix string) (*settings.File, Service, error) {
+	root, err := proc.RepoRoot()
+	if err != nil {
+		return nil, Service{}, err
+	}
+	f, err := Load(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		return nil, Service{}, err
+	}
+	return f.ServiceSettings(service, iniPath, envPrefix)
 }

@@ -1,26 +1,16 @@
 package config
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/logcollect/logcollect/pkg/compose"
-	"github.com/logcollect/logcollect/pkg/proc"
 )
 
 // TestComposeEnvironment loads the settings exactly as the docker-compose
 // service would (the image's ini plus the service's environment), so a
 // renamed key or a bad value in docker-compose.yml fails here.
 func TestComposeEnvironment(t *testing.T) {
-	root, err := proc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := compose.Load(filepath.Join(root, "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, svc, err := cf.ServiceSettings("logagent", "logagent/conf/config.ini", EnvPrefix)
+	f, svc, err := compose.RepoServiceSettings("logagent", "logagent/conf/config.ini", EnvPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
