@@ -1,15 +1,11 @@
 package journald
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,64 +15,13 @@ import (
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
-const bootID = "6fb7b5f5e8a54c43b5a3b7d0d3a0b1a1"
-
-// journalRemote finds systemd-journal-remote, which builds real journal
-// files from export-format text.
-func journalRemote(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"} {
-		if _, err := os.Stat(p); err == nil {
-			if _, err := exec.LookPath("journalctl"); err == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("systemd-journal-remote/journalctl missing: scripts/install-deps.sh installs them")
-	}
-	t.Skip("systemd-journal-remote or journalctl not installed (apt-get install systemd-journal-remote)")
-	return ""
-}
-
-type testEntry struct {
-	msg    []byte
-	fields map[string]string
-}
-
-// writeJournal writes entries as a journal file at path; entry i gets
-// realtime base+i seconds.
-func writeJournal(t *testing.T, path string, base int64, entries []testEntry) {
-	t.Helper()
-	var b bytes.Buffer
-	for i, e := range entries {
-		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n", (base+int64(i))*1_000_000, 1000+base+int64(i), bootID)
-		for k, v := range e.fields {
-			fmt.Fprintf(&b, "%s=%s\n", k, v)
-		}
-		// Binary-safe form: name, newline, little-endian length, data.
-		b.WriteString("MESSAGE\n")
-		binary.Write(&b, binary.LittleEndian, uint64(len(e.msg)))
-		b.Write(e.msg)
-		b.WriteString("\n\n")
-	}
-	in := filepath.Join(t.TempDir(), "export.txt")
-	if err := os.WriteFile(in, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(journalRemote(t), "-o", path, in).CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
-	}
-}
-
-func sample() []testEntry {
-	return []testEntry{
-		{[]byte("nginx started"), map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "nginx", "_PID": "10", "_HOSTNAME": "web-1"}},
-		{[]byte("disk failing"), map[string]string{"_TRANSPORT": "kernel", "PRIORITY": "2"}},
-		{[]byte("upstream timed out"), map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "3"}},
-		{[]byte("bin\xff\x00ary"), map[string]string{"_SYSTEMD_UNIT": "app.service", "PRIORITY": "7"}},
-		{[]byte("from a container"), map[string]string{"CONTAINER_NAME": "web", "CONTAINER_ID": "abc123", "CONTAINER_TAG": "web", "PRIORITY": "6"}},
+func sample() []journaltest.Entry {
+	return []journaltest.Entry{
+		{Message: "nginx started", Fields: map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "nginx", "_PID": "10", "_HOSTNAME": "web-1"}},
+		{Message: "disk failing", Fields: map[string]string{"_TRANSPORT": "kernel", "PRIORITY": "2"}},
+		{Message: "upstream timed out", Fields: map[string]string{"_SYSTEMD_UNIT": "nginx.service", "PRIORITY": "3"}},
+		{Message: "bin\xff\x00ary", Fields: map[string]string{"_SYSTEMD_UNIT": "app.service", "PRIORITY": "7"}},
+		{Message: "from a container", Fields: map[string]string{"CONTAINER_NAME": "web", "CONTAINER_ID": "abc123", "CONTAINER_TAG": "web", "PRIORITY": "6"}},
 	}
 }
 
@@ -113,7 +58,7 @@ func messages(es []Entry) string {
 func TestReadFiltersAndSeek(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "system.journal")
-	writeJournal(t, file, 1_700_000_000, sample())
+	journaltest.Write(t, file, 1_700_000_000, sample())
 
 	tests := []struct {
 		name string
@@ -139,7 +84,7 @@ func TestReadFiltersAndSeek(t *testing.T) {
 
 func TestCursorResumeReadsEachEntryOnce(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "system.journal")
-	writeJournal(t, file, 1_700_000_000, sample())
+	journaltest.Write(t, file, 1_700_000_000, sample())
 	all := readAll(t, Options{File: file, Seek: SeekHead})
 	if len(all) != 5 {
 		t.Fatalf("read %d entries, want 5", len(all))
@@ -153,7 +98,7 @@ func TestCursorResumeReadsEachEntryOnce(t *testing.T) {
 
 func TestFollowSeesNewEntries(t *testing.T) {
 	dir := t.TempDir()
-	writeJournal(t, filepath.Join(dir, "a.journal"), 1_700_000_000, sample()[:1])
+	journaltest.Write(t, filepath.Join(dir, "a.journal"), 1_700_000_000, sample()[:1])
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	r, err := Open(ctx, Options{Directory: dir, Follow: true})
@@ -168,7 +113,7 @@ func TestFollowSeesNewEntries(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond) // let journalctl reach the tail before the new file appears
-	writeJournal(t, filepath.Join(dir, "b.journal"), 1_700_000_100, []testEntry{{[]byte("new entry"), nil}})
+	journaltest.Write(t, filepath.Join(dir, "b.journal"), 1_700_000_100, []journaltest.Entry{{Message: "new entry", Fields: nil}})
 	select {
 	case e := <-got:
 		if e.Message != "new entry" {
@@ -181,7 +126,7 @@ func TestFollowSeesNewEntries(t *testing.T) {
 
 func TestFillRecord(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "system.journal")
-	writeJournal(t, file, 1_700_000_000, sample())
+	journaltest.Write(t, file, 1_700_000_000, sample())
 	all := readAll(t, Options{File: file, Seek: SeekHead})
 	o := Options{File: file}
 
