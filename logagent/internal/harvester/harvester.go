@@ -256,10 +256,29 @@ func (h *harvester) truncated(size int64) error {
 	}
 	h.dec.reset()
 	id := newID()
-	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino})
+	// The fingerprint of zero bytes, as identify computes it for an empty
+	// file: a restart before the file is re-fingerprinted must find the
+	// entry matching (an empty FP never would, and the generation's lines
+	// would be sent again under a new id).
+	fp0, err := fingerprint(h.f, 0)
+	if err != nil {
+		return err
+	}
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, FP: fp0})
+	persistID(h.o.Store, h.o.Log, *h.path.Load())
 	h.newGeneration(id, 0)
-	h.fpLen, h.fp = 0, ""
+	h.fpLen, h.fp = 0, fp0
 	return nil
+}
+
+// persistID saves the store so a new file id is on disk before a line is
+// sent under it (see Task.persistNewIDs). A failed save is logged: the lines
+// are still sent, and only a crash before the next successful save could
+// send them again under another id.
+func persistID(store *checkpoint.Store, log *slog.Logger, path string) {
+	if err := store.Save(); err != nil {
+		log.Error("cannot save the checkpoint of a new file; if the agent crashes before a save succeeds, its lines are sent again under a new id (duplicates in Elasticsearch)", "path", path, "err", err)
+	}
 }
 
 // emit sends events in order; each is tracked before it is sent so its ack

@@ -567,3 +567,97 @@ func TestTruncateAndRefill(t *testing.T) {
 		}
 	}
 }
+
+// crash simulates a SIGKILL: the task stops without a final save, and the
+// store is read back from what is on disk.
+func (e *env) crash(t *testing.T) {
+	t.Helper()
+	e.task.Stop()
+	st, err := checkpoint.Open(filepath.Join(e.dir, "data"), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = st
+	e.snd = &fakeSender{}
+}
+
+// A file's random id is part of every event.id; it must be on disk before a
+// line is sent under it, or a crash re-sends the lines under a new id
+// (duplicates in Elasticsearch). Found by pkg/chaos (agent SIGKILL).
+func TestNewFileIDOnDiskBeforeLinesAreSent(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
+	first := e.snd.all()
+	e.crash(t)
+	found := false
+	for _, cp := range e.store.Entries() {
+		found = found || cp.ID == first[0].Key
+	}
+	if !found {
+		t.Fatalf("file id %s not on disk after lines were sent under it: %+v", first[0].Key, e.store.Entries())
+	}
+	appendTo(t, p, nl("a", 6, 7)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	want := trimmed(nl("a", 1, 7))
+	waitFor(t, "every line", func() bool { return hasAll(t, append(first, e.snd.all()...), want) })
+}
+
+// A crash right after a truncation: the new generation's entry (no
+// fingerprint yet) must still match the file at restart, so its lines keep
+// their id; and the copy keeps the old generation's id.
+func TestCrashAfterCopyTruncateKeepsIDs(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 40)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "40 lines", func() bool { return len(e.snd.all()) == 40 })
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p+".1", data, 0o644)
+	os.Truncate(p, 0)
+	appendTo(t, p, "b 1\n", "b 2\n")
+	waitFor(t, "new lines after truncate", func() bool { return hasAll(t, e.snd.all(), []string{"b 1", "b 2"}) })
+	before := e.snd.all()
+	e.crash(t)
+	appendTo(t, p, "b 3\n")
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	want := append(trimmed(nl("a", 1, 40)), "b 1", "b 2", "b 3")
+	waitFor(t, "every line, each under one event id", func() bool { return hasAll(t, append(before, e.snd.all()...), want) })
+}
+
+// Copytruncate while the agent is down: at restart the path's inode holds
+// new content (a new file), and the copy must still be recognised by the
+// old content's fingerprint and continued, not re-sent under a new id.
+func TestCopyTruncateWhileDownRecognisesCopy(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 40)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "40 lines", func() bool { return len(e.snd.all()) == 40 })
+	waitFor(t, "checkpoint at the end", func() bool {
+		for _, cp := range e.store.Entries() {
+			if cp.Offset == int64(40*len(nl("a", 1, 1)[0])) {
+				return true
+			}
+		}
+		return false
+	})
+	if err := e.store.Save(); err != nil { // the periodic save
+		t.Fatal(err)
+	}
+	before := e.snd.all()
+	e.crash(t)
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p+".1", data, 0o644)
+	os.Truncate(p, 0)
+	appendTo(t, p, nl("b", 1, 45)...) // longer than the old file: see the limits in docs/logagent.md
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	want := append(trimmed(nl("a", 1, 40)), trimmed(nl("b", 1, 45))...)
+	waitFor(t, "every line, each under one event id", func() bool { return hasAll(t, append(before, e.snd.all()...), want) })
+	time.Sleep(200 * time.Millisecond)
+	if n := len(e.snd.all()); n != 45 {
+		t.Fatalf("after restart %d records, want the 45 new lines only (the copy continued, not re-sent): %q", n, e.snd.messages())
+	}
+}

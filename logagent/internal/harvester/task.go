@@ -101,6 +101,21 @@ func (t *Task) scan() {
 		return
 	}
 	firstScan := !t.o.Store.Seen(t.seenKey())
+	// Harvesters start after the loop, once the ids of new files are on
+	// disk (see persistNewIDs).
+	var starts []pendingStart
+	defer func() {
+		if len(starts) > 0 {
+			t.persistNewIDs(starts)
+		}
+		for _, s := range starts {
+			if t.ctx.Err() != nil {
+				s.f.Close()
+				continue
+			}
+			t.startHarvester(s.f, s.fi, s.key, s.id, s.offset, s.fp)
+		}
+	}()
 	for _, path := range matches {
 		if t.ctx.Err() != nil {
 			return
@@ -125,6 +140,9 @@ func (t *Task) scan() {
 			continue
 		}
 		key := Key(fi.dev, fi.ino, e.Topic)
+		if pendingKey(starts, key) {
+			continue // another name of a file this scan starts (hard link)
+		}
 		t.mu.Lock()
 		h := t.running[key]
 		t.mu.Unlock()
@@ -144,13 +162,14 @@ func (t *Task) scan() {
 			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
+		prev, known := t.o.Store.Get(key)
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if err != nil {
 			f.Close()
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
-		t.startHarvester(f, fi, key, id, offset, fp)
+		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp, newID: !known || prev.ID != id})
 	}
 	if firstScan {
 		t.o.Store.MarkSeen(t.seenKey())
@@ -218,6 +237,16 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		} else {
 			t.o.Log.Info("inode reused by a new file (fingerprint differs); reading it from the start", "path", fi.path, "old_path", cp.Path)
 		}
+		// Keep the old file's entry under another key, as truncated() does:
+		// a copy of it (copytruncate while the agent was down, or before
+		// its checkpoint caught up) is then still recognised by its
+		// fingerprint and continued with its id instead of being sent
+		// again under a new one.
+		if cp.FPLen > 0 {
+			retired := cp
+			retired.Path = ""
+			t.o.Store.Put("retired:"+cp.ID+"|"+t.o.Entry.Topic, retired)
+		}
 		return put(newID(), 0)
 	}
 	if fpLen == FingerprintSize {
@@ -233,6 +262,41 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		return put(newID(), fi.size)
 	}
 	return put(newID(), 0)
+}
+
+// pendingStart is a file identified by a scan whose harvester starts at the
+// end of the scan.
+type pendingStart struct {
+	f      *os.File
+	fi     fileInfo
+	key    string
+	id     string
+	offset int64
+	fp     fileprint
+	newID  bool // the checkpoint store had no entry with this id for key
+}
+
+func pendingKey(starts []pendingStart, key string) bool {
+	for _, s := range starts {
+		if s.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// persistNewIDs saves the checkpoint store before any line of a file with a
+// new id is sent. The id is random and part of every event.id: if the agent
+// crashed after sending lines under an id that never reached the disk, the
+// restarted agent would send them again under another id, and Elasticsearch
+// would hold them twice. One save per scan that found new files.
+func (t *Task) persistNewIDs(starts []pendingStart) {
+	for _, s := range starts {
+		if s.newID {
+			persistID(t.o.Store, t.o.Log, s.fi.path)
+			return
+		}
+	}
 }
 
 // fileprint is a fingerprint: the hash of the first n bytes.
