@@ -1,14 +1,17 @@
 package indexer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/olivere/elastic/v7"
 
+	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
@@ -50,10 +53,16 @@ func NewClient(cfg ClientConfig) (*elastic.Client, error) {
 	return c, nil
 }
 
-// ElasticBulk sends _bulk requests with olivere/elastic. Bodies go out as
-// json.RawMessage, which olivere writes verbatim (no decode/encode).
+// ElasticBulk sends _bulk requests through olivere/elastic's client
+// (connection handling, auth, error mapping). The NDJSON body is written
+// here rather than by olivere's BulkService, which marshals a map for every
+// action line; bodies go out verbatim. The response is decoded in full only
+// when it reports item errors: "errors": false means every item succeeded,
+// so then only the items are counted.
 type ElasticBulk struct {
 	Client *elastic.Client
+
+	bufs sync.Pool // *[]byte request bodies
 }
 
 var _ Bulk = (*ElasticBulk)(nil)
@@ -61,19 +70,42 @@ var _ Bulk = (*ElasticBulk)(nil)
 // Send indexes actions in one _bulk request and returns one result per
 // action, in order.
 func (b *ElasticBulk) Send(ctx context.Context, actions []Action) ([]Result, error) {
-	svc := b.Client.Bulk()
-	for _, a := range actions {
-		svc.Add(elastic.NewBulkIndexRequest().Index(a.Index).Id(a.ID).Doc(json.RawMessage(a.Body)))
+	bp, _ := b.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
 	}
-	resp, err := svc.Do(ctx)
+	body := (*bp)[:0]
+	for _, a := range actions {
+		body = appendAction(body, a)
+	}
+	resp, err := b.Client.PerformRequest(ctx, elastic.PerformRequestOptions{
+		Method: "POST", Path: "/_bulk", Body: string(body), ContentType: "application/x-ndjson",
+	})
+	*bp = body
+	if cap(body) <= 64<<20 {
+		b.bufs.Put(bp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bulk of %d documents: %w", len(actions), err)
 	}
-	if len(resp.Items) != len(actions) {
-		return nil, fmt.Errorf("bulk of %d documents: response has %d items", len(actions), len(resp.Items))
-	}
 	out := make([]Result, len(actions))
-	for i, m := range resp.Items {
+	if failed, n, ok := scanBulkResponse(resp.Body); ok && !failed {
+		if n != len(actions) {
+			return nil, fmt.Errorf("bulk of %d documents: response has %d items", len(actions), n)
+		}
+		for i := range out {
+			out[i].Status = http.StatusOK
+		}
+		return out, nil
+	}
+	var full elastic.BulkResponse
+	if err := json.Unmarshal(resp.Body, &full); err != nil {
+		return nil, fmt.Errorf("bulk of %d documents: decode response: %w", len(actions), err)
+	}
+	if len(full.Items) != len(actions) {
+		return nil, fmt.Errorf("bulk of %d documents: response has %d items", len(actions), len(full.Items))
+	}
+	for i, m := range full.Items {
 		for _, item := range m { // one key: the op type ("index")
 			out[i].Status = item.Status
 			if item.Error != nil {
@@ -87,4 +119,150 @@ func (b *ElasticBulk) Send(ctx context.Context, actions []Action) ([]Result, err
 		}
 	}
 	return out, nil
+}
+
+// appendAction appends an index action line and the document. A body is
+// one line of NDJSON: the agent's records are compact, and a foreign
+// value with line breaks is compacted (only then is it not verbatim).
+func appendAction(dst []byte, a Action) []byte {
+	dst = append(dst, `{"index":{"_index":`...)
+	dst = record.AppendString(dst, a.Index)
+	dst = append(dst, `,"_id":`...)
+	dst = record.AppendString(dst, a.ID)
+	dst = append(dst, "}}\n"...)
+	if bytes.IndexByte(a.Body, '\n') >= 0 || bytes.IndexByte(a.Body, '\r') >= 0 {
+		var c bytes.Buffer
+		if json.Compact(&c, a.Body) == nil {
+			return append(append(dst, c.Bytes()...), '\n')
+		}
+	}
+	return append(append(dst, a.Body...), '\n')
+}
+
+// scanBulkResponse reads a _bulk response's "errors" flag and counts its
+// "items" without decoding them. ok is false when the body is not shaped
+// like a bulk response; the caller then decodes it in full.
+func scanBulkResponse(b []byte) (failed bool, items int, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false, 0, false
+	}
+	i++
+	sawErrors, sawItems := false, false
+	for {
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == '}' {
+			return failed, items, sawErrors && sawItems
+		}
+		if i >= len(b) || b[i] != '"' {
+			return false, 0, false
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return false, 0, false
+		}
+		key := string(b[i+1 : end-1])
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return false, 0, false
+		}
+		i = skipSpace(b, i+1)
+		switch key {
+		case "errors":
+			switch {
+			case bytes.HasPrefix(b[i:], []byte("false")):
+				i += 5
+			case bytes.HasPrefix(b[i:], []byte("true")):
+				failed, i = true, i+4
+			default:
+				return false, 0, false
+			}
+			sawErrors = true
+		case "items":
+			if i >= len(b) || b[i] != '[' {
+				return false, 0, false
+			}
+			i = skipSpace(b, i+1)
+			for i < len(b) && b[i] != ']' {
+				if i = skipValue(b, i); i < 0 {
+					return false, 0, false
+				}
+				items++
+				i = skipSpace(b, i)
+				if i < len(b) && b[i] == ',' {
+					i = skipSpace(b, i+1)
+				}
+			}
+			if i >= len(b) {
+				return false, 0, false
+			}
+			i++
+			sawItems = true
+		default:
+			if i = skipValue(b, i); i < 0 {
+				return false, 0, false
+			}
+		}
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] (a
+// quote), or -1.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the value starting at b[i], or -1. It
+// trusts the server to send JSON: it tracks strings and nesting only.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = skipString(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' {
+		i++
+	}
+	return i
 }

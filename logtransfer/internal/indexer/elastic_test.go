@@ -93,6 +93,13 @@ func BenchmarkBulkBody(b *testing.B) {
 			}
 		}
 	})
+	b.Run("appendAction", func(b *testing.B) {
+		b.SetBytes(int64(len(value)))
+		var buf []byte
+		for b.Loop() {
+			buf = appendAction(buf[:0], Action{Index: "i", ID: "x", Body: value})
+		}
+	})
 	b.Run("reencoded", func(b *testing.B) {
 		b.SetBytes(int64(len(value)))
 		for b.Loop() {
@@ -103,4 +110,33 @@ func BenchmarkBulkBody(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestScanBulkResponse(t *testing.T) {
+	for _, tt := range []struct {
+		body   string
+		failed bool
+		items  int
+		ok     bool
+	}{
+		{`{"took":3,"errors":false,"items":[{"index":{"_id":"a\"]}","status":201,"_shards":{"total":1}}},{"index":{"status":200}}]}`, false, 2, true},
+		{` { "items" : [ ] , "errors" : true , "took" : 1 } `, true, 0, true},
+		{`{"took":3,"errors":false}`, false, 0, false},
+		{`{"took":3,"errors":"no","items":[]}`, false, 0, false},
+		{`{"errors":false,"items":[{"index":{}}`, false, 0, false},
+		{`[]`, false, 0, false},
+	} {
+		failed, items, ok := scanBulkResponse([]byte(tt.body))
+		if failed != tt.failed || items != tt.items || ok != tt.ok {
+			t.Errorf("scanBulkResponse(%s) = %v, %d, %v; want %v, %d, %v", tt.body, failed, items, ok, tt.failed, tt.items, tt.ok)
+		}
+	}
+}
+
+// A body with line breaks would split the NDJSON request: it is compacted.
+func TestElasticBulkCompactsMultilineBodies(t *testing.T) {
+	got := appendAction(nil, Action{Index: "i", ID: `a"b`, Body: []byte("{\n  \"a\": 1\n}")})
+	if want := `{"index":{"_index":"i","_id":"a\"b"}}` + "\n" + `{"a":1}` + "\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
