@@ -91,7 +91,11 @@ func startProc(t *testing.T, bin, config string) *proc {
 	}()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("pid %d did not exit within 30s of SIGKILL", p.cmd.Process.Pid)
+		}
 	})
 	return p
 }
@@ -144,7 +148,7 @@ shutdown_timeout = 10s
 			t.Logf("first process logs:\n%s", first.logs)
 		}
 	})
-	tt.Eventually(t, 30*time.Second, "indexing under way", func() (bool, string) {
+	tt.Eventually(t, 90*time.Second, "indexing under way", func() (bool, string) {
 		c := tt.Count(t, es, "logcollect-web_log-*")
 		return c >= 400, fmt.Sprint("count ", c)
 	})
