@@ -196,6 +196,13 @@ func installTemplates(ctx context.Context, es *elastic.Client, spec template.Spe
 		if ctx.Err() != nil {
 			return fmt.Errorf("install index templates: %w", ctx.Err())
 		}
+		var ee *elastic.Error
+		if errors.As(err, &ee) && (ee.Status == http.StatusUnauthorized || ee.Status == http.StatusForbidden) {
+			// Nothing has been consumed yet: stop with a message that says
+			// what to fix rather than retry a password that cannot work.
+			return fmt.Errorf("elasticsearch at %s refused the credentials (HTTP %d): check [es] username and password (or password_file): %w",
+				strings.Join(cfg.URLs, ","), ee.Status, err)
+		}
 		if !errors.Is(err, template.ErrUnreachable) {
 			return err
 		}
