@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/logcollect/logcollect/logagent/internal/ack"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -172,7 +173,7 @@ func (h *harvester) run(ctx context.Context) {
 				for _, ev := range evs {
 					ev.flag(record.FlagPartial)
 				}
-				if err := h.emit(ctx, evs); err != nil {
+				if err := h.emit(ctx, evs, now); err != nil {
 					return
 				}
 				partialSince = time.Time{}
@@ -180,7 +181,7 @@ func (h *harvester) run(ctx context.Context) {
 		} else {
 			partialSince = time.Time{}
 		}
-		if err := h.emit(ctx, h.dec.expire(now)); err != nil {
+		if err := h.emit(ctx, h.dec.expire(now), now); err != nil {
 			return
 		}
 		if n == 0 && !h.lr.pending() && !h.dec.holding() && now.Sub(lastData) >= h.o.CloseInactive && h.tracker.Pending() == 0 {
@@ -231,7 +232,8 @@ func (h *harvester) readAvailable(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", *h.path.Load(), err)
 		}
-		if err := h.emit(ctx, h.dec.add(line, start, end, trunc, time.Now())); err != nil {
+		now := time.Now()
+		if err := h.emit(ctx, h.dec.add(line, start, end, trunc, now), now); err != nil {
 			return 0, err
 		}
 	}
@@ -282,17 +284,20 @@ func persistID(store *checkpoint.Store, log *slog.Logger, path string) {
 }
 
 // emit sends events in order; each is tracked before it is sent so its ack
-// can never be missed.
-func (h *harvester) emit(ctx context.Context, evs []*event) error {
+// can never be missed. now is when they were read: the @timestamp of
+// events that carry none.
+func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error {
 	for _, ev := range evs {
 		checkUTF8(ev)
 		path := *h.path.Load()
 		ts := ev.ts
 		if ts.IsZero() {
-			ts = time.Now()
+			ts = now
 		}
 		r := record.Record{
-			Timestamp: ts, Message: string(ev.msg), HostName: h.o.HostName, HostIP: h.o.HostIP,
+			// Message only lives while r is encoded below, and ev.msg is
+			// not written meanwhile: no need for a copy.
+			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.msg), len(ev.msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
 			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.start, Flags: ev.flags,
 			Fields: h.o.Entry.Fields, JSON: ev.json, Stream: ev.stream, Kubernetes: h.k8s,
 			EventID: record.EventID(h.o.HostIP, h.id, ev.start),

@@ -43,6 +43,13 @@ type decoder struct {
 	partial *event // container partial line being joined
 	multi   *event // multiline event being joined
 	last    time.Time
+
+	// The raw format without multiline holds nothing across lines: its
+	// event, returned in one, is reused line after line and points into
+	// the reader's buffer, which saves two allocations and a copy per line.
+	// The caller sends it before it reads the next line.
+	scratch event
+	one     [1]*event
 }
 
 func newDecoder(e collect.Entry) *decoder {
@@ -52,6 +59,15 @@ func newDecoder(e collect.Entry) *decoder {
 // add feeds one physical line and returns the events completed by it.
 func (d *decoder) add(line []byte, start, end int64, truncated bool, now time.Time) []*event {
 	d.last = now
+	if d.ml == nil && (d.format == "raw" || d.format == "") {
+		ev := &d.scratch
+		*ev = event{msg: line, start: start, end: end, lines: 1, flags: ev.flags[:0]}
+		if truncated {
+			ev.flag(record.FlagTruncated)
+		}
+		d.one[0] = ev
+		return d.one[:]
+	}
 	ev := &event{start: start, end: end, lines: 1}
 	if truncated {
 		ev.flag(record.FlagTruncated)
