@@ -26,6 +26,7 @@ type Result struct {
 	Files                                  []FileResult
 	Written, Indexed, Lost, Duplicated     int64
 	OutOfOrder, Docs, DeadLetters, Foreign int64
+	ForeignSample                          []string // a few documents that are not sequenced lines
 }
 
 // Index is the pattern of the scenario topic's daily indices.
@@ -124,6 +125,19 @@ func (c *Cluster) Check(ctx context.Context, stats []FileStats) (Result, error) 
 	// what the writer reports): counted, never silently ignored.
 	seqDocs := r.Indexed + r.Duplicated
 	r.Foreign = r.Docs - seqDocs
+	if r.Foreign > 0 {
+		var out struct {
+			Hits struct {
+				Hits []json.RawMessage `json:"hits"`
+			} `json:"hits"`
+		}
+		q := `{"query":{"bool":{"must_not":[{"exists":{"field":"json.seq"}}]}},"size":3}`
+		if err := c.esDo(ctx, http.MethodPost, "/"+c.Index()+"/_search", q, &out); err == nil {
+			for _, h := range out.Hits.Hits {
+				r.ForeignSample = append(r.ForeignSample, string(h))
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -254,10 +268,4 @@ func (c *Cluster) WaitIndexed(ctx context.Context, want int64, stall, timeout ti
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// metricJSON is for debugging output.
-func metricJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

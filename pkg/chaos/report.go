@@ -69,6 +69,12 @@ func (r *Report) Table() string {
 			fmt.Fprintf(&b, "  file %d: written %d lost %d (first %v) dup %d (first %v) out-of-order %d\n", f.File, f.Written, f.Lost, f.FirstLost, f.Duplicated, f.FirstDup, f.OutOfOrder)
 		}
 	}
+	for _, d := range res.ForeignSample {
+		if len(d) > 600 {
+			d = d[:600] + "..."
+		}
+		fmt.Fprintf(&b, "  other doc: %s\n", d)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}

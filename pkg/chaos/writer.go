@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -356,4 +357,39 @@ func (w *Writer) WriteLines(f int, n int) error {
 	_, err := wf.f.WriteString(b.String())
 	wf.size += int64(b.Len())
 	return err
+}
+
+// Recreate deletes file f and creates it again at the same path (the
+// sequence continues; the new file is a new truncation generation for the
+// order check). It returns the inodes of the old and the new file: on most
+// file systems a freed inode is handed out again at once.
+func (w *Writer) Recreate(f int) (oldIno, newIno uint64, err error) {
+	w.mu.Lock()
+	wf := w.files[f]
+	w.mu.Unlock()
+	wf.mu.Lock()
+	defer wf.mu.Unlock()
+	oldIno = inodeOf(wf.path)
+	wf.f.Close()
+	if err := os.Remove(wf.path); err != nil {
+		return 0, 0, err
+	}
+	fh, err := os.OpenFile(wf.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, 0, err
+	}
+	wf.f, wf.size = fh, 0
+	wf.truncs = append(wf.truncs, wf.seq)
+	return oldIno, inodeOf(wf.path), nil
+}
+
+func inodeOf(path string) uint64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
