@@ -62,6 +62,21 @@ type env struct {
 	report   *Report
 	entries  map[int]string // file → collect entry JSON
 	start    time.Time
+	// tableLater: the test adds notes after finish and prints the table
+	// itself.
+	tableLater bool
+}
+
+// printTable logs the figures and appends them to $CHAOS_REPORT if set.
+func (e *env) printTable() {
+	table := e.report.Table()
+	e.t.Log(table)
+	if p := os.Getenv("CHAOS_REPORT"); p != "" {
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			fmt.Fprint(f, table)
+			f.Close()
+		}
+	}
 }
 
 type envOptions struct {
@@ -280,13 +295,8 @@ func (e *env) finish(stall time.Duration) Result {
 			e.report.Note("file %d: %d %s rotations", s.File, s.Rotations, s.Rotation)
 		}
 	}
-	table := e.report.Table()
-	t.Log(table)
-	if p := os.Getenv("CHAOS_REPORT"); p != "" {
-		if f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			fmt.Fprint(f, table)
-			f.Close()
-		}
+	if !e.tableLater {
+		e.printTable()
 	}
 	if res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 {
 		t.Errorf("%s: lost %d, duplicated %d, out of order %d; want 0", e.report.Scenario, res.Lost, res.Duplicated, res.OutOfOrder)
