@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,7 +72,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	d := &demo{o: o, out: out}
+	// The generator reports its rotation from its own goroutine.
+	d := &demo{o: o, out: &lockedWriter{w: out}}
 	defer d.stopAll()
 	return d.run(ctx)
 }
@@ -382,4 +384,16 @@ func (d *demo) stopAll() {
 			fmt.Fprintf(d.out, "   stop %d: %v\n", p.Pid(), err)
 		}
 	}
+}
+
+// lockedWriter serialises writes from the progress loop and the generator.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
