@@ -305,6 +305,7 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 		r.Err = err
 		return r
 	}
+	emu := e.procs[len(e.procs)-1]
 	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
 	if err != nil {
 		r.Err = err
@@ -329,6 +330,8 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 	if blackhole {
 		counter = "blackholed"
 	}
+	emu0, _ := emu.Usage()
+	broker0, _ := broker.Usage()
 	x, httpAddr, err := e.startTransfer(kafka, ep.Elasticsearch)
 	if err != nil {
 		r.Err = err
@@ -370,6 +373,8 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 		r.Err = err
 		return r
 	}
+	emu1, _ := emu.Usage()
+	broker1, _ := broker.Usage()
 	if prof != nil {
 		<-prof
 	}
@@ -389,8 +394,9 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 	r.MBps = mb(size) * float64(n-firstCount) / float64(n) / window.Seconds()
 	r.CPUPerGB = u.CPUSeconds / (float64(size) / gb)
 	r.PeakRSS = u.PeakRSS
-	r.Extra = fmt.Sprintf("%.0f B/record, from start %.1f s (%.0f docs/s incl. group join), transfer CPU %.2f s",
-		float64(size)/float64(n), r.Wall.Seconds(), float64(n)/r.Wall.Seconds(), u.CPUSeconds)
+	r.Extra = fmt.Sprintf("%.0f B/record, from start %.1f s (%.0f docs/s incl. group join); CPU s: transfer %.2f, emulator %.2f, broker %.2f",
+		float64(size)/float64(n), r.Wall.Seconds(), float64(n)/r.Wall.Seconds(), u.CPUSeconds,
+		emu1.CPUSeconds-emu0.CPUSeconds, broker1.CPUSeconds-broker0.CPUSeconds)
 	if blackhole {
 		r.Met = r.Got == n && r.Rate >= 175_000 && r.CPUPerGB <= 25 && r.PeakRSS <= 150<<20
 	} else {
