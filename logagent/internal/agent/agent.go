@@ -77,6 +77,13 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
 		return nil, err
 	}
+	a.store.OnSave = func(err error) {
+		if err != nil {
+			a.m.CheckpointSaveErrors.Inc()
+			return
+		}
+		a.m.CheckpointSaved.SetToCurrentTime()
+	}
 	k := cfg.Kafka
 	a.sink, err = sink.New(sink.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
 		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson")}, log, a.m, a.ready)

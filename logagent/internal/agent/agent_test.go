@@ -20,6 +20,7 @@ import (
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/obs"
 )
 
 type stack struct {
@@ -231,10 +232,15 @@ func TestEtcdReconcile(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, name := range []string{"logagent_lines_read_total", "logagent_bytes_read_total", "logagent_records_acked_total",
-		"logagent_queue_depth", "logagent_files_open", "logagent_checkpoint_lag_bytes{path=", `logagent_config_reloads_total{result="rejected"} 5`} {
+		"logagent_queue_depth", "logagent_files_open", "logagent_checkpoint_lag_bytes{path=", `logagent_config_reloads_total{result="rejected"} 5`,
+		"logagent_checkpoint_save_errors_total 0"} {
 		if !strings.Contains(string(body), name) {
 			t.Errorf("/metrics lacks %s", name)
 		}
+	}
+	// Checkpoints have been saved (the store runs on a short ticker here).
+	if saved, err := obs.Scrape(context.Background(), "http://"+a.HTTPAddr()+"/metrics"); err != nil || saved["logagent_checkpoint_last_save_timestamp_seconds"] < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("checkpoint save time = %v (%v), want within the last minute", saved["logagent_checkpoint_last_save_timestamp_seconds"], err)
 	}
 	// The cache holds the last good config for a start without etcd.
 	cached, _ := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, CacheFile))

@@ -66,6 +66,10 @@ type Store struct {
 	st    state
 	dirty bool
 	saveM sync.Mutex // serialises writers of the file
+
+	// OnSave, when set before Run, learns the outcome of every Save: nil
+	// means everything acknowledged so far is on disk (metrics, alerts).
+	OnSave func(err error)
 }
 
 // Key is the identity key of a file.
@@ -213,9 +217,12 @@ func (s *Store) PutCursor(key string, c Cursor) {
 }
 
 // Save writes the store if it changed: temp file, fsync, rename, fsync dir.
-func (s *Store) Save() error {
+func (s *Store) Save() (err error) {
 	s.saveM.Lock()
 	defer s.saveM.Unlock()
+	if s.OnSave != nil {
+		defer func() { s.OnSave(err) }()
+	}
 	s.mu.Lock()
 	if !s.dirty {
 		s.mu.Unlock()

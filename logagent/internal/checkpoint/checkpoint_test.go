@@ -121,3 +121,37 @@ func TestCursors(t *testing.T) {
 		t.Fatal("live cursor expired")
 	}
 }
+
+// TestOnSaveReportsOutcome: the hook feeding the checkpoint-age metric hears
+// success (also when nothing changed: the disk is still current) and the
+// error of a write that could not reach the disk.
+func TestOnSaveReportsOutcome(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []error
+	s.OnSave = func(err error) { got = append(got, err) }
+	s.Put("1:2", Entry{ID: "id", Path: "/var/log/a.log", Device: 1, Inode: 2, Offset: 10})
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil { // clean: nothing to write
+		t.Fatal(err)
+	}
+	// The data dir replaced by a file: the temp file cannot be created.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.SetOffset("1:2", "id", 20)
+	if err := s.Save(); err == nil {
+		t.Fatal("Save into a missing directory succeeded")
+	}
+	if len(got) != 3 || got[0] != nil || got[1] != nil || got[2] == nil {
+		t.Fatalf("OnSave saw %v, want nil, nil, an error", got)
+	}
+}

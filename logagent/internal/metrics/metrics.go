@@ -15,6 +15,10 @@ type Metrics struct {
 	FilesOpen      prometheus.Gauge
 	CheckpointLag  *prometheus.GaugeVec // bytes between file size and acked offset, by path
 	ConfigReloads  *prometheus.CounterVec
+	// CheckpointSaved is when checkpoints were last known to be on disk;
+	// time() minus it is the checkpoint age an alert can watch.
+	CheckpointSaved      prometheus.Gauge
+	CheckpointSaveErrors prometheus.Counter
 }
 
 // New registers the metrics in reg (a fresh registry per agent, so tests
@@ -30,9 +34,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		FilesOpen:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "logagent_files_open", Help: "Files the agent holds open."}),
 		CheckpointLag:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "logagent_checkpoint_lag_bytes", Help: "File size minus the acknowledged checkpoint offset."}, []string{"path"}),
 		ConfigReloads:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_config_reloads_total", Help: "Collect config reloads by result (applied, rejected)."}, []string{"result"}),
+		CheckpointSaved: prometheus.NewGauge(prometheus.GaugeOpts{Name: "logagent_checkpoint_last_save_timestamp_seconds",
+			Help: "Unix time when every acknowledged offset was last known to be on disk."}),
+		CheckpointSaveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "logagent_checkpoint_save_errors_total",
+			Help: "Failed checkpoint writes (full or read-only data_dir); lines are resent after a restart until one succeeds."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads)
+		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads, m.CheckpointSaved, m.CheckpointSaveErrors)
 	}
 	return m
 }
