@@ -1,14 +1,19 @@
 package harvester
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +99,7 @@ type env struct {
 	snd   *fakeSender
 	m     *metrics.Metrics
 	task  *Task
+	log   *slog.Logger // nil discards
 }
 
 func newEnv(t *testing.T) *env {
@@ -119,7 +125,7 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	}
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
-		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
+		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard())})
 	t.Cleanup(e.task.Stop)
 }
 
@@ -526,21 +532,71 @@ func TestBackpressureKeepsCheckpoint(t *testing.T) {
 	}
 }
 
+// TestPermissionDeniedRetried needs an unprivileged user: root reads files
+// whatever their mode, so as root (CI) the test runs itself again as
+// nobody.
 func TestPermissionDeniedRetried(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
+		rerunAsNobody(t, "TestPermissionDeniedRetried")
+		return
 	}
 	e := newEnv(t)
+	var logs syncBuffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	p := filepath.Join(e.dir, "secret.log")
 	appendTo(t, p, "hidden\n")
-	os.Chmod(p, 0)
+	if err := os.Chmod(p, 0); err != nil {
+		t.Fatal(err)
+	}
 	e.start(t, `{"path":"DIR/secret.log","topic":"t","start":"beginning"}`)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "a clear log line about the unreadable file", func() bool {
+		out := logs.String()
+		return strings.Contains(out, "check the agent's permissions") && strings.Contains(out, "permission denied") && strings.Contains(out, "secret.log")
+	})
 	if len(e.snd.all()) != 0 {
 		t.Fatal("read an unreadable file")
 	}
-	os.Chmod(p, 0o644) // the operator fixes the mode: picked up at the next scan
+	if err := os.Chmod(p, 0o644); err != nil { // the operator fixes the mode: picked up at the next scan
+		t.Fatal(err)
+	}
 	waitFor(t, "line after chmod", func() bool { return hasAll(t, e.snd.all(), []string{"hidden"}) })
+}
+
+// rerunAsNobody runs one test of this binary as user nobody (uid 65534),
+// from a copy of the binary nobody may execute, and fails with its output
+// if it fails.
+func rerunAsNobody(t *testing.T, name string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "asnobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "test.bin")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-test.run", "^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + os.TempDir(), "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s as nobody: %v\n%s", name, err, out)
+	}
 }
 
 // Truncated and refilled beyond the old position between two polls: the
@@ -660,4 +716,22 @@ func TestCopyTruncateWhileDownRecognisesCopy(t *testing.T) {
 	if n := len(e.snd.all()); n != 45 {
 		t.Fatalf("after restart %d records, want the 45 new lines only (the copy continued, not re-sent): %q", n, e.snd.messages())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the harvesters' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
