@@ -445,7 +445,9 @@ func (c *Cluster) ClearFaults(ctx context.Context) error {
 }
 
 func (c *Cluster) esDo(ctx context.Context, method, path, body string, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// A refresh after an outage indexes the whole backlog at once: minutes
+	// under the full load on a 2-core machine.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var rd *strings.Reader
 	if body != "" {
