@@ -2,6 +2,7 @@ package esemu
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ type Config struct {
 	// MaxContentLength is ES's http.max_content_length: larger request
 	// bodies are refused with 413. 0 means ES's default, 100mb.
 	MaxContentLength int64
+	// TLS, when set, serves HTTPS (ES's xpack.security.http.ssl), for
+	// tests of clients' TLS settings.
+	TLS *tls.Config
 }
 
 // defaultMaxContentLength is ES's default http.max_content_length.
@@ -99,8 +103,14 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// URL is the base URL clients connect to, e.g. "http://127.0.0.1:9200".
-func (s *Server) URL() string { return "http://" + s.addr }
+// URL is the base URL clients connect to, e.g. "http://127.0.0.1:9200"
+// ("https://…" with TLS).
+func (s *Server) URL() string {
+	if s.cfg.TLS != nil {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
+}
 
 // Addr is the host:port the server listens on; it stays the same across SetDown.
 func (s *Server) Addr() string { return s.addr }
@@ -116,6 +126,9 @@ func (s *Server) serve(ln net.Listener) {
 		return
 	}
 	s.ln = ln
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	// Added under lnMu, which Close takes before waiting, so Close never
 	// waits on a group that grows behind its back.
 	s.bg.Add(1)
