@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +127,19 @@ func TestJournalSettings(t *testing.T) {
 	}
 	if _, _, err := parse(t, "[agent]\nallow_journal = maybe\n", nil); err == nil || !strings.Contains(err.Error(), "allow_journal") {
 		t.Fatalf("bad bool: %v", err)
+	}
+}
+
+func TestEtcdPasswordFile(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := parse(t, "[etcd]\nusername = agent\npassword = ignored\npassword_file = "+secret+"\n", nil)
+	if err != nil || c.Etcd.Password != "s3cret" {
+		t.Errorf("password from file = %q, %v; want the file's content without its newline", c.Etcd.Password, err)
+	}
+	if _, _, err := parse(t, "[etcd]\npassword_file = /nonexistent/pw\n", nil); err == nil || !strings.Contains(err.Error(), "[etcd] password_file") {
+		t.Errorf("missing password file: %v", err)
 	}
 }
