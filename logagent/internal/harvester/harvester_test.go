@@ -735,3 +735,30 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSymlinkOutsideAllowedPathsIsSkipped: a link inside allowed_paths that
+// leads to a file outside them is never read (a remote config cannot reach
+// /etc/shadow through a link), and the skip is logged with the real path.
+func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	var logs syncBuffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	outside := filepath.Join(t.TempDir(), "secret.txt")
+	if err := os.WriteFile(outside, []byte("root:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.dir, "link.log")); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(e.dir, "app.log"), "allowed\n")
+	e.start(t, `{"path":"DIR/*.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "the allowed file read", func() bool { return hasAll(t, e.snd.all(), []string{"allowed"}) })
+	waitFor(t, "the skip logged", func() bool {
+		return strings.Contains(logs.String(), "resolves outside allowed_paths") && strings.Contains(logs.String(), outside)
+	})
+	for _, m := range e.snd.messages() {
+		if strings.Contains(m, "secret") {
+			t.Fatalf("read %q through a symlink outside allowed_paths", m)
+		}
+	}
+}
