@@ -29,9 +29,6 @@ test: deps
 test-short:
 	$(GO) test -count=1 -timeout 10m $(MODULES)
 
-# Real processes (broker, etcd, emulator, logagent, logtransfer), one table;
-# several minutes. BENCH_ARGS scales it, e.g. BENCH_ARGS='-lines 200000'.
-# Then the in-process micro-benchmarks. BENCHMARKS.md records the figures.
 # The crash, outage and bad-input suite at the issue's sizes (pkg/chaos;
 # make test runs the short versions). Prints a figure table per scenario and
 # appends them to .data/chaos-report.txt; see RELIABILITY.md.
@@ -39,6 +36,9 @@ chaos: deps build
 	@mkdir -p .data
 	set -o pipefail; CHAOS_FULL=1 CHAOS_REPORT=$(CURDIR)/.data/chaos-report.txt $(GO) test -count=1 -v -timeout 120m -run '$(or $(RUN),.)' ./pkg/chaos/ | grep -v '^        time='
 
+# Real processes (broker, etcd, emulator, logagent, logtransfer), one table;
+# several minutes. BENCH_ARGS scales it, e.g. BENCH_ARGS='-lines 200000'.
+# Then the in-process micro-benchmarks. BENCHMARKS.md records the figures.
 bench: deps build
 	$(BIN)/bench all $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(MODULES)
