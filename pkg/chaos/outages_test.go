@@ -177,11 +177,30 @@ func TestCheckpointDirFullAndReadOnly(t *testing.T) {
 			}
 		})
 	}
-	e := newEnv(t, "7 checkpoint dir full, then read-only", envOptions{files: otherFiles(), rate: otherRate(), agentData: dataDir})
+	// Files rotate (rename and copytruncate) several times per phase, so new
+	// files and truncated generations need ids that cannot be saved.
+	files := otherFiles()
+	files[0] = FileSpec{Rename, pick(int64(512<<10), 100<<10)}
+	files = append(files, FileSpec{CopyTruncate, pick(int64(512<<10), 100<<10)})
+	e := newEnv(t, "7 checkpoint dir full, then read-only", envOptions{files: files, rate: otherRate(), agentData: dataDir})
 	e.write()
 	e.sleep(pick(5*time.Second, 2*time.Second))
 	cpFile := filepath.Join(dataDir, "checkpoints.json")
 	phase := pick(10*time.Second, 3*time.Second)
+	// The agent is SIGKILLed and restarted during each phase (it cannot
+	// save then): no line may be lost or sent again under another id.
+	killDuring := func() {
+		kills := pick(3, 1)
+		for i := 0; i < kills; i++ {
+			e.sleep(phase / time.Duration(kills+1))
+			e.agent.Kill()
+			e.report.Faults++
+			if err := e.agent.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.sleep(phase / time.Duration(kills+1))
+	}
 
 	// Full.
 	var undo func()
@@ -211,7 +230,11 @@ func TestCheckpointDirFullAndReadOnly(t *testing.T) {
 		e.report.Note("full: no mount permission; RLIMIT_FSIZE=64 on the agent (EFBIG)")
 	}
 	e.report.Faults++
-	e.sleep(phase)
+	if mounted {
+		killDuring()
+	} else {
+		e.sleep(phase) // RLIMIT_FSIZE is on the process: a restart would lift it
+	}
 	undo()
 	e.recoverCheckpoint(cpFile)
 
@@ -221,7 +244,7 @@ func TestCheckpointDirFullAndReadOnly(t *testing.T) {
 			t.Fatalf("remount ro: %v %s", err, out)
 		}
 		e.report.Faults++
-		e.sleep(phase)
+		killDuring()
 		if err := e.agent.Running(); err != nil {
 			e.report.Note("agent restarted on a read-only data_dir exited: %s", lastLine(err.Error()))
 		}
@@ -248,7 +271,15 @@ func TestCheckpointDirFullAndReadOnly(t *testing.T) {
 			break
 		}
 	}
-	e.finish(pick(60*time.Second, 20*time.Second))
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "cannot save the checkpoint of a new file") {
+			e.report.Note("agent log: %s", trimLog(l))
+			break
+		}
+	}
+	if res := e.finish(pick(60*time.Second, 20*time.Second)); res.Foreign != 0 {
+		t.Errorf("%d documents are not sequenced lines (cut or merged lines?)", res.Foreign)
+	}
 }
 
 // recoverCheckpoint records the time until checkpoints.json is written again.

@@ -285,9 +285,13 @@ func (e *env) finish(stall time.Duration) Result {
 	} else {
 		e.report.Note("indexing stalled at %d of %d documents for %v", n, written, stall)
 	}
-	res, err := e.c.Check(e.ctx, stats)
+	settleStart := time.Now()
+	res, err := e.c.CheckSettled(e.ctx, stats, stall, pick(15*time.Minute, 3*time.Minute))
 	if err != nil {
 		t.Fatalf("check: %v", err)
+	}
+	if res.Checks > 1 {
+		e.report.Note("lines were still arriving when the document count reached the written count (duplicates count too): settled after %d checks, %s", res.Checks, fmtDur(time.Since(settleStart)))
 	}
 	e.report.Result = res
 	for _, s := range stats {

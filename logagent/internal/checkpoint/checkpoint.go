@@ -66,6 +66,10 @@ type Store struct {
 	st    state
 	dirty bool
 	saveM sync.Mutex // serialises writers of the file
+	// saved is key → id as of the file on disk (the last successful Save,
+	// or what Open read): Saved tells whether a file's id would survive a
+	// crash.
+	saved map[string]string
 
 	// OnSave, when set before Run, learns the outcome of every Save: nil
 	// means everything acknowledged so far is on disk (metrics, alerts).
@@ -112,7 +116,25 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		st.Cursors = map[string]Cursor{}
 	}
 	s.st = st
+	s.saved = savedIDs(st.Files)
 	return s, nil
+}
+
+func savedIDs(files map[string]Entry) map[string]string {
+	ids := make(map[string]string, len(files))
+	for k, e := range files {
+		ids[k] = e.ID
+	}
+	return ids
+}
+
+// Saved reports whether the file on disk holds id under key: only then may
+// lines be sent under id, since a crash would otherwise give the file
+// another id and its lines, sent again, other event ids (duplicates).
+func (s *Store) Saved(key, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved[key] == id && id != ""
 }
 
 // Get returns the entry of key.
@@ -229,6 +251,7 @@ func (s *Store) Save() (err error) {
 		return nil
 	}
 	data, err := json.MarshalIndent(s.st, "", " ")
+	ids := savedIDs(s.st.Files)
 	s.dirty = false
 	s.mu.Unlock()
 	if err != nil {
@@ -240,6 +263,9 @@ func (s *Store) Save() (err error) {
 		s.mu.Unlock()
 		return err
 	}
+	s.mu.Lock()
+	s.saved = ids
+	s.mu.Unlock()
 	return nil
 }
 

@@ -155,3 +155,51 @@ func TestOnSaveReportsOutcome(t *testing.T) {
 		t.Fatalf("OnSave saw %v, want nil, nil, an error", got)
 	}
 }
+
+// Saved tells whether a file's id is on disk: after Open for what it read,
+// after a successful Save for what it wrote, never for what a failed Save
+// could not write.
+func TestSaved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Put("1:2", Entry{ID: "a"})
+	if s.Saved("1:2", "a") {
+		t.Fatal("saved before Save")
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Saved("1:2", "a") || s.Saved("1:2", "b") || s.Saved("1:3", "") {
+		t.Fatal("Saved after Save")
+	}
+	if err := os.Rename(dir, dir+".away"); err != nil { // every save fails
+		t.Fatal(err)
+	}
+	s.Put("1:2", Entry{ID: "b"})
+	s.Put("1:3", Entry{ID: "c"})
+	if err := s.Save(); err == nil {
+		t.Fatal("save into a missing dir succeeded")
+	}
+	if s.Saved("1:2", "b") || !s.Saved("1:2", "a") || s.Saved("1:3", "c") {
+		t.Fatal("a failed save counted as saved")
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Saved("1:2", "b") || !s.Saved("1:3", "c") {
+		t.Fatal("not saved after a successful save")
+	}
+	s2, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s2.Saved("1:2", "b") || !s2.Saved("1:3", "c") {
+		t.Fatal("not saved after Open")
+	}
+}

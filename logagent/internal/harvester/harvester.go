@@ -267,20 +267,15 @@ func (h *harvester) truncated(size int64) error {
 		return err
 	}
 	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, FP: fp0})
-	persistID(h.o.Store, h.o.Log, *h.path.Load())
+	// The new id on disk before a line is sent under it (see
+	// Task.persistNewIDs). If it cannot be saved, this harvester stops and
+	// the scan starts the file again, under this id, once a save succeeds.
+	if err := h.o.Store.Save(); err != nil {
+		return fmt.Errorf("save the new id of the truncated file (it is read again once data_dir is writable): %w", err)
+	}
 	h.newGeneration(id, 0)
 	h.fpLen, h.fp = 0, fp0
 	return nil
-}
-
-// persistID saves the store so a new file id is on disk before a line is
-// sent under it (see Task.persistNewIDs). A failed save is logged: the lines
-// are still sent, and only a crash before the next successful save could
-// send them again under another id.
-func persistID(store *checkpoint.Store, log *slog.Logger, path string) {
-	if err := store.Save(); err != nil {
-		log.Error("cannot save the checkpoint of a new file; if the agent crashes before a save succeeds, its lines are sent again under a new id (duplicates in Elasticsearch)", "path", path, "err", err)
-	}
 }
 
 // emit sends events in order; each is tracked before it is sent so its ack

@@ -762,3 +762,55 @@ func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
 		}
 	}
 }
+
+// While data_dir cannot be written (full, read-only), a file that needs a
+// new id — a new file, or a truncated one's new generation — is not read:
+// lines sent under an id that is not on disk would be sent again under
+// another one after a crash (duplicates; found by pkg/chaos scenario 7 with
+// kills while the data dir was unusable). Files whose ids are on disk go
+// on; the waiting ones are read, each line once under one id, as soon as a
+// save succeeds, with or without a crash in between.
+func TestNewIDsWaitUntilSaved(t *testing.T) {
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
+			e := newEnv(t)
+			a, b, c := filepath.Join(e.dir, "a.log"), filepath.Join(e.dir, "b.log"), filepath.Join(e.dir, "c.log")
+			appendTo(t, a, nl("a", 1, 5)...)
+			appendTo(t, c, nl("c", 1, 5)...)
+			const entry = `{"path":"DIR/*.log","topic":"t","start":"beginning"}`
+			e.start(t, entry)
+			waitFor(t, "10 lines", func() bool { return len(e.snd.all()) == 10 })
+
+			data := filepath.Join(e.dir, "data")
+			if err := os.Rename(data, data+".away"); err != nil { // every save fails now
+				t.Fatal(err)
+			}
+			appendTo(t, b, nl("b", 1, 5)...) // a new file
+			if err := os.Truncate(c, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendTo(t, c, nl("d", 1, 3)...) // a new generation
+			appendTo(t, a, nl("a", 6, 8)...) // a known file goes on
+			waitFor(t, "the known file's new lines", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 6, 8))) })
+			time.Sleep(300 * time.Millisecond) // several scans
+			for _, r := range e.snd.all() {
+				if strings.HasPrefix(r.Message, "b ") || strings.HasPrefix(r.Message, "d ") {
+					t.Fatalf("line %q sent under an id that could not be saved", r.Message)
+				}
+			}
+			before := e.snd.all()
+			if crash {
+				e.task.Stop()
+			}
+			if err := os.Rename(data+".away", data); err != nil {
+				t.Fatal(err)
+			}
+			if crash {
+				e.crash(t)
+				e.start(t, entry)
+			}
+			want := slices.Concat(trimmed(nl("a", 1, 8)), trimmed(nl("b", 1, 5)), trimmed(nl("d", 1, 3)))
+			waitFor(t, "every line, each under one event id", func() bool { return hasAll(t, append(before, e.snd.all()...), want) })
+		})
+	}
+}

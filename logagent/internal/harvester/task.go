@@ -101,7 +101,7 @@ func (t *Task) scan() {
 		return
 	}
 	firstScan := !t.o.Store.Seen(t.seenKey())
-	// Harvesters start after the loop, once the ids of new files are on
+	// Harvesters start after the loop, and only those whose ids are on
 	// disk (see persistNewIDs).
 	var starts []pendingStart
 	defer func() {
@@ -109,7 +109,7 @@ func (t *Task) scan() {
 			t.persistNewIDs(starts)
 		}
 		for _, s := range starts {
-			if t.ctx.Err() != nil {
+			if t.ctx.Err() != nil || !t.o.Store.Saved(s.key, s.id) {
 				s.f.Close()
 				continue
 			}
@@ -162,14 +162,13 @@ func (t *Task) scan() {
 			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
-		prev, known := t.o.Store.Get(key)
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if err != nil {
 			f.Close()
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
-		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp, newID: !known || prev.ID != id})
+		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp})
 	}
 	if firstScan {
 		t.o.Store.MarkSeen(t.seenKey())
@@ -273,7 +272,6 @@ type pendingStart struct {
 	id     string
 	offset int64
 	fp     fileprint
-	newID  bool // the checkpoint store had no entry with this id for key
 }
 
 func pendingKey(starts []pendingStart, key string) bool {
@@ -285,17 +283,31 @@ func pendingKey(starts []pendingStart, key string) bool {
 	return false
 }
 
-// persistNewIDs saves the checkpoint store before any line of a file with a
-// new id is sent. The id is random and part of every event.id: if the agent
-// crashed after sending lines under an id that never reached the disk, the
-// restarted agent would send them again under another id, and Elasticsearch
-// would hold them twice. One save per scan that found new files.
+// persistNewIDs saves the checkpoint store when a file is about to be read
+// under an id the file on disk does not hold for it: a new file, a reused
+// inode, a copy continued under its original's id, a truncated file's new
+// generation (see harvester.truncated). The id is random and part of every
+// event.id: had the agent crashed after sending lines under an id that never
+// reached the disk, the restarted agent would send them again under another
+// id, and Elasticsearch would hold them twice. One save per scan that found
+// such files. If it fails (data_dir full or read-only), those files are not
+// read: they stay on disk and are read from where they were once a save
+// succeeds (retried at every scan); files whose ids are saved go on.
 func (t *Task) persistNewIDs(starts []pendingStart) {
 	for _, s := range starts {
-		if s.newID {
-			persistID(t.o.Store, t.o.Log, s.fi.path)
+		if t.o.Store.Saved(s.key, s.id) {
+			continue
+		}
+		err := t.o.Store.Save()
+		if err == nil {
 			return
 		}
+		for _, s := range starts {
+			if !t.o.Store.Saved(s.key, s.id) {
+				t.logOnce(s.fi.path, "cannot save the checkpoint of a new file, so it is not read yet (lines sent under an id not on disk would be sent again under another id after a crash); retrying at every scan until data_dir is writable", "err", err)
+			}
+		}
+		return
 	}
 }
 
