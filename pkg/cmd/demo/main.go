@@ -261,11 +261,20 @@ brokers = %s
 topics = web_log, app_log
 group_id = logtransfer-demo
 initial_offset = oldest
+# The dev stack's in-process broker (franz-go kfake) lets a member waiting
+# in a rebalance expire by its session timer and never answers it (a
+# restarted transfer then hangs ~30 s): keep
+# rebalance_timeout + heartbeat_interval < session_timeout (RELIABILITY.md).
+session_timeout = 10s
+heartbeat_interval = 2s
+rebalance_timeout = 7s
 [es]
 urls = %s
 flush_interval = 200ms
 [transfer]
 http_listen = %s
+# below rebalance_timeout
+drain_timeout = 5s
 `, d.ep.Kafka, d.ep.Elasticsearch, d.xferHTTP)
 	for name, text := range map[string]string{"logagent.ini": agentIni, "logtransfer.ini": xferIni} {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
