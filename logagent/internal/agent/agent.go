@@ -250,7 +250,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		}
 		ag := a.cfg.Agent
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths,
-			ScanInterval: ag.ScanInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
+			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)

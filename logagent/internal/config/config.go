@@ -61,11 +61,13 @@ type Agent struct {
 	AllowJournal        bool   // journald entries may read the system journal (without directory/file)
 	Journalctl          string // the journalctl binary for journald entries; never from the collect config
 	ScanInterval        time.Duration
+	PollInterval        time.Duration // how often each open file is checked for growth (nxadm/tail's polling watcher)
 	CloseInactive       time.Duration
 	PartialFlushTimeout time.Duration
 	ShutdownTimeout     time.Duration
 	CheckpointInterval  time.Duration
 	CheckpointRetention time.Duration
+	MemoryLimit         int64 // Go's soft memory limit (bytes; 0 = none), with the GC otherwise running 4× less often
 }
 
 // Log configures the agent's own log.
@@ -98,11 +100,13 @@ func Default() Config {
 			AllowJournal:        true,
 			Journalctl:          "journalctl",
 			ScanInterval:        5 * time.Second,
+			PollInterval:        time.Second,
 			CloseInactive:       5 * time.Minute,
 			PartialFlushTimeout: 5 * time.Second,
 			ShutdownTimeout:     10 * time.Second,
 			CheckpointInterval:  time.Second,
 			CheckpointRetention: 7 * 24 * time.Hour,
+			MemoryLimit:         48 << 20,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -160,11 +164,16 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a.AllowJournal = f.Bool("agent", "allow_journal", a.AllowJournal)
 	a.Journalctl = f.String("agent", "journalctl", a.Journalctl)
 	a.ScanInterval = f.Duration("agent", "scan_interval", a.ScanInterval, time.Second, 50*time.Millisecond, hour)
+	a.PollInterval = f.Duration("agent", "poll_interval", a.PollInterval, time.Second, 10*time.Millisecond, time.Minute)
 	a.CloseInactive = f.Duration("agent", "close_inactive", a.CloseInactive, time.Second, 100*time.Millisecond, day)
 	a.PartialFlushTimeout = f.Duration("agent", "partial_flush_timeout", a.PartialFlushTimeout, time.Second, 10*time.Millisecond, hour)
 	a.ShutdownTimeout = f.Duration("agent", "shutdown_timeout", a.ShutdownTimeout, time.Second, 0, hour)
 	a.CheckpointInterval = f.Duration("agent", "checkpoint_interval", a.CheckpointInterval, time.Second, 10*time.Millisecond, time.Minute)
 	a.CheckpointRetention = f.Duration("agent", "checkpoint_retention", a.CheckpointRetention, time.Second, time.Minute, 3650*day)
+	a.MemoryLimit = f.Size("agent", "memory_limit", a.MemoryLimit, 0, 1<<40)
+	if a.MemoryLimit > 0 && a.MemoryLimit < 16<<20 {
+		f.Check("agent", "memory_limit", fmt.Sprint(a.MemoryLimit), errors.New("0 (no limit) or at least 16MiB"))
+	}
 	if a.DataDir == "" {
 		f.Check("agent", "data_dir", a.DataDir, errors.New("a writable directory for checkpoints and the last good collect config"))
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/sink"
 	"github.com/logcollect/logcollect/pkg/record"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sender is where events go: the Kafka sink, or a fake in tests.
@@ -110,11 +111,17 @@ func (h *harvester) run(ctx context.Context) {
 		return
 	}
 	defer w.stop()
-	poll := time.NewTicker(h.o.PollInterval)
-	defer poll.Stop()
+	// One timer, armed for the next thing to check (see wait below), rather
+	// than a ticker: an idle file costs no wake-ups until the watcher sees
+	// growth or close_inactive is due.
+	timer := time.NewTimer(h.o.PollInterval)
+	defer timer.Stop()
 	lastData := time.Now()
 	partialSince := time.Time{}
 	lastSize := int64(-1)
+	var hotUntil time.Time // while after now, re-read every hotPoll
+	var lag prometheus.Gauge
+	var lagPath *string
 	for {
 		fi, err := h.f.Stat()
 		if err != nil {
@@ -149,6 +156,7 @@ func (h *harvester) run(ctx context.Context) {
 			}
 			lastSize = size
 		}
+		h.lr.size = fi.Size()
 		n, err := h.readAvailable(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -160,7 +168,16 @@ func (h *harvester) run(ctx context.Context) {
 		if n > 0 {
 			lastData = now
 		}
-		m.CheckpointLag.WithLabelValues(*h.path.Load()).Set(float64(fi.Size() - h.tracker.Offset()))
+		if n >= hotBytes {
+			hotUntil = now.Add(time.Second)
+		}
+		if p := h.path.Load(); p != lagPath {
+			if lagPath != nil {
+				m.CheckpointLag.DeleteLabelValues(*lagPath)
+			}
+			lag, lagPath = m.CheckpointLag.WithLabelValues(*p), p
+		}
+		lag.Set(float64(fi.Size() - h.tracker.Offset()))
 
 		// A partial last line is sent after PartialFlush without growth,
 		// flagged; the checkpoint then covers it, so it is not resent.
@@ -184,10 +201,32 @@ func (h *harvester) run(ctx context.Context) {
 		if err := h.emit(ctx, h.dec.expire(now), now); err != nil {
 			return
 		}
-		if n == 0 && !h.lr.pending() && !h.dec.holding() && now.Sub(lastData) >= h.o.CloseInactive && h.tracker.Pending() == 0 {
+		holding := h.lr.pending() || h.dec.holding()
+		inFlight := h.tracker.Pending() > 0
+		if n == 0 && !holding && !inFlight && now.Sub(lastData) >= h.o.CloseInactive {
 			h.o.Log.Debug("closing inactive file", "path", *h.path.Load())
 			return
 		}
+		var wait time.Duration
+		switch {
+		case now.Before(hotUntil):
+			wait = hotPoll
+		case holding:
+			// A partial line or a multiline event waits for its timeout.
+			wait = h.o.PollInterval
+		case inFlight:
+			// Look again once the acks are in, for the lag gauge and
+			// close_inactive; after the watcher's next round, so a file
+			// that keeps growing is woken by the watcher alone.
+			wait = 2 * h.o.PollInterval
+		default:
+			if n == 0 {
+				h.lr.shrink()
+				h.buf = shrinkBuf(h.buf)
+			}
+			wait = max(h.o.PollInterval, lastData.Add(h.o.CloseInactive).Sub(now))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -197,9 +236,21 @@ func (h *harvester) run(ctx context.Context) {
 			// Only when the descriptor itself is gone: see changeWatcher.
 			h.o.Log.Error("lost the open file; will reopen at the next scan", "path", *h.path.Load())
 			return
-		case <-poll.C:
+		case <-timer.C:
 		}
 	}
+}
+
+// hotBytes read in one wake-up make a file "hot" for a second: it is
+// re-read every hotPoll instead of waiting for the watcher's next round.
+const hotBytes = 16 << 10
+
+// shrinkBuf drops an encode buffer a large record grew.
+func shrinkBuf(b []byte) []byte {
+	if cap(b) > minReadBuf {
+		return nil
+	}
+	return b
 }
 
 // sameStart reports whether the file still begins with the fingerprinted

@@ -19,6 +19,11 @@ type lineReader struct {
 	r, w int
 	pos  int64 // file offset of buf[r]
 	max  int
+	// size is the file size last seen by the caller (-1: unknown). Once
+	// everything up to it is consumed, next reports EOF without the read
+	// that would only return 0: growth after that stat is reported by the
+	// watcher, whose next round sees it.
+	size int64
 
 	line      []byte // the line being assembled, at most max bytes
 	lineStart int64
@@ -26,8 +31,29 @@ type lineReader struct {
 	truncated bool
 }
 
+// Read buffer sizes: a file starts with a small buffer (1,000 slowly
+// written files must not hold 64 KiB each); a read that fills it doubles it
+// up to maxReadBuf for a file that is read in bulk, and shrink returns it to
+// minReadBuf when the file goes idle.
+const (
+	minReadBuf = 4 << 10
+	maxReadBuf = 64 << 10
+)
+
 func newLineReader(f *os.File, offset int64, max int) *lineReader {
-	return &lineReader{f: f, buf: make([]byte, 64<<10), pos: offset, max: max}
+	return &lineReader{f: f, buf: make([]byte, minReadBuf), pos: offset, max: max, size: -1}
+}
+
+// shrink drops the buffers a burst grew, so an idle file holds only
+// minReadBuf. Call it only between lines (the reader's buffer must be
+// consumed; a pending partial line keeps its bytes).
+func (lr *lineReader) shrink() {
+	if len(lr.buf) > minReadBuf && lr.r == lr.w {
+		lr.buf, lr.r, lr.w = make([]byte, minReadBuf), 0, 0
+	}
+	if !lr.inLine && cap(lr.line) > minReadBuf {
+		lr.line = nil
+	}
 }
 
 // reset positions the reader at offset (after a truncation) and drops the
@@ -53,6 +79,13 @@ func (lr *lineReader) pending() bool { return lr.inLine }
 func (lr *lineReader) next() (line []byte, start, end int64, truncated bool, err error) {
 	for {
 		if lr.r == lr.w {
+			if lr.size >= 0 && lr.pos >= lr.size {
+				return nil, 0, 0, false, io.EOF
+			}
+			if lr.w == len(lr.buf) && len(lr.buf) < maxReadBuf {
+				// The last read filled the buffer: more is waiting.
+				lr.buf = make([]byte, 2*len(lr.buf))
+			}
 			n, rerr := lr.f.Read(lr.buf)
 			if n == 0 {
 				if rerr == nil || errors.Is(rerr, io.EOF) {

@@ -3,10 +3,34 @@ package harvester
 import (
 	"fmt"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/nxadm/tail/watch"
 	"gopkg.in/tomb.v1"
 )
+
+// hotPoll is how soon a harvester that has just read a lot looks again by
+// itself, without waiting for the watcher: nxadm/tail's own default period,
+// so a busy file is read as promptly as before SetPollInterval.
+const hotPoll = 250 * time.Millisecond
+
+var setPollOnce sync.Once
+
+// SetPollInterval sets how often every watcher stats its file
+// (watch.POLL_DURATION, a package variable of the library that its
+// goroutines read on every round). Only the first call has an effect, and it
+// must come before any harvester starts: the agent calls it once at start.
+// Each watcher costs a stat per round whether or not its file grew, so with
+// 1,000 files the library's 250 ms default is 4,000 stats and wake-ups a
+// second; files that grow fast are re-read every hotPoll regardless.
+func SetPollInterval(d time.Duration) {
+	setPollOnce.Do(func() {
+		if d > 0 {
+			watch.POLL_DURATION = d
+		}
+	})
+}
 
 // changeWatcher wakes a harvester when its file changes. It is nxadm/tail's
 // polling watcher (the project's tailing library) pointed at the

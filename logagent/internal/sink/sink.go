@@ -132,7 +132,9 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
-	// Batching: a produce request every few milliseconds carrying a few
+	// Batching: a produce request every few milliseconds (20 ms: when
+	// 1,000 files trickle lines, 5 ms meant a request per 50 lines, and the
+	// request machinery was a fifth of the agent's CPU) carrying a few
 	// hundred KiB costs the agent and the broker far less per line than
 	// one request as soon as anything is buffered (sarama's default), and
 	// the few milliseconds are nothing next to a checkpoint interval. The
@@ -140,7 +142,7 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	// records over in bursts rather than one wake-up per record.
 	sc.ChannelBufferSize = 1024
 	sc.Producer.Flush.Bytes = 512 << 10
-	sc.Producer.Flush.Frequency = 5 * time.Millisecond
+	sc.Producer.Flush.Frequency = 20 * time.Millisecond
 	if cfg.Idempotent {
 		sc.Producer.Idempotent = true
 		sc.Producer.RequiredAcks = sarama.WaitForAll
