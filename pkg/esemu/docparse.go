@@ -69,10 +69,57 @@ func parseSource(id string, source []byte, m *mappings) ([]document.Field, *mapp
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		p.fields = append(p.fields, document.NewTextFieldWithIndexingOptions(fieldNamesName, nil, []byte(n), index.IndexField))
+	if joined, ok := joinFieldNames(names); ok {
+		p.fields = append(p.fields, document.NewTextFieldCustom(fieldNamesName, nil, joined, index.IndexField, fieldNamesAnalyzer{}))
+	} else {
+		for _, n := range names {
+			p.fields = append(p.fields, document.NewTextFieldWithIndexingOptions(fieldNamesName, nil, []byte(n), index.IndexField))
+		}
 	}
 	return p.fields, p.work, nil
+}
+
+// joinFieldNames joins the names with NUL for fieldNamesAnalyzer: one
+// _field_names field per document with a term per name, rather than one
+// field per name. bleve pays per field of a document (a visit, a field-name
+// lookup, a frequency merge when a name repeats) on every segment it
+// builds, and this was half of an agent record's fields. The terms, and the
+// field length that scores them, are the same. A name containing NUL
+// (possible in JSON) keeps the field-per-name form.
+func joinFieldNames(names []string) ([]byte, bool) {
+	n := 0
+	for _, name := range names {
+		if strings.IndexByte(name, 0) >= 0 {
+			return nil, false
+		}
+		n += len(name) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, name...)
+	}
+	return b, true
+}
+
+// fieldNamesAnalyzer splits joinFieldNames' value into one token per name.
+type fieldNamesAnalyzer struct{}
+
+func (fieldNamesAnalyzer) Analyze(input []byte) analysis.TokenStream {
+	ts := make(analysis.TokenStream, 0, bytes.Count(input, []byte{0})+1)
+	for start, pos := 0, 1; ; pos++ {
+		end := len(input)
+		if i := bytes.IndexByte(input[start:], 0); i >= 0 {
+			end = start + i
+		}
+		ts = append(ts, &analysis.Token{Term: input[start:end], Start: start, End: end, Position: pos, Type: analysis.AlphaNumeric})
+		if end == len(input) {
+			return ts
+		}
+		start = end + 1
+	}
 }
 
 // decodeObject reads a source that must be exactly one JSON object.

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/numeric"
 	index "github.com/blevesearch/bleve_index_api"
 )
 
@@ -196,7 +198,7 @@ func (ix *esIndex) refresh() (bool, error) {
 		}
 		doc.AddField(document.NewTextFieldWithIndexingOptions(sourceField, nil, d.source, index.StoreField))
 		doc.AddField(document.NewNumericFieldWithIndexingOptions(versionField, nil, float64(d.version), index.StoreField))
-		doc.AddField(document.NewNumericFieldWithIndexingOptions(seqNoField, nil, float64(d.seqNo), index.StoreField|exactOptions))
+		doc.AddField(newSortKeyField(seqNoField, d.seqNo))
 		if err := b.IndexAdvanced(doc); err != nil {
 			return false, fmt.Errorf("batch document %s/%s: %w", ix.name, id, err)
 		}
@@ -210,6 +212,31 @@ func (ix *esIndex) refresh() (bool, error) {
 	}
 	return true, nil
 }
+
+// sortKeyField is a stored number indexed with its full-precision term only.
+// _seq_no is sorted on (bleve's sort reads only the shift-0 term of a
+// number's doc values) and never range-queried, so the 15 coarser prefix
+// terms a NumericField adds for range queries, most of them unique per
+// document, were pure indexing cost.
+type sortKeyField struct {
+	*document.NumericField
+	v     int64
+	freqs index.TokenFrequencies
+}
+
+func newSortKeyField(name string, v int64) *sortKeyField {
+	return &sortKeyField{NumericField: document.NewNumericFieldWithIndexingOptions(name, nil, float64(v), index.StoreField|exactOptions), v: v}
+}
+
+func (f *sortKeyField) Analyze() {
+	term := numeric.MustNewPrefixCodedInt64(numeric.Float64ToInt64(float64(f.v)), 0)
+	tokens := analysis.TokenStream{{Term: term, Start: 0, End: len(term), Position: 1, Type: analysis.Numeric}}
+	f.freqs = analysis.TokenFrequency(tokens, nil, f.Options())
+}
+
+func (f *sortKeyField) AnalyzedLength() int { return 1 }
+
+func (f *sortKeyField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
 
 func (ix *esIndex) pendingCount() int {
 	ix.mu.Lock()
