@@ -120,6 +120,7 @@ func (h *harvester) run(ctx context.Context) {
 	partialSince := time.Time{}
 	lastSize := int64(-1)
 	var hotUntil time.Time // while after now, re-read every hotPoll
+	lastWake := time.Now()
 	var lag prometheus.Gauge
 	var lagPath *string
 	for {
@@ -168,9 +169,10 @@ func (h *harvester) run(ctx context.Context) {
 		if n > 0 {
 			lastData = now
 		}
-		if n >= hotBytes {
+		if n > 0 && float64(n) >= hotRate*now.Sub(lastWake).Seconds() {
 			hotUntil = now.Add(time.Second)
 		}
+		lastWake = now
 		if p := h.path.Load(); p != lagPath {
 			if lagPath != nil {
 				m.CheckpointLag.DeleteLabelValues(*lagPath)
@@ -241,9 +243,11 @@ func (h *harvester) run(ctx context.Context) {
 	}
 }
 
-// hotBytes read in one wake-up make a file "hot" for a second: it is
-// re-read every hotPoll instead of waiting for the watcher's next round.
-const hotBytes = 16 << 10
+// A file that grew by hotRate bytes per second or more since the last look
+// is "hot" for a second: it is re-read every hotPoll instead of waiting for
+// the watcher's next round. Slow files (1,000 of them at 10 lines/s) never
+// are, so they cost one wake-up per poll_interval.
+const hotRate = 16 << 10
 
 // shrinkBuf drops an encode buffer a large record grew.
 func shrinkBuf(b []byte) []byte {

@@ -114,7 +114,7 @@ func Default() Config {
 			Workers:         min(runtime.NumCPU(), 4),
 			BulkActions:     1000,
 			BulkBytes:       5 << 20,
-			FlushInterval:   time.Second,
+			FlushInterval:   200 * time.Millisecond, // a batch that does not fill must not add a second to write→searchable
 			RetryMin:        200 * time.Millisecond,
 			RetryMax:        30 * time.Second,
 			Timeout:         30 * time.Second,
