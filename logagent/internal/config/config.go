@@ -67,7 +67,7 @@ type Agent struct {
 	ShutdownTimeout     time.Duration
 	CheckpointInterval  time.Duration
 	CheckpointRetention time.Duration
-	MemoryLimit         int64 // Go's soft memory limit (bytes; 0 = none), with the GC otherwise running 4× less often
+	MemoryLimit         int64 // Go's soft memory limit (bytes; 0 = none)
 }
 
 // Log configures the agent's own log.
