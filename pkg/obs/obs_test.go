@@ -42,6 +42,15 @@ func TestEndpoints(t *testing.T) {
 	if err != nil || samples["test_lines_total"] != 3 || samples["go_goroutines"] <= 0 {
 		t.Errorf("Scrape = %v, %v", samples["test_lines_total"], err)
 	}
+	if _, err := Get(context.Background(), "http://"+srv.Addr()+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Get of a missing path = %v, want an error naming the 404", err)
+	}
+	var ready struct {
+		Ready bool `json:"ready"`
+	}
+	if err := GetJSON(context.Background(), "http://"+srv.Addr()+"/healthz", &ready); err == nil {
+		t.Error("GetJSON decoded the plain-text /healthz")
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}

@@ -3,8 +3,6 @@ package obs
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -17,22 +15,13 @@ type Samples map[string]float64
 
 // Scrape fetches url (a /metrics endpoint) and sums its samples by name.
 func Scrape(ctx context.Context, url string) (Samples, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := Get(ctx, url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scrape: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
-	}
+	defer body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parser.TextToMetricFamilies(body)
 	if err != nil {
 		return nil, fmt.Errorf("parse metrics from %s: %w", url, err)
 	}

@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/obs"
 	"github.com/logcollect/logcollect/pkg/proc"
 )
 
@@ -94,7 +94,7 @@ func (e *env) startStack(ctx context.Context, name string, args ...string) (*pro
 		if time.Now().After(deadline) {
 			return nil, ep, fmt.Errorf("%s did not come up within 60s", name)
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return nil, ep, err
 		}
 	}
@@ -119,17 +119,6 @@ func (e *env) startEtcdES(ctx context.Context, blackhole bool) (endpoints, error
 	}
 	_, ep, err := e.startStack(ctx, "etcd-es", args...)
 	return ep, err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func freeAddr() (string, error) {
@@ -240,7 +229,7 @@ func (e *env) profileCPU(ctx context.Context, name, httpAddr string, seconds int
 			if _, err := scrape(ctx, httpAddr); err == nil {
 				break
 			}
-			_ = sleep(ctx, 20*time.Millisecond)
+			_ = backoff.Sleep(ctx, 20*time.Millisecond)
 		}
 		if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, seconds), filepath.Join(e.o.profile, name+".cpu.pprof")); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: cpu profile of %s: %v\n", name, err)
@@ -259,24 +248,16 @@ func (e *env) profileAllocs(ctx context.Context, name, httpAddr string) {
 }
 
 func fetch(ctx context.Context, url, dst string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := obs.Get(ctx, url)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s %s", url, resp.Status, b)
-	}
+	defer body.Close()
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if _, err := io.Copy(f, body); err != nil {
 		f.Close()
 		return err
 	}
@@ -315,7 +296,7 @@ func kafkaClient(ctx context.Context, addr string) (sarama.Client, error) {
 			return c, nil
 		}
 		last = err
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
@@ -362,7 +343,7 @@ func waitHighWater(ctx context.Context, c sarama.Client, want int64, timeout tim
 		if time.Now().After(deadline) {
 			return time.Time{}, n, fmt.Errorf("topic holds %d of %d records after %v", n, want, timeout)
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return time.Time{}, n, err
 		}
 	}
@@ -371,27 +352,8 @@ func waitHighWater(ctx context.Context, c sarama.Client, want int64, timeout tim
 // esStats reads the emulator's counters.
 func esStats(ctx context.Context, es string) (map[string]int64, error) {
 	var s map[string]int64
-	err := getJSON(ctx, es+"/_emulator/stats", &s)
+	err := obs.GetJSON(ctx, es+"/_emulator/stats", &s)
 	return s, err
-}
-
-func getJSON(ctx context.Context, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s %s", url, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 var errNotAlive = errors.New("process exited")

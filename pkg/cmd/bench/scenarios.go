@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/obs"
 	"github.com/logcollect/logcollect/pkg/proc"
 )
@@ -93,7 +94,7 @@ func agentFile(ctx context.Context, o *options, lines int64, files int) result {
 	<-prof
 	e.profileAllocs(ctx, fmt.Sprintf("agent-file-%d", files), httpAddr)
 	// Anything sent twice would show up now.
-	_ = sleep(ctx, 1500*time.Millisecond)
+	_ = backoff.Sleep(ctx, 1500*time.Millisecond)
 	r.Got, err = highWater(kc)
 	if err != nil {
 		r.Err = err
@@ -157,7 +158,7 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		r.Err = err
 		return r
 	}
-	_ = sleep(ctx, 2*time.Second)
+	_ = backoff.Sleep(ctx, 2*time.Second)
 	u0, err := agent.Usage()
 	if err != nil {
 		r.Err = err
@@ -201,7 +202,7 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		r.Err = err
 		return r
 	}
-	_ = sleep(ctx, 1500*time.Millisecond)
+	_ = backoff.Sleep(ctx, 1500*time.Millisecond)
 	if r.Got, err = highWater(kc); err != nil {
 		r.Err = err
 		return r
@@ -230,7 +231,7 @@ func waitMetric(ctx context.Context, httpAddr, name string, want float64, timeou
 		if err := alive(watch...); err != nil {
 			return err
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -363,7 +364,7 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 			r.Err = fmt.Errorf("emulator saw %d of %d documents after %v", s[counter], n, o.timeout)
 			return r
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 20*time.Millisecond); err != nil {
 			r.Err = err
 			return r
 		}
@@ -379,7 +380,7 @@ func transfer(ctx context.Context, o *options, n int64, mode string) result {
 		<-prof
 	}
 	e.profileAllocs(ctx, "transfer-"+mode, httpAddr)
-	_ = sleep(ctx, 1500*time.Millisecond)
+	_ = backoff.Sleep(ctx, 1500*time.Millisecond)
 	s, err := esStats(ctx, ep.Elasticsearch)
 	if err != nil {
 		r.Err = err
@@ -541,7 +542,7 @@ func e2e(ctx context.Context, o *options, rate int, duration time.Duration) resu
 		if n == 0 {
 			break
 		}
-		_ = sleep(ctx, 100*time.Millisecond)
+		_ = backoff.Sleep(ctx, 100*time.Millisecond)
 	}
 	close(stopPoll)
 	pollWG.Wait()
@@ -585,7 +586,7 @@ func searchProbes[P any](ctx context.Context, es string, ps []P, seq func(P) int
 		} `json:"hits"`
 	}
 	u := fmt.Sprintf("%s/logcollect-*/_search?size=%d&q=%s", es, len(ps), url.QueryEscape(q))
-	if err := getJSON(ctx, u, &res); err != nil {
+	if err := obs.GetJSON(ctx, u, &res); err != nil {
 		return nil, err
 	}
 	found := map[int64]bool{}
@@ -607,7 +608,7 @@ func count(ctx context.Context, es string) (int64, error) {
 	var c struct {
 		Count int64 `json:"count"`
 	}
-	err := getJSON(ctx, es+"/logcollect-*/_count", &c)
+	err := obs.GetJSON(ctx, es+"/logcollect-*/_count", &c)
 	return c.Count, err
 }
 
@@ -623,7 +624,7 @@ func waitCount(ctx context.Context, es string, want int64, timeout time.Duration
 		if err := alive(watch...); err != nil {
 			return err
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -668,7 +669,7 @@ func burst(ctx context.Context, o *options, mib int) result {
 		r.Err = err
 		return r
 	}
-	_ = sleep(ctx, time.Second)
+	_ = backoff.Sleep(ctx, time.Second)
 	idle, err := agent.Usage()
 	if err != nil {
 		r.Err = err
@@ -712,7 +713,7 @@ func burst(ctx context.Context, o *options, mib int) result {
 		if u, err := agent.Usage(); err == nil {
 			peakDown = max(peakDown, u.RSS)
 		}
-		_ = sleep(ctx, 100*time.Millisecond)
+		_ = backoff.Sleep(ctx, 100*time.Millisecond)
 	}
 	port := kafka[strings.LastIndexByte(kafka, ':')+1:]
 	var p int
@@ -739,7 +740,7 @@ func burst(ctx context.Context, o *options, mib int) result {
 		r.Err = err
 		return r
 	}
-	_ = sleep(ctx, 1500*time.Millisecond)
+	_ = backoff.Sleep(ctx, 1500*time.Millisecond)
 	if r.Got, err = highWater(kc); err != nil {
 		r.Err = err
 		return r

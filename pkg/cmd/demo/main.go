@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -312,22 +311,7 @@ func (d *demo) progress(ctx context.Context, written int64) int64 {
 }
 
 func (d *demo) esGet(ctx context.Context, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.ep.Elasticsearch+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET %s: %s %s", path, resp.Status, b)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return obs.GetJSON(ctx, d.ep.Elasticsearch+path, v)
 }
 
 func (d *demo) count(ctx context.Context) (int64, error) {

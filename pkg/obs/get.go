@@ -1,0 +1,63 @@
+package obs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// getTimeout bounds one request to a service's HTTP endpoint.
+const getTimeout = 10 * time.Second
+
+// Get fetches url and returns its body when the answer is 200 OK; any other
+// status becomes an error quoting the start of the body. The caller closes
+// the body; the request is bounded by ctx and a 10 s deadline, which holds
+// until the body is closed.
+func Get(ctx context.Context, url string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithTimeout(ctx, getTimeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("GET %s: %s %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return cancelOnClose{resp.Body, cancel}, nil
+}
+
+// GetJSON fetches url and decodes its JSON body into v.
+func GetJSON(ctx context.Context, url string, v any) error {
+	body, err := Get(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if err := json.NewDecoder(body).Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", url, err)
+	}
+	return nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
