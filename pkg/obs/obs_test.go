@@ -45,10 +45,10 @@ func TestEndpoints(t *testing.T) {
 	if _, err := Get(context.Background(), "http://"+srv.Addr()+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("Get of a missing path = %v, want an error naming the 404", err)
 	}
-	var ready struct {
+	var health struct {
 		Ready bool `json:"ready"`
 	}
-	if err := GetJSON(context.Background(), "http://"+srv.Addr()+"/healthz", &ready); err == nil {
+	if err := GetJSON(context.Background(), "http://"+srv.Addr()+"/healthz", &health); err == nil {
 		t.Error("GetJSON decoded the plain-text /healthz")
 	}
 	if code, _ := get("/healthz"); code != 200 {
