@@ -17,7 +17,7 @@ func loadFiles() []FileSpec {
 
 // Scenario 1: SIGKILL the agent every 2–5 s, 20 times, under load.
 func TestAgentKills(t *testing.T) {
-	e := newEnv(t, "1 agent SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000)})
+	e := newEnv(t, "1 agent SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000), lean: true})
 	e.write()
 	e.sleep(pick(3*time.Second, time.Second))
 	e.killLoop(e.agent, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logagent_records_acked_total")
@@ -27,7 +27,7 @@ func TestAgentKills(t *testing.T) {
 
 // Scenario 2: SIGKILL the transfer every 2–5 s, 20 times, under load.
 func TestTransferKills(t *testing.T) {
-	e := newEnv(t, "2 transfer SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000)})
+	e := newEnv(t, "2 transfer SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000), lean: true})
 	e.write()
 	e.sleep(pick(3*time.Second, time.Second))
 	e.killLoop(e.transfer, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logtransfer_documents_indexed_total")
