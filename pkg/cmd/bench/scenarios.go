@@ -57,27 +57,12 @@ func agentFile(ctx context.Context, o *options, lines int64, files int) result {
 		r.Err = err
 		return r
 	}
-	ep, err := e.startEtcdES(ctx, false)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	kc, err := kafkaClient(ctx, kafka)
+	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, e.path("files", "*.log"))
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	defer kc.Close()
-	agent, httpAddr, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, e.path("files", "*.log"))
-	if err != nil {
-		r.Err = err
-		return r
-	}
 	start := time.Now()
 	prof := e.profileCPU(ctx, fmt.Sprintf("agent-file-%d", files), httpAddr, o.profileSeconds)
 	done, _, err := waitHighWater(ctx, kc, lines, o.timeout, agent, broker)
@@ -132,27 +117,12 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		defer f.Close()
 		fs[i] = f
 	}
-	ep, err := e.startEtcdES(ctx, false)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	kc, err := kafkaClient(ctx, kafka)
+	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, e.path("files", "*.log"))
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	defer kc.Close()
-	agent, httpAddr, err := e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, e.path("files", "*.log"))
-	if err != nil {
-		r.Err = err
-		return r
-	}
 	// Let it find and open every file before measuring.
 	if err := waitMetric(ctx, httpAddr, "logagent_files_open", float64(files), 60*time.Second, agent); err != nil {
 		r.Err = err
@@ -759,4 +729,28 @@ func burst(ctx context.Context, o *options, mib int) result {
 
 func scrape(ctx context.Context, httpAddr string) (obs.Samples, error) {
 	return obs.Scrape(ctx, "http://"+httpAddr+"/metrics")
+}
+
+// startAgentPipeline starts what the agent benchmarks measure against: etcd
+// and the emulator, the broker alone (so its CPU is its own), a Kafka client
+// to count records, and the agent collecting glob from the beginning. The
+// caller closes the client; env stops the processes.
+func (e *env) startAgentPipeline(ctx context.Context, glob string) (broker *proc.Process, kc sarama.Client, agent *proc.Process, httpAddr string, err error) {
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if kc, err = kafkaClient(ctx, kafka); err != nil {
+		return nil, nil, nil, "", err
+	}
+	agent, httpAddr, err = e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd}, glob)
+	if err != nil {
+		kc.Close()
+		return nil, nil, nil, "", err
+	}
+	return broker, kc, agent, httpAddr, nil
 }
