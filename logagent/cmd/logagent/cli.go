@@ -310,17 +310,26 @@ func (c *cli) validateFile(file string, allowed []string) (data []byte, entries 
 	return data, entries, true
 }
 
+// allowedPaths is the allowed_paths of the -config ini, or none (every
+// path) without one: validate and put check a file exactly as that agent would.
+func (c *cli) allowedPaths() ([]string, error) {
+	if c.configPath == "" {
+		return nil, nil
+	}
+	cfg, err := c.settings()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Agent.AllowedPaths, nil
+}
+
 func runValidate(_ context.Context, c *cli) int {
 	if len(c.args) != 1 {
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
 	}
-	var allowed []string
-	if c.configPath != "" {
-		cfg, err := c.settings()
-		if err != nil {
-			return c.fail(exitUsage, "%v", err)
-		}
-		allowed = cfg.Agent.AllowedPaths
+	allowed, err := c.allowedPaths()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
 	}
 	_, entries, ok := c.validateFile(c.args[0], allowed)
 	if !ok {
@@ -372,13 +381,9 @@ func runPut(ctx context.Context, c *cli) int {
 	case len(c.args) != 1:
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
 	}
-	var allowed []string
-	if c.configPath != "" {
-		cfg, err := c.settings()
-		if err != nil {
-			return c.fail(exitUsage, "%v", err)
-		}
-		allowed = cfg.Agent.AllowedPaths
+	allowed, err := c.allowedPaths()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
 	}
 	data, entries, ok := c.validateFile(c.args[0], allowed)
 	if !ok {
