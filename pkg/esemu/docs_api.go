@@ -59,16 +59,27 @@ func (s *Server) handleWriteDoc(w http.ResponseWriter, r *http.Request, indexNam
 	writeJSON(w, r, res.status, body)
 }
 
-// handleGetDoc is realtime, like ES's GET: it sees writes not yet refreshed.
-func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request, indexName, id string) {
+// realtimeGet reads a document for GET _doc and _source, seeing writes not
+// yet refreshed (like ES's GET). A missing index or a read error is
+// answered here and ok is false; d is nil when the index has no such id.
+func (s *Server) realtimeGet(w http.ResponseWriter, indexName, id string) (d *docState, ok bool) {
 	ix := s.cluster.index(indexName)
 	if ix == nil {
 		writeError(w, errIndexNotFound(indexName))
-		return
+		return nil, false
 	}
 	d, err := ix.get(id)
 	if err != nil {
 		writeError(w, newError(http.StatusInternalServerError, "exception", "%v", err))
+		return nil, false
+	}
+	return d, true
+}
+
+// handleGetDoc is realtime, like ES's GET: it sees writes not yet refreshed.
+func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request, indexName, id string) {
+	d, ok := s.realtimeGet(w, indexName, id)
+	if !ok {
 		return
 	}
 	if d == nil {
@@ -86,14 +97,8 @@ func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request, indexName,
 }
 
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request, indexName, id string) {
-	ix := s.cluster.index(indexName)
-	if ix == nil {
-		writeError(w, errIndexNotFound(indexName))
-		return
-	}
-	d, err := ix.get(id)
-	if err != nil {
-		writeError(w, newError(http.StatusInternalServerError, "exception", "%v", err))
+	d, ok := s.realtimeGet(w, indexName, id)
+	if !ok {
 		return
 	}
 	if d == nil {
