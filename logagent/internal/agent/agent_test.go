@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,24 +28,7 @@ type stack struct {
 	cli   *clientv3.Client
 	dir   string
 	cfg   config.Config
-	logs  *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *logging.Buffer
 }
 
 func newStack(t *testing.T) *stack {
@@ -78,7 +60,7 @@ func newStack(t *testing.T) *stack {
 	cfg.Agent.ScanInterval = 100 * time.Millisecond
 	cfg.Agent.CheckpointInterval = 100 * time.Millisecond
 	cfg.Agent.ShutdownTimeout = 5 * time.Second
-	return &stack{etcd: e, kafka: k, cli: cli, dir: dir, cfg: cfg, logs: &syncBuf{}}
+	return &stack{etcd: e, kafka: k, cli: cli, dir: dir, cfg: cfg, logs: &logging.Buffer{}}
 }
 
 func (s *stack) put(t *testing.T, v string) {

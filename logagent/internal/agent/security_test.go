@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/pkg/devstack"
+	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
@@ -60,7 +61,7 @@ func TestEtcdTLSClientCertificate(t *testing.T) {
 	noCert.cfg.Etcd.TLS = tlsconf.Files{CAFile: certs.CAFile}
 	noCert.cfg.Agent.DataDir += "-nocert"
 	noCert.cfg.Agent.IP = "127.0.0.2"
-	noCert.logs = &syncBuf{}
+	noCert.logs = &logging.Buffer{}
 	_, stopNoCert := noCert.run(t)
 	waitLog(t, &noCert, "read collect config from etcd; retrying")
 	stopNoCert()
@@ -124,7 +125,7 @@ func TestEtcdUsernamePassword(t *testing.T) {
 	bad.cfg.Etcd.Username, bad.cfg.Etcd.Password = "agent", wrong
 	bad.cfg.Agent.DataDir += "-wrong"
 	bad.cfg.Agent.IP = "127.0.0.2"
-	bad.logs = &syncBuf{}
+	bad.logs = &logging.Buffer{}
 	_, stopBad := bad.run(t)
 	waitLog(t, &bad, "read collect config from etcd; retrying")
 	waitLog(t, &bad, "authentication failed")

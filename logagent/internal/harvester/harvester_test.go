@@ -1,7 +1,6 @@
 package harvester
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -541,7 +540,7 @@ func TestPermissionDeniedRetried(t *testing.T) {
 		return
 	}
 	e := newEnv(t)
-	var logs syncBuffer
+	var logs logging.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	p := filepath.Join(e.dir, "secret.log")
 	appendTo(t, p, "hidden\n")
@@ -718,30 +717,12 @@ func TestCopyTruncateWhileDownRecognisesCopy(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the harvesters' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSymlinkOutsideAllowedPathsIsSkipped: a link inside allowed_paths that
 // leads to a file outside them is never read (a remote config cannot reach
 // /etc/shadow through a link), and the skip is logged with the real path.
 func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
 	e := newEnv(t)
-	var logs syncBuffer
+	var logs logging.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	outside := filepath.Join(t.TempDir(), "secret.txt")
 	if err := os.WriteFile(outside, []byte("root:secret\n"), 0o600); err != nil {

@@ -1,14 +1,12 @@
 package journaltask
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,29 +23,12 @@ import (
 	"github.com/logcollect/logcollect/pkg/obs"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	kafka *devstack.Kafka
 	sink  *sink.Kafka
 	store *checkpoint.Store
 	data  string
-	logs  *syncBuf
+	logs  *logging.Buffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -58,7 +39,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(k.Close)
-	e := &env{kafka: k, data: t.TempDir(), logs: &syncBuf{}}
+	e := &env{kafka: k, data: t.TempDir(), logs: &logging.Buffer{}}
 	e.sink, err = sink.New(sink.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 64,
 		RequiredAcks: "all", DeadLetterPath: filepath.Join(e.data, "dead-letter.ndjson")}, logging.Discard(), metrics.New(nil), obs.NewReadiness("kafka"))
 	if err != nil {

@@ -4,10 +4,8 @@
 package transfertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
@@ -165,21 +164,5 @@ func EventID(value []byte) string {
 	return m.EventID
 }
 
-// Buffer is a bytes.Buffer safe for one writer and concurrent readers
-// (process output read while the process runs).
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *Buffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// Buffer holds process or log output read while it is written.
+type Buffer = logging.Buffer
