@@ -133,17 +133,7 @@ func TestJournaldSIGKILLMidStream(t *testing.T) {
 	if !strings.Contains(p2.log(), "journal resumes after its checkpoint") {
 		t.Errorf("restart did not resume from a checkpoint:\n%s", p2.log())
 	}
-	ids := map[string]string{}
-	dups := 0
-	for _, r := range rs {
-		if id, ok := ids[r.Message]; ok {
-			dups++
-			if id != r.EventID {
-				t.Fatalf("entry %q resent with a different event.id", r.Message)
-			}
-		}
-		ids[r.Message] = r.EventID
-	}
+	dups := kt.RepeatsKeepTheirIDs(t, rs)
 	t.Logf("%d records, %d duplicates, all with the same event.id", len(rs), dups)
 
 	p2.cmd.Process.Signal(syscall.SIGTERM)

@@ -169,17 +169,7 @@ level = info
 	if n := distinct(rs); n != total {
 		t.Fatalf("%d of %d lines in Kafka after restart; agent log:\n%s", n, total, p2.log())
 	}
-	ids := map[string]string{}
-	dups := 0
-	for _, r := range rs {
-		if id, ok := ids[r.Message]; ok {
-			dups++
-			if id != r.EventID {
-				t.Fatalf("line %q resent with a different event.id", r.Message)
-			}
-		}
-		ids[r.Message] = r.EventID
-	}
+	dups := kt.RepeatsKeepTheirIDs(t, rs)
 	t.Logf("%d records, %d duplicates, all with the same event.id", len(rs), dups)
 
 	// SIGTERM: clean exit 0 with a final checkpoint.

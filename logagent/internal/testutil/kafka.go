@@ -117,3 +117,23 @@ func Messages(rs []Record) []string {
 	}
 	return out
 }
+
+// RepeatsKeepTheirIDs fails the test when one message arrived more than once
+// under different event ids (Elasticsearch would then hold it twice) and
+// returns how many repeats there were: at-least-once delivery may repeat a
+// line, never under a new id.
+func RepeatsKeepTheirIDs(t testing.TB, rs []Record) int {
+	t.Helper()
+	ids := map[string]string{}
+	repeats := 0
+	for _, r := range rs {
+		if id, ok := ids[r.Message]; ok {
+			repeats++
+			if id != r.EventID {
+				t.Fatalf("%q resent with a different event.id (%s, then %s)", r.Message, id, r.EventID)
+			}
+		}
+		ids[r.Message] = r.EventID
+	}
+	return repeats
+}
