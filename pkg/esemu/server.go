@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/logcollect/logcollect/pkg/httpshut"
 )
 
 // Config configures a Server. The zero value is a usable in-memory server on
@@ -43,10 +45,10 @@ type Server struct {
 	httpSrv *http.Server
 	addr    string
 
-	lnMu  sync.Mutex // guards ln, down, conns
+	lnMu  sync.Mutex // guards ln, down
 	ln    net.Listener
 	down  bool
-	conns map[net.Conn]struct{}
+	conns *httpshut.Conns
 
 	faults    faultState
 	stats     counters
@@ -75,7 +77,7 @@ func Start(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, log: log, conns: map[net.Conn]struct{}{}, stop: make(chan struct{}),
+		cfg: cfg, log: log, conns: httpshut.NewConns(), stop: make(chan struct{}),
 		cluster: &cluster{indices: map[string]*esIndex{}, templates: newTemplateStore(), dataDir: cfg.DataDir, uuid: randomUUID(), log: log},
 	}
 	s.blackhole.Store(cfg.Blackhole)
@@ -93,7 +95,7 @@ func Start(cfg Config) (*Server, error) {
 	s.httpSrv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ConnState:         s.trackConn,
+		ConnState:         s.conns.Track,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	s.serve(ln)
@@ -141,17 +143,6 @@ func (s *Server) serve(ln net.Listener) {
 	}()
 }
 
-func (s *Server) trackConn(c net.Conn, state http.ConnState) {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	switch state {
-	case http.StateNew:
-		s.conns[c] = struct{}{}
-	case http.StateClosed, http.StateHijacked:
-		delete(s.conns, c)
-	}
-}
-
 // goBackground runs f as part of the server's lifetime unless Close has
 // begun; Close waits for it.
 func (s *Server) goBackground(f func()) {
@@ -182,9 +173,7 @@ func (s *Server) SetDown(down bool) {
 			_ = s.ln.Close()
 			s.ln = nil
 		}
-		for c := range s.conns {
-			_ = c.Close()
-		}
+		s.conns.CloseAll()
 		s.lnMu.Unlock()
 		s.log.Info("emulator down", "addr", s.addr)
 		return
@@ -235,13 +224,7 @@ func (s *Server) Close() error {
 		s.lnMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := s.httpSrv.Shutdown(ctx)
-		if errors.Is(err, net.ErrClosed) {
-			err = nil // SetDown already closed the listener
-		}
-		if err != nil {
-			err = errors.Join(err, s.httpSrv.Close())
-		}
+		err := httpshut.Shutdown(ctx, s.httpSrv, s.conns)
 		s.bg.Wait()
 		s.closeErr = errors.Join(err, s.closeIndices())
 	})

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logcollect/logcollect/pkg/httpshut"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -113,9 +114,10 @@ func PprofEnabled() bool {
 
 // Server is the operational HTTP server.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
-	log *slog.Logger
+	srv   *http.Server
+	conns *httpshut.Conns
+	ln    net.Listener
+	log   *slog.Logger
 }
 
 // Listen binds addr (e.g. "127.0.0.1:9100"); the caller then runs Serve.
@@ -128,7 +130,9 @@ func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
 	}
-	return &Server{srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln: ln, log: log}, nil
+	conns := httpshut.NewConns()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ConnState: conns.Track}
+	return &Server{srv: srv, conns: conns, ln: ln, log: log}, nil
 }
 
 // Addr is the bound address ("127.0.0.1:PORT").
@@ -144,6 +148,6 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return s.srv.Shutdown(sctx)
+		return httpshut.Shutdown(sctx, s.srv, s.conns)
 	}
 }
