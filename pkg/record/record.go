@@ -7,7 +7,10 @@
 package record
 
 import (
+	"encoding"
 	"encoding/hex"
+	"fmt"
+	"hash"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -68,13 +71,37 @@ type Kubernetes struct {
 // source identifies the stream (a file id, a journal cursor); position is
 // the line's start offset, or 0 where source alone is unique.
 func EventID(hostIP, source string, position int64) string {
+	return NewEventIDs(hostIP, source).ID(position)
+}
+
+// EventIDs derives the EventID of many positions of one source: the hash
+// of (hostIP, source) is computed once, not per line.
+type EventIDs struct {
+	h      hash.Hash
+	prefix []byte // the hash state after hostIP and source
+}
+
+// NewEventIDs prepares EventID(hostIP, source, ·).
+func NewEventIDs(hostIP, source string) *EventIDs {
 	h := fnv.New128a()
-	var buf [20]byte
 	h.Write([]byte(hostIP))
 	h.Write([]byte{0})
 	h.Write([]byte(source))
 	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(buf[:0], position, 10))
+	prefix, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("fnv state: %v", err)) // the standard library's fnv always marshals
+	}
+	return &EventIDs{h: h, prefix: prefix}
+}
+
+// ID is EventID(hostIP, source, position). Not safe for concurrent use.
+func (e *EventIDs) ID(position int64) string {
+	if err := e.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(e.prefix); err != nil {
+		panic(fmt.Sprintf("fnv state: %v", err))
+	}
+	var buf [20]byte
+	e.h.Write(strconv.AppendInt(buf[:0], position, 10))
 	var sum [16]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	return hex.EncodeToString(e.h.Sum(sum[:0]))
 }

@@ -1,10 +1,14 @@
 package record
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"hash/fnv"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestAppendStringYieldsValidJSON(t *testing.T) {
@@ -146,5 +150,70 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])
+	}
+}
+
+func TestEventIDsMatchesEventID(t *testing.T) {
+	ids := NewEventIDs("10.0.0.5", "2049-1234-abcd")
+	for _, pos := range []int64{0, 1, 99, 100, 8812, 1 << 40, -1} {
+		if got, want := ids.ID(pos), EventID("10.0.0.5", "2049-1234-abcd", pos); got != want {
+			t.Errorf("ID(%d) = %s, EventID = %s", pos, got, want)
+		}
+	}
+	// The contract's value, computed independently of both: fnv128a of
+	// "10.0.0.5\x00f1\x00100".
+	if got := EventID("10.0.0.5", "f1", 100); got != fnv128aHex("10.0.0.5\x00f1\x00100") {
+		t.Errorf("EventID = %s, want %s", got, fnv128aHex("10.0.0.5\x00f1\x00100"))
+	}
+}
+
+func fnv128aHex(s string) string {
+	h := fnv.New128a()
+	h.Write([]byte(s))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestAppendTimestampMatchesLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	zones := []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("NST", -(3*3600 + 1800))}
+	times := []time.Time{
+		time.Date(2026, 11, 21, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), // outside four digits: the layout's own output
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	}
+	for range 2000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))]))
+	}
+	for _, ts := range times {
+		if got, want := string(AppendTimestamp(nil, ts)), ts.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("AppendTimestamp(%v) = %s, want %s", ts, got, want)
+		}
+	}
+}
+
+// AppendString's 8-byte fast path must not let a byte that needs escaping
+// through at any position.
+func TestAppendStringEscapesAtEveryPosition(t *testing.T) {
+	specials := []string{`"`, `\`, "\x00", "\x1f", "\n", "\x7f", "\x80", "\xff", "é", "\u2028", " ", "~"}
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, sp := range specials {
+				in := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos)
+				out := AppendString(nil, in)
+				if !json.Valid(out) {
+					t.Fatalf("AppendString(%q) = %s: not valid JSON", in, out)
+				}
+				var got string
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatal(err)
+				}
+				if want := strings.ToValidUTF8(in, "\ufffd"); utf8.ValidString(in) && got != in || !utf8.ValidString(in) && got != want {
+					t.Fatalf("AppendString(%q) decodes to %q", in, got)
+				}
+			}
+		}
 	}
 }

@@ -65,14 +65,16 @@ type harvester struct {
 	path atomic.Pointer[string]
 	f    *os.File
 
-	id      string // current generation's id (changes when the file is truncated)
-	tracker *ack.Tracker
-	lr      *lineReader
-	dec     *decoder
-	k8s     *record.Kubernetes
-	fpLen   int64  // bytes the stored fingerprint covers
-	fp      string // the fingerprint
-	buf     []byte
+	id       string // current generation's id (changes when the file is truncated)
+	kafkaKey []byte // id as the records' Kafka key
+	eventIDs *record.EventIDs
+	tracker  *ack.Tracker
+	lr       *lineReader
+	dec      *decoder
+	k8s      *record.Kubernetes
+	fpLen    int64  // bytes the stored fingerprint covers
+	fp       string // the fingerprint
+	buf      []byte
 }
 
 func newID() string {
@@ -86,6 +88,8 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	key := h.key
 	store := h.o.Store
 	h.id = id
+	h.kafkaKey = []byte(id) // shared by the generation's records: the producer only reads it
+	h.eventIDs = record.NewEventIDs(h.o.HostIP, id)
 	h.tracker = ack.New(offset, func(off int64) { store.SetOffset(key, id, off) })
 }
 
@@ -356,14 +360,14 @@ func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.msg), len(ev.msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
 			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.start, Flags: ev.flags,
 			Fields: h.o.Entry.Fields, JSON: ev.json, Stream: ev.stream, Kubernetes: h.k8s,
-			EventID: record.EventID(h.o.HostIP, h.id, ev.start),
+			EventID: h.eventIDs.ID(ev.start),
 		}
 		h.buf = r.AppendJSON(h.buf[:0])
 		value := append([]byte(nil), h.buf...) // the producer keeps it until acked
 		tr := h.tracker
 		seq := tr.Add(ev.end)
-		msg := &sink.Message{Topic: h.o.Entry.Topic, Key: []byte(h.id), Value: value, Path: path, Offset: ev.start, EventID: r.EventID,
-			Done: func() { tr.Ack(seq) }}
+		msg := &sink.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: value, Path: path, Offset: ev.start, EventID: r.EventID,
+			Acker: tr, Seq: seq}
 		if err := h.o.Sender.Send(ctx, msg); err != nil {
 			tr.Cancel(seq)
 			return err

@@ -264,7 +264,7 @@ func (t *Task) send(e journald.Entry) error {
 	tr := t.tracker
 	seq := tr.Add(n)
 	msg := &sink.Message{Topic: t.o.Entry.Topic, Key: t.kafkaKey, Value: value, Path: t.source, EventID: r.EventID,
-		Done: func() { tr.Ack(seq) }}
+		Acker: tr, Seq: seq}
 	if err := t.o.Sender.Send(t.ctx, msg); err != nil {
 		tr.Cancel(seq)
 		t.mu.Lock()

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -31,10 +30,17 @@ type Message struct {
 	Path    string // for the dead-letter file
 	Offset  int64
 	EventID string
-	// Done is called once, from the sink's goroutine, when Kafka
-	// acknowledged the record or it was dead-lettered. Never for a record
-	// that was not delivered when the sink closed.
-	Done func()
+	// Acker.Ack(Seq) is called once when Kafka acknowledged the record or
+	// it was dead-lettered; never for a record that was not delivered when
+	// the sink closed. Calls for different records may come from different
+	// goroutines and out of order.
+	Acker Acker
+	Seq   uint64
+}
+
+// Acker learns which records were delivered (ack.Tracker is one).
+type Acker interface {
+	Ack(seq uint64)
 }
 
 // Config configures the producer.
@@ -59,16 +65,13 @@ type Kafka struct {
 
 	slots chan struct{} // one per record in flight: the bound on memory
 	in    chan *Message // records waiting for the producer (cap = slots)
-	retry chan *Message // records to resend after a retryable error (cap = slots)
 
 	ctx    context.Context // cancelled at Close: stops feeding
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	pauseUntil  atomic.Int64 // unix nanos: no sends before (retry backoff)
-	lastPause   atomic.Int64
-	lastSuccess atomic.Int64
+	lastLog time.Time // of a retryable error; run goroutine only
 }
 
 // New validates cfg and starts connecting in the background: Kafka being
@@ -87,7 +90,6 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 		cfg: cfg, scfg: scfg, log: log, m: m, ready: ready, dlq: dlq,
 		slots: make(chan struct{}, cfg.ChanMaxSize),
 		in:    make(chan *Message, cfg.ChanMaxSize),
-		retry: make(chan *Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
 	}
 	k.wg.Add(1)
@@ -122,25 +124,20 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	}
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
-	// The sink resends after its own backoff too; sarama's quick retries
-	// cover leader elections without surfacing an error.
+	// The producer (producer.go) resends with its own backoff; sarama's
+	// settings only have to validate.
 	sc.Producer.Retry.Max = 3
 	sc.Producer.Retry.Backoff = 250 * time.Millisecond
-	sc.Producer.Partitioner = sarama.NewHashPartitioner // key = file id: one file, one partition
 	sc.Net.DialTimeout = 5 * time.Second
 	sc.Net.ReadTimeout = 10 * time.Second
 	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
-	// Batching: a produce request every few milliseconds (20 ms: when
-	// 1,000 files trickle lines, 5 ms meant a request per 50 lines, and the
-	// request machinery was a fifth of the agent's CPU) carrying a few
-	// hundred KiB costs the agent and the broker far less per line than
-	// one request as soon as anything is buffered (sarama's default), and
-	// the few milliseconds are nothing next to a checkpoint interval. The
-	// buffers between sarama's goroutines are sized so that they hand
-	// records over in bursts rather than one wake-up per record.
-	sc.ChannelBufferSize = 1024
+	// Batching (read by producer.go): a partition's batch goes out once it
+	// holds 512 KiB or its oldest record waited 20 ms (when 1,000 files
+	// trickle lines, 5 ms meant a request per 50 lines and the request
+	// machinery was a fifth of the agent's CPU). The few milliseconds are
+	// nothing next to a checkpoint interval.
 	sc.Producer.Flush.Bytes = 512 << 10
 	sc.Producer.Flush.Frequency = 20 * time.Millisecond
 	if cfg.Idempotent {
@@ -169,9 +166,12 @@ func (k *Kafka) Send(ctx context.Context, m *Message) error {
 	return nil
 }
 
-func (k *Kafka) release() {
-	<-k.slots
-	k.m.QueueDepth.Dec()
+// release frees the slots of n records that left the sink.
+func (k *Kafka) release(n int) {
+	for range n {
+		<-k.slots
+	}
+	k.m.QueueDepth.Sub(float64(n))
 }
 
 // InFlight is the number of records sent and not yet delivered.
@@ -180,11 +180,11 @@ func (k *Kafka) InFlight() int { return len(k.slots) }
 func (k *Kafka) run() {
 	defer k.wg.Done()
 	bo := backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}
-	var producer sarama.AsyncProducer
+	var client sarama.Client
 	for {
-		p, err := sarama.NewAsyncProducer(k.cfg.Client.Brokers, k.scfg)
+		c, err := sarama.NewClient(k.cfg.Client.Brokers, k.scfg)
 		if err == nil {
-			producer = p
+			client = c
 			break
 		}
 		// Broker unreachable is retryable: keep trying, records wait.
@@ -194,100 +194,66 @@ func (k *Kafka) run() {
 			return
 		}
 	}
+	p := newProducer(k, client)
+	if k.scfg.Producer.Idempotent {
+		for {
+			res, err := client.InitProducerID()
+			if err == nil && res.Err != sarama.ErrNoError {
+				err = res.Err
+			}
+			if err == nil {
+				p.producerID, p.producerEpoch = res.ProducerID, res.ProducerEpoch
+				break
+			}
+			k.ready.Set("kafka", err)
+			k.log.Warn("get an idempotent producer id from kafka; retrying", "err", err, "attempt", bo.Attempt()+1)
+			if bo.Wait(k.ctx) != nil {
+				_ = client.Close()
+				return
+			}
+		}
+	}
 	k.ready.Set("kafka", nil)
 	k.log.Info("connected to kafka", "brokers", k.cfg.Client.Brokers)
-
-	var results sync.WaitGroup
-	results.Add(2)
-	go func() { defer results.Done(); k.successes(producer) }()
-	go func() { defer results.Done(); k.errors(producer) }()
-	defer func() {
-		producer.AsyncClose()
-		results.Wait()
-	}()
-
-	for {
-		var m *Message
-		select {
-		case m = <-k.retry: // resends first: they are the oldest lines
-		default:
-			select {
-			case m = <-k.retry:
-			case m = <-k.in:
-			case <-k.ctx.Done():
-				return
-			}
-		}
-		// After a retryable error every send waits out the backoff, so an
-		// outage costs a few attempts per interval, not a busy loop.
-		if wait := time.Until(time.Unix(0, k.pauseUntil.Load())); wait > 0 {
-			if backoff.Sleep(k.ctx, wait) != nil {
-				k.release() // closing: not delivered
-				return
-			}
-		}
-		select {
-		case producer.Input() <- &sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Metadata: m}:
-		case <-k.ctx.Done():
-			k.release()
-			return
-		}
-	}
+	p.run()
+	// Closing: close the connections first (requests blocked on them
+	// fail), then wait for the senders; after that no ack can come.
+	_ = client.Close()
+	p.close()
 }
 
-func (k *Kafka) successes(p sarama.AsyncProducer) {
-	for pm := range p.Successes() {
-		m := pm.Metadata.(*Message)
-		k.lastSuccess.Store(time.Now().UnixNano())
-		k.ready.Set("kafka", nil)
-		k.m.RecordsAcked.Inc()
-		m.Done()
-		k.release()
+// delivered acknowledges records Kafka accepted.
+func (k *Kafka) delivered(msgs []*Message) {
+	k.ready.Set("kafka", nil)
+	k.m.RecordsAcked.Add(float64(len(msgs)))
+	for _, m := range msgs {
+		m.Acker.Ack(m.Seq)
 	}
+	k.release(len(msgs))
 }
 
-func (k *Kafka) errors(p sarama.AsyncProducer) {
-	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	var lastLog time.Time
-	for pe := range p.Errors() {
-		m := pe.Msg.Metadata.(*Message)
-		class := Classify(pe.Err)
-		if class == ClassPermanent {
-			if err := k.dlq.Write(m, pe.Err); err != nil {
-				// Cannot record it: keep it in flight and retry rather than
-				// lose it silently.
-				k.log.Error("write dead-letter record; will retry", "path", m.Path, "offset", m.Offset, "err", err)
-				class = ClassRetryable
-			} else {
-				k.m.ProducerErrors.WithLabelValues("permanent").Inc()
-				k.m.DeadLettered.Inc()
-				k.log.Error("kafka rejected a record permanently; written to the dead-letter file", "topic", m.Topic, "path", m.Path, "offset", m.Offset, "reason", pe.Err, "dead_letter", k.dlq.Path())
-				m.Done()
-				k.release()
-				continue
-			}
-		}
-		if class == ClassShutdown || k.ctx.Err() != nil {
-			// Not delivered: no Done, so the line is not checkpointed and
-			// is read and sent again after a restart.
-			k.release()
-			continue
-		}
-		k.m.ProducerErrors.WithLabelValues("retryable").Inc()
-		k.ready.Set("kafka", pe.Err)
-		now := time.Now()
-		if k.lastSuccess.Load() > k.lastPause.Load() {
-			bo.Reset() // a success since the last pause: this is a new incident
-		}
-		if now.UnixNano() > k.pauseUntil.Load() {
-			k.pauseUntil.Store(now.Add(bo.Next()).UnixNano())
-			k.lastPause.Store(now.UnixNano())
-		}
-		if now.Sub(lastLog) > 5*time.Second {
-			k.log.Warn("kafka produce failed; resending with backoff", "topic", m.Topic, "err", pe.Err, "in_flight", k.InFlight())
-			lastLog = now
-		}
-		k.retry <- m // cap(retry) == cap(slots): never blocks
+// deadLetter writes a record Kafka will never accept to the dead-letter
+// file and acknowledges it. If it cannot be written the record stays in
+// flight and the caller keeps it.
+func (k *Kafka) deadLetter(m *Message, reason error) error {
+	if err := k.dlq.Write(m, reason); err != nil {
+		k.log.Error("write dead-letter record; will retry", "path", m.Path, "offset", m.Offset, "err", err)
+		return err
+	}
+	k.m.DeadLettered.Inc()
+	k.log.Error("kafka rejected a record permanently; written to the dead-letter file", "topic", m.Topic, "path", m.Path, "offset", m.Offset, "reason", reason, "dead_letter", k.dlq.Path())
+	m.Acker.Ack(m.Seq)
+	k.release(1)
+	return nil
+}
+
+// retryable reports a failure that is retried: readiness, and a log line at
+// most every 5 s.
+func (k *Kafka) retryable(err error, topic string, records int) {
+	k.ready.Set("kafka", err)
+	if now := time.Now(); now.Sub(k.lastLog) > 5*time.Second {
+		k.log.Warn("kafka produce failed; resending with backoff", "topic", topic, "records", records, "err", err, "in_flight", k.InFlight())
+		k.lastLog = now
 	}
 }
 
@@ -315,6 +281,10 @@ func Classify(err error) Class {
 			return ClassPermanent
 		}
 		return ClassRetryable
+	}
+	var perr sarama.PacketEncodingError
+	if errors.As(err, &perr) {
+		return ClassPermanent // the request cannot be encoded: the same again would fail the same way
 	}
 	var cerr sarama.ConfigurationError
 	if errors.As(err, &cerr) {

@@ -46,6 +46,11 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// countAcks counts acknowledgements.
+type countAcks struct{ n *atomic.Int64 }
+
+func (c countAcks) Ack(uint64) { c.n.Add(1) }
+
 func TestDeliverAndDeadLetter(t *testing.T) {
 	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
 	if err != nil {
@@ -66,7 +71,7 @@ func TestDeliverAndDeadLetter(t *testing.T) {
 		if i == 25 {
 			v = `{"message":"` + strings.Repeat("x", 5000) + `"}` // over max_message_bytes
 		}
-		if err := s.Send(ctx, &Message{Topic: "t1", Key: []byte("f"), Value: []byte(v), Path: "/p", Offset: int64(i), Done: func() { done.Add(1) }}); err != nil {
+		if err := s.Send(ctx, &Message{Topic: "t1", Key: []byte("f"), Value: []byte(v), Path: "/p", Offset: int64(i), Acker: countAcks{&done}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +102,7 @@ func TestDeliverAndDeadLetter(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
-	if len(lines) != 1 || lines[0].Offset != 25 || lines[0].Topic != "t1" || !strings.Contains(lines[0].Reason, "MaxMessageBytes") || len(lines[0].Record) < 5000 {
+	if len(lines) != 1 || lines[0].Offset != 25 || lines[0].Topic != "t1" || !strings.Contains(lines[0].Reason, "max_message_bytes") || len(lines[0].Record) < 5000 {
 		t.Fatalf("dead letters %+v", lines)
 	}
 }

@@ -1,0 +1,601 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/logcollect/logcollect/pkg/backoff"
+)
+
+// The producer builds Kafka record batches itself and sends them with
+// sarama's Broker.AsyncProduce, instead of handing every record to sarama's
+// AsyncProducer. That one moves each record through four goroutines and
+// channels before it is encoded (40 % of the agent's CPU at full speed, see
+// BENCHMARKS.md); here a record costs one channel send into the sink and an
+// append to its partition's batch.
+//
+// Ordering and retries: a partition has at most one batch in flight. A
+// batch that failed with a retryable error is resent as it was (same
+// records, same sequence numbers when idempotent) before anything newer of
+// that partition, so records of one file reach Kafka in file order even
+// across broker outages. A batch rejected permanently (too large, invalid)
+// is resent one record per batch to find the records at fault, which are
+// dead-lettered; the others are delivered.
+
+const (
+	// recordOverhead bounds the bytes a v2 record adds to its key and
+	// value: five varints of up to 5 bytes (length, timestamp delta, key
+	// and value lengths, header count), one of up to 10 (offset delta) and
+	// the attributes byte.
+	recordOverhead = 5*5 + 10 + 1
+	// batchOverhead is a v2 record batch's fixed header.
+	batchOverhead = 61
+)
+
+// batch is a run of one partition's records sent as one record batch.
+type batch struct {
+	part     *partState
+	msgs     []*Message
+	ts       time.Time // the batch's FirstTimestamp, kept for resends
+	firstSeq int32     // idempotent sequence number; -1 until first sent
+}
+
+func (b *batch) recordBatch(p *producer) *sarama.RecordBatch {
+	recs := make([]sarama.Record, len(b.msgs))
+	ptrs := make([]*sarama.Record, len(b.msgs))
+	for i, m := range b.msgs {
+		recs[i] = sarama.Record{OffsetDelta: int64(i), Key: m.Key, Value: m.Value}
+		ptrs[i] = &recs[i]
+	}
+	rb := &sarama.RecordBatch{
+		Version: 2, Codec: p.conf.Producer.Compression, CompressionLevel: p.conf.Producer.CompressionLevel,
+		FirstTimestamp: b.ts, MaxTimestamp: b.ts, LastOffsetDelta: int32(len(b.msgs) - 1), Records: ptrs,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+	}
+	if p.producerID >= 0 {
+		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = p.producerID, p.producerEpoch, b.firstSeq
+	}
+	return rb
+}
+
+// partState is the producer's view of one topic partition.
+type partState struct {
+	topic   *topicState
+	id      int32
+	pending []*Message // not yet in a batch, in arrival order
+	bytes   int        // encoded size of pending
+	firstAt time.Time  // when the oldest pending record arrived
+	retry   []*batch   // failed batches to resend first, in order
+	busy    bool       // a batch is in flight
+	waitTil time.Time  // retry backoff
+	bo      backoff.Backoff
+	nextSeq int32
+}
+
+// topicState maps keys to partitions once the topic's partition count is
+// known; records wait in waiting until then.
+type topicState struct {
+	name      string
+	parts     []*partState
+	keyPart   map[string]int32
+	hasher    sarama.Partitioner
+	waiting   []*Message
+	resolving bool
+	waitTil   time.Time
+	bo        backoff.Backoff
+}
+
+// producer is owned by the sink's run goroutine; other goroutines talk to
+// it through post.
+type producer struct {
+	k          *Kafka
+	conf       *sarama.Config
+	client     sarama.Client
+	reqVersion int16
+	batchMax   int // bytes of records in one batch (max_message_bytes)
+	flushBytes int // send a partition's batch once it holds this much
+	linger     time.Duration
+
+	producerID    int64 // -1 unless idempotent
+	producerEpoch int16
+
+	topics  map[string]*topicState
+	parts   []*partState
+	senders map[*sarama.Broker]*sender
+	wg      sync.WaitGroup // senders and topic lookups
+
+	inboxMu sync.Mutex
+	inbox   []func()
+	wake    chan struct{} // cap 1: inbox is not empty
+
+	scan    bool      // something changed that dispatch must look at
+	nextDue time.Time // earliest linger or backoff deadline
+}
+
+func newProducer(k *Kafka, client sarama.Client) *producer {
+	p := &producer{
+		k: k, conf: k.scfg, client: client, reqVersion: produceVersion(k.scfg.Version),
+		batchMax: k.scfg.Producer.MaxMessageBytes, flushBytes: k.scfg.Producer.Flush.Bytes, linger: k.scfg.Producer.Flush.Frequency,
+		producerID: -1,
+		topics:     map[string]*topicState{}, senders: map[*sarama.Broker]*sender{},
+		wake: make(chan struct{}, 1),
+	}
+	p.flushBytes = min(p.flushBytes, p.batchMax)
+	return p
+}
+
+// produceVersions are the Produce API versions sarama's own producer uses
+// from each Kafka version on, newest first (record batches need 3 or newer).
+var produceVersions = []struct {
+	kafka sarama.KafkaVersion
+	api   int16
+}{
+	{sarama.V3_7_0_0, 10}, {sarama.V2_8_0_0, 9}, {sarama.V2_4_0_0, 8}, {sarama.V2_1_0_0, 7},
+	{sarama.V2_0_0_0, 6}, {sarama.V1_0_0_0, 5},
+}
+
+func produceVersion(v sarama.KafkaVersion) int16 {
+	for _, pv := range produceVersions {
+		if v.IsAtLeast(pv.kafka) {
+			return pv.api
+		}
+	}
+	return 3
+}
+
+// post runs f on the run goroutine; it never blocks, so sarama's response
+// goroutines can call it.
+func (p *producer) post(f func()) {
+	p.inboxMu.Lock()
+	p.inbox = append(p.inbox, f)
+	p.inboxMu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *producer) runInbox() {
+	p.inboxMu.Lock()
+	fs := p.inbox
+	p.inbox = nil
+	p.inboxMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+	p.scan = true
+}
+
+// run is the sink's loop once connected: it takes records, batches them per
+// partition and dispatches batches to the brokers' senders.
+func (p *producer) run() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	armed := time.Time{}
+	for {
+		select {
+		case m := <-p.k.in:
+			p.add(m)
+			// Take what else is queued before looking at batches: one
+			// dispatch for many records.
+			for i := 0; i < 512; i++ {
+				select {
+				case m := <-p.k.in:
+					p.add(m)
+					continue
+				default:
+				}
+				break
+			}
+		case <-p.wake:
+			p.runInbox()
+		case <-timer.C:
+			armed = time.Time{}
+			p.scan = true
+		case <-p.k.ctx.Done():
+			return
+		}
+		now := time.Now()
+		if !p.nextDue.IsZero() && !now.Before(p.nextDue) {
+			p.scan = true
+		}
+		if p.scan {
+			p.dispatch(now)
+		}
+		if !p.nextDue.IsZero() && (armed.IsZero() || p.nextDue.Before(armed)) {
+			timer.Reset(p.nextDue.Sub(now))
+			armed = p.nextDue
+		}
+	}
+}
+
+// add puts a record into its partition's pending batch, or makes it wait for
+// its topic's partitions.
+func (p *producer) add(m *Message) {
+	size := len(m.Key) + len(m.Value) + recordOverhead
+	if size+batchOverhead > p.batchMax {
+		err := fmt.Errorf("record of %d bytes is larger than max_message_bytes (%d); raise [kafka] max_message_bytes (and the topic's max.message.bytes) to accept it, or lower the input's max_line_bytes", size+batchOverhead, p.batchMax)
+		if p.k.deadLetter(m, err) == nil {
+			return
+		}
+		// Not written: send it anyway; Kafka's rejection comes back
+		// through finished, which dead-letters it again with backoff.
+	}
+	t := p.topics[m.Topic]
+	if t == nil {
+		t = &topicState{name: m.Topic, keyPart: map[string]int32{}, hasher: sarama.NewHashPartitioner(m.Topic),
+			bo: backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}}
+		p.topics[m.Topic] = t
+		p.resolve(t)
+	}
+	if t.parts == nil {
+		t.waiting = append(t.waiting, m)
+		return
+	}
+	p.place(t, m)
+}
+
+func (p *producer) place(t *topicState, m *Message) {
+	id, ok := t.keyPart[string(m.Key)]
+	if !ok {
+		var err error
+		id, err = t.hasher.Partition(&sarama.ProducerMessage{Topic: t.name, Key: sarama.ByteEncoder(m.Key)}, int32(len(t.parts)))
+		if err != nil || id < 0 || int(id) >= len(t.parts) {
+			id = 0
+		}
+		if m.Key != nil {
+			t.keyPart[string(m.Key)] = id
+		}
+	}
+	part := t.parts[id]
+	if len(part.pending) == 0 {
+		part.firstAt = time.Now()
+		if !part.busy {
+			p.scan = true // a linger deadline to arm
+		}
+	}
+	part.pending = append(part.pending, m)
+	part.bytes += len(m.Key) + len(m.Value) + recordOverhead
+	if part.bytes >= p.flushBytes && !part.busy {
+		p.scan = true
+	}
+}
+
+// resolve looks up the topic's partitions in the background (it may block
+// on the network while Kafka is down).
+func (p *producer) resolve(t *topicState) {
+	t.resolving = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		err := p.client.RefreshMetadata(t.name)
+		var ids []int32
+		if err == nil {
+			ids, err = p.client.Partitions(t.name)
+		}
+		if err == nil && len(ids) == 0 {
+			err = fmt.Errorf("topic %q has no partitions", t.name)
+		}
+		p.post(func() { p.resolved(t, len(ids), err) })
+	}()
+}
+
+func (p *producer) resolved(t *topicState, n int, err error) {
+	t.resolving = false
+	if err != nil {
+		if Classify(err) == ClassPermanent && t.parts == nil {
+			// An invalid topic name: nothing will ever accept these.
+			for _, m := range t.waiting {
+				p.k.deadLetter(m, fmt.Errorf("topic %q: %w", t.name, err))
+			}
+			t.waiting = nil
+		}
+		t.waitTil = time.Now().Add(t.bo.Next())
+		p.due(t.waitTil)
+		p.k.retryable(err, t.name, len(t.waiting))
+		return
+	}
+	t.bo.Reset()
+	if n != len(t.parts) {
+		// New topic, or partitions were added: keys map anew (records
+		// already in a partition stay there, in order).
+		for i := len(t.parts); i < n; i++ {
+			part := &partState{topic: t, id: int32(i), bo: backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}}
+			t.parts = append(t.parts, part)
+			p.parts = append(p.parts, part)
+		}
+		clear(t.keyPart)
+	}
+	waiting := t.waiting
+	t.waiting = nil
+	for _, m := range waiting {
+		p.place(t, m)
+	}
+}
+
+// dispatch sends every partition's batch that is due and not blocked by one
+// in flight, grouped into one request per leader broker.
+func (p *producer) dispatch(now time.Time) {
+	p.scan = false
+	p.nextDue = time.Time{}
+	due := p.due
+	for _, t := range p.topics {
+		if len(t.waiting) > 0 && !t.resolving {
+			if now.Before(t.waitTil) {
+				due(t.waitTil)
+			} else {
+				p.resolve(t)
+			}
+		}
+	}
+	var out map[*sarama.Broker][]*batch
+	for _, part := range p.parts {
+		if part.busy || (len(part.retry) == 0 && len(part.pending) == 0) {
+			continue
+		}
+		if now.Before(part.waitTil) {
+			due(part.waitTil)
+			continue
+		}
+		var b *batch
+		switch {
+		case len(part.retry) > 0:
+			b = part.retry[0]
+			part.retry = part.retry[1:]
+		case part.bytes >= p.flushBytes || !now.Before(part.firstAt.Add(p.linger)):
+			b = p.seal(part, now)
+		default:
+			due(part.firstAt.Add(p.linger))
+			continue
+		}
+		leader, err := p.client.Leader(part.topic.name, part.id)
+		if err != nil {
+			p.failed(b, err)
+			continue
+		}
+		if b.firstSeq < 0 && p.producerID >= 0 {
+			b.firstSeq = part.nextSeq
+			part.nextSeq += int32(len(b.msgs))
+		}
+		part.busy = true
+		if out == nil {
+			out = map[*sarama.Broker][]*batch{}
+		}
+		out[leader] = append(out[leader], b)
+	}
+	for leader, bs := range out {
+		req := &sarama.ProduceRequest{RequiredAcks: p.conf.Producer.RequiredAcks, Timeout: int32(p.conf.Producer.Timeout / time.Millisecond), Version: p.reqVersion}
+		for _, b := range bs {
+			req.AddBatch(b.part.topic.name, b.part.id, b.recordBatch(p))
+		}
+		p.sender(leader).push(sendJob{req: req, batches: bs})
+	}
+}
+
+// due makes the run loop look again at t at the latest.
+func (p *producer) due(t time.Time) {
+	if p.nextDue.IsZero() || t.Before(p.nextDue) {
+		p.nextDue = t
+	}
+}
+
+// seal takes up to batchMax bytes of the partition's pending records.
+func (p *producer) seal(part *partState, now time.Time) *batch {
+	n, size := 0, batchOverhead
+	for n < len(part.pending) {
+		s := len(part.pending[n].Key) + len(part.pending[n].Value) + recordOverhead
+		if n > 0 && size+s > p.batchMax {
+			break
+		}
+		size += s
+		n++
+	}
+	b := &batch{part: part, msgs: part.pending[:n:n], ts: now.Truncate(time.Millisecond), firstSeq: -1}
+	part.pending = part.pending[n:]
+	part.bytes -= size - batchOverhead
+	if len(part.pending) == 0 {
+		part.pending = nil // let the backing array go
+		part.bytes = 0
+	} else {
+		part.firstAt = now
+	}
+	return b
+}
+
+// finished handles a batch's outcome on the run goroutine.
+func (p *producer) finished(b *batch, err error) {
+	part := b.part
+	part.busy = false
+	if err == nil {
+		part.bo.Reset()
+		return
+	}
+	switch Classify(err) {
+	case ClassPermanent:
+		p.k.m.ProducerErrors.WithLabelValues("permanent").Add(float64(len(b.msgs)))
+		if p.producerID >= 0 {
+			part.nextSeq = b.firstSeq // a rejected batch uses no sequence numbers
+		}
+		if len(b.msgs) == 1 {
+			if dlErr := p.k.deadLetter(b.msgs[0], err); dlErr == nil {
+				return
+			}
+			p.failed(b, err) // could not write the dead letter: keep trying
+			return
+		}
+		// Resend one record per batch to find the ones at fault.
+		single := make([]*batch, len(b.msgs))
+		for i := range b.msgs {
+			single[i] = &batch{part: part, msgs: b.msgs[i : i+1 : i+1], ts: b.ts, firstSeq: -1}
+		}
+		part.retry = append(single, part.retry...)
+	default:
+		p.failed(b, err)
+	}
+}
+
+// failed queues b to be resent first after the partition's backoff.
+func (p *producer) failed(b *batch, err error) {
+	part := b.part
+	if p.k.ctx.Err() != nil {
+		p.k.release(len(b.msgs)) // closing: not delivered, resent after restart
+		return
+	}
+	part.retry = append([]*batch{b}, part.retry...)
+	part.waitTil = time.Now().Add(part.bo.Next())
+	p.due(part.waitTil)
+	var kerr sarama.KError
+	if !errors.As(err, &kerr) || kerr == sarama.ErrNotLeaderForPartition || kerr == sarama.ErrLeaderNotAvailable ||
+		kerr == sarama.ErrUnknownTopicOrPartition || kerr == sarama.ErrNotEnoughReplicas {
+		// The leader may have moved or the connection broke: look again.
+		go func() { _ = p.client.RefreshMetadata(part.topic.name) }()
+	}
+	p.k.m.ProducerErrors.WithLabelValues("retryable").Add(float64(len(b.msgs)))
+	p.k.retryable(err, part.topic.name, len(b.msgs))
+}
+
+func (p *producer) sender(b *sarama.Broker) *sender {
+	s := p.senders[b]
+	if s == nil {
+		s = &sender{p: p, broker: b, wake: make(chan struct{}, 1)}
+		p.senders[b] = s
+		p.wg.Add(1)
+		go s.run()
+	}
+	return s
+}
+
+// close waits for the senders and background lookups after the sink's
+// context is cancelled; batches still queued are released undelivered.
+func (p *producer) close() {
+	p.wg.Wait()
+}
+
+type sendJob struct {
+	req     *sarama.ProduceRequest
+	batches []*batch
+	gen     int // the sender's connection generation it was sent on
+}
+
+// sender writes one broker's requests. AsyncProduce encodes and writes on
+// the caller's goroutine and blocks while the broker has MaxOpenRequests in
+// flight, so it runs here, not on the producer's loop.
+type sender struct {
+	p      *producer
+	broker *sarama.Broker
+	mu     sync.Mutex
+	queue  []sendJob
+	reset  int // close the connection if it is still generation reset-1
+	wake   chan struct{}
+	gen    int // owned by run
+}
+
+func (s *sender) push(j sendJob) {
+	s.mu.Lock()
+	s.queue = append(s.queue, j)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *sender) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// abandon asks for the connection a failed request went out on to be
+// closed, so that the next Leader lookup connects afresh. A failure that
+// arrives after a reconnect must not close the new connection: hence the
+// generation.
+func (s *sender) abandon(gen int) {
+	s.mu.Lock()
+	s.reset = gen + 1
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *sender) run() {
+	defer s.p.wg.Done()
+	for {
+		select {
+		case <-s.wake:
+		case <-s.p.k.ctx.Done():
+			s.mu.Lock()
+			jobs := s.queue
+			s.queue = nil
+			s.mu.Unlock()
+			for _, j := range jobs {
+				for _, b := range j.batches {
+					s.p.k.release(len(b.msgs))
+				}
+			}
+			return
+		}
+		s.mu.Lock()
+		jobs, reset := s.queue, s.reset
+		s.queue, s.reset = nil, 0
+		s.mu.Unlock()
+		if reset == s.gen+1 {
+			// Close waits for the response goroutine, which only posts.
+			_ = s.broker.Close()
+			_ = s.broker.Open(s.p.conf) // connects in the background; sends wait for it
+			s.gen++
+		}
+		for _, j := range jobs {
+			j.gen = s.gen
+			s.send(j)
+		}
+	}
+}
+
+func (s *sender) send(j sendJob) {
+	if j.req.RequiredAcks == sarama.NoResponse {
+		err := s.broker.AsyncProduce(j.req, nil)
+		s.done(j, nil, err)
+		return
+	}
+	err := s.broker.AsyncProduce(j.req, func(res *sarama.ProduceResponse, err error) { s.done(j, res, err) })
+	if err != nil {
+		s.done(j, nil, err)
+	}
+}
+
+// done reports each batch of a request. Deliveries are acknowledged here, on
+// sarama's response goroutine, in parallel with the producer's loop.
+func (s *sender) done(j sendJob, res *sarama.ProduceResponse, err error) {
+	if err != nil && isConnError(err) {
+		s.abandon(j.gen)
+	}
+	for _, b := range j.batches {
+		berr := err
+		if berr == nil && res != nil {
+			blk := res.GetBlock(b.part.topic.name, b.part.id)
+			switch {
+			case blk == nil:
+				berr = fmt.Errorf("kafka answered without partition %s/%d", b.part.topic.name, b.part.id)
+			case blk.Err == sarama.ErrNoError, blk.Err == sarama.ErrDuplicateSequenceNumber:
+			default:
+				berr = blk.Err
+			}
+		}
+		if berr == nil {
+			s.p.k.delivered(b.msgs)
+		}
+		b := b
+		s.p.post(func() { s.p.finished(b, berr) })
+	}
+}
+
+// isConnError reports whether err means the connection failed rather than
+// the request being refused: anything but a Kafka error code or a request
+// that could not be encoded.
+func isConnError(err error) bool {
+	var kerr sarama.KError
+	var perr sarama.PacketEncodingError
+	return !errors.As(err, &kerr) && !errors.As(err, &perr)
+}

@@ -1,0 +1,206 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/testutil"
+	"github.com/logcollect/logcollect/pkg/devstack"
+	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/obs"
+)
+
+// ackSet records which sequence numbers were acknowledged.
+type ackSet struct {
+	mu   sync.Mutex
+	seen map[uint64]int
+}
+
+func (a *ackSet) Ack(seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil {
+		a.seen = map[uint64]int{}
+	}
+	a.seen[seq]++
+}
+
+func (a *ackSet) count() (distinct, twice int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range a.seen {
+		distinct++
+		if n > 1 {
+			twice++
+		}
+	}
+	return distinct, twice
+}
+
+func newTestSink(t *testing.T, addr string, mod func(*Config)) *Kafka {
+	t.Helper()
+	cfg := Config{Client: kafkaconf.Settings{Brokers: []string{addr}, Version: "2.8.0"}, ChanMaxSize: 500,
+		RequiredAcks: "all", DeadLetterPath: t.TempDir() + "/dead-letter.ndjson"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg, logging.Discard(), metrics.New(nil), obs.NewReadiness("kafka"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sendSeq sends values "<prefix>-<i>" under key for i in [from, to).
+func sendSeq(t *testing.T, s *Kafka, topic, key, prefix string, from, to int, acks *ackSet) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		v := fmt.Sprintf(`{"message":"%s-%d"}`, prefix, i)
+		if err := s.Send(context.Background(), &Message{Topic: topic, Key: []byte(key), Value: []byte(v), Offset: int64(i), Acker: acks, Seq: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkInOrder asserts every value prefix-0 … prefix-(n-1) is in rs and that
+// their first occurrences are in order (a resent batch may repeat records,
+// never reorder them).
+func checkInOrder(t *testing.T, rs []testutil.Record, prefix string, n int) {
+	t.Helper()
+	next := 0
+	seen := map[int]bool{}
+	for _, r := range rs {
+		var i int
+		if _, err := fmt.Sscanf(r.Message, prefix+"-%d", &i); err != nil {
+			continue
+		}
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		if i != next {
+			t.Fatalf("record %s-%d arrived where %s-%d was due: out of order", prefix, i, prefix, next)
+		}
+		next++
+	}
+	if next != n {
+		t.Fatalf("%d of %d records arrived", next, n)
+	}
+}
+
+func closeSink(t *testing.T, s *Kafka) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The broker stops mid-stream and comes back on the same port and data: the
+// producer resends failed batches before newer ones, so one key's records
+// stay in order, every one is acknowledged once, and none is lost.
+func TestBrokerRestartKeepsOrder(t *testing.T) {
+	dir := t.TempDir()
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, portStr, _ := net.SplitHostPort(k.Addr())
+	port, _ := strconv.Atoi(portStr)
+	s := newTestSink(t, k.Addr(), nil)
+	acks := &ackSet{}
+	const n = 3000
+	sendSeq(t, s, "ord", "file-a", "a", 0, 1000, acks)
+	k.Close()
+	// Sends go on while the broker is down until chan_max_size (500) is
+	// in flight: the rest wait in Send, as the harvester would.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sendSeq(t, s, "ord", "file-a", "a", 1000, n, acks)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	if got := s.InFlight(); got > 500 {
+		t.Fatalf("%d records in flight, more than chan_max_size 500", got)
+	}
+	k2, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k2.Close()
+	<-done
+	closeSink(t, s)
+	if distinct, twice := acks.count(); distinct != n || twice != 0 {
+		t.Fatalf("acknowledged %d distinct records (%d twice), want %d once each", distinct, twice, n)
+	}
+	rs := testutil.ReadAll(t, k2.Addr(), "ord")
+	parts := map[int32]bool{}
+	for _, r := range rs {
+		parts[r.Partition] = true
+	}
+	if len(parts) != 1 {
+		t.Errorf("one key's records went to partitions %v, want one", parts)
+	}
+	checkInOrder(t, rs, "a", n)
+}
+
+// A broker whose message.max.bytes is below the agent's max_message_bytes
+// rejects whole batches; the producer resends them a record at a time, so
+// only the record that is really too large is dead-lettered.
+func TestRejectedBatchIsSplit(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"split": 1}, MaxMessageBytes: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.MaxMessageBytes = 100_000 })
+	acks := &ackSet{}
+	for i := range 200 {
+		v := fmt.Sprintf(`{"message":"s-%d","pad":"%0100d"}`, i, 0)
+		if i == 150 {
+			v = fmt.Sprintf(`{"message":"s-%d","pad":"%05000d"}`, i, 0) // larger than the broker's 4000
+		}
+		if err := s.Send(context.Background(), &Message{Topic: "split", Key: []byte("f"), Value: []byte(v), Offset: int64(i), Acker: acks, Seq: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeSink(t, s)
+	if distinct, _ := acks.count(); distinct != 200 {
+		t.Fatalf("acknowledged %d of 200", distinct)
+	}
+	rs := testutil.ReadAll(t, k.Addr(), "split")
+	if len(rs) != 199 {
+		t.Fatalf("kafka has %d records, want 199 (all but the oversized one)", len(rs))
+	}
+	for _, r := range rs {
+		if r.Message == "s-150" {
+			t.Fatal("the oversized record reached kafka")
+		}
+	}
+}
+
+// With idempotent = true batches carry a producer id and sequence numbers;
+// the broker accepts them and order holds.
+func TestIdempotentDelivery(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"idem": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.Idempotent = true })
+	acks := &ackSet{}
+	sendSeq(t, s, "idem", "k1", "i", 0, 2000, acks)
+	closeSink(t, s)
+	if distinct, twice := acks.count(); distinct != 2000 || twice != 0 {
+		t.Fatalf("acknowledged %d distinct (%d twice), want 2000 once each", distinct, twice)
+	}
+	checkInOrder(t, testutil.ReadAll(t, k.Addr(), "idem"), "i", 2000)
+}
