@@ -3,6 +3,8 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -18,13 +20,18 @@ import (
 // BENCHMARKS.md); here a record costs one channel send into the sink and an
 // append to its partition's batch.
 //
-// Ordering and retries: a partition has at most one batch in flight. A
-// batch that failed with a retryable error is resent as it was (same
-// records, same sequence numbers when idempotent) before anything newer of
-// that partition, so records of one file reach Kafka in file order even
-// across broker outages. A batch rejected permanently (too large, invalid)
-// is resent one record per batch to find the records at fault, which are
-// dead-lettered; the others are delivered.
+// Ordering and retries: a partition has up to maxInFlight batches in flight
+// (Kafka's max.in.flight: pipelining is what lets one busy file go faster
+// than one round trip per batch). After a retryable failure the partition
+// sends nothing new: once its in-flight batches have come back, the failed
+// ones are resent as they were (same records, same sequence numbers when
+// idempotent), oldest first and one at a time, then new batches follow. So
+// records of one file reach Kafka in file order across broker outages; the
+// exception is a batch that fails while a later one in flight succeeds
+// (a timeout on one request only), which only idempotence rules out
+// (idempotent = true, with one batch in flight). A batch rejected
+// permanently (too large, invalid) is resent one record per batch to find
+// the records at fault, which are dead-lettered; the others are delivered.
 
 const (
 	// recordOverhead bounds the bytes a v2 record adds to its key and
@@ -39,10 +46,17 @@ const (
 // batch is a run of one partition's records sent as one record batch.
 type batch struct {
 	part     *partState
+	no       uint64 // position in the partition's send order (retries sort by it)
 	msgs     []*Message
 	ts       time.Time // the batch's FirstTimestamp, kept for resends
 	firstSeq int32     // idempotent sequence number; -1 until first sent
+	resend   bool      // failed once: sent alone, in order
 }
+
+// splitRoom spaces batch numbers so that the records of a batch that is
+// split for resending (at most max_message_bytes / recordOverhead of them)
+// fit between it and the next batch.
+const splitRoom = 1 << 20
 
 func (b *batch) recordBatch(p *producer) *sarama.RecordBatch {
 	recs := make([]sarama.Record, len(b.msgs))
@@ -64,16 +78,17 @@ func (b *batch) recordBatch(p *producer) *sarama.RecordBatch {
 
 // partState is the producer's view of one topic partition.
 type partState struct {
-	topic   *topicState
-	id      int32
-	pending []*Message // not yet in a batch, in arrival order
-	bytes   int        // encoded size of pending
-	firstAt time.Time  // when the oldest pending record arrived
-	retry   []*batch   // failed batches to resend first, in order
-	busy    bool       // a batch is in flight
-	waitTil time.Time  // retry backoff
-	bo      backoff.Backoff
-	nextSeq int32
+	topic    *topicState
+	id       int32
+	pending  []*Message // not yet in a batch, in arrival order
+	bytes    int        // encoded size of pending
+	firstAt  time.Time  // when the oldest pending record arrived
+	retry    []*batch   // failed batches to resend first, sorted by no
+	inFlight int        // batches sent and not yet answered
+	nextNo   uint64
+	waitTil  time.Time // retry backoff
+	bo       backoff.Backoff
+	nextSeq  int32
 }
 
 // topicState maps keys to partitions once the topic's partition count is
@@ -92,13 +107,14 @@ type topicState struct {
 // producer is owned by the sink's run goroutine; other goroutines talk to
 // it through post.
 type producer struct {
-	k          *Kafka
-	conf       *sarama.Config
-	client     sarama.Client
-	reqVersion int16
-	batchMax   int // bytes of records in one batch (max_message_bytes)
-	flushBytes int // send a partition's batch once it holds this much
-	linger     time.Duration
+	k           *Kafka
+	conf        *sarama.Config
+	client      sarama.Client
+	reqVersion  int16
+	batchMax    int // bytes of records in one batch (max_message_bytes)
+	maxInFlight int // batches in flight per partition
+	flushBytes  int // send a partition's batch once it holds this much
+	linger      time.Duration
 
 	producerID    int64 // -1 unless idempotent
 	producerEpoch int16
@@ -125,6 +141,10 @@ func newProducer(k *Kafka, client sarama.Client) *producer {
 		wake: make(chan struct{}, 1),
 	}
 	p.flushBytes = min(p.flushBytes, p.batchMax)
+	p.maxInFlight = max(1, k.scfg.Net.MaxOpenRequests)
+	if k.scfg.Producer.Idempotent {
+		p.maxInFlight = 1 // sequence numbers are reassigned when a rejected batch is split
+	}
 	return p
 }
 
@@ -254,13 +274,11 @@ func (p *producer) place(t *topicState, m *Message) {
 	part := t.parts[id]
 	if len(part.pending) == 0 {
 		part.firstAt = time.Now()
-		if !part.busy {
-			p.scan = true // a linger deadline to arm
-		}
+		p.scan = true // a linger deadline to arm
 	}
 	part.pending = append(part.pending, m)
 	part.bytes += len(m.Key) + len(m.Value) + recordOverhead
-	if part.bytes >= p.flushBytes && !part.busy {
+	if part.bytes >= p.flushBytes && part.inFlight < p.maxInFlight {
 		p.scan = true
 	}
 }
@@ -332,47 +350,68 @@ func (p *producer) dispatch(now time.Time) {
 			}
 		}
 	}
-	var out map[*sarama.Broker][]*batch
+	// out[leader][i] holds the i-th batch each partition sends now: a
+	// request carries at most one batch per partition.
+	var out map[*sarama.Broker][][]*batch
 	for _, part := range p.parts {
-		if part.busy || (len(part.retry) == 0 && len(part.pending) == 0) {
+		if len(part.retry) == 0 && len(part.pending) == 0 {
 			continue
 		}
 		if now.Before(part.waitTil) {
 			due(part.waitTil)
 			continue
 		}
-		var b *batch
-		switch {
-		case len(part.retry) > 0:
-			b = part.retry[0]
-			part.retry = part.retry[1:]
-		case part.bytes >= p.flushBytes || !now.Before(part.firstAt.Add(p.linger)):
-			b = p.seal(part, now)
-		default:
-			due(part.firstAt.Add(p.linger))
-			continue
+		var leader *sarama.Broker
+		for round := 0; ; round++ {
+			var b *batch
+			switch {
+			case len(part.retry) > 0:
+				if part.inFlight > 0 {
+					break // resend only once everything sent before is answered
+				}
+				b = part.retry[0]
+				part.retry = part.retry[1:]
+			case part.inFlight >= p.maxInFlight:
+			case part.bytes >= p.flushBytes || !now.Before(part.firstAt.Add(p.linger)):
+				b = p.seal(part, now)
+			case len(part.pending) > 0:
+				due(part.firstAt.Add(p.linger))
+			}
+			if b == nil {
+				break
+			}
+			if leader == nil {
+				var err error
+				if leader, err = p.client.Leader(part.topic.name, part.id); err != nil {
+					p.failed(b, err)
+					break
+				}
+			}
+			if b.firstSeq < 0 && p.producerID >= 0 {
+				b.firstSeq = part.nextSeq
+				part.nextSeq += int32(len(b.msgs))
+			}
+			part.inFlight++
+			if out == nil {
+				out = map[*sarama.Broker][][]*batch{}
+			}
+			if len(out[leader]) <= round {
+				out[leader] = append(out[leader], nil)
+			}
+			out[leader][round] = append(out[leader][round], b)
+			if b.resend {
+				break // a resent batch goes alone
+			}
 		}
-		leader, err := p.client.Leader(part.topic.name, part.id)
-		if err != nil {
-			p.failed(b, err)
-			continue
-		}
-		if b.firstSeq < 0 && p.producerID >= 0 {
-			b.firstSeq = part.nextSeq
-			part.nextSeq += int32(len(b.msgs))
-		}
-		part.busy = true
-		if out == nil {
-			out = map[*sarama.Broker][]*batch{}
-		}
-		out[leader] = append(out[leader], b)
 	}
-	for leader, bs := range out {
-		req := &sarama.ProduceRequest{RequiredAcks: p.conf.Producer.RequiredAcks, Timeout: int32(p.conf.Producer.Timeout / time.Millisecond), Version: p.reqVersion}
-		for _, b := range bs {
-			req.AddBatch(b.part.topic.name, b.part.id, b.recordBatch(p))
+	for leader, rounds := range out {
+		for _, bs := range rounds {
+			req := &sarama.ProduceRequest{RequiredAcks: p.conf.Producer.RequiredAcks, Timeout: int32(p.conf.Producer.Timeout / time.Millisecond), Version: p.reqVersion}
+			for _, b := range bs {
+				req.AddBatch(b.part.topic.name, b.part.id, b.recordBatch(p))
+			}
+			p.sender(leader).push(sendJob{req: req, batches: bs})
 		}
-		p.sender(leader).push(sendJob{req: req, batches: bs})
 	}
 }
 
@@ -394,7 +433,8 @@ func (p *producer) seal(part *partState, now time.Time) *batch {
 		size += s
 		n++
 	}
-	b := &batch{part: part, msgs: part.pending[:n:n], ts: now.Truncate(time.Millisecond), firstSeq: -1}
+	b := &batch{part: part, no: part.nextNo, msgs: part.pending[:n:n], ts: now.Truncate(time.Millisecond), firstSeq: -1}
+	part.nextNo += splitRoom
 	part.pending = part.pending[n:]
 	part.bytes -= size - batchOverhead
 	if len(part.pending) == 0 {
@@ -409,7 +449,7 @@ func (p *producer) seal(part *partState, now time.Time) *batch {
 // finished handles a batch's outcome on the run goroutine.
 func (p *producer) finished(b *batch, err error) {
 	part := b.part
-	part.busy = false
+	part.inFlight--
 	if err == nil {
 		part.bo.Reset()
 		return
@@ -430,9 +470,11 @@ func (p *producer) finished(b *batch, err error) {
 		// Resend one record per batch to find the ones at fault.
 		single := make([]*batch, len(b.msgs))
 		for i := range b.msgs {
-			single[i] = &batch{part: part, msgs: b.msgs[i : i+1 : i+1], ts: b.ts, firstSeq: -1}
+			single[i] = &batch{part: part, no: b.no + uint64(i), msgs: b.msgs[i : i+1 : i+1], ts: b.ts, firstSeq: -1, resend: true}
 		}
-		part.retry = append(single, part.retry...)
+		for _, sb := range single {
+			p.requeue(sb)
+		}
 	default:
 		p.failed(b, err)
 	}
@@ -445,7 +487,8 @@ func (p *producer) failed(b *batch, err error) {
 		p.k.release(len(b.msgs)) // closing: not delivered, resent after restart
 		return
 	}
-	part.retry = append([]*batch{b}, part.retry...)
+	b.resend = true
+	p.requeue(b)
 	part.waitTil = time.Now().Add(part.bo.Next())
 	p.due(part.waitTil)
 	var kerr sarama.KError
@@ -456,6 +499,13 @@ func (p *producer) failed(b *batch, err error) {
 	}
 	p.k.m.ProducerErrors.WithLabelValues("retryable").Add(float64(len(b.msgs)))
 	p.k.retryable(err, part.topic.name, len(b.msgs))
+}
+
+// requeue inserts b among the partition's batches to resend, in send order.
+func (p *producer) requeue(b *batch) {
+	part := b.part
+	i := sort.Search(len(part.retry), func(i int) bool { return part.retry[i].no > b.no })
+	part.retry = slices.Insert(part.retry, i, b)
 }
 
 func (p *producer) sender(b *sarama.Broker) *sender {
