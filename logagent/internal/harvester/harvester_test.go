@@ -607,6 +607,10 @@ func TestTruncateAndRefill(t *testing.T) {
 	appendTo(t, p, nl("a", 1, 3)...)
 	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "3 lines", func() bool { return len(e.snd.all()) == 3 })
+	// Growth first, so the refill is caught by the cached comparison of
+	// the start (see sameStart), not only by the first full one.
+	appendTo(t, p, nl("a", 4, 5)...)
+	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
 	var sb strings.Builder
 	for _, l := range nl("c", 1, 10) {
 		sb.WriteString(l)
