@@ -108,7 +108,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "e2e":
 		rate := sub.Int("rate", 20000, "lines per second")
 		duration := sub.Duration("duration", 60*time.Second, "how long to write")
-		runAll = func() []result { return []result{e2e(ctx, o, *rate, *duration)} }
+		index := sub.String("index", "full", "full (the transfer's own template: every field indexed, as users get it) or lean (only message indexed; the rest kept in _source), for rates the emulator cannot index in full on this machine")
+		runAll = func() []result {
+			if *index != "full" && *index != "lean" {
+				return []result{{Scenario: "e2e", Err: fmt.Errorf("-index %q: want full or lean", *index)}}
+			}
+			return []result{e2e(ctx, o, *rate, *duration, *index == "lean")}
+		}
 	case "burst":
 		mib := sub.Int("mb", 500, "MiB written while the broker is down")
 		runAll = func() []result { return []result{burst(ctx, o, *mib)} }
@@ -118,7 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		indexRecords := sub.Int64("index-records", 100_000, "transfer records (indexing mode; the emulator indexes into bleve at a few thousand docs/s, so 1,000,000 takes many minutes)")
 		manyFiles := sub.Int("many-files", 1000, "agent-many files")
 		manyDuration := sub.Duration("many-duration", 60*time.Second, "agent-many duration")
-		e2eRate := sub.Int("e2e-rate", 20000, "end-to-end lines per second")
+		e2eRate := sub.Int("e2e-rate", 20000, "end-to-end lines per second, only message indexed (-index lean of e2e)")
+		e2eFullRate := sub.Int("e2e-full-rate", 2000, "end-to-end lines per second with every field indexed (-index full of e2e)")
 		e2eDuration := sub.Duration("e2e-duration", 60*time.Second, "end-to-end duration")
 		burstMB := sub.Int("burst-mb", 500, "burst MiB")
 		runAll = func() []result {
@@ -128,7 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				func() result { return agentMany(ctx, o, *manyFiles, 10, *manyDuration) },
 				func() result { return transfer(ctx, o, *records, "blackhole") },
 				func() result { return transfer(ctx, o, *indexRecords, "index") },
-				func() result { return e2e(ctx, o, *e2eRate, *e2eDuration) },
+				func() result { return e2e(ctx, o, *e2eRate, *e2eDuration, true) },
+				func() result { return e2e(ctx, o, *e2eFullRate, *e2eDuration, false) },
 				func() result { return burst(ctx, o, *burstMB) },
 			}
 			var out []result
