@@ -113,8 +113,8 @@ func TestJournaldSIGKILLMidStream(t *testing.T) {
 			t.Fatalf("%d records, cursor saved %v before the kill; agent log:\n%s", hw, saved, p.log())
 		}
 		hw = highWater(t, k.Addr(), "kill_j")
-		cp, _ := os.ReadFile(filepath.Join(data, "checkpoints.json"))
-		saved = strings.Contains(string(cp), `"cursor": "s=`)
+		st, _, _ := readState(data)
+		saved = strings.HasPrefix(st.cursor(), "s=")
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
@@ -144,8 +144,8 @@ func TestJournaldSIGKILLMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := os.ReadFile(filepath.Join(data, "checkpoints.json"))
-	if err != nil || !strings.Contains(string(cp), `"cursor": "`+last+`"`) {
+	st, cp, err := readState(data)
+	if err != nil || st.cursor() != last {
 		t.Fatalf("checkpoint does not hold the last cursor %s: %s %v", last, cp, err)
 	}
 }
