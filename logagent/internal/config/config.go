@@ -81,7 +81,7 @@ func Default() Config {
 	return Config{
 		Kafka: Kafka{
 			Client:          kafkaconf.Settings{Brokers: []string{"127.0.0.1:9092"}, Version: kafkaconf.DefaultVersion, ClientID: "logagent"},
-			ChanMaxSize:     10000,
+			ChanMaxSize:     5000,
 			RequiredAcks:    "all",
 			Compression:     "none",
 			MaxMessageBytes: 1000000,

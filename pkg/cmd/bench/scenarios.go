@@ -168,6 +168,7 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 	}
 	wall := time.Since(t0)
 	<-prof
+	e.profileAllocs(ctx, "agent-many", httpAddr)
 	r.Want = written
 	_, r.Got, err = waitHighWater(ctx, kc, written, o.timeout, agent, broker)
 	if err != nil {
