@@ -234,7 +234,11 @@ func (e *env) caughtUp(limit time.Duration) (time.Duration, bool) {
 // killLoop SIGKILLs s n times at random intervals in [lo, hi], restarting
 // it at once, and records per kill the time until probe (on the new
 // process) shows progress.
-func (e *env) killLoop(s *Service, n int, lo, hi time.Duration, metric string) {
+//
+// With settle, each restart is given up to 30 s to make progress before the
+// next kill (which then comes lo..hi after it), so no member is killed in
+// the middle of joining the consumer group.
+func (e *env) killLoop(s *Service, n int, lo, hi time.Duration, metric string, settle bool) {
 	for i := 0; i < n && e.ctx.Err() == nil; i++ {
 		next := time.Now().Add(between(lo, hi))
 		s.Kill()
@@ -242,7 +246,14 @@ func (e *env) killLoop(s *Service, n int, lo, hi time.Duration, metric string) {
 		if err := s.Start(); err != nil {
 			e.t.Fatal(err)
 		}
-		d, ok := e.progress(metricProbe(e.ctx, s, metric), 0, time.Until(next))
+		wait := time.Until(next)
+		if settle {
+			wait = 30 * time.Second
+		}
+		d, ok := e.progress(metricProbe(e.ctx, s, metric), 0, wait)
+		if settle && ok {
+			next = time.Now().Add(between(lo, hi))
+		}
 		if ok {
 			e.report.Recoveries = append(e.report.Recoveries, d)
 		} else {

@@ -20,7 +20,7 @@ func TestAgentKills(t *testing.T) {
 	e := newEnv(t, "1 agent SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000), lean: true})
 	e.write()
 	e.sleep(pick(3*time.Second, time.Second))
-	e.killLoop(e.agent, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logagent_records_acked_total")
+	e.killLoop(e.agent, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logagent_records_acked_total", false)
 	e.sleep(time.Second)
 	e.finish(pick(60*time.Second, 20*time.Second))
 }
@@ -30,7 +30,12 @@ func TestTransferKills(t *testing.T) {
 	e := newEnv(t, "2 transfer SIGKILL", envOptions{files: loadFiles(), rate: pick(5000, 1000), lean: true})
 	e.write()
 	e.sleep(pick(3*time.Second, time.Second))
-	e.killLoop(e.transfer, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logtransfer_documents_indexed_total")
+	// Short: each restarted transfer indexes before the next kill. Killing
+	// members while they wait in JoinGroup (what the full version does, 19
+	// times in 20) sometimes leaves the in-process broker's group stuck
+	// with dead members holding partitions, for minutes (kfake, not Kafka:
+	// see RELIABILITY.md bug 3); make test must not depend on that.
+	e.killLoop(e.transfer, pick(20, 4), pick(2*time.Second, time.Second), pick(5*time.Second, 2*time.Second), "logtransfer_documents_indexed_total", !full)
 	// The group needs the dead members' sessions to expire before the last
 	// transfer gets every partition: recovery after the last kill.
 	d, ok := e.progress(metricProbe(e.ctx, e.transfer, "logtransfer_documents_indexed_total"), 0, 60*time.Second)
