@@ -578,10 +578,14 @@ func (s *sender) run() {
 		select {
 		case <-s.wake:
 		case <-s.p.k.ctx.Done():
-			s.mu.Lock()
-			jobs := s.queue
-			s.queue = nil
-			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		jobs, reset := s.queue, s.reset
+		s.queue, s.reset = nil, 0
+		s.mu.Unlock()
+		if s.p.k.ctx.Err() != nil {
+			// Closing: nothing more is sent (and no connection reopened
+			// behind the closed client); queued records stay undelivered.
 			for _, j := range jobs {
 				for _, b := range j.batches {
 					s.p.k.release(len(b.msgs))
@@ -589,10 +593,6 @@ func (s *sender) run() {
 			}
 			return
 		}
-		s.mu.Lock()
-		jobs, reset := s.queue, s.reset
-		s.queue, s.reset = nil, 0
-		s.mu.Unlock()
 		if reset == s.gen+1 {
 			// Close waits for the response goroutine, which only posts.
 			_ = s.broker.Close()
