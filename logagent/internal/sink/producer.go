@@ -526,6 +526,11 @@ func (p *producer) sender(b *sarama.Broker) *sender {
 // context is cancelled; batches still queued are released undelivered.
 func (p *producer) close() {
 	p.wg.Wait()
+	// A sender that was past its check when Close began may have
+	// reconnected: close again, which also waits for its responses.
+	for b := range p.senders {
+		_ = b.Close()
+	}
 }
 
 type sendJob struct {
