@@ -122,12 +122,6 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	if cfg.MaxMessageBytes > 0 {
 		sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
 	}
-	sc.Producer.Return.Successes = true
-	sc.Producer.Return.Errors = true
-	// The producer (producer.go) resends with its own backoff; sarama's
-	// settings only have to validate.
-	sc.Producer.Retry.Max = 3
-	sc.Producer.Retry.Backoff = 250 * time.Millisecond
 	sc.Net.DialTimeout = 5 * time.Second
 	sc.Net.ReadTimeout = 10 * time.Second
 	sc.Net.WriteTimeout = 10 * time.Second
@@ -264,15 +258,11 @@ type Class int
 const (
 	ClassRetryable Class = iota // broker down, leader moving, timeouts: resend
 	ClassPermanent              // the record itself is unacceptable: dead-letter it
-	ClassShutdown               // the producer was closing: not delivered
 )
 
 // Classify sorts a producer error. Unknown errors are retryable: blocking a
 // file until an operator looks is better than losing or diverting lines.
 func Classify(err error) Class {
-	if errors.Is(err, sarama.ErrShuttingDown) {
-		return ClassShutdown
-	}
 	var kerr sarama.KError
 	if errors.As(err, &kerr) {
 		switch kerr {

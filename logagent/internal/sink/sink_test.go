@@ -28,7 +28,6 @@ func TestClassify(t *testing.T) {
 		err  error
 		want Class
 	}{
-		{sarama.ErrShuttingDown, ClassShutdown},
 		{sarama.ErrMessageSizeTooLarge, ClassPermanent},
 		{sarama.ErrInvalidTopic, ClassPermanent},
 		{sarama.ConfigurationError("Attempt to produce message larger than configured Producer.MaxMessageBytes"), ClassPermanent},
