@@ -18,7 +18,13 @@ const getTimeout = 10 * time.Second
 // the body; the request is bounded by ctx and a 10 s deadline, which holds
 // until the body is closed.
 func Get(ctx context.Context, url string) (io.ReadCloser, error) {
-	ctx, cancel := context.WithTimeout(ctx, getTimeout)
+	return GetWithin(ctx, url, getTimeout)
+}
+
+// GetWithin is Get with another deadline, for endpoints that answer slowly
+// by design (a CPU profile takes as long as it samples).
+func GetWithin(ctx context.Context, url string, timeout time.Duration) (io.ReadCloser, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		cancel()

@@ -231,7 +231,8 @@ func (e *env) profileCPU(ctx context.Context, name, httpAddr string, seconds int
 			}
 			_ = backoff.Sleep(ctx, 20*time.Millisecond)
 		}
-		if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, seconds), filepath.Join(e.o.profile, name+".cpu.pprof")); err != nil {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, seconds)
+		if err := fetch(ctx, url, filepath.Join(e.o.profile, name+".cpu.pprof"), time.Duration(seconds)*time.Second+10*time.Second); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: cpu profile of %s: %v\n", name, err)
 		}
 	}()
@@ -242,13 +243,14 @@ func (e *env) profileAllocs(ctx context.Context, name, httpAddr string) {
 	if e.o.profile == "" {
 		return
 	}
-	if err := fetch(ctx, "http://"+httpAddr+"/debug/pprof/allocs", filepath.Join(e.o.profile, name+".allocs.pprof")); err != nil {
+	if err := fetch(ctx, "http://"+httpAddr+"/debug/pprof/allocs", filepath.Join(e.o.profile, name+".allocs.pprof"), 10*time.Second); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: allocs profile of %s: %v\n", name, err)
 	}
 }
 
-func fetch(ctx context.Context, url, dst string) error {
-	body, err := obs.Get(ctx, url)
+// fetch saves url's body to dst; the request may take up to timeout.
+func fetch(ctx context.Context, url, dst string, timeout time.Duration) error {
+	body, err := obs.GetWithin(ctx, url, timeout)
 	if err != nil {
 		return err
 	}
