@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,14 +103,11 @@ type Cluster struct {
 }
 
 // FreePort picks a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+//
+// Every part is restarted on its port after a kill, while its clients keep
+// retrying it, so the port comes from below the ephemeral range (see
+// devstack.RestartablePort).
+func FreePort() (int, error) { return devstack.RestartablePort() }
 
 // StartCluster starts etcd, the broker and the emulator as three processes.
 // Close stops everything; call it (t.Cleanup) even after an error.

@@ -157,11 +157,14 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func TestKafkaGroupSplitsPartitionsAndResumesAfterBrokerRestart(t *testing.T) {
 	dir := t.TempDir()
-	k, err := StartKafka(KafkaConfig{Topics: map[string]int32{"web_log": 4}, DataDir: dir})
+	port, err := RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := k.Addr()[len("127.0.0.1:"):]
+	k, err := StartKafka(KafkaConfig{Topics: map[string]int32{"web_log": 4}, DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
 	produceN(t, k.Addr(), "web_log", 0, 200)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -184,9 +187,7 @@ func TestKafkaGroupSplitsPartitionsAndResumesAfterBrokerRestart(t *testing.T) {
 
 	// Same port and data directory: records and the group's committed
 	// offsets must survive, so a new member sees only the new records.
-	var p int
-	fmt.Sscan(port, &p)
-	k, err = StartKafka(KafkaConfig{Port: p, DataDir: dir})
+	k, err = StartKafka(KafkaConfig{Port: port, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

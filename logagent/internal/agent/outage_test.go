@@ -1,10 +1,7 @@
 package agent
 
 import (
-	"net"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,12 +19,14 @@ func TestKafkaOutage(t *testing.T) {
 	s := newStack(t)
 	kdir := t.TempDir()
 	s.kafka.Close()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true, DataDir: kdir})
+	port, err := devstack.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, portStr, _ := net.SplitHostPort(k.Addr())
-	port, _ := strconv.Atoi(portStr)
+	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true, DataDir: kdir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.kafka = k
 	t.Cleanup(func() { s.kafka.Close() })
 	s.cfg.Kafka.Client.Brokers = []string{k.Addr()}
@@ -93,12 +92,14 @@ func TestEtcdLostWhileRunning(t *testing.T) {
 	s := newStack(t)
 	edir := t.TempDir()
 	s.etcd.Close()
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir})
+	port, err := devstack.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(e.Endpoint(), "http://"))
-	port, _ := strconv.Atoi(portStr)
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.etcd = e
 	t.Cleanup(func() { s.etcd.Close() })
 	s.cli.Close()

@@ -3,9 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,12 +149,14 @@ func TestStatusAfterEtcdOutage(t *testing.T) {
 	fastStatus(s)
 	edir := t.TempDir()
 	s.etcd.Close()
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir})
+	port, err := devstack.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(e.Endpoint(), "http://"))
-	port, _ := strconv.Atoi(portStr)
+	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.etcd.Close() })
 	s.etcd = e
 	s.cli.Close()

@@ -3,8 +3,6 @@ package sink
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -109,12 +107,14 @@ func closeSink(t *testing.T, s *Kafka) {
 // stay in order, every one is acknowledged once, and none is lost.
 func TestBrokerRestartKeepsOrder(t *testing.T) {
 	dir := t.TempDir()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir})
+	port, err := devstack.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, portStr, _ := net.SplitHostPort(k.Addr())
-	port, _ := strconv.Atoi(portStr)
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := newTestSink(t, k.Addr(), nil)
 	acks := &ackSet{}
 	const n = 3000

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -292,14 +291,15 @@ func TestTwoInstancesSplitPartitionsAndRebalanceWithoutLoss(t *testing.T) {
 	b.stop(t)
 }
 
+// freePort is for a broker started late on a port the transfer already
+// retries (see devstack.RestartablePort).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := devstack.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // TestWaitsForKafkaAndElasticsearchAtStart: both down at start; the
