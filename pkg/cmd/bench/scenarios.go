@@ -16,6 +16,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/obs"
 	"github.com/logcollect/logcollect/pkg/proc"
 )
@@ -665,7 +666,13 @@ func burst(ctx context.Context, o *options, mib int) result {
 		return r
 	}
 	kdir := e.path("data", "kafka")
-	broker, kafka, err := e.startBroker(ctx, 0, kdir, topicSpec)
+	// The broker is restarted on its port while the agent retries it.
+	port, err := devstack.RestartablePort()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kafka, err := e.startBroker(ctx, port, kdir, topicSpec)
 	if err != nil {
 		r.Err = err
 		return r
@@ -730,11 +737,8 @@ func burst(ctx context.Context, o *options, mib int) result {
 		}
 		_ = backoff.Sleep(ctx, 100*time.Millisecond)
 	}
-	port := kafka[strings.LastIndexByte(kafka, ':')+1:]
-	var p int
-	fmt.Sscan(port, &p)
 	t0 := time.Now()
-	broker, _, err = e.startBroker(ctx, p, kdir, topicSpec)
+	broker, _, err = e.startBroker(ctx, port, kdir, topicSpec)
 	if err != nil {
 		r.Err = fmt.Errorf("restart broker: %w", err)
 		return r
