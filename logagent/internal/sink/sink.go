@@ -1,5 +1,6 @@
-// Package sink delivers records to Kafka through a sarama AsyncProducer and
-// reports each record's fate exactly once: delivered (Kafka acknowledged
+// Package sink delivers records to Kafka in record batches it builds and
+// sends with sarama's Broker.AsyncProduce (producer.go), and reports each
+// record's fate exactly once: delivered (Kafka acknowledged
 // it) or dead-lettered (Kafka rejected it permanently and the record was
 // written to a local file). Retryable failures are resent with capped
 // backoff and never reported meanwhile, so the caller's checkpoint cannot
