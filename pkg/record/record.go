@@ -71,7 +71,24 @@ type Kubernetes struct {
 // source identifies the stream (a file id, a journal cursor); position is
 // the line's start offset, or 0 where source alone is unique.
 func EventID(hostIP, source string, position int64) string {
-	return NewEventIDs(hostIP, source).ID(position)
+	h := fnv.New128a()
+	writeSource(h, hostIP, source)
+	return positionID(h, position)
+}
+
+func writeSource(h hash.Hash, hostIP, source string) {
+	h.Write([]byte(hostIP))
+	h.Write([]byte{0})
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+}
+
+// positionID adds position to h (holding the source) and returns the id.
+func positionID(h hash.Hash, position int64) string {
+	var buf [20]byte
+	h.Write(strconv.AppendInt(buf[:0], position, 10))
+	var sum [16]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
 // EventIDs derives the EventID of many positions of one source: the hash
@@ -84,10 +101,7 @@ type EventIDs struct {
 // NewEventIDs prepares EventID(hostIP, source, ·).
 func NewEventIDs(hostIP, source string) *EventIDs {
 	h := fnv.New128a()
-	h.Write([]byte(hostIP))
-	h.Write([]byte{0})
-	h.Write([]byte(source))
-	h.Write([]byte{0})
+	writeSource(h, hostIP, source)
 	prefix, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		panic(fmt.Sprintf("fnv state: %v", err)) // the standard library's fnv always marshals
@@ -100,8 +114,5 @@ func (e *EventIDs) ID(position int64) string {
 	if err := e.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(e.prefix); err != nil {
 		panic(fmt.Sprintf("fnv state: %v", err))
 	}
-	var buf [20]byte
-	e.h.Write(strconv.AppendInt(buf[:0], position, 10))
-	var sum [16]byte
-	return hex.EncodeToString(e.h.Sum(sum[:0]))
+	return positionID(e.h, position)
 }
