@@ -43,6 +43,15 @@ const (
 	batchOverhead = 61
 )
 
+// recordSize bounds what m adds to a record batch.
+func recordSize(m *Message) int { return len(m.Key) + len(m.Value) + recordOverhead }
+
+// retryBackoff paces reconnects and resends: a broker that is down costs a
+// few attempts per interval, not a busy loop.
+func retryBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}
+}
+
 // batch is a run of one partition's records sent as one record batch.
 type batch struct {
 	part     *partState
@@ -236,7 +245,7 @@ func (p *producer) run() {
 // add puts a record into its partition's pending batch, or makes it wait for
 // its topic's partitions.
 func (p *producer) add(m *Message) {
-	size := len(m.Key) + len(m.Value) + recordOverhead
+	size := recordSize(m)
 	if size+batchOverhead > p.batchMax {
 		err := fmt.Errorf("record of %d bytes is larger than max_message_bytes (%d); raise [kafka] max_message_bytes (and the topic's max.message.bytes) to accept it, or lower the input's max_line_bytes", size+batchOverhead, p.batchMax)
 		if p.k.deadLetter(m, err) == nil {
@@ -248,7 +257,7 @@ func (p *producer) add(m *Message) {
 	t := p.topics[m.Topic]
 	if t == nil {
 		t = &topicState{name: m.Topic, keyPart: map[string]int32{}, hasher: sarama.NewHashPartitioner(m.Topic),
-			bo: backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}}
+			bo: retryBackoff()}
 		p.topics[m.Topic] = t
 		p.resolve(t)
 	}
@@ -277,7 +286,7 @@ func (p *producer) place(t *topicState, m *Message) {
 		p.scan = true // a linger deadline to arm
 	}
 	part.pending = append(part.pending, m)
-	part.bytes += len(m.Key) + len(m.Value) + recordOverhead
+	part.bytes += recordSize(m)
 	if part.bytes >= p.flushBytes && part.inFlight < p.maxInFlight {
 		p.scan = true
 	}
@@ -322,7 +331,7 @@ func (p *producer) resolved(t *topicState, n int, err error) {
 		// New topic, or partitions were added: keys map anew (records
 		// already in a partition stay there, in order).
 		for i := len(t.parts); i < n; i++ {
-			part := &partState{topic: t, id: int32(i), bo: backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}}
+			part := &partState{topic: t, id: int32(i), bo: retryBackoff()}
 			t.parts = append(t.parts, part)
 			p.parts = append(p.parts, part)
 		}
@@ -429,7 +438,7 @@ func (p *producer) due(t time.Time) {
 func (p *producer) seal(part *partState, now time.Time) *batch {
 	n, size := 0, batchOverhead
 	for n < len(part.pending) {
-		s := len(part.pending[n].Key) + len(part.pending[n].Value) + recordOverhead
+		s := recordSize(part.pending[n])
 		if n > 0 && size+s > p.flushBytes {
 			break
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
@@ -174,7 +173,7 @@ func (k *Kafka) InFlight() int { return len(k.slots) }
 
 func (k *Kafka) run() {
 	defer k.wg.Done()
-	bo := backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}
+	bo := retryBackoff()
 	var client sarama.Client
 	for {
 		c, err := sarama.NewClient(k.cfg.Client.Brokers, k.scfg)
