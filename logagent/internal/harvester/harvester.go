@@ -279,12 +279,6 @@ func (h *harvester) sameStart(size int64) (bool, error) {
 	if size < h.fpLen {
 		return false, nil
 	}
-	if h.startFor != h.fp {
-		fp, err := fingerprint(h.f, h.fpLen)
-		if err != nil || fp != h.fp {
-			return false, err
-		}
-	}
 	if cap(h.startBuf) < int(h.fpLen) {
 		h.startBuf = make([]byte, h.fpLen)
 	}
@@ -297,7 +291,12 @@ func (h *harvester) sameStart(size int64) (bool, error) {
 	}
 	sum := maphash.Bytes(startSeed, buf)
 	if h.startFor != h.fp {
-		h.startFor, h.startSum = h.fp, sum // just compared in full
+		// First look since the fingerprint was taken: compare in full,
+		// from the same bytes.
+		if fingerprintOf(buf) != h.fp {
+			return false, nil
+		}
+		h.startFor, h.startSum = h.fp, sum
 		return true, nil
 	}
 	return sum == h.startSum, nil

@@ -210,8 +210,13 @@ func fingerprint(f *os.File, n int64) (string, error) {
 	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
+	return fingerprintOf(buf), nil
+}
+
+// fingerprintOf is the fingerprint of bytes already read.
+func fingerprintOf(buf []byte) string {
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:16]), nil
+	return hex.EncodeToString(sum[:16])
 }
 
 // identify decides which file this is and where to start:
