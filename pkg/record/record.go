@@ -7,11 +7,9 @@
 package record
 
 import (
-	"encoding"
+	"encoding/binary"
 	"encoding/hex"
-	"fmt"
-	"hash"
-	"hash/fnv"
+	"math/bits"
 	"strconv"
 	"time"
 )
@@ -70,49 +68,71 @@ type Kubernetes struct {
 // so a record sent twice (at-least-once delivery) is indexed once.
 // source identifies the stream (a file id, a journal cursor); position is
 // the line's start offset, or 0 where source alone is unique.
+//
+// The id is the hex FNV-1a 128 hash of hostIP, NUL, source, NUL and the
+// decimal position (the values of hash/fnv's New128a; fnv128 computes them
+// without allocating).
 func EventID(hostIP, source string, position int64) string {
-	h := fnv.New128a()
-	writeSource(h, hostIP, source)
-	return positionID(h, position)
-}
-
-func writeSource(h hash.Hash, hostIP, source string) {
-	h.Write([]byte(hostIP))
-	h.Write([]byte{0})
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-}
-
-// positionID adds position to h (holding the source) and returns the id.
-func positionID(h hash.Hash, position int64) string {
-	var buf [20]byte
-	h.Write(strconv.AppendInt(buf[:0], position, 10))
-	var sum [16]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	return NewEventIDs(hostIP, source).ID(position)
 }
 
 // EventIDs derives the EventID of many positions of one source: the hash
 // of (hostIP, source) is computed once, not per line.
 type EventIDs struct {
-	h      hash.Hash
-	prefix []byte // the hash state after hostIP and source
+	prefix fnv128 // the hash state after hostIP and source
 }
 
 // NewEventIDs prepares EventID(hostIP, source, ·).
 func NewEventIDs(hostIP, source string) *EventIDs {
-	h := fnv.New128a()
-	writeSource(h, hostIP, source)
-	prefix, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		panic(fmt.Sprintf("fnv state: %v", err)) // the standard library's fnv always marshals
-	}
-	return &EventIDs{h: h, prefix: prefix}
+	h := newFNV128()
+	h.writeString(hostIP)
+	h.writeByte(0)
+	h.writeString(source)
+	h.writeByte(0)
+	return &EventIDs{prefix: h}
 }
 
-// ID is EventID(hostIP, source, position). Not safe for concurrent use.
+// ID is EventID(hostIP, source, position). Safe for concurrent use.
 func (e *EventIDs) ID(position int64) string {
-	if err := e.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(e.prefix); err != nil {
-		panic(fmt.Sprintf("fnv state: %v", err))
+	h := e.prefix
+	var digits [20]byte
+	for _, c := range strconv.AppendInt(digits[:0], position, 10) {
+		h.writeByte(c)
 	}
-	return positionID(e.h, position)
+	var out [32]byte
+	hex.Encode(out[:], h.sum())
+	return string(out[:])
+}
+
+// fnv128 is the FNV-1a 128-bit hash state, as hash/fnv computes it.
+type fnv128 struct{ hi, lo uint64 }
+
+const (
+	fnv128OffsetHi = 0x6c62272e07bb0142
+	fnv128OffsetLo = 0x62b821756295c58d
+	fnv128PrimeLo  = 0x13b // the prime is 2^88 + 0x13b
+	fnv128PrimeHi  = 1 << (88 - 64)
+)
+
+func newFNV128() fnv128 { return fnv128{fnv128OffsetHi, fnv128OffsetLo} }
+
+func (h *fnv128) writeByte(c byte) {
+	h.lo ^= uint64(c)
+	// (hi, lo) * prime mod 2^128
+	carry, lo := bits.Mul64(h.lo, fnv128PrimeLo)
+	hi := h.hi*fnv128PrimeLo + carry + h.lo*fnv128PrimeHi
+	h.hi, h.lo = hi, lo
+}
+
+func (h *fnv128) writeString(s string) {
+	for i := 0; i < len(s); i++ {
+		h.writeByte(s[i])
+	}
+}
+
+func (h *fnv128) sum() []byte {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], h.hi)
+	binary.BigEndian.PutUint64(b[8:], h.lo)
+	return b[:]
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,27 @@ func TestEventIDsMatchesEventID(t *testing.T) {
 	// "10.0.0.5\x00f1\x00100".
 	if got := EventID("10.0.0.5", "f1", 100); got != fnv128aHex("10.0.0.5\x00f1\x00100") {
 		t.Errorf("EventID = %s, want %s", got, fnv128aHex("10.0.0.5\x00f1\x00100"))
+	}
+	// The package's own FNV-1a against hash/fnv's, on random sources
+	// (every byte value) and positions: ids must never change across
+	// versions, or an upgraded agent re-sending lines would index them twice.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		src := make([]byte, rng.IntN(80))
+		for i := range src {
+			src[i] = byte(rng.UintN(256))
+		}
+		pos := rng.Int64N(1 << 50)
+		if got, want := EventID("192.168.1.20", string(src), pos), fnv128aHex("192.168.1.20\x00"+string(src)+"\x00"+strconv.FormatInt(pos, 10)); got != want {
+			t.Fatalf("EventID(%q, %d) = %s, hash/fnv says %s", src, pos, got, want)
+		}
+	}
+}
+
+func TestEventIDsDoNotAllocateBeyondTheID(t *testing.T) {
+	ids := NewEventIDs("10.0.0.5", "2049-1234-abcd")
+	if n := testing.AllocsPerRun(100, func() { _ = ids.ID(123456) }); n > 1 {
+		t.Errorf("ID allocates %v times, want 1 (the string)", n)
 	}
 }
 
