@@ -45,6 +45,7 @@ type Agent struct {
 	ip, hostname string
 	store        *checkpoint.Store
 	sink         *sink.Kafka
+	sched        *harvester.Scheduler // runs every file task's harvesters
 	http         *obs.Server
 	status       *statusReporter
 
@@ -119,6 +120,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.store.Run(bg, a.cfg.Agent.CheckpointInterval, a.cfg.Agent.CheckpointRetention, a.live)
 	}()
 	stopStatus := a.startStatus()
+	a.sched = harvester.NewScheduler(0, a.cfg.Agent.PollInterval)
 	if a.http != nil {
 		wg.Add(1)
 		go func() {
@@ -150,6 +152,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("stopping: reading stopped, delivering lines in flight", "deadline", a.cfg.Agent.ShutdownTimeout)
 	deadline := time.Now().Add(a.cfg.Agent.ShutdownTimeout)
 	a.reconcile(nil)
+	a.sched.Close()
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := a.sink.Close(sctx)
 	cancel()
@@ -251,7 +254,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		ag := a.cfg.Agent
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
-			Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
+			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)
 	}

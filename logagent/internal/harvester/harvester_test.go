@@ -66,6 +66,15 @@ func (s *fakeSender) Send(ctx context.Context, m *sink.Message) error {
 	return nil
 }
 
+func (s *fakeSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+	for i, m := range ms {
+		if err := s.Send(ctx, m); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
+}
+
 func (s *fakeSender) all() []got {
 	s.mu.Lock()
 	defer s.mu.Unlock()

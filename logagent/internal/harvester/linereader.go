@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 )
 
 // lineReader splits a file into lines with exact byte offsets and bounded
@@ -31,28 +32,37 @@ type lineReader struct {
 	truncated bool
 }
 
-// Read buffer sizes: a file starts with a small buffer (1,000 slowly
-// written files must not hold 64 KiB each); a read that fills it doubles it
-// up to maxReadBuf for a file that is read in bulk, and shrink returns it to
-// minReadBuf when the file goes idle.
+// Read buffer sizes: a read starts with a small buffer from readBufs; a
+// read that fills it doubles it up to maxReadBuf for a file that is read in
+// bulk. release gives it back once the bytes read are consumed, so 1,000
+// slowly written files do not hold a buffer each.
 const (
 	minReadBuf = 4 << 10
 	maxReadBuf = 64 << 10
 )
 
+var readBufs = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
+
 func newLineReader(f *os.File, offset int64, max int) *lineReader {
-	return &lineReader{f: f, buf: make([]byte, minReadBuf), pos: offset, max: max, size: -1}
+	return &lineReader{f: f, pos: offset, max: max, size: -1}
 }
 
-// shrink drops the buffers a burst grew, so an idle file holds only
-// minReadBuf. Call it only between lines (the reader's buffer must be
-// consumed; a pending partial line keeps its bytes).
-func (lr *lineReader) shrink() {
-	if len(lr.buf) > minReadBuf && lr.r == lr.w {
-		lr.buf, lr.r, lr.w = make([]byte, minReadBuf), 0, 0
+// release gives the read buffer back if every byte read was consumed, and
+// drops a line buffer a long line grew. A pending partial line keeps its
+// bytes.
+func (lr *lineReader) release() {
+	if lr.buf != nil && lr.r == lr.w {
+		putReadBuf(lr.buf)
+		lr.buf, lr.r, lr.w = nil, 0, 0
 	}
 	if !lr.inLine && cap(lr.line) > minReadBuf {
 		lr.line = nil
+	}
+}
+
+func putReadBuf(b []byte) {
+	if len(b) == minReadBuf {
+		readBufs.Put((*[minReadBuf]byte)(b))
 	}
 }
 
@@ -82,8 +92,12 @@ func (lr *lineReader) next() (line []byte, start, end int64, truncated bool, err
 			if lr.size >= 0 && lr.pos >= lr.size {
 				return nil, 0, 0, false, io.EOF
 			}
-			if lr.w == len(lr.buf) && len(lr.buf) < maxReadBuf {
+			switch {
+			case lr.buf == nil:
+				lr.buf, lr.r, lr.w = readBufs.Get().(*[minReadBuf]byte)[:], 0, 0
+			case lr.w == len(lr.buf) && len(lr.buf) < maxReadBuf:
 				// The last read filled the buffer: more is waiting.
+				putReadBuf(lr.buf)
 				lr.buf = make([]byte, 2*len(lr.buf))
 			}
 			n, rerr := lr.f.Read(lr.buf)

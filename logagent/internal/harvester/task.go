@@ -39,6 +39,8 @@ type Task struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
+	ownSched bool // the scheduler was started for this task alone
+
 	mu        sync.Mutex
 	running   map[string]*harvester
 	lastError map[string]time.Time // path → when an open error was last logged
@@ -51,6 +53,9 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	if t.o.Scheduler == nil {
+		t.o.Scheduler, t.ownSched = NewScheduler(0, o.PollInterval), true
+	}
 	t.wg.Add(1)
 	go t.loop()
 	return t
@@ -61,7 +66,17 @@ func Start(o Options) *Task {
 func (t *Task) Stop() {
 	t.once.Do(func() {
 		t.cancel()
+		t.mu.Lock()
+		hs := make([]*harvester, 0, len(t.running))
+		for _, h := range t.running {
+			hs = append(hs, h)
+		}
+		t.mu.Unlock()
+		t.o.Scheduler.kick(hs) // the others, started meanwhile, run at once anyway
 		t.wg.Wait()
+		if t.ownSched {
+			t.o.Scheduler.Close()
+		}
 	})
 }
 
@@ -346,7 +361,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 		t.logOnce(fi.path, "seek to checkpoint", "err", err)
 		return
 	}
-	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f,
+	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
 		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fp.n, fp: fp.sum}
 	path := fi.path
 	h.path.Store(&path)
@@ -357,13 +372,18 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 	t.mu.Lock()
 	t.running[key] = h
 	t.mu.Unlock()
-	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id)
 	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		h.run(t.ctx)
+	h.finished = func() {
 		t.mu.Lock()
 		delete(t.running, key)
 		t.mu.Unlock()
-	}()
+		t.wg.Done()
+	}
+	if err := h.begin(); err != nil {
+		t.o.Log.Error("watch file; will reopen at the next scan", "path", fi.path, "err", err)
+		h.finish()
+		return
+	}
+	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id)
+	t.o.Scheduler.add(h)
 }

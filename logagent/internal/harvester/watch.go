@@ -58,5 +58,22 @@ func watchDescriptor(f *os.File, pos int64) (*changeWatcher, error) {
 	return w, nil
 }
 
+// changed reports, without blocking, whether the watcher saw the file grow,
+// shrink or go away since the last call; it sets *lost when the descriptor
+// itself is gone (see changeWatcher).
+func (w *changeWatcher) changed(lost *bool) bool {
+	select {
+	case <-w.changes.Modified:
+		return true
+	case <-w.changes.Truncated:
+		return true
+	case <-w.changes.Deleted:
+		*lost = true
+		return true
+	default:
+		return false
+	}
+}
+
 // stop ends the watch; call it before closing the descriptor.
 func (w *changeWatcher) stop() { w.tomb.Kill(nil) }

@@ -207,14 +207,14 @@ func (p *producer) run() {
 	armed := time.Time{}
 	for {
 		select {
-		case m := <-p.k.in:
-			p.add(m)
+		case ms := <-p.k.in:
+			p.addAll(ms)
 			// Take what else is queued before looking at batches: one
 			// dispatch for many records.
 			for i := 0; i < 512; i++ {
 				select {
-				case m := <-p.k.in:
-					p.add(m)
+				case ms := <-p.k.in:
+					p.addAll(ms)
 					continue
 				default:
 				}
@@ -239,6 +239,12 @@ func (p *producer) run() {
 			timer.Reset(p.nextDue.Sub(now))
 			armed = p.nextDue
 		}
+	}
+}
+
+func (p *producer) addAll(ms []*Message) {
+	for _, m := range ms {
+		p.add(m)
 	}
 }
 

@@ -63,8 +63,8 @@ type Kafka struct {
 	ready *obs.Readiness
 	dlq   *DeadLetter
 
-	slots chan struct{} // one per record in flight: the bound on memory
-	in    chan *Message // records waiting for the producer (cap = slots)
+	slots chan struct{}   // one per record in flight: the bound on memory
+	in    chan []*Message // records waiting for the producer (cap = slots)
 
 	ctx    context.Context // cancelled at Close: stops feeding
 	cancel context.CancelFunc
@@ -89,7 +89,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 	k := &Kafka{
 		cfg: cfg, scfg: scfg, log: log, m: m, ready: ready, dlq: dlq,
 		slots: make(chan struct{}, cfg.ChanMaxSize),
-		in:    make(chan *Message, cfg.ChanMaxSize),
+		in:    make(chan []*Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
 	}
 	k.wg.Add(1)
@@ -148,16 +148,44 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 // Send queues m, blocking while chan_max_size records are in flight (this
 // is the backpressure that pauses tailing when Kafka is slow or down).
 func (k *Kafka) Send(ctx context.Context, m *Message) error {
-	select {
-	case k.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-k.ctx.Done():
-		return errors.New("kafka sink closed")
+	_, err := k.SendBatch(ctx, []*Message{m})
+	return err
+}
+
+// SendBatch queues ms in order, as Send does each, and returns how many were
+// queued (all of them unless ctx ended or the sink closed). The sink owns ms
+// from then on: the caller must not reuse the slice. Records that
+// find a free slot go to the producer together: a file that wakes up with
+// ten lines costs the producer one wake-up, not ten. Slots are never held
+// while waiting for more, so senders cannot starve each other.
+func (k *Kafka) SendBatch(ctx context.Context, ms []*Message) (int, error) {
+	sent, held := 0, 0
+	flush := func() {
+		if held > 0 {
+			k.m.QueueDepth.Add(float64(held))
+			k.in <- ms[sent : sent+held] // never blocks: cap(in) == cap(slots) and each batch holds a slot
+			sent, held = sent+held, 0
+		}
 	}
-	k.m.QueueDepth.Inc()
-	k.in <- m // never blocks: cap(in) == cap(slots)
-	return nil
+	for sent+held < len(ms) {
+		select {
+		case k.slots <- struct{}{}:
+			held++
+			continue
+		default:
+		}
+		flush()
+		select {
+		case k.slots <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			return sent, ctx.Err()
+		case <-k.ctx.Done():
+			return sent, errors.New("kafka sink closed")
+		}
+	}
+	flush()
+	return sent, nil
 }
 
 // release frees the slots of n records that left the sink.

@@ -1,0 +1,169 @@
+package harvester
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Scheduler runs the harvesters of every task on a few worker goroutines
+// instead of one goroutine per file. A harvester is a state machine whose
+// step reads what is new and says when it wants to look again; the
+// scheduler runs a step when that time has come or when the harvester's
+// nxadm/tail watcher reported a change.
+//
+// Why: with 1,000 slowly written files a goroutine per file meant 1,000
+// parked stacks for the garbage collector to scan on every cycle and a
+// goroutine wake-up per file per poll (a fifth of the agent's CPU in the
+// agent-many benchmark, see BENCHMARKS.md). Here a tick looks at every
+// harvester's due time and its watcher's channels without blocking, and
+// the harvesters that are due queue for the workers.
+type Scheduler struct {
+	tick time.Duration
+
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when queue grows or the scheduler closes
+	members []*harvester
+	queue   []*harvester // queue[head:] wait for a worker, oldest first
+	head    int
+	closed  bool
+	wg      sync.WaitGroup
+	stop    chan struct{}
+}
+
+// NewScheduler starts a scheduler with workers goroutines (0: two per
+// CPU, at least four, so a few files blocked on a slow disk or on Kafka's
+// backpressure do not hold up the rest). poll is the harvesters'
+// PollInterval: the scheduler looks at them every poll or hotPoll/2,
+// whichever is shorter, so a due time is met within that.
+func NewScheduler(workers int, poll time.Duration) *Scheduler {
+	if workers <= 0 {
+		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	tick := hotPoll / 2
+	if poll > 0 {
+		tick = min(tick, poll)
+	}
+	s := &Scheduler{tick: tick, stop: make(chan struct{})}
+	s.cond.L = &s.mu
+	s.wg.Add(1 + workers)
+	go s.loop()
+	for range workers {
+		go s.work()
+	}
+	return s
+}
+
+// Close stops the scheduler once every task using it has stopped.
+func (s *Scheduler) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+}
+
+// add schedules h to run at once.
+func (s *Scheduler) add(h *harvester) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.slot = len(s.members)
+	s.members = append(s.members, h)
+	s.enqueue(h)
+}
+
+// kick queues hs now (their task stopped: each step ends at once).
+func (s *Scheduler) kick(hs []*harvester) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range hs {
+		if h.slot >= 0 && !h.queued {
+			s.enqueue(h)
+		}
+	}
+}
+
+// enqueue puts h at the end of the queue; s.mu is held.
+func (s *Scheduler) enqueue(h *harvester) {
+	h.queued = true
+	s.queue = append(s.queue, h)
+	s.cond.Signal()
+}
+
+func (s *Scheduler) loop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.due(now)
+		}
+	}
+}
+
+// due queues every harvester whose time has come or whose watcher saw a
+// change. A harvester that is queued or running is skipped: its watcher's
+// channels keep the news (they hold one value each) for the next tick.
+func (s *Scheduler) due(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.members {
+		if !h.queued && (!now.Before(h.dueAt) || h.w.changed(&h.lost)) {
+			s.enqueue(h)
+		}
+	}
+}
+
+func (s *Scheduler) work() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for s.head == len(s.queue) && !s.closed {
+			s.cond.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		h := s.queue[s.head]
+		s.queue[s.head] = nil
+		if s.head++; s.head == len(s.queue) {
+			s.queue, s.head = s.queue[:0], 0
+		}
+		lost := h.lost
+		s.mu.Unlock()
+
+		wait, done := h.step(lost)
+		s.mu.Lock()
+		if done {
+			s.remove(h)
+			s.mu.Unlock()
+			go h.finish()
+			continue
+		}
+		h.queued = false
+		h.dueAt = time.Now().Add(wait)
+		if wait <= 0 {
+			s.enqueue(h) // more to read: behind the others, so one busy file cannot starve them
+		}
+		s.mu.Unlock()
+	}
+}
+
+// remove drops h from the members; s.mu is held.
+func (s *Scheduler) remove(h *harvester) {
+	last := len(s.members) - 1
+	s.members[h.slot] = s.members[last]
+	s.members[h.slot].slot = h.slot
+	s.members[last] = nil
+	s.members = s.members[:last]
+	h.slot = -1
+}
