@@ -50,15 +50,21 @@ func (t *Tracker) Add(end int64) uint64 {
 // Ack marks line seq delivered (or dead-lettered) and advances the offset
 // over every contiguous acknowledged line. Acking a line twice, or one that
 // was never added, is a no-op.
-func (t *Tracker) Ack(seq uint64) {
+func (t *Tracker) Ack(seq uint64) { t.AckRun(seq, 1) }
+
+// AckRun acks lines seq to seq+n-1 as Ack does each, with one advance.
+func (t *Tracker) AckRun(seq uint64, n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	pending := len(t.ends) - t.head
-	if seq < t.base || seq >= t.base+uint64(pending) {
+	pending := uint64(len(t.ends) - t.head)
+	if n <= 0 || seq >= t.base+pending || seq+uint64(n) <= t.base {
 		return
 	}
-	i := t.head + int(seq-t.base)
-	t.acked[i] = true
+	from, to := max(seq, t.base), min(seq+uint64(n), t.base+pending) // clipped to the pending lines
+	for s := from; s < to; s++ {
+		t.acked[t.head+int(s-t.base)] = true
+	}
+	i := t.head + int(from-t.base)
 	if i != t.head {
 		// The first pending line is never acked (it would have been
 		// consumed), so the run cannot advance yet.

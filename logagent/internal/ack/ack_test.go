@@ -141,3 +141,38 @@ func BenchmarkAckPending(b *testing.B) {
 		end += 200
 	}
 }
+
+// TestAckRunMatchesAcks acks random runs (overlapping, repeated, reaching
+// past the pending lines or before them) with AckRun on one tracker and
+// line by line on another: offsets and pending counts must agree.
+func TestAckRunMatchesAcks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := range 200 {
+		runs, lines := New(0, nil), New(0, nil)
+		var added uint64
+		for range 50 {
+			for range rng.IntN(20) {
+				end := int64(added+1) * 10
+				runs.Add(end)
+				lines.Add(end)
+				added++
+			}
+			if added == 0 {
+				continue
+			}
+			from := rng.Uint64N(added + 5)
+			if from >= 3 && rng.IntN(4) == 0 {
+				from -= 3 // sometimes before the acknowledged run
+			}
+			n := rng.IntN(12) - 1 // -1 and 0 ack nothing
+			runs.AckRun(from, n)
+			for s := from; n > 0 && s < from+uint64(n); s++ {
+				lines.Ack(s)
+			}
+			if runs.Offset() != lines.Offset() || runs.Pending() != lines.Pending() {
+				t.Fatalf("round %d: AckRun(%d, %d): offset %d pending %d, line by line %d %d",
+					round, from, n, runs.Offset(), runs.Pending(), lines.Offset(), lines.Pending())
+			}
+		}
+	}
+}

@@ -61,7 +61,7 @@ func (s *fakeSender) Send(ctx context.Context, m *sink.Message) error {
 	hold := s.hold
 	s.mu.Unlock()
 	if !hold {
-		m.Acker.Ack(m.Seq)
+		m.Acker.AckRun(m.Seq, 1)
 	}
 	return nil
 }

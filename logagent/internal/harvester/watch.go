@@ -62,17 +62,26 @@ func watchDescriptor(f *os.File, pos int64) (*changeWatcher, error) {
 // shrink or go away since the last call; it sets *lost when the descriptor
 // itself is gone (see changeWatcher).
 func (w *changeWatcher) changed(lost *bool) bool {
+	// Three one-case selects: each compiles to a non-blocking receive,
+	// several times cheaper than one select over three channels, and the
+	// scheduler asks every harvester on every tick.
 	select {
 	case <-w.changes.Modified:
 		return true
+	default:
+	}
+	select {
 	case <-w.changes.Truncated:
 		return true
+	default:
+	}
+	select {
 	case <-w.changes.Deleted:
 		*lost = true
 		return true
 	default:
-		return false
 	}
+	return false
 }
 
 // stop ends the watch; call it before closing the descriptor.

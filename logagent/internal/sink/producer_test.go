@@ -21,13 +21,15 @@ type ackSet struct {
 	seen map[uint64]int
 }
 
-func (a *ackSet) Ack(seq uint64) {
+func (a *ackSet) AckRun(seq uint64, n int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.seen == nil {
 		a.seen = map[uint64]int{}
 	}
-	a.seen[seq]++
+	for i := range uint64(n) {
+		a.seen[seq+i]++
+	}
 }
 
 func (a *ackSet) count() (distinct, twice int) {

@@ -30,7 +30,7 @@ type Message struct {
 	Path    string // for the dead-letter file
 	Offset  int64
 	EventID string
-	// Acker.Ack(Seq) is called once when Kafka acknowledged the record or
+	// Acker.AckRun(Seq, 1) is called once when Kafka acknowledged the record or
 	// it was dead-lettered; never for a record that was not delivered when
 	// the sink closed. Calls for different records may come from different
 	// goroutines and out of order.
@@ -38,9 +38,10 @@ type Message struct {
 	Seq   uint64
 }
 
-// Acker learns which records were delivered (ack.Tracker is one).
+// Acker learns which records were delivered (ack.Tracker is one):
+// AckRun(seq, n) acknowledges seq, seq+1, ... seq+n-1.
 type Acker interface {
-	Ack(seq uint64)
+	AckRun(seq uint64, n int)
 }
 
 // Config configures the producer.
@@ -248,8 +249,15 @@ func (k *Kafka) run() {
 func (k *Kafka) delivered(msgs []*Message) {
 	k.ready.Set("kafka", nil)
 	k.m.RecordsAcked.Add(float64(len(msgs)))
-	for _, m := range msgs {
-		m.Acker.Ack(m.Seq)
+	// A harvester's lines sit side by side in a batch with consecutive
+	// sequence numbers: one call (one lock, one checkpoint update) per run.
+	for i := 0; i < len(msgs); {
+		m, n := msgs[i], 1
+		for i+n < len(msgs) && msgs[i+n].Acker == m.Acker && msgs[i+n].Seq == m.Seq+uint64(n) {
+			n++
+		}
+		m.Acker.AckRun(m.Seq, n)
+		i += n
 	}
 	k.release(len(msgs))
 }
@@ -264,7 +272,7 @@ func (k *Kafka) deadLetter(m *Message, reason error) error {
 	}
 	k.m.DeadLettered.Inc()
 	k.log.Error("kafka rejected a record permanently; written to the dead-letter file", "topic", m.Topic, "path", m.Path, "offset", m.Offset, "reason", reason, "dead_letter", k.dlq.Path())
-	m.Acker.Ack(m.Seq)
+	m.Acker.AckRun(m.Seq, 1)
 	k.release(1)
 	return nil
 }

@@ -48,7 +48,7 @@ func TestClassify(t *testing.T) {
 // countAcks counts acknowledgements.
 type countAcks struct{ n *atomic.Int64 }
 
-func (c countAcks) Ack(uint64) { c.n.Add(1) }
+func (c countAcks) AckRun(_ uint64, n int) { c.n.Add(int64(n)) }
 
 func TestDeliverAndDeadLetter(t *testing.T) {
 	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})

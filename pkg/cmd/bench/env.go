@@ -162,7 +162,6 @@ hostname = bench-host
 data_dir = %s
 http_listen = %s
 allowed_paths = %s/**
-scan_interval = 1s
 checkpoint_interval = 1s
 `, c.kafka, c.chanMaxSize, c.etcd, e.path("data", "agent"), httpAddr, e.path("files"))
 	conf := e.path("conf", "logagent.ini")
