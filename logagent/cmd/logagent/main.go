@@ -19,6 +19,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/logging"
+	gometrics "github.com/rcrowley/go-metrics"
 )
 
 // Exit codes.
@@ -118,6 +119,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
 	// Before any file is watched: the library's period is a package variable.
 	harvester.SetPollInterval(cfg.Agent.PollInterval)
+	// sarama keeps rates and histograms per broker, topic and request in
+	// go-metrics (locks and a sample heap per update); the agent exports its
+	// own Prometheus metrics and never reads them.
+	gometrics.UseNilMetrics = true
 	setMemoryLimit(cfg.Agent.MemoryLimit, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {

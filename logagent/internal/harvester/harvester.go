@@ -122,18 +122,12 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	h.tracker = ack.New(offset, func(off int64) { store.SetOffset(key, id, off) })
 }
 
-// begin starts watching the file; a harvester that fails to is finished at
-// once (the next scan opens the file again).
-func (h *harvester) begin() error {
+// begin readies a harvester for its first step. It starts out active: a
+// file found by a scan has usually just been written.
+func (h *harvester) begin() {
 	h.o.Metrics.FilesOpen.Inc()
-	w, err := watchDescriptor(h.f, h.lr.readPos())
-	if err != nil {
-		return err
-	}
-	h.w = w
 	now := time.Now()
 	h.lastData, h.lastWake, h.lastSize = now, now, -1
-	return nil
 }
 
 // finish waits (up to StopTimeout) for the harvester's in-flight lines to be
@@ -298,20 +292,40 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			h.o.Log.Debug("closing inactive file", "path", *h.path.Load())
 			return 0, true
 		}
+		// A file being written is looked at every activePoll by the
+		// scheduler; one at rest is watched by nxadm/tail (see watch.go).
+		active := now.Sub(h.lastData) < idleAfter()
+		switch {
+		case active && h.w != nil:
+			h.w.stop()
+			h.w = nil
+		case !active && h.w == nil:
+			w, err := watchDescriptor(h.f, h.lr.readPos())
+			if err != nil {
+				h.o.Log.Error("watch file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+				return 0, true
+			}
+			h.w = w
+		}
+		var wait time.Duration
 		switch {
 		case now.Before(h.hotUntil):
 			return hotPoll, false
 		case holding:
 			// A partial line or a multiline event waits for its timeout.
-			return h.o.PollInterval, false
+			wait = h.o.PollInterval
 		case inFlight:
 			// Look again once the acks are in, for the lag gauge and
 			// close_inactive; after the watcher's next round, so a file
 			// that keeps growing is woken by the watcher alone.
-			return 2 * h.o.PollInterval, false
+			wait = 2 * h.o.PollInterval
 		default:
-			return max(h.o.PollInterval, h.lastData.Add(h.o.CloseInactive).Sub(now)), false
+			wait = max(h.o.PollInterval, h.lastData.Add(h.o.CloseInactive).Sub(now))
 		}
+		if active {
+			wait = min(wait, activePoll())
+		}
+		return wait, false
 	}
 }
 

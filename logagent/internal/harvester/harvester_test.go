@@ -204,8 +204,9 @@ func TestStartBeginningAndAppend(t *testing.T) {
 }
 
 // TestGrowthWakesHarvester shows that nxadm/tail's watcher, not the timer
-// tick, wakes a harvester for new data: with an hour-long tick, appended
-// lines still arrive, also after the path was renamed away (the watch
+// tick, wakes a harvester for new data once its file is at rest: with an
+// hour-long tick, lines appended after the harvester handed the file to the
+// watcher still arrive, also after the path was renamed away (the watch
 // follows the descriptor, not the path).
 func TestGrowthWakesHarvester(t *testing.T) {
 	e := newEnv(t)
@@ -213,6 +214,20 @@ func TestGrowthWakesHarvester(t *testing.T) {
 	appendTo(t, p, nl("a", 1, 2)...)
 	e.startPolling(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`, time.Hour)
 	waitFor(t, "the first lines", func() bool { return len(e.snd.all()) == 2 })
+	atRest := func() {
+		time.Sleep(idleAfter() + 2*activePoll())
+		e.task.mu.Lock()
+		defer e.task.mu.Unlock()
+		for _, h := range e.task.running {
+			e.task.o.Scheduler.mu.Lock()
+			watched := h.w != nil
+			e.task.o.Scheduler.mu.Unlock()
+			if !watched {
+				t.Fatal("the harvester of a file at rest has no watcher")
+			}
+		}
+	}
+	atRest()
 	appendTo(t, p, nl("a", 3, 4)...)
 	waitFor(t, "lines appended after the first read", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 4))) })
 
@@ -224,6 +239,7 @@ func TestGrowthWakesHarvester(t *testing.T) {
 	if err := os.Rename(p, p+".1"); err != nil {
 		t.Fatal(err)
 	}
+	atRest()
 	if _, err := f.WriteString(nl("a", 5, 5)[0]); err != nil {
 		t.Fatal(err)
 	}

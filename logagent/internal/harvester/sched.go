@@ -9,15 +9,15 @@ import (
 // Scheduler runs the harvesters of every task on a few worker goroutines
 // instead of one goroutine per file. A harvester is a state machine whose
 // step reads what is new and says when it wants to look again; the
-// scheduler runs a step when that time has come or when the harvester's
-// nxadm/tail watcher reported a change.
+// scheduler runs a step when that time has come or, for a file at rest,
+// when the harvester's nxadm/tail watcher reported a change.
 //
 // Why: with 1,000 slowly written files a goroutine per file meant 1,000
 // parked stacks for the garbage collector to scan on every cycle and a
-// goroutine wake-up per file per poll (a fifth of the agent's CPU in the
-// agent-many benchmark, see BENCHMARKS.md). Here a tick looks at every
-// harvester's due time and its watcher's channels without blocking, and
-// the harvesters that are due queue for the workers.
+// goroutine wake-up per file per poll (see BENCHMARKS.md, agent-many).
+// Here a tick looks at every harvester's due time and its watcher's
+// channels without blocking, and the harvesters that are due queue for the
+// workers.
 type Scheduler struct {
 	tick time.Duration
 
@@ -75,6 +75,7 @@ func (s *Scheduler) add(h *harvester) {
 	h.slot = len(s.members)
 	s.members = append(s.members, h)
 	s.enqueue(h)
+	s.cond.Signal()
 }
 
 // kick queues hs now (their task stopped: each step ends at once).
@@ -86,13 +87,14 @@ func (s *Scheduler) kick(hs []*harvester) {
 			s.enqueue(h)
 		}
 	}
+	s.cond.Broadcast()
 }
 
-// enqueue puts h at the end of the queue; s.mu is held.
+// enqueue puts h at the end of the queue; s.mu is held. The caller wakes
+// the workers: once per tick, not once per harvester.
 func (s *Scheduler) enqueue(h *harvester) {
 	h.queued = true
 	s.queue = append(s.queue, h)
-	s.cond.Signal()
 }
 
 func (s *Scheduler) loop() {
@@ -115,10 +117,14 @@ func (s *Scheduler) loop() {
 func (s *Scheduler) due(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := len(s.queue)
 	for _, h := range s.members {
-		if !h.queued && (!now.Before(h.dueAt) || h.w.changed(&h.lost)) {
+		if !h.queued && (!now.Before(h.dueAt) || h.w != nil && h.w.changed(&h.lost)) {
 			s.enqueue(h)
 		}
+	}
+	if len(s.queue) > n {
+		s.cond.Broadcast()
 	}
 }
 
@@ -153,6 +159,7 @@ func (s *Scheduler) work() {
 		h.dueAt = time.Now().Add(wait)
 		if wait <= 0 {
 			s.enqueue(h) // more to read: behind the others, so one busy file cannot starve them
+			s.cond.Signal()
 		}
 		s.mu.Unlock()
 	}

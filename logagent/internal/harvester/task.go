@@ -1,8 +1,9 @@
 package harvester
 
 // How the agent uses nxadm/tail (the tailing library the project chose):
-// its polling watcher tells each harvester when its file changed (see
-// watch.go), and the agent owns reading and rotation. The library's Tail
+// its polling watcher tells each harvester when its file, at rest, changed
+// (see watch.go; a file being written is looked at on the scheduler's own
+// cadence, sched.go), and the agent owns reading and rotation. The library's Tail
 // reader is not used because in v1.4.11, after EOF, it selects between the
 // watcher's Modified, Deleted and Truncated events and on Deleted reopens
 // or stops without reading the rest of the old file, so lines written just
@@ -379,11 +380,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 		t.mu.Unlock()
 		t.wg.Done()
 	}
-	if err := h.begin(); err != nil {
-		t.o.Log.Error("watch file; will reopen at the next scan", "path", fi.path, "err", err)
-		h.finish()
-		return
-	}
+	h.begin()
 	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id)
 	t.o.Scheduler.add(h)
 }

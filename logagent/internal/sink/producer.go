@@ -632,7 +632,12 @@ func (s *sender) send(j sendJob) {
 		s.done(j, nil, err)
 		return
 	}
-	err := s.broker.AsyncProduce(j.req, func(res *sarama.ProduceResponse, err error) { s.done(j, res, err) })
+	// The callback keeps the batches, not the request: once written, its
+	// encoded records are garbage while the response is awaited.
+	batches, gen := j.batches, j.gen
+	err := s.broker.AsyncProduce(j.req, func(res *sarama.ProduceResponse, err error) {
+		s.done(sendJob{batches: batches, gen: gen}, res, err)
+	})
 	if err != nil {
 		s.done(j, nil, err)
 	}
