@@ -66,6 +66,7 @@ type Store struct {
 	st    state
 	dirty bool
 	saveM sync.Mutex // serialises writers of the file
+	buf   []byte     // the encoded state, reused by Save (under saveM)
 	// saved is key → id as of the file on disk (the last successful Save,
 	// or what Open read): Saved tells whether a file's id would survive a
 	// crash.
@@ -252,13 +253,11 @@ func (s *Store) Save() (err error) {
 	}
 	// Compact: with 1,000 files, indenting doubled the cost of a save
 	// that runs every checkpoint_interval (jq . checkpoints.json reads it).
-	data, err := json.Marshal(s.st)
+	s.buf = s.st.appendJSON(s.buf[:0])
+	data := s.buf
 	ids := savedIDs(s.st.Files)
 	s.dirty = false
 	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("encode checkpoints: %w", err)
-	}
 	if err := writeAtomic(s.path, data); err != nil {
 		s.mu.Lock()
 		s.dirty = true // try again next tick

@@ -100,10 +100,9 @@ type harvester struct {
 	lagPath      *string
 
 	// Owned by the Scheduler, under its lock.
-	slot   int       // index in its members; -1 once removed
-	queued bool      // waiting for a worker or running
-	dueAt  time.Time // when the harvester wants to run by itself
-	lost   bool      // the watcher reported the descriptor gone
+	slot   int  // index in its members; -1 once removed
+	queued bool // waiting for a worker or running
+	lost   bool // the watcher reported the descriptor gone
 }
 
 func newID() string {
