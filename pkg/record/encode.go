@@ -2,7 +2,7 @@ package record
 
 import (
 	"encoding/binary"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -50,7 +50,7 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 
 	if len(r.Fields) > 0 {
 		dst = append(dst, `,"fields":`...)
-		dst = appendStringMap(dst, r.Fields)
+		dst = AppendObject(dst, r.Fields, AppendString)
 	}
 	if len(r.JSON) > 0 {
 		dst = append(dst, `,"json":`...)
@@ -77,7 +77,7 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ',')
 		dst = AppendString(dst, r.ExtraKey)
 		dst = append(dst, ':')
-		dst = appendStringMap(dst, r.Extra)
+		dst = AppendObject(dst, r.Extra, AppendString)
 	}
 
 	dst = append(dst, `,"event":{"id":`...)
@@ -104,12 +104,14 @@ func AppendTimestamp(dst []byte, t time.Time) []byte {
 		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
-func appendStringMap(dst []byte, m map[string]string) []byte {
+// AppendObject appends m as a JSON object with its keys sorted (as
+// encoding/json writes maps), each value written by value.
+func AppendObject[V any](dst []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -117,7 +119,7 @@ func appendStringMap(dst []byte, m map[string]string) []byte {
 		}
 		dst = AppendString(dst, k)
 		dst = append(dst, ':')
-		dst = AppendString(dst, m[k])
+		dst = value(dst, m[k])
 	}
 	return append(dst, '}')
 }

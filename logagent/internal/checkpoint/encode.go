@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"slices"
 	"strconv"
 	"time"
 
@@ -35,21 +34,7 @@ func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []
 	if m == nil {
 		return append(b, "null"...)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = record.AppendString(b, k)
-		b = append(b, ':')
-		b = value(b, m[k])
-	}
-	return append(b, '}')
+	return record.AppendObject(b, m, value)
 }
 
 func appendEntry(b []byte, e Entry) []byte {
