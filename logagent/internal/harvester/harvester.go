@@ -100,9 +100,9 @@ type harvester struct {
 	lagPath      *string
 
 	// Owned by the Scheduler, under its lock.
-	slot   int  // index in its members; -1 once removed
-	queued bool // waiting for a worker or running
-	lost   bool // the watcher reported the descriptor gone
+	slot    int  // index in its members; -1 once removed
+	running bool // a worker is running its step
+	lost    bool // the watcher reported the descriptor gone
 }
 
 func newID() string {

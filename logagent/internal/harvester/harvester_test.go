@@ -824,3 +824,65 @@ func TestNewIDsWaitUntilSaved(t *testing.T) {
 		})
 	}
 }
+
+// blockingSender blocks every send of topic "stuck" until its context ends
+// (Kafka's backpressure on one task's records) and takes the others.
+type blockingSender struct{ fakeSender }
+
+func (s *blockingSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+	if ms[0].Topic == "stuck" {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return s.fakeSender.SendBatch(ctx, ms)
+}
+
+// TestStopWhileWorkersBlocked stops a task while the scheduler's only
+// worker is blocked sending another task's lines: the stop must not wait
+// for a worker (a config change removing a file while Kafka is down).
+func TestStopWhileWorkersBlocked(t *testing.T) {
+	e := newEnv(t)
+	snd := &blockingSender{}
+	sched := NewScheduler(1, 20*time.Millisecond)
+	defer sched.Close()
+	start := func(name, topic string) *Task {
+		p := filepath.Join(e.dir, name)
+		appendTo(t, p, nl(name, 1, 3)...)
+		es, err := collect.Parse([]byte(`[{"path":"` + p + `","topic":"` + topic + `","start":"beginning"}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+			ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+	}
+	stuck := start("stuck.log", "stuck")
+	defer stuck.Stop()
+	waitFor(t, "the stuck task's file to be followed", func() bool { return len(stuck.runningKeys()) == 1 })
+	time.Sleep(200 * time.Millisecond) // its step is now blocked in SendBatch
+	other := start("other.log", "free")
+	waitFor(t, "the other task's file to be followed", func() bool { return len(other.runningKeys()) == 1 })
+	if got := snd.all(); len(got) != 0 {
+		t.Fatalf("the only worker should be blocked, but %d records were sent", len(got))
+	}
+	stopped := make(chan struct{})
+	go func() { other.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stopping a task waited for the blocked worker")
+	}
+	if n := len(other.runningKeys()); n != 0 {
+		t.Fatalf("%d files of the stopped task still followed", n)
+	}
+}
+
+func (t *Task) runningKeys() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var keys []string
+	for k := range t.running {
+		keys = append(keys, k)
+	}
+	return keys
+}

@@ -89,22 +89,24 @@ func (s *Scheduler) add(h *harvester) {
 	s.cond.Signal()
 }
 
-// kick queues hs now (their task stopped: each step ends at once).
-func (s *Scheduler) kick(hs []*harvester) {
+// drop takes the harvesters of a stopped task (its context is cancelled)
+// out of the schedule and finishes them, without waiting for a worker:
+// every worker may be blocked on Kafka's backpressure by other tasks' files.
+// One in a step is finished by its worker when the step returns.
+func (s *Scheduler) drop(hs []*harvester) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range hs {
-		if h.slot >= 0 && !h.queued {
-			s.enqueue(h)
+		if h.slot >= 0 && !h.running {
+			s.remove(h) // if queued, workers skip it
+			go h.finish()
 		}
 	}
-	s.cond.Broadcast()
 }
 
 // enqueue puts h at the end of the queue; s.mu is held. The caller wakes
 // the workers: once per tick, not once per harvester.
 func (s *Scheduler) enqueue(h *harvester) {
-	h.queued = true
 	s.dueAt[h.slot] = math.MaxInt64
 	s.queue = append(s.queue, h)
 }
@@ -157,18 +159,23 @@ func (s *Scheduler) work() {
 		if s.head++; s.head == len(s.queue) {
 			s.queue, s.head = s.queue[:0], 0
 		}
+		if h.slot < 0 { // dropped while queued
+			s.mu.Unlock()
+			continue
+		}
+		h.running = true
 		lost := h.lost
 		s.mu.Unlock()
 
 		wait, done := h.step(lost)
 		s.mu.Lock()
-		if done {
+		h.running = false
+		if done || h.ctx.Err() != nil { // a task stopped during the step was not dropped: finish it here
 			s.remove(h)
 			s.mu.Unlock()
 			go h.finish()
 			continue
 		}
-		h.queued = false
 		s.dueAt[h.slot] = time.Since(s.epoch) + wait
 		s.watched[h.slot] = h.w != nil
 		if wait <= 0 {

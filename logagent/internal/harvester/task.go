@@ -73,7 +73,7 @@ func (t *Task) Stop() {
 			hs = append(hs, h)
 		}
 		t.mu.Unlock()
-		t.o.Scheduler.kick(hs) // the others, started meanwhile, run at once anyway
+		t.o.Scheduler.drop(hs) // any started meanwhile run at once, and their step ends
 		t.wg.Wait()
 		if t.ownSched {
 			t.o.Scheduler.Close()
