@@ -26,10 +26,10 @@ type Scheduler struct {
 
 	mu   sync.Mutex
 	cond sync.Cond // signalled when queue grows or the scheduler closes
-	// members[i] runs by itself at dueAt[i] (math.MaxInt64 while queued or
-	// running) and, when watched[i], when its watcher saw a change. The
-	// due times and flags are kept apart from the harvesters so that a
-	// tick reads two small arrays rather than 1,000 scattered structs.
+	// members[i] runs by itself at dueAt[i] (math.MaxInt64 while queued, on
+	// its own timer or running) and, when watched[i], when its watcher saw a
+	// change. The due times and flags are kept apart from the harvesters so
+	// that a tick reads two small arrays rather than 1,000 scattered structs.
 	members []*harvester
 	dueAt   []time.Duration
 	watched []bool
