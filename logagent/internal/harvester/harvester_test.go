@@ -886,3 +886,58 @@ func (t *Task) runningKeys() []string {
 	}
 	return keys
 }
+
+// slowSender takes topic "busy" slowly (a file growing faster than Kafka
+// takes it) and the others at once.
+type slowSender struct{ fakeSender }
+
+func (s *slowSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+	if ms[0].Topic == "busy" {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return s.fakeSender.SendBatch(ctx, ms)
+}
+
+// TestBusyFileDoesNotStarveOthers runs two tasks on one worker: a file of
+// 8 MiB, slow to send, and a small one. A step reads at most stepBytes, so
+// the small file's lines arrive while the big one is still being read.
+func TestBusyFileDoesNotStarveOthers(t *testing.T) {
+	e := newEnv(t)
+	snd := &slowSender{}
+	sched := NewScheduler(1, 20*time.Millisecond)
+	defer sched.Close()
+	busy := filepath.Join(e.dir, "busy.log")
+	line := strings.Repeat("b", 255) + "\n"
+	if err := os.WriteFile(busy, []byte(strings.Repeat(line, 8<<20/len(line))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func(path, topic string) *Task {
+		es, err := collect.Parse([]byte(`[{"path":"` + path + `","topic":"` + topic + `","start":"beginning"}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+			ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+		t.Cleanup(task.Stop)
+		return task
+	}
+	start(busy, "busy")
+	count := func(topic string) int {
+		n := 0
+		for _, r := range snd.all() {
+			if strings.HasPrefix(r.Message, topic[:1]) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "the busy file to be read", func() bool { return count("busy") > 0 })
+	small := filepath.Join(e.dir, "small.log")
+	appendTo(t, small, nl("s", 1, 3)...)
+	start(small, "small")
+	waitFor(t, "the small file's lines", func() bool { return count("small") == 3 })
+	if got, all := count("busy"), 8<<20/len(line); got >= all {
+		t.Fatalf("the small file waited until the busy one was read to its end (%d of %d lines)", got, all)
+	}
+}
