@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -827,10 +828,15 @@ func TestNewIDsWaitUntilSaved(t *testing.T) {
 
 // blockingSender blocks every send of topic "stuck" until its context ends
 // (Kafka's backpressure on one task's records) and takes the others.
-type blockingSender struct{ fakeSender }
+type blockingSender struct {
+	fakeSender
+	blocked atomic.Int32 // sends waiting now
+}
 
 func (s *blockingSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
 	if ms[0].Topic == "stuck" {
+		s.blocked.Add(1)
+		defer s.blocked.Add(-1)
 		<-ctx.Done()
 		return 0, ctx.Err()
 	}
@@ -858,8 +864,7 @@ func TestStopWhileWorkersBlocked(t *testing.T) {
 	}
 	stuck := start("stuck.log", "stuck")
 	defer stuck.Stop()
-	waitFor(t, "the stuck task's file to be followed", func() bool { return len(stuck.runningKeys()) == 1 })
-	time.Sleep(200 * time.Millisecond) // its step is now blocked in SendBatch
+	waitFor(t, "the only worker to block sending the stuck task's lines", func() bool { return snd.blocked.Load() == 1 })
 	other := start("other.log", "free")
 	waitFor(t, "the other task's file to be followed", func() bool { return len(other.runningKeys()) == 1 })
 	if got := snd.all(); len(got) != 0 {
@@ -893,13 +898,13 @@ type slowSender struct{ fakeSender }
 
 func (s *slowSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
 	if ms[0].Topic == "busy" {
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	return s.fakeSender.SendBatch(ctx, ms)
 }
 
 // TestBusyFileDoesNotStarveOthers runs two tasks on one worker: a file of
-// 8 MiB, slow to send, and a small one. A step reads at most stepBytes, so
+// 16 MiB, slow to send (5 s at least), and a small one. A step reads at most stepBytes, so
 // the small file's lines arrive while the big one is still being read.
 func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	e := newEnv(t)
@@ -908,7 +913,7 @@ func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	defer sched.Close()
 	busy := filepath.Join(e.dir, "busy.log")
 	line := strings.Repeat("b", 255) + "\n"
-	if err := os.WriteFile(busy, []byte(strings.Repeat(line, 8<<20/len(line))), 0o644); err != nil {
+	if err := os.WriteFile(busy, []byte(strings.Repeat(line, 16<<20/len(line))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := func(path, topic string) *Task {
@@ -937,7 +942,7 @@ func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	appendTo(t, small, nl("s", 1, 3)...)
 	start(small, "small")
 	waitFor(t, "the small file's lines", func() bool { return count("small") == 3 })
-	if got, all := count("busy"), 8<<20/len(line); got >= all {
+	if got, all := count("busy"), 16<<20/len(line); got >= all {
 		t.Fatalf("the small file waited until the busy one was read to its end (%d of %d lines)", got, all)
 	}
 }
