@@ -850,20 +850,13 @@ func TestStopWhileWorkersBlocked(t *testing.T) {
 	e := newEnv(t)
 	snd := &blockingSender{}
 	sched := NewScheduler(1, 20*time.Millisecond)
-	defer sched.Close()
+	t.Cleanup(sched.Close) // after the tasks' Stop (cleanups run last first)
 	start := func(name, topic string) *Task {
 		p := filepath.Join(e.dir, name)
 		appendTo(t, p, nl(name, 1, 3)...)
-		es, err := collect.Parse([]byte(`[{"path":"` + p + `","topic":"` + topic + `","start":"beginning"}]`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
-			ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
-			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+		return e.startShared(t, sched, snd, p, topic)
 	}
-	stuck := start("stuck.log", "stuck")
-	defer stuck.Stop()
+	start("stuck.log", "stuck")
 	waitFor(t, "the only worker to block sending the stuck task's lines", func() bool { return snd.blocked.Load() == 1 })
 	other := start("other.log", "free")
 	waitFor(t, "the other task's file to be followed", func() bool { return len(other.runningKeys()) == 1 })
@@ -904,30 +897,20 @@ func (s *slowSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, er
 }
 
 // TestBusyFileDoesNotStarveOthers runs two tasks on one worker: a file of
-// 16 MiB, slow to send (5 s at least), and a small one. A step reads at most stepBytes, so
-// the small file's lines arrive while the big one is still being read.
+// 16 MiB, slow to send (5 s at least), and a small one. A step reads at
+// most stepBytes, so the small file's lines arrive while the big one is
+// still being read.
 func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	e := newEnv(t)
 	snd := &slowSender{}
 	sched := NewScheduler(1, 20*time.Millisecond)
-	defer sched.Close()
+	t.Cleanup(sched.Close) // after the tasks' Stop (cleanups run last first)
 	busy := filepath.Join(e.dir, "busy.log")
 	line := strings.Repeat("b", 255) + "\n"
 	if err := os.WriteFile(busy, []byte(strings.Repeat(line, 16<<20/len(line))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := func(path, topic string) *Task {
-		es, err := collect.Parse([]byte(`[{"path":"` + path + `","topic":"` + topic + `","start":"beginning"}]`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
-			ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
-			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
-		t.Cleanup(task.Stop)
-		return task
-	}
-	start(busy, "busy")
+	e.startShared(t, sched, snd, busy, "busy")
 	count := func(topic string) int {
 		n := 0
 		for _, r := range snd.all() {
@@ -940,9 +923,24 @@ func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	waitFor(t, "the busy file to be read", func() bool { return count("busy") > 0 })
 	small := filepath.Join(e.dir, "small.log")
 	appendTo(t, small, nl("s", 1, 3)...)
-	start(small, "small")
+	e.startShared(t, sched, snd, small, "small")
 	waitFor(t, "the small file's lines", func() bool { return count("small") == 3 })
 	if got, all := count("busy"), 16<<20/len(line); got >= all {
 		t.Fatalf("the small file waited until the busy one was read to its end (%d of %d lines)", got, all)
 	}
+}
+
+// startShared starts a task collecting path to topic on sched, sending to
+// snd; it is stopped when the test ends.
+func (e *env) startShared(t *testing.T, sched *Scheduler, snd Sender, path, topic string) *Task {
+	t.Helper()
+	es, err := collect.Parse([]byte(`[{"path":"` + path + `","topic":"` + topic + `","start":"beginning"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+	t.Cleanup(task.Stop)
+	return task
 }
