@@ -826,21 +826,30 @@ func TestNewIDsWaitUntilSaved(t *testing.T) {
 	}
 }
 
-// blockingSender blocks every send of topic "stuck" until its context ends
-// (Kafka's backpressure on one task's records) and takes the others.
-type blockingSender struct {
+// hookSender runs hook before each batch of topic (Kafka's backpressure on
+// one task's records, in the tests below) and takes the others at once; an
+// error from hook fails the batch.
+type hookSender struct {
 	fakeSender
-	blocked atomic.Int32 // sends waiting now
+	topic string
+	hook  func(ctx context.Context) error
 }
 
-func (s *blockingSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
-	if ms[0].Topic == "stuck" {
-		s.blocked.Add(1)
-		defer s.blocked.Add(-1)
-		<-ctx.Done()
-		return 0, ctx.Err()
+func (s *hookSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+	if ms[0].Topic == s.topic {
+		if err := s.hook(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return s.fakeSender.SendBatch(ctx, ms)
+}
+
+// oneWorker is a scheduler with a single worker, closed after the tasks
+// the test started (cleanups run last first).
+func oneWorker(t *testing.T) *Scheduler {
+	sched := NewScheduler(1, 20*time.Millisecond)
+	t.Cleanup(sched.Close)
+	return sched
 }
 
 // TestStopWhileWorkersBlocked stops a task while the scheduler's only
@@ -848,16 +857,21 @@ func (s *blockingSender) SendBatch(ctx context.Context, ms []*sink.Message) (int
 // for a worker (a config change removing a file while Kafka is down).
 func TestStopWhileWorkersBlocked(t *testing.T) {
 	e := newEnv(t)
-	snd := &blockingSender{}
-	sched := NewScheduler(1, 20*time.Millisecond)
-	t.Cleanup(sched.Close) // after the tasks' Stop (cleanups run last first)
+	var blocked atomic.Int32 // sends waiting now
+	snd := &hookSender{topic: "stuck", hook: func(ctx context.Context) error {
+		blocked.Add(1)
+		defer blocked.Add(-1)
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	sched := oneWorker(t)
 	start := func(name, topic string) *Task {
 		p := filepath.Join(e.dir, name)
 		appendTo(t, p, nl(name, 1, 3)...)
 		return e.startShared(t, sched, snd, p, topic)
 	}
 	start("stuck.log", "stuck")
-	waitFor(t, "the only worker to block sending the stuck task's lines", func() bool { return snd.blocked.Load() == 1 })
+	waitFor(t, "the only worker to block sending the stuck task's lines", func() bool { return blocked.Load() == 1 })
 	other := start("other.log", "free")
 	waitFor(t, "the other task's file to be followed", func() bool { return len(other.runningKeys()) == 1 })
 	if got := snd.all(); len(got) != 0 {
@@ -885,26 +899,14 @@ func (t *Task) runningKeys() []string {
 	return keys
 }
 
-// slowSender takes topic "busy" slowly (a file growing faster than Kafka
-// takes it) and the others at once.
-type slowSender struct{ fakeSender }
-
-func (s *slowSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
-	if ms[0].Topic == "busy" {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return s.fakeSender.SendBatch(ctx, ms)
-}
-
 // TestBusyFileDoesNotStarveOthers runs two tasks on one worker: a file of
 // 16 MiB, slow to send (5 s at least), and a small one. A step reads at
 // most stepBytes, so the small file's lines arrive while the big one is
 // still being read.
 func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	e := newEnv(t)
-	snd := &slowSender{}
-	sched := NewScheduler(1, 20*time.Millisecond)
-	t.Cleanup(sched.Close) // after the tasks' Stop (cleanups run last first)
+	snd := &hookSender{topic: "busy", hook: func(context.Context) error { time.Sleep(5 * time.Millisecond); return nil }}
+	sched := oneWorker(t)
 	busy := filepath.Join(e.dir, "busy.log")
 	line := strings.Repeat("b", 255) + "\n"
 	if err := os.WriteFile(busy, []byte(strings.Repeat(line, 16<<20/len(line))), 0o644); err != nil {
