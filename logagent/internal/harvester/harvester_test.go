@@ -844,12 +844,52 @@ func (s *hookSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, er
 	return s.fakeSender.SendBatch(ctx, ms)
 }
 
-// oneWorker is a scheduler with a single worker, closed after the tasks
+// oneWorker is a scheduler with a single worker that never starts more
+// (see TestStuckStepGetsAnotherWorker for those), closed after the tasks
 // the test started (cleanups run last first).
 func oneWorker(t *testing.T) *Scheduler {
 	sched := NewScheduler(1, 20*time.Millisecond)
+	sched.mu.Lock()
+	sched.maxWorkers = 1
+	sched.mu.Unlock()
 	t.Cleanup(sched.Close)
 	return sched
+}
+
+// TestStuckStepGetsAnotherWorker blocks the only worker of a scheduler in a
+// step that never ends (a hung read, or Kafka's backpressure on one task):
+// after stuckAfter without a step ending it starts another worker, so
+// another task's file is still read (the first worker still blocked); the
+// extra workers leave once nothing waits.
+func TestStuckStepGetsAnotherWorker(t *testing.T) {
+	e := newEnv(t)
+	var blocked atomic.Int32
+	snd := &hookSender{topic: "stuck", hook: func(ctx context.Context) error {
+		blocked.Add(1)
+		defer blocked.Add(-1)
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	sched := NewScheduler(1, 20*time.Millisecond)
+	t.Cleanup(sched.Close)
+	workers := func() int {
+		sched.mu.Lock()
+		defer sched.mu.Unlock()
+		return sched.workers
+	}
+	stuck := filepath.Join(e.dir, "stuck.log")
+	appendTo(t, stuck, nl("s", 1, 3)...)
+	stuckTask := e.startShared(t, sched, snd, stuck, "stuck")
+	waitFor(t, "the only worker to block", func() bool { return blocked.Load() == 1 })
+	other := filepath.Join(e.dir, "other.log")
+	appendTo(t, other, nl("o", 1, 3)...)
+	e.startShared(t, sched, snd, other, "free")
+	waitFor(t, "the other file's lines, read by a second worker", func() bool { return hasAll(t, snd.all(), trimmed(nl("o", 1, 3))) })
+	if blocked.Load() != 1 {
+		t.Fatal("the first worker came unstuck: the test proves nothing")
+	}
+	stuckTask.Stop()
+	waitFor(t, "the extra workers to leave", func() bool { return workers() == 1 })
 }
 
 // TestStopWhileWorkersBlocked stops a task while the scheduler's only

@@ -38,7 +38,19 @@ type Scheduler struct {
 	closed  bool
 	wg      sync.WaitGroup
 	stop    chan struct{}
+
+	// Workers: base of them always; more, up to maxWorkers, while no step
+	// has ended for stuckAfter and harvesters wait (see due).
+	base, workers, maxWorkers int
+	idle                      int       // workers waiting for work
+	lastEnd                   time.Time // when a step last ended
 }
+
+// stuckAfter is how long harvesters wait, with every worker in a step and
+// no step ending, before the scheduler starts another worker: a read that
+// hangs (a network filesystem whose server is gone) or Kafka's
+// backpressure must not hold every other file for longer.
+const stuckAfter = time.Second
 
 // schedTick is how often the scheduler looks at its harvesters: a due time
 // is met up to this late. Shorter waits (a busy file's hotPoll) get a timer
@@ -47,10 +59,9 @@ type Scheduler struct {
 const schedTick = 50 * time.Millisecond
 
 // NewScheduler starts a scheduler with workers goroutines (0: two per
-// CPU, at least four, so a few files blocked on a slow disk or on Kafka's
-// backpressure do not hold up the rest). poll is the harvesters'
-// PollInterval: the scheduler looks at them every poll or schedTick,
-// whichever is shorter.
+// CPU, at least four), and up to 16 times as many while steps are stuck
+// (stuckAfter). poll is the harvesters' PollInterval: the scheduler looks
+// at them every poll or schedTick, whichever is shorter.
 func NewScheduler(workers int, poll time.Duration) *Scheduler {
 	if workers <= 0 {
 		workers = max(4, 2*runtime.GOMAXPROCS(0))
@@ -59,7 +70,7 @@ func NewScheduler(workers int, poll time.Duration) *Scheduler {
 	if poll > 0 {
 		tick = min(tick, poll)
 	}
-	s := &Scheduler{tick: tick, epoch: time.Now(), stop: make(chan struct{})}
+	s := &Scheduler{tick: tick, epoch: time.Now(), stop: make(chan struct{}), base: workers, workers: workers, maxWorkers: 16 * workers, lastEnd: time.Now()}
 	s.cond.L = &s.mu
 	s.wg.Add(1 + workers)
 	go s.loop()
@@ -149,6 +160,15 @@ func (s *Scheduler) due(now time.Time) {
 	if len(s.queue) > n {
 		s.cond.Broadcast()
 	}
+	if s.head < len(s.queue) && s.idle == 0 && now.Sub(s.lastEnd) >= stuckAfter && s.workers < s.maxWorkers {
+		// Harvesters wait, every worker is in a step, and none has ended
+		// for stuckAfter: one more worker (one per stuckAfter). It leaves
+		// again once it finds nothing waiting.
+		s.workers++
+		s.lastEnd = now
+		s.wg.Add(1)
+		go s.work()
+	}
 }
 
 func (s *Scheduler) work() {
@@ -156,7 +176,14 @@ func (s *Scheduler) work() {
 	for {
 		s.mu.Lock()
 		for s.head == len(s.queue) && !s.closed {
+			if s.workers > s.base {
+				s.workers-- // an extra worker, no longer needed
+				s.mu.Unlock()
+				return
+			}
+			s.idle++
 			s.cond.Wait()
+			s.idle--
 		}
 		if s.closed {
 			s.mu.Unlock()
@@ -180,6 +207,7 @@ func (s *Scheduler) work() {
 
 		wait, done := h.step(lost)
 		s.mu.Lock()
+		s.lastEnd = time.Now()
 		h.running = false
 		if done || h.ctx.Err() != nil { // a task stopped during the step was not dropped: finish it here
 			s.remove(h)
