@@ -102,7 +102,6 @@ type harvester struct {
 	// Owned by the Scheduler, under its lock.
 	slot    int  // index in its members; -1 once removed
 	running bool // a worker is running its step
-	timed   bool // a timer of its own will queue it (see Scheduler.work)
 	lost    bool // the watcher reported the descriptor gone
 }
 

@@ -223,7 +223,6 @@ func (s *Scheduler) work() {
 			// A busy file (hotPoll): a timer of its own, so its lines do
 			// not also wait for the next tick.
 			s.dueAt[h.slot] = math.MaxInt64
-			h.timed = true
 			time.AfterFunc(wait, func() { s.fire(h) })
 		default:
 			s.dueAt[h.slot] = time.Since(s.epoch) + wait
@@ -233,12 +232,13 @@ func (s *Scheduler) work() {
 	}
 }
 
-// fire queues h, whose own timer ran out.
+// fire queues h, whose own timer ran out, unless its task dropped it
+// meanwhile. Nothing else queues a harvester waiting on its timer: its due
+// time is math.MaxInt64 and it is not watched.
 func (s *Scheduler) fire(h *harvester) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h.timed && h.slot >= 0 {
-		h.timed = false
+	if h.slot >= 0 {
 		s.enqueue(h)
 		s.cond.Signal()
 	}
