@@ -315,8 +315,8 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			wait = h.o.PollInterval
 		case inFlight:
 			// Look again once the acks are in, for the lag gauge and
-			// close_inactive; after the watcher's next round, so a file
-			// that keeps growing is woken by the watcher alone.
+			// close_inactive (a file being written is looked at every
+			// activePoll anyway, below).
 			wait = 2 * h.o.PollInterval
 		default:
 			wait = max(h.o.PollInterval, h.lastData.Add(h.o.CloseInactive).Sub(now))

@@ -30,10 +30,11 @@ type Message struct {
 	Path    string // for the dead-letter file
 	Offset  int64
 	EventID string
-	// Acker.AckRun(Seq, 1) is called once when Kafka acknowledged the record or
-	// it was dead-lettered; never for a record that was not delivered when
-	// the sink closed. Calls for different records may come from different
-	// goroutines and out of order.
+	// Acker acknowledges Seq exactly once when Kafka acknowledged the
+	// record or it was dead-lettered (alone, or in one AckRun with its
+	// neighbours of the same Acker); never a record that was not delivered
+	// when the sink closed. Calls may come from different goroutines and
+	// out of order.
 	Acker Acker
 	Seq   uint64
 }
