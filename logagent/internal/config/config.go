@@ -36,6 +36,23 @@ type Kafka struct {
 	Compression     string             // none, gzip, snappy, lz4, zstd
 	MaxMessageBytes int
 	Idempotent      bool
+	// MaxInflightBytes bounds the bytes of records read and not yet
+	// acknowledged; full → tailing pauses. Default: InflightBytesFor.
+	MaxInflightBytes int64
+	// DeadLetterMaxBytes caps data_dir/dead-letter.ndjson; past it the
+	// file is rotated, DeadLetterFiles rotated files are kept.
+	DeadLetterMaxBytes int64
+	DeadLetterFiles    int
+}
+
+// InflightBytesFor is the default max_inflight_bytes: a quarter of
+// memory_limit (the producer also holds an encoded copy of what it sends, and
+// the GC needs room), or 64MiB without a limit.
+func InflightBytesFor(memoryLimit int64) int64 {
+	if memoryLimit <= 0 {
+		return 64 << 20
+	}
+	return memoryLimit / 4
 }
 
 // Etcd configures where the collect config comes from.
@@ -78,13 +95,16 @@ type Log struct {
 
 // Default is the configuration of an empty ini file.
 func Default() Config {
-	return Config{
+	c := Config{
 		Kafka: Kafka{
 			Client:          kafkaconf.Settings{Brokers: []string{"127.0.0.1:9092"}, Version: kafkaconf.DefaultVersion, ClientID: "logagent"},
 			ChanMaxSize:     5000,
 			RequiredAcks:    "all",
 			Compression:     "none",
 			MaxMessageBytes: 1000000,
+			// MaxInflightBytes follows Agent.MemoryLimit (below).
+			DeadLetterMaxBytes: 64 << 20,
+			DeadLetterFiles:    1,
 		},
 		Etcd: Etcd{
 			Endpoints:      []string{"127.0.0.1:2379"},
@@ -110,6 +130,8 @@ func Default() Config {
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
+	c.Kafka.MaxInflightBytes = InflightBytesFor(c.Agent.MemoryLimit)
+	return c
 }
 
 // Load reads path (with environment overrides) over Default and validates
@@ -135,6 +157,8 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	k.Compression = f.Enum("kafka", "compression", k.Compression, []string{"none", "gzip", "snappy", "lz4", "zstd"})
 	k.MaxMessageBytes = int(f.Size("kafka", "max_message_bytes", int64(k.MaxMessageBytes), 1024, 100<<20))
 	k.Idempotent = f.Bool("kafka", "idempotent", k.Idempotent)
+	k.DeadLetterMaxBytes = f.Size("kafka", "dead_letter_max_bytes", k.DeadLetterMaxBytes, 4<<10, 1<<40)
+	k.DeadLetterFiles = f.Int("kafka", "dead_letter_files", k.DeadLetterFiles, 0, 100)
 
 	e := &c.Etcd
 	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")
@@ -173,6 +197,11 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a.MemoryLimit = f.Size("agent", "memory_limit", a.MemoryLimit, 0, 1<<40)
 	if a.MemoryLimit > 0 && a.MemoryLimit < 16<<20 {
 		f.Check("agent", "memory_limit", fmt.Sprint(a.MemoryLimit), errors.New("0 (no limit) or at least 16MiB"))
+	}
+	k.MaxInflightBytes = f.Size("kafka", "max_inflight_bytes", InflightBytesFor(a.MemoryLimit), 64<<10, 1<<40)
+	if a.MemoryLimit > 0 && k.MaxInflightBytes > a.MemoryLimit/2 {
+		f.Check("kafka", "max_inflight_bytes", fmt.Sprint(k.MaxInflightBytes),
+			fmt.Errorf("at most half of [agent] memory_limit (%d bytes); leave it unset for a quarter, or raise memory_limit", a.MemoryLimit))
 	}
 	if a.DataDir == "" {
 		f.Check("agent", "data_dir", a.DataDir, errors.New("a writable directory for checkpoints and the last good collect config"))

@@ -19,6 +19,12 @@ type Metrics struct {
 	// time() minus it is the checkpoint age an alert can watch.
 	CheckpointSaved      prometheus.Gauge
 	CheckpointSaveErrors prometheus.Counter
+
+	// QueueBytes is what QueueDepth's records hold (max_inflight_bytes).
+	QueueBytes prometheus.Gauge
+	// DeadLetterDropped counts records Kafka rejected permanently that are
+	// not in the dead-letter files, by reason: write_failed, rotated.
+	DeadLetterDropped *prometheus.CounterVec
 }
 
 // New registers the metrics in reg (a fresh registry per agent, so tests
@@ -39,7 +45,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		CheckpointSaveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "logagent_checkpoint_save_errors_total",
 			Help: "Failed checkpoint writes (full or read-only data_dir); lines are resent after a restart until one succeeds."}),
 	}
+	m.QueueBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "logagent_queue_bytes",
+		Help: "Bytes of the records read and not yet acknowledged (bounded by max_inflight_bytes)."})
+	m.DeadLetterDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_dead_letter_dropped_total",
+		Help: "Records Kafka rejected permanently that are not in the dead-letter files: write_failed (full or read-only data_dir) or rotated (removed by the size cap)."}, []string{"reason"})
 	if reg != nil {
+		reg.MustRegister(m.QueueBytes, m.DeadLetterDropped)
 		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads, m.CheckpointSaved, m.CheckpointSaveErrors)
 	}
 	return m

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -105,12 +106,25 @@ type partState struct {
 type topicState struct {
 	name      string
 	parts     []*partState
-	keyPart   map[string]int32
+	keys      map[string]*keyState // keys with records in the producer
 	hasher    sarama.Partitioner
 	waiting   []*Message
 	resolving bool
 	waitTil   time.Time
 	bo        backoff.Backoff
+}
+
+// keyState pins a key to the partition its records in the producer went to.
+// When partitions are added the hash of a key may change; its records still
+// pending, in flight or waiting for a resend must not be overtaken by newer
+// ones in another partition, so the key keeps its partition until none of
+// its records is left. Then the key is forgotten: the map holds only keys in
+// flight (a long-lived agent sees a new key per file and truncation), and the
+// next record of the key is hashed afresh, which is safe since everything
+// before it was acknowledged.
+type keyState struct {
+	part  int32
+	count int // records placed and not yet delivered or dead-lettered
 }
 
 // producer is owned by the sink's run goroutine; other goroutines talk to
@@ -254,15 +268,12 @@ func (p *producer) add(m *Message) {
 	size := recordSize(m)
 	if size+batchOverhead > p.batchMax {
 		err := fmt.Errorf("record of %d bytes is larger than max_message_bytes (%d); raise [kafka] max_message_bytes (and the topic's max.message.bytes) to accept it, or lower the input's max_line_bytes", size+batchOverhead, p.batchMax)
-		if p.k.deadLetter(m, err) == nil {
-			return
-		}
-		// Not written: send it anyway; Kafka's rejection comes back
-		// through finished, which dead-letters it again with backoff.
+		p.k.deadLetter(m, err)
+		return
 	}
 	t := p.topics[m.Topic]
 	if t == nil {
-		t = &topicState{name: m.Topic, keyPart: map[string]int32{}, hasher: sarama.NewHashPartitioner(m.Topic),
+		t = &topicState{name: m.Topic, keys: map[string]*keyState{}, hasher: sarama.NewHashPartitioner(m.Topic),
 			bo: retryBackoff()}
 		p.topics[m.Topic] = t
 		p.resolve(t)
@@ -275,18 +286,22 @@ func (p *producer) add(m *Message) {
 }
 
 func (p *producer) place(t *topicState, m *Message) {
-	id, ok := t.keyPart[string(m.Key)]
-	if !ok {
-		var err error
-		id, err = t.hasher.Partition(&sarama.ProducerMessage{Topic: t.name, Key: sarama.ByteEncoder(m.Key)}, int32(len(t.parts)))
+	var ks *keyState
+	if m.Key != nil {
+		ks = t.keys[string(m.Key)]
+	}
+	if ks == nil {
+		id, err := t.hasher.Partition(&sarama.ProducerMessage{Topic: t.name, Key: sarama.ByteEncoder(m.Key)}, int32(len(t.parts)))
 		if err != nil || id < 0 || int(id) >= len(t.parts) {
 			id = 0
 		}
-		if m.Key != nil {
-			t.keyPart[string(m.Key)] = id
+		ks = &keyState{part: id}
+		if m.Key != nil { // a nil key is spread over partitions: nothing to keep in order
+			t.keys[string(m.Key)] = ks
 		}
 	}
-	part := t.parts[id]
+	ks.count++
+	part := t.parts[ks.part]
 	if len(part.pending) == 0 {
 		part.firstAt = time.Now()
 		p.scan = true // a linger deadline to arm
@@ -334,14 +349,14 @@ func (p *producer) resolved(t *topicState, n int, err error) {
 	}
 	t.bo.Reset()
 	if n != len(t.parts) {
-		// New topic, or partitions were added: keys map anew (records
-		// already in a partition stay there, in order).
+		// New topic, or partitions were added: keys with records in
+		// the producer keep their partition (keyState), others are
+		// hashed over the new count.
 		for i := len(t.parts); i < n; i++ {
 			part := &partState{topic: t, id: int32(i), bo: retryBackoff()}
 			t.parts = append(t.parts, part)
 			p.parts = append(p.parts, part)
 		}
-		clear(t.keyPart)
 	}
 	waiting := t.waiting
 	t.waiting = nil
@@ -470,6 +485,7 @@ func (p *producer) finished(b *batch, err error) {
 	part.inFlight--
 	if err == nil {
 		part.bo.Reset()
+		p.forget(part.topic, b.msgs)
 		return
 	}
 	switch Classify(err) {
@@ -479,10 +495,8 @@ func (p *producer) finished(b *batch, err error) {
 			part.nextSeq = b.firstSeq // a rejected batch uses no sequence numbers
 		}
 		if len(b.msgs) == 1 {
-			if dlErr := p.k.deadLetter(b.msgs[0], err); dlErr == nil {
-				return
-			}
-			p.failed(b, err) // could not write the dead letter: keep trying
+			p.k.deadLetter(b.msgs[0], err)
+			p.forget(part.topic, b.msgs)
 			return
 		}
 		// Resend one record per batch to find the ones at fault.
@@ -502,7 +516,7 @@ func (p *producer) finished(b *batch, err error) {
 func (p *producer) failed(b *batch, err error) {
 	part := b.part
 	if p.k.ctx.Err() != nil {
-		p.k.release(len(b.msgs)) // closing: not delivered, resent after restart
+		p.k.release(b.msgs...) // closing: not delivered, resent after restart
 		return
 	}
 	b.resend = true
@@ -517,6 +531,26 @@ func (p *producer) failed(b *batch, err error) {
 	}
 	p.k.m.ProducerErrors.WithLabelValues("retryable").Add(float64(len(b.msgs)))
 	p.k.retryable(err, part.topic.name, len(b.msgs))
+}
+
+// forget counts msgs, placed in topic t, as done (delivered or
+// dead-lettered) and forgets the keys none of whose records is left.
+func (p *producer) forget(t *topicState, msgs []*Message) {
+	for i := 0; i < len(msgs); {
+		key, n := msgs[i].Key, 1
+		for i+n < len(msgs) && bytes.Equal(msgs[i+n].Key, key) && (msgs[i+n].Key == nil) == (key == nil) {
+			n++
+		}
+		i += n
+		if key == nil {
+			continue
+		}
+		if ks := t.keys[string(key)]; ks != nil {
+			if ks.count -= n; ks.count <= 0 {
+				delete(t.keys, string(key))
+			}
+		}
+	}
 }
 
 // requeue inserts b among the partition's batches to resend, in send order.
@@ -608,7 +642,7 @@ func (s *sender) run() {
 			// behind the closed client); queued records stay undelivered.
 			for _, j := range jobs {
 				for _, b := range j.batches {
-					s.p.k.release(len(b.msgs))
+					s.p.k.release(b.msgs...)
 				}
 			}
 			return

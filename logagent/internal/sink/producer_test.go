@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,4 +206,114 @@ func TestIdempotentDelivery(t *testing.T) {
 		t.Fatalf("acknowledged %d distinct (%d twice), want 2000 once each", distinct, twice)
 	}
 	checkInOrder(t, testutil.ReadAll(t, k.Addr(), "idem"), "i", 2000)
+}
+
+// keysHeld is how many keys the producer keeps partitions for.
+func keysHeld(t *testing.T, s *Kafka) int {
+	t.Helper()
+	p := s.prod.Load()
+	if p == nil {
+		t.Fatal("the sink is not connected")
+	}
+	ch := make(chan int, 1)
+	p.post(func() {
+		n := 0
+		for _, ts := range p.topics {
+			n += len(ts.keys)
+		}
+		ch <- n
+	})
+	select {
+	case n := <-ch:
+		return n
+	case <-time.After(30 * time.Second):
+		t.Fatal("the producer did not answer")
+		return 0
+	}
+}
+
+// waitNoKeys waits until the producer holds no key.
+func waitNoKeys(t *testing.T, s *Kafka) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n := keysHeld(t, s)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the producer still holds %d keys with every record acknowledged: it never forgets a file id", n)
+		}
+	}
+}
+
+// A key (a file generation) is forgotten once none of its records is in
+// flight, so a long-lived agent's producer does not grow with every file it
+// ever read; one key's records stay in order across a broker restart.
+func TestKeysForgotten(t *testing.T) {
+	dir := t.TempDir()
+	port, err := devstack.RestartablePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSink(t, k.Addr(), nil)
+	const keys, perKey = 300, 6
+	acks := &ackSet{}
+	// send the i-th record of every key; seq = key*perKey + i.
+	send := func(i int) {
+		for j := range keys {
+			v := fmt.Sprintf(`{"message":"k%d-%d"}`, j, i)
+			seq := uint64(j*perKey + i)
+			if err := s.Send(context.Background(), &Message{Topic: "keys", Key: fmt.Appendf(nil, "file-%d", j), Value: []byte(v), Acker: acks, Seq: seq}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}
+	for i := range 2 {
+		send(i)
+	}
+	waitAcked(t, acks, 2*keys)
+	waitNoKeys(t, s)
+
+	k.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 2; i < perKey; i++ {
+			send(i)
+		}
+	}()
+	time.Sleep(time.Second)
+	k2, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k2.Close()
+	<-done
+	waitAcked(t, acks, keys*perKey)
+	waitNoKeys(t, s)
+	closeSink(t, s)
+
+	rs := testutil.ReadAll(t, k2.Addr(), "keys")
+	byKey := map[string][]testutil.Record{}
+	parts := map[string]map[int32]bool{}
+	for _, r := range rs {
+		key := r.Message[:strings.IndexByte(r.Message, '-')]
+		byKey[key] = append(byKey[key], r)
+		if parts[key] == nil {
+			parts[key] = map[int32]bool{}
+		}
+		parts[key][r.Partition] = true
+	}
+	for j := range keys {
+		key := fmt.Sprintf("k%d", j)
+		if len(parts[key]) != 1 {
+			t.Fatalf("key %s went to partitions %v, want one", key, parts[key])
+		}
+		checkInOrder(t, byKey[key], key, perKey)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -53,8 +54,22 @@ type Config struct {
 	Compression     string
 	MaxMessageBytes int
 	Idempotent      bool
-	DeadLetterPath  string
+	// MaxInflightBytes bounds the bytes of records sent and not yet
+	// acknowledged (see heldBytes); 0 means DefaultMaxInflightBytes.
+	MaxInflightBytes int64
+	DeadLetterPath   string
+	// DeadLetterMaxBytes caps the dead-letter file (0 means
+	// DefaultDeadLetterMaxBytes); DeadLetterBackups is how many rotated
+	// files (path.1, path.2, ...) are kept beside it.
+	DeadLetterMaxBytes int64
+	DeadLetterBackups  int
 }
+
+// Defaults of the Config fields whose zero value means "default".
+const (
+	DefaultMaxInflightBytes   = 64 << 20
+	DefaultDeadLetterMaxBytes = 64 << 20
+)
 
 // Kafka is the Kafka sink.
 type Kafka struct {
@@ -65,7 +80,8 @@ type Kafka struct {
 	ready *obs.Readiness
 	dlq   *DeadLetter
 
-	slots chan struct{}   // one per record in flight: the bound on memory
+	slots chan struct{}   // one per record in flight: the bound in records
+	bytes *byteBudget     // the bound in bytes (max_inflight_bytes)
 	in    chan []*Message // records waiting for the producer (cap = slots)
 
 	ctx    context.Context // cancelled at Close: stops feeding
@@ -74,6 +90,8 @@ type Kafka struct {
 	once   sync.Once
 
 	lastLog time.Time // of a retryable error; run goroutine only
+
+	prod atomic.Pointer[producer] // once connected; for tests, which post to it
 }
 
 // New validates cfg and starts connecting in the background: Kafka being
@@ -83,7 +101,16 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 	if err != nil {
 		return nil, err
 	}
-	dlq, err := OpenDeadLetter(cfg.DeadLetterPath)
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if cfg.MaxInflightBytes < 0 {
+		return nil, fmt.Errorf("kafka max_inflight_bytes %d: want a positive size", cfg.MaxInflightBytes)
+	}
+	if cfg.DeadLetterMaxBytes == 0 {
+		cfg.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	}
+	dlq, err := OpenDeadLetter(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes, cfg.DeadLetterBackups)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +118,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 	k := &Kafka{
 		cfg: cfg, scfg: scfg, log: log, m: m, ready: ready, dlq: dlq,
 		slots: make(chan struct{}, cfg.ChanMaxSize),
+		bytes: newByteBudget(cfg.MaxInflightBytes),
 		in:    make(chan []*Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
 	}
@@ -147,8 +175,9 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	return sc, nil
 }
 
-// Send queues m, blocking while chan_max_size records are in flight (this
-// is the backpressure that pauses tailing when Kafka is slow or down).
+// Send queues m, blocking while chan_max_size records or max_inflight_bytes
+// are in flight (this is the backpressure that pauses tailing when Kafka is
+// slow or down).
 func (k *Kafka) Send(ctx context.Context, m *Message) error {
 	_, err := k.SendBatch(ctx, []*Message{m})
 	return err
@@ -157,49 +186,87 @@ func (k *Kafka) Send(ctx context.Context, m *Message) error {
 // SendBatch queues ms in order, as Send does each, and returns how many were
 // queued (all of them unless ctx ended or the sink closed). The sink owns ms
 // from then on: the caller must not reuse the slice. Records that
-// find a free slot go to the producer together: a file that wakes up with
-// ten lines costs the producer one wake-up, not ten. Slots are never held
-// while waiting for more, so senders cannot starve each other.
+// find a free slot and free bytes go to the producer together: a file that
+// wakes up with ten lines costs the producer one wake-up, not ten. Neither
+// slots nor bytes are held while waiting for more, so senders cannot starve
+// each other.
 func (k *Kafka) SendBatch(ctx context.Context, ms []*Message) (int, error) {
 	sent, held := 0, 0
+	var heldSize int64
 	flush := func() {
 		if held > 0 {
 			k.m.QueueDepth.Add(float64(held))
+			k.m.QueueBytes.Add(float64(heldSize))
 			k.in <- ms[sent : sent+held] // never blocks: cap(in) == cap(slots) and each batch holds a slot
-			sent, held = sent+held, 0
+			sent, held, heldSize = sent+held, 0, 0
 		}
 	}
 	for sent+held < len(ms) {
-		select {
-		case k.slots <- struct{}{}:
-			held++
-			continue
-		default:
+		n := heldBytes(ms[sent+held])
+		if !k.tryAcquire(n) {
+			flush()
+			if err := k.acquire(ctx, n); err != nil {
+				return sent, err
+			}
 		}
-		flush()
-		select {
-		case k.slots <- struct{}{}:
-			held++
-		case <-ctx.Done():
-			return sent, ctx.Err()
-		case <-k.ctx.Done():
-			return sent, errors.New("kafka sink closed")
-		}
+		held++
+		heldSize += n
 	}
 	flush()
 	return sent, nil
 }
 
-// release frees the slots of n records that left the sink.
-func (k *Kafka) release(n int) {
-	for range n {
+// tryAcquire takes a slot and n bytes for a record if both are free now.
+func (k *Kafka) tryAcquire(n int64) bool {
+	select {
+	case k.slots <- struct{}{}:
+	default:
+		return false
+	}
+	if !k.bytes.tryTake(n) {
+		<-k.slots
+		return false
+	}
+	return true
+}
+
+// acquire waits for a slot and n bytes. The slot is held while waiting for
+// the bytes: either is freed only by acknowledgements of records already
+// handed to the producer, so this cannot deadlock.
+func (k *Kafka) acquire(ctx context.Context, n int64) error {
+	select {
+	case k.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-k.ctx.Done():
+		return errSinkClosed
+	}
+	if err := k.bytes.take(ctx, k.ctx.Done(), n); err != nil {
+		<-k.slots
+		return err
+	}
+	return nil
+}
+
+// release frees the slots and bytes of records that left the sink.
+func (k *Kafka) release(ms ...*Message) {
+	var size int64
+	for _, m := range ms {
+		n := heldBytes(m)
+		k.bytes.give(n)
+		size += n
 		<-k.slots
 	}
-	k.m.QueueDepth.Sub(float64(n))
+	k.m.QueueDepth.Sub(float64(len(ms)))
+	k.m.QueueBytes.Sub(float64(size))
 }
 
 // InFlight is the number of records sent and not yet delivered.
 func (k *Kafka) InFlight() int { return len(k.slots) }
+
+// InFlightBytes is what the records sent and not yet delivered hold, as
+// max_inflight_bytes counts it.
+func (k *Kafka) InFlightBytes() int64 { return k.bytes.inUse() }
 
 func (k *Kafka) run() {
 	defer k.wg.Done()
@@ -219,6 +286,7 @@ func (k *Kafka) run() {
 		}
 	}
 	p := newProducer(k, client)
+	k.prod.Store(p)
 	if k.scfg.Producer.Idempotent {
 		for {
 			res, err := client.InitProducerID()
@@ -260,22 +328,30 @@ func (k *Kafka) delivered(msgs []*Message) {
 		m.Acker.AckRun(m.Seq, n)
 		i += n
 	}
-	k.release(len(msgs))
+	k.release(msgs...)
 }
 
 // deadLetter writes a record Kafka will never accept to the dead-letter
-// file and acknowledges it. If it cannot be written the record stays in
-// flight and the caller keeps it.
-func (k *Kafka) deadLetter(m *Message, reason error) error {
-	if err := k.dlq.Write(m, reason); err != nil {
-		k.log.Error("write dead-letter record; will retry", "path", m.Path, "offset", m.Offset, "err", err)
-		return err
+// file and acknowledges it. If the file cannot be written (data_dir full or
+// read-only) the record is dropped, counted and logged, and acknowledged all
+// the same: a dead-letter write must never hold a file's checkpoint back.
+func (k *Kafka) deadLetter(m *Message, reason error) {
+	rotated, err := k.dlq.Write(m, reason)
+	if rotated > 0 {
+		k.m.DeadLetterDropped.WithLabelValues("rotated").Add(float64(rotated))
+		k.log.Warn("dead-letter file reached its size cap; rotated, the oldest rotated file's records are gone",
+			"dead_letter", k.dlq.Path(), "records_removed", rotated)
 	}
-	k.m.DeadLettered.Inc()
-	k.log.Error("kafka rejected a record permanently; written to the dead-letter file", "topic", m.Topic, "path", m.Path, "offset", m.Offset, "reason", reason, "dead_letter", k.dlq.Path())
+	if err != nil {
+		k.m.DeadLetterDropped.WithLabelValues("write_failed").Inc()
+		k.log.Error("kafka rejected a record permanently and it could not be written to the dead-letter file; dropped (the line is acknowledged, its checkpoint advances)",
+			"topic", m.Topic, "path", m.Path, "offset", m.Offset, "event_id", m.EventID, "reason", reason, "err", err)
+	} else {
+		k.m.DeadLettered.Inc()
+		k.log.Error("kafka rejected a record permanently; written to the dead-letter file", "topic", m.Topic, "path", m.Path, "offset", m.Offset, "reason", reason, "dead_letter", k.dlq.Path())
+	}
 	m.Acker.AckRun(m.Seq, 1)
-	k.release(1)
-	return nil
+	k.release(m)
 }
 
 // retryable reports a failure that is retried: readiness, and a log line at
