@@ -64,6 +64,10 @@ func TestRejections(t *testing.T) {
 		{"[agent]\nallowed_paths = var/log\n", "not absolute"},
 		{"[log]\nlevel = loud\n", "[log] level"},
 		{"[nosuch]\nx = 1\n", "unknown section"},
+		{"[kafka]\nmax_inflight_bytes = 30MiB\n", "max_inflight_bytes = \"31457280\": want at most half of [agent] memory_limit"},
+		{"[kafka]\nmax_inflight_bytes = 1KiB\n", "max_inflight_bytes"},
+		{"[kafka]\ndead_letter_max_bytes = 10\n", "dead_letter_max_bytes"},
+		{"[kafka]\ndead_letter_files = -1\n", "dead_letter_files"},
 	}
 	for _, tt := range tests {
 		_, _, err := parse(t, tt.ini, nil)
@@ -141,5 +145,34 @@ func TestEtcdPasswordFile(t *testing.T) {
 	}
 	if _, _, err := parse(t, "[etcd]\npassword_file = /nonexistent/pw\n", nil); err == nil || !strings.Contains(err.Error(), "[etcd] password_file") {
 		t.Errorf("missing password file: %v", err)
+	}
+}
+
+// max_inflight_bytes follows memory_limit unless set; the dead-letter cap
+// and rotation are read.
+func TestInflightAndDeadLetterSettings(t *testing.T) {
+	tests := []struct {
+		ini             string
+		inflight, dlMax int64
+		dlFiles         int
+	}{
+		{"", 12 << 20, 64 << 20, 1},
+		{"[agent]\nmemory_limit = 200MiB\n", 50 << 20, 64 << 20, 1},
+		{"[agent]\nmemory_limit = 0\n", 64 << 20, 64 << 20, 1},
+		{"[kafka]\nmax_inflight_bytes = 4MiB\ndead_letter_max_bytes = 1MiB\ndead_letter_files = 0\n", 4 << 20, 1 << 20, 0},
+	}
+	for _, tt := range tests {
+		c, _, err := parse(t, tt.ini, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.ini, err)
+		}
+		k := c.Kafka
+		if k.MaxInflightBytes != tt.inflight || k.DeadLetterMaxBytes != tt.dlMax || k.DeadLetterFiles != tt.dlFiles {
+			t.Errorf("%q: max_inflight_bytes %d dead_letter_max_bytes %d dead_letter_files %d, want %d %d %d",
+				tt.ini, k.MaxInflightBytes, k.DeadLetterMaxBytes, k.DeadLetterFiles, tt.inflight, tt.dlMax, tt.dlFiles)
+		}
+	}
+	if d := Default(); d.Kafka.MaxInflightBytes != InflightBytesFor(d.Agent.MemoryLimit) {
+		t.Errorf("Default() max_inflight_bytes %d, want a quarter of memory_limit", d.Kafka.MaxInflightBytes)
 	}
 }

@@ -42,12 +42,12 @@ type budgetWaiter struct {
 
 func newByteBudget(max int64) *byteBudget { return &byteBudget{max: max} }
 
-// claim is what a record of n bytes takes from the budget.
+// claim is what a record of n bytes takes from the budget; take, tryTake
+// and give count in claims.
 func (b *byteBudget) claim(n int64) int64 { return min(n, b.max) }
 
 // tryTake claims n bytes if they are free and nobody waits before.
 func (b *byteBudget) tryTake(n int64) bool {
-	n = b.claim(n)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.waiters) == 0 && b.used+n <= b.max {
@@ -57,15 +57,11 @@ func (b *byteBudget) tryTake(n int64) bool {
 	return false
 }
 
-// take claims n bytes, waiting until they are free, ctx ends (its error) or
-// closed is closed (errSinkClosed).
+// take claims n bytes (at most max: a claim), waiting until they are free,
+// ctx ends (its error) or closed is closed (errSinkClosed).
 func (b *byteBudget) take(ctx context.Context, closed <-chan struct{}, n int64) error {
-	if b.tryTake(n) {
-		return nil
-	}
-	n = b.claim(n)
 	b.mu.Lock()
-	if len(b.waiters) == 0 && b.used+n <= b.max { // freed meanwhile
+	if len(b.waiters) == 0 && b.used+n <= b.max {
 		b.used += n
 		b.mu.Unlock()
 		return nil
@@ -94,9 +90,8 @@ func (b *byteBudget) take(ctx context.Context, closed <-chan struct{}, n int64) 
 	return err
 }
 
-// give frees n bytes that take or tryTake claimed.
+// give frees n bytes that take or tryTake claimed (several claims at once).
 func (b *byteBudget) give(n int64) {
-	n = b.claim(n)
 	b.mu.Lock()
 	b.used -= n
 	b.grant()

@@ -51,7 +51,7 @@ func TestByteBudget(t *testing.T) {
 		if !b.tryTake(60) {
 			t.Fatal("60 of 100 free bytes not taken")
 		}
-		big := takeAsync(b, ctx, 500)
+		big := takeAsync(b, ctx, b.claim(500))
 		waitQueued(b, 1)
 		if b.tryTake(10) {
 			t.Fatal("a small record slipped past the large one waiting")
@@ -68,7 +68,7 @@ func TestByteBudget(t *testing.T) {
 		if _, ok := waitTaken(small, 100*time.Millisecond); ok {
 			t.Fatal("a record was taken beside the large one")
 		}
-		b.give(500)
+		b.give(b.claim(500))
 		if err, ok := waitTaken(small, 10*time.Second); !ok || err != nil {
 			t.Fatalf("small record: taken %v, err %v", ok, err)
 		}

@@ -203,9 +203,9 @@ func (k *Kafka) SendBatch(ctx context.Context, ms []*Message) (int, error) {
 	}
 	for sent+held < len(ms) {
 		n := heldBytes(ms[sent+held])
-		if !k.tryAcquire(n) {
+		if c := k.bytes.claim(n); !k.tryAcquire(c) {
 			flush()
-			if err := k.acquire(ctx, n); err != nil {
+			if err := k.acquire(ctx, c); err != nil {
 				return sent, err
 			}
 		}
@@ -216,7 +216,8 @@ func (k *Kafka) SendBatch(ctx context.Context, ms []*Message) (int, error) {
 	return sent, nil
 }
 
-// tryAcquire takes a slot and n bytes for a record if both are free now.
+// tryAcquire takes a slot and n bytes (a claim) for a record if both are
+// free now.
 func (k *Kafka) tryAcquire(n int64) bool {
 	select {
 	case k.slots <- struct{}{}:
@@ -230,7 +231,7 @@ func (k *Kafka) tryAcquire(n int64) bool {
 	return true
 }
 
-// acquire waits for a slot and n bytes. The slot is held while waiting for
+// acquire waits for a slot and n bytes (a claim). The slot is held while waiting for
 // the bytes: either is freed only by acknowledgements of records already
 // handed to the producer, so this cannot deadlock.
 func (k *Kafka) acquire(ctx context.Context, n int64) error {
@@ -250,13 +251,14 @@ func (k *Kafka) acquire(ctx context.Context, n int64) error {
 
 // release frees the slots and bytes of records that left the sink.
 func (k *Kafka) release(ms ...*Message) {
-	var size int64
+	var size, claims int64
 	for _, m := range ms {
 		n := heldBytes(m)
-		k.bytes.give(n)
 		size += n
+		claims += k.bytes.claim(n)
 		<-k.slots
 	}
+	k.bytes.give(claims)
 	k.m.QueueDepth.Sub(float64(len(ms)))
 	k.m.QueueBytes.Sub(float64(size))
 }
