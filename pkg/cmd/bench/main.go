@@ -41,7 +41,7 @@ Scenarios (each starts its own broker, etcd and emulator processes):
   agent-many  -files 1000 -rate 10 -duration 60s
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
-  burst       -mb 500                        broker down while 500 MiB are written
+  burst       -mb 500 [-line-bytes 200000]   broker down while 500 MiB are written
   all         every scenario, one table (flags scale it down: see -help of all)
 
 Common flags:
@@ -117,7 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "burst":
 		mib := sub.Int("mb", 500, "MiB written while the broker is down")
-		runAll = func() []result { return []result{burst(ctx, o, *mib)} }
+		lineBytes := sub.Int("line-bytes", 0, "pad every line to this many bytes (0: access-log lines of about 195 bytes); e.g. 200000: max_inflight_bytes, not chan_max_size, must bound memory")
+		runAll = func() []result { return []result{burst(ctx, o, *mib, *lineBytes)} }
 	case "all":
 		lines := sub.Int64("lines", 1_000_000, "agent-file lines")
 		records := sub.Int64("records", 1_000_000, "transfer records (blackhole)")
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				func() result { return transfer(ctx, o, *indexRecords, "index") },
 				func() result { return e2e(ctx, o, *e2eRate, *e2eDuration, true) },
 				func() result { return e2e(ctx, o, *e2eFullRate, *e2eDuration, false) },
-				func() result { return burst(ctx, o, *burstMB) },
+				func() result { return burst(ctx, o, *burstMB, 0) },
 			}
 			var out []result
 			for _, step := range steps {
