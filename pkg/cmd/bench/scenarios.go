@@ -710,12 +710,13 @@ func burst(ctx context.Context, o *options, mib, lineBytes int) result {
 	bound := idle.RSS + int64(2*chanMax*(maxLine+1024))
 	r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×%d×(%d+1024) B), nothing missing", mb(bound), mb(idle.RSS), chanMax, maxLine)
 	if lineBytes > 0 {
-		// Long lines: max_inflight_bytes binds before chan_max_size; the
-		// harvester also encodes up to 64 records and copies them out
-		// before handing them over.
-		held := int64(min(chanMax*(maxLine+1024), inflightBytes) + 2*64*(maxLine+1024))
+		// Long lines: max_inflight_bytes binds before chan_max_size, once
+		// for the records and once for the batches the producer encodes
+		// from them; the harvester also encodes up to 64 records and
+		// copies them out before handing them over.
+		held := int64(2*min(chanMax*(maxLine+1024), inflightBytes) + 2*64*(maxLine+1024))
 		bound = idle.RSS + 2*held
-		r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×(max_inflight_bytes %d + 2×64×(%d+1024)) B), nothing missing",
+		r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×(2×max_inflight_bytes %d + 2×64×(%d+1024)) B), nothing missing",
 			mb(bound), mb(idle.RSS), inflightBytes, maxLine)
 	}
 
