@@ -185,10 +185,7 @@ func (a *Agent) live(key string) bool {
 func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
 	entries, err := collect.Parse(data)
 	if err == nil {
-		err = collect.CheckAllowed(entries, a.cfg.Agent.AllowedPaths)
-	}
-	if err == nil {
-		err = collect.CheckSystemJournal(entries, a.cfg.Agent.AllowJournal)
+		err = collect.Policy{AllowedPaths: a.cfg.Agent.AllowedPaths, AllowJournal: a.cfg.Agent.AllowJournal}.Check(entries)
 	}
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
@@ -252,7 +249,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 			continue
 		}
 		ag := a.cfg.Agent
-		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths,
+		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
 		a.specs[path] = e

@@ -22,6 +22,6 @@ var (
 func (a *Agent) startJournal(e collect.Entry) task {
 	ag := a.cfg.Agent
 	return journaltask.Start(journaltask.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, Journalctl: ag.Journalctl,
-		AllowedPaths: ag.AllowedPaths, StopTimeout: ag.ShutdownTimeout, Store: a.store, Sender: a.sink, Metrics: a.m,
+		AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal, StopTimeout: ag.ShutdownTimeout, Store: a.store, Sender: a.sink, Metrics: a.m,
 		Log: a.log.With("topic", e.Topic)})
 }

@@ -47,6 +47,7 @@ type Options struct {
 	HostName      string
 	HostIP        string
 	AllowedPaths  []string
+	AllowJournal  bool // [agent] allow_journal: false skips files that resolve into the system journal
 	ScanInterval  time.Duration
 	PollInterval  time.Duration // how often timers (partial line, multiline, inactivity) are checked; growth wakes the harvester at once
 	Scheduler     *Scheduler    // runs the harvesters; nil: the task starts its own

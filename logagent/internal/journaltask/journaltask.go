@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type Options struct {
 	HostIP       string
 	Journalctl   string   // [agent] journalctl
 	AllowedPaths []string // a directory/file must still resolve inside (symlinks)
+	AllowJournal bool     // [agent] allow_journal: false keeps resolved paths out of the system journal
 	StopTimeout  time.Duration
 	RetryMin     time.Duration // backoff between journalctl runs after a failure; default 1s
 	RetryMax     time.Duration // default 30s
@@ -197,20 +199,37 @@ func (t *Task) options(cursor string) journald.Options {
 	return o
 }
 
-// checkAllowed re-checks a journal directory or file after symlinks: the
-// collect config was checked as written, but a link inside allowed_paths
-// must not lead out of it.
+// checkAllowed re-checks a journal directory or file (every match of a
+// --file glob) after symlinks, before each journalctl run: the collect
+// config was checked as written, but a link inside allowed_paths, made
+// before or after, must not lead out of it, nor into the system journal
+// when the host disallows that.
 func (t *Task) checkAllowed() error {
 	for _, p := range []string{t.o.Entry.Directory, t.o.Entry.File} {
 		if p == "" {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			continue // journald.Open reports a missing journal
+		names := []string{p}
+		if p == t.o.Entry.File {
+			names, _ = filepath.Glob(p) // journalctl expands --file globs; a plain path matches itself
+		} else if des, err := os.ReadDir(p); err == nil {
+			// journalctl --directory also reads its machine-id
+			// subdirectories and files, and follows links among them.
+			for _, de := range des {
+				names = append(names, filepath.Join(p, de.Name()))
+			}
 		}
-		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
-			return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", p, real, t.o.AllowedPaths)
+		for _, name := range names {
+			real, err := filepath.EvalSymlinks(name)
+			if err != nil {
+				continue // journald.Open reports a missing journal
+			}
+			if !pathglob.MatchAny(t.o.AllowedPaths, real) {
+				return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", name, real, t.o.AllowedPaths)
+			}
+			if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
+				return fmt.Errorf("journal %s resolves to %s, in the system journal, and reading the system journal is disabled on this host ([agent] allow_journal = false)", name, real)
+			}
 		}
 	}
 	return nil
