@@ -132,7 +132,7 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard())})
 	t.Cleanup(e.task.Stop)
@@ -1007,7 +1007,7 @@ func (e *env) startShared(t *testing.T, sched *Scheduler, snd Sender, path, topi
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
 	t.Cleanup(task.Stop)

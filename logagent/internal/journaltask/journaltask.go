@@ -39,6 +39,7 @@ type Options struct {
 	Entry        collect.Entry // a validated "type":"journald" entry
 	HostName     string
 	HostIP       string
+	HostID       string   // hashed into event ids and the Kafka key; the IP is only a field
 	Journalctl   string   // [agent] journalctl
 	AllowedPaths []string // a directory/file must still resolve inside (symlinks)
 	AllowJournal bool     // [agent] allow_journal: false keeps resolved paths out of the system journal
@@ -81,7 +82,7 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	source := o.Entry.JournalOptions().Source()
-	t := &Task{o: o, key: o.Entry.Key(), source: source, kafkaKey: []byte(o.HostIP + "|" + source),
+	t := &Task{o: o, key: o.Entry.Key(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
 		ctx: ctx, cancel: cancel, cursors: map[int64]string{}}
 	t.tracker = ack.New(0, t.acked)
 	t.wg.Add(1)
@@ -267,7 +268,7 @@ func (t *Task) follow() (int, error) {
 // send tracks the entry, then sends it, so its ack can never be missed.
 func (t *Task) send(e journald.Entry) error {
 	r := record.Record{HostName: t.o.HostName, HostIP: t.o.HostIP}
-	e.Fill(&r, t.source)
+	e.Fill(&r, t.source, t.o.HostID)
 	if r.Timestamp.IsZero() {
 		r.Timestamp = time.Now()
 	}

@@ -72,7 +72,7 @@ func (e *env) start(t *testing.T, entry string) *Task {
 		t.Fatal(err)
 	}
 	log, _ := logging.New(e.logs, "info", "text")
-	task := Start(Options{Entry: es[0], HostName: "web-1", HostIP: "127.0.0.1", Journalctl: "journalctl", AllowedPaths: []string{"/**"},
+	task := Start(Options{Entry: es[0], HostName: "web-1", HostIP: "127.0.0.1", HostID: "host-1", Journalctl: "journalctl", AllowedPaths: []string{"/**"},
 		StopTimeout: 10 * time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Store: e.store, Sender: e.sink, Metrics: metrics.New(nil), Log: log})
 	t.Cleanup(task.Stop)
