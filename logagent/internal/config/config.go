@@ -185,7 +185,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	}
 	if a.HostID != "" {
 		if err := record.CheckHostID(a.HostID); err != nil {
-			f.Check("agent", "host_id", a.HostID, fmt.Errorf("%w: up to %d printable ASCII characters without spaces, unique per host, or empty to keep the generated one in data_dir/host_id", err, record.MaxHostIDLen))
+			f.Check("agent", "host_id", a.HostID, fmt.Errorf("up to %d printable ASCII characters without spaces, unique per host, or empty to keep the generated one in data_dir/host_id (%w)", record.MaxHostIDLen, err))
 		}
 	}
 	for _, p := range a.AllowedPaths {
