@@ -126,6 +126,43 @@ func write(t *testing.T, dir, name, data string) {
 // new IP; the host id file is the same.
 func TestEventIDsSurviveIPChange(t *testing.T) {
 	s := newStack(t)
+	rs := resendAfterRestart(t, s, func() {
+		if _, err := os.Stat(filepath.Join(s.cfg.Agent.DataDir, HostIDFile)); err != nil {
+			t.Fatalf("no host id file after the first run: %v", err)
+		}
+		s.cfg.Agent.IP = "127.0.0.2"
+	})
+	if !strings.Contains(string(rs[9].Value), `"ip":"127.0.0.2"`) {
+		t.Errorf("host.ip of a record after the restart: %s", rs[9].Value)
+	}
+}
+
+// Upgrading from a version that hashed the IP: the first run stands for it
+// ([agent] host_id = the IP gives exactly its ids, and writes no host_id
+// file); the upgraded agent finds its checkpoints, adopts the IP as host id,
+// and the lines in flight at the upgrade are re-sent under their old ids.
+func TestUpgradeKeepsEventIDsOfLinesInFlight(t *testing.T) {
+	s := newStack(t)
+	s.cfg.Agent.HostID = s.cfg.Agent.IP
+	resendAfterRestart(t, s, func() {
+		if _, err := os.Stat(filepath.Join(s.cfg.Agent.DataDir, HostIDFile)); err == nil {
+			t.Fatal("the stand-in for the old version wrote a host_id file")
+		}
+		s.cfg.Agent.HostID = ""
+	})
+	st, err := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, HostIDFile))
+	if err != nil || !strings.Contains(string(st), `"host_id":"127.0.0.1"`) {
+		t.Fatalf("host_id file after the upgrade: %s (%v)", st, err)
+	}
+}
+
+// resendAfterRestart runs the agent on five lines, rewinds the checkpoint
+// to 0 as a crash before the acks were saved would leave it (the file's id
+// and fingerprint stay), applies change, runs the agent again, and returns
+// the ten records, having checked each line kept its event id and the
+// host_id file (if any) is unchanged.
+func resendAfterRestart(t *testing.T, s *stack, change func()) []kt.Record {
+	t.Helper()
 	cfgJSON := strings.ReplaceAll(`[{"path":"DIR/a.log","topic":"ids","start":"beginning"}]`, "DIR", s.dir)
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
 		if _, err := s.cli.Put(context.Background(), s.cfg.CollectKey(ip), cfgJSON); err != nil {
@@ -141,8 +178,6 @@ func TestEventIDsSurviveIPChange(t *testing.T) {
 	stop()
 	idFile, _ := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, HostIDFile))
 
-	// A crash before the acks were checkpointed: the file's offset goes
-	// back to 0 (its id and fingerprint stay), so all five are sent again.
 	cpPath := filepath.Join(s.cfg.Agent.DataDir, checkpoint.FileName)
 	raw, err := os.ReadFile(cpPath)
 	if err != nil {
@@ -162,7 +197,7 @@ func TestEventIDsSurviveIPChange(t *testing.T) {
 	raw, _ = json.Marshal(cp)
 	write(t, s.cfg.Agent.DataDir, checkpoint.FileName, string(raw))
 
-	s.cfg.Agent.IP = "127.0.0.2"
+	change()
 	s.run(t)
 	rs = kt.WaitFor(t, s.kafka.Addr(), "ids", 15*time.Second, func(rs []kt.Record) bool { return len(rs) >= 10 })
 	if len(rs) != 10 {
@@ -171,10 +206,8 @@ func TestEventIDsSurviveIPChange(t *testing.T) {
 	if n := kt.RepeatsKeepTheirIDs(t, rs); n != 5 {
 		t.Fatalf("%d lines re-sent, want 5", n)
 	}
-	if !strings.Contains(string(rs[9].Value), `"ip":"127.0.0.2"`) {
-		t.Errorf("host.ip of a record after the restart: %s", rs[9].Value)
-	}
-	if again, _ := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, HostIDFile)); len(idFile) == 0 || string(again) != string(idFile) {
+	if again, _ := os.ReadFile(filepath.Join(s.cfg.Agent.DataDir, HostIDFile)); len(idFile) > 0 && string(again) != string(idFile) {
 		t.Errorf("host_id file %q before the restart, %q after", idFile, again)
 	}
+	return rs
 }
