@@ -126,7 +126,7 @@ func CheckHostID(id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c > '~' {
-			return fmt.Errorf("byte %d (%q) is not printable ASCII without spaces", i, c)
+			return fmt.Errorf("byte %d (%#02x) is not printable ASCII without spaces", i, c)
 		}
 	}
 	return nil
