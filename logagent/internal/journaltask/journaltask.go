@@ -206,12 +206,16 @@ func (t *Task) options(cursor string) journald.Options {
 // before or after, must not lead out of it, nor into the system journal
 // when the host disallows that.
 func (t *Task) checkAllowed() error {
-	for _, p := range []string{t.o.Entry.Directory, t.o.Entry.File} {
+	for _, j := range []struct {
+		p    string
+		file bool
+	}{{t.o.Entry.Directory, false}, {t.o.Entry.File, true}} {
+		p := j.p
 		if p == "" {
 			continue
 		}
 		names := []string{p}
-		if p == t.o.Entry.File {
+		if j.file {
 			names, _ = filepath.Glob(p) // journalctl expands --file globs; a plain path matches itself
 		} else if des, err := os.ReadDir(p); err == nil {
 			// journalctl --directory also reads its machine-id
