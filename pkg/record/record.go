@@ -9,6 +9,8 @@ package record
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"math/bits"
 	"strconv"
 	"time"
@@ -66,33 +68,37 @@ type Kubernetes struct {
 // EventID derives the deterministic id of an event from where it was read:
 // the same line of the same file on the same host always gets the same id,
 // so a record sent twice (at-least-once delivery) is indexed once.
-// source identifies the stream (a file id, a journal cursor); position is
-// the line's start offset, or 0 where source alone is unique.
+// hostID is the agent's host identity, stable across restarts and IP
+// changes (see the agent's host_id; not the IP, which DHCP or a moved VM
+// changes between a send and its re-send). source identifies the stream (a
+// file id, a journal cursor); position is the line's start offset, or 0
+// where source alone is unique.
 //
-// The id is the hex FNV-1a 128 hash of hostIP, NUL, source, NUL and the
+// The id is the hex FNV-1a 128 hash of hostID, NUL, source, NUL and the
 // decimal position (the values of hash/fnv's New128a; fnv128 computes them
-// without allocating).
-func EventID(hostIP, source string, position int64) string {
-	return NewEventIDs(hostIP, source).ID(position)
+// without allocating). Agents before host ids hashed the IP in hostID's
+// place; an upgraded agent adopts that IP as its host id, so ids continue.
+func EventID(hostID, source string, position int64) string {
+	return NewEventIDs(hostID, source).ID(position)
 }
 
 // EventIDs derives the EventID of many positions of one source: the hash
-// of (hostIP, source) is computed once, not per line.
+// of (hostID, source) is computed once, not per line.
 type EventIDs struct {
-	prefix fnv128 // the hash state after hostIP and source
+	prefix fnv128 // the hash state after hostID and source
 }
 
-// NewEventIDs prepares EventID(hostIP, source, ·).
-func NewEventIDs(hostIP, source string) *EventIDs {
+// NewEventIDs prepares EventID(hostID, source, ·).
+func NewEventIDs(hostID, source string) *EventIDs {
 	h := newFNV128()
-	h.writeString(hostIP)
+	h.writeString(hostID)
 	h.writeByte(0)
 	h.writeString(source)
 	h.writeByte(0)
 	return &EventIDs{prefix: h}
 }
 
-// ID is EventID(hostIP, source, position). Safe for concurrent use.
+// ID is EventID(hostID, source, position). Safe for concurrent use.
 func (e *EventIDs) ID(position int64) string {
 	h := e.prefix
 	var digits [20]byte
@@ -102,6 +108,28 @@ func (e *EventIDs) ID(position int64) string {
 	var out [32]byte
 	hex.Encode(out[:], h.sum())
 	return string(out[:])
+}
+
+// MaxHostIDLen bounds a host id: long enough for a UUID, a machine id or
+// an IPv6 address, short enough to hash per source without thought.
+const MaxHostIDLen = 128
+
+// CheckHostID reports what is wrong with a host id: it must be 1 to
+// MaxHostIDLen printable ASCII characters without spaces, so it survives
+// ini files, JSON and logs unchanged (a changed byte is a new host).
+func CheckHostID(id string) error {
+	if id == "" {
+		return errors.New("empty")
+	}
+	if len(id) > MaxHostIDLen {
+		return fmt.Errorf("%d bytes, more than %d", len(id), MaxHostIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("byte %d (%#02x) is not printable ASCII without spaces", i, c)
+		}
+	}
+	return nil
 }
 
 // fnv128 is the FNV-1a 128-bit hash state, as hash/fnv computes it.

@@ -239,3 +239,24 @@ func TestAppendStringEscapesAtEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostID(t *testing.T) {
+	tests := []struct{ id, want string }{
+		{"0123456789abcdef0123456789abcdef", ""},
+		{"10.0.0.5", ""},
+		{"fe80::1", ""},
+		{"web-1.example.com", ""},
+		{strings.Repeat("x", MaxHostIDLen), ""},
+		{"", "empty"},
+		{strings.Repeat("x", MaxHostIDLen+1), "129 bytes, more than 128"},
+		{"web 1", `byte 3 (0x20) is not printable ASCII without spaces`},
+		{"web\n", `byte 3 (0x0a)`},
+		{"wéb", `byte 1 (0xc3)`},
+	}
+	for _, tt := range tests {
+		err := CheckHostID(tt.id)
+		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("CheckHostID(%q) = %v, want %q", tt.id, err, tt.want)
+		}
+	}
+}

@@ -55,8 +55,8 @@ endpoints. Without -config: -endpoints, else LOGAGENT_ETCD_ENDPOINTS, else
 const validateUsage = `logagent validate [-config agent.ini] FILE
 
 Checks a collect config (the JSON array an agent reads from etcd) exactly as
-the agent does: collect.Parse, plus the [agent] allowed_paths of -config when
-given. Prints "OK" with the entry count, or every problem with its fix.
+the agent does: collect.Parse, plus the [agent] allowed_paths and
+allow_journal of -config when given. Prints "OK" with the entry count, or every problem with its fix.
 FILE "-" reads standard input. Exit code 0 valid, 1 invalid, 2 usage.
 
 Examples:
@@ -240,14 +240,14 @@ func readInput(name string) ([]byte, error) {
 }
 
 // checkConfig validates data exactly as the agent does (collect.Parse,
-// then collect.CheckAllowed when allowed is set) and lists every problem:
-// when Parse rejects the whole, each entry is checked alone to find all
-// the bad ones. The verdict is always Parse's and CheckAllowed's.
-func checkConfig(data []byte, allowed []string) (entries []collect.Entry, problems []error) {
+// then the host's collect.Policy) and lists every problem: when Parse
+// rejects the whole, each entry is checked alone to find all the bad ones.
+// The verdict is always Parse's and the policy's.
+func checkConfig(data []byte, policy collect.Policy) (entries []collect.Entry, problems []error) {
 	entries, err := collect.Parse(data)
 	if err == nil {
 		for i, e := range entries {
-			if aerr := collect.CheckAllowed([]collect.Entry{e}, allowed); allowed != nil && aerr != nil {
+			if aerr := policy.Check([]collect.Entry{e}); aerr != nil {
 				problems = append(problems, renumber(aerr, i+1))
 			}
 		}
@@ -262,8 +262,8 @@ func checkConfig(data []byte, allowed []string) (entries []collect.Entry, proble
 		switch {
 		case perr != nil:
 			problems = append(problems, renumber(perr, i+1))
-		case allowed != nil:
-			if aerr := collect.CheckAllowed(one, allowed); aerr != nil {
+		default:
+			if aerr := policy.Check(one); aerr != nil {
 				problems = append(problems, renumber(aerr, i+1))
 			}
 		}
@@ -293,13 +293,13 @@ func plural(n int, one, many string) string {
 
 // validateFile runs checkConfig on FILE and reports; ok is false when the
 // caller must stop with exit code 1.
-func (c *cli) validateFile(file string, allowed []string) (data []byte, entries []collect.Entry, ok bool) {
+func (c *cli) validateFile(file string, policy collect.Policy) (data []byte, entries []collect.Entry, ok bool) {
 	data, err := readInput(file)
 	if err != nil {
 		c.fail(exitRuntime, "%v", err)
 		return nil, nil, false
 	}
-	entries, problems := checkConfig(data, allowed)
+	entries, problems := checkConfig(data, policy)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(c.stderr, "%s: %v\n", file, p)
@@ -310,28 +310,29 @@ func (c *cli) validateFile(file string, allowed []string) (data []byte, entries 
 	return data, entries, true
 }
 
-// allowedPaths is the allowed_paths of the -config ini, or none (every
-// path) without one: validate and put check a file exactly as that agent would.
-func (c *cli) allowedPaths() ([]string, error) {
+// policy is the allowed_paths and allow_journal of the -config ini;
+// without one, every path and the journal (allow_journal's default): validate
+// and put check a file exactly as that agent would.
+func (c *cli) policy() (collect.Policy, error) {
 	if c.configPath == "" {
-		return nil, nil
+		return collect.Policy{AllowJournal: config.Default().Agent.AllowJournal}, nil
 	}
 	cfg, err := c.settings()
 	if err != nil {
-		return nil, err
+		return collect.Policy{}, err
 	}
-	return cfg.Agent.AllowedPaths, nil
+	return collect.Policy{AllowedPaths: cfg.Agent.AllowedPaths, AllowJournal: cfg.Agent.AllowJournal}, nil
 }
 
 func runValidate(_ context.Context, c *cli) int {
 	if len(c.args) != 1 {
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
 	}
-	allowed, err := c.allowedPaths()
+	policy, err := c.policy()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
 	}
-	_, entries, ok := c.validateFile(c.args[0], allowed)
+	_, entries, ok := c.validateFile(c.args[0], policy)
 	if !ok {
 		return exitRuntime
 	}
@@ -339,8 +340,8 @@ func runValidate(_ context.Context, c *cli) int {
 	if len(entries) == 0 {
 		note = " (an agent given this stops collecting)"
 	}
-	if allowed != nil {
-		note += " within allowed_paths " + strings.Join(allowed, ", ")
+	if policy.AllowedPaths != nil {
+		note += " within allowed_paths " + strings.Join(policy.AllowedPaths, ", ")
 	}
 	fmt.Fprintf(c.stdout, "OK: %s: %s%s\n", c.args[0], plural(len(entries), "entry", "entries"), note)
 	return exitOK
@@ -381,11 +382,11 @@ func runPut(ctx context.Context, c *cli) int {
 	case len(c.args) != 1:
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
 	}
-	allowed, err := c.allowedPaths()
+	policy, err := c.policy()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
 	}
-	data, entries, ok := c.validateFile(c.args[0], allowed)
+	data, entries, ok := c.validateFile(c.args[0], policy)
 	if !ok {
 		fmt.Fprintf(c.stderr, "logagent put: nothing written: fix the problems above\n")
 		return exitRuntime

@@ -432,3 +432,46 @@ func TestCLITLSAndAuth(t *testing.T) {
 		t.Errorf("the password was printed: %q", out+errs)
 	}
 }
+
+// systemJournalConfigs are the configs of the collect package's
+// testdata/system_journal.txt (the agent's tests read the same file), with
+// DIR replaced by dir and the symlinks it names made there.
+func systemJournalConfigs(t *testing.T, dir string) []string {
+	t.Helper()
+	for link, target := range map[string]string{"jlink": "/var/log/journal", "varlog": "/var/log", "runlink": "/run/log/journal"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile("../../internal/collect/testdata/system_journal.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, strings.ReplaceAll(l, "DIR", dir))
+		}
+	}
+	return out
+}
+
+// validate -config rejects every config naming the system journal when the
+// ini sets allow_journal = false, as the agent does, and accepts them when
+// it is true.
+func TestValidateSystemJournal(t *testing.T) {
+	dir := t.TempDir()
+	configs := systemJournalConfigs(t, dir)
+	policy := "[agent]\nallowed_paths = /var/log/**, /run/log/**, /var/run/**, " + dir + "/**\nallow_journal = "
+	deny := writeFile(t, dir, "deny.ini", policy+"false\n")
+	allow := writeFile(t, dir, "allow.ini", policy+"true\n")
+	for i, c := range configs {
+		f := writeFile(t, dir, fmt.Sprintf("c%d.json", i), c)
+		if code, out, errs := run(t, "validate", "-config", deny, f); code != 1 || !strings.Contains(errs, "allow_journal = false") {
+			t.Errorf("allow_journal = false: %s: exit %d, stdout %q stderr %q; want 1 and the journal named", c, code, out, errs)
+		}
+		if code, out, errs := run(t, "validate", "-config", allow, f); code != 0 {
+			t.Errorf("allow_journal = true: %s: exit %d, stdout %q stderr %q; want 0", c, code, out, errs)
+		}
+	}
+}

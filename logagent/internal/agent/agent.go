@@ -43,6 +43,7 @@ type Agent struct {
 	ready *obs.Readiness
 
 	ip, hostname string
+	hostID       string // what event ids hash: stable across restarts and IP changes (hostid.go)
 	store        *checkpoint.Store
 	sink         *sink.Kafka
 	sched        *harvester.Scheduler // runs every file task's harvesters
@@ -74,7 +75,12 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 			return nil, fmt.Errorf("hostname (set [agent] hostname): %w", err)
 		}
 	}
-	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip))
+	idWhy := ""
+	if a.hostID, idWhy, err = hostID(cfg.Agent.DataDir, ip, cfg.Agent.HostID, MachineIDPath, log); err != nil {
+		return nil, err
+	}
+	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip),
+		"host_id", a.hostID, "host_id_source", idWhy)
 	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
 		return nil, err
 	}
@@ -101,6 +107,9 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 
 // IP is the address the agent identifies as.
 func (a *Agent) IP() string { return a.ip }
+
+// HostID is the identity the agent's event ids hash.
+func (a *Agent) HostID() string { return a.hostID }
 
 // HTTPAddr is the bound metrics address, or "".
 func (a *Agent) HTTPAddr() string {
@@ -186,10 +195,7 @@ func (a *Agent) live(key string) bool {
 func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
 	entries, err := collect.Parse(data)
 	if err == nil {
-		err = collect.CheckAllowed(entries, a.cfg.Agent.AllowedPaths)
-	}
-	if err == nil {
-		err = collect.CheckSystemJournal(entries, a.cfg.Agent.AllowJournal)
+		err = collect.Policy{AllowedPaths: a.cfg.Agent.AllowedPaths, AllowJournal: a.cfg.Agent.AllowJournal}.Check(entries)
 	}
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
@@ -253,7 +259,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 			continue
 		}
 		ag := a.cfg.Agent
-		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, AllowedPaths: ag.AllowedPaths,
+		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
 		a.specs[path] = e

@@ -21,7 +21,7 @@ var (
 // startJournal starts the task of a journald entry.
 func (a *Agent) startJournal(e collect.Entry) task {
 	ag := a.cfg.Agent
-	return journaltask.Start(journaltask.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, Journalctl: ag.Journalctl,
-		AllowedPaths: ag.AllowedPaths, StopTimeout: ag.ShutdownTimeout, Store: a.store, Sender: a.sink, Metrics: a.m,
+	return journaltask.Start(journaltask.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, Journalctl: ag.Journalctl,
+		AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal, StopTimeout: ag.ShutdownTimeout, Store: a.store, Sender: a.sink, Metrics: a.m,
 		Log: a.log.With("topic", e.Topic)})
 }

@@ -2,10 +2,13 @@ package agent
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/logcollect/logcollect/logagent/internal/journaltest"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
@@ -98,5 +101,53 @@ func TestJournaldReconcile(t *testing.T) {
 	count(4)
 	if !strings.Contains(s.logs.String(), `"task started" journal=journald:`+jdir+"|j_log|") {
 		t.Errorf("no task start logged for the journal; log:\n%s", s.logs.String())
+	}
+}
+
+// The configs of the collect package's testdata/system_journal.txt (the
+// same ones `logagent validate` is tested with) name the system journal in
+// every form: an agent with allow_journal = false rejects each, one with
+// allow_journal = true applies each.
+func TestSystemJournalSwitch(t *testing.T) {
+	s := newStack(t)
+	for link, target := range map[string]string{"jlink": "/var/log/journal", "varlog": "/var/log", "runlink": "/run/log/journal"} {
+		if err := os.Symlink(target, filepath.Join(s.dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile("../collect/testdata/system_journal.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var configs []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			configs = append(configs, l) // s.put replaces DIR
+		}
+	}
+	s.cfg.Agent.AllowedPaths = append(s.cfg.Agent.AllowedPaths, "/var/log/**", "/run/log/**", "/var/run/**")
+	s.cfg.Agent.Journalctl = filepath.Join(s.dir, "no-journalctl") // accepted journal tasks fail harmlessly
+	for _, allow := range []bool{false, true} {
+		s.cfg.Agent.AllowJournal = allow
+		a, stop := s.run(t)
+		result := "rejected"
+		if allow {
+			result = "applied"
+		}
+		base := testutil.ToFloat64(a.m.ConfigReloads.WithLabelValues(result))
+		for i, c := range configs {
+			s.put(t, c)
+			deadline := time.Now().Add(15 * time.Second)
+			for testutil.ToFloat64(a.m.ConfigReloads.WithLabelValues(result)) < base+float64(i+1) {
+				if time.Now().After(deadline) {
+					t.Fatalf("allow_journal = %v: %s not %s; log:\n%s", allow, c, result, s.logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		stop()
+		if !allow && strings.Count(s.logs.String(), "allow_journal = false") < len(configs) {
+			t.Fatalf("rejections do not all name allow_journal; log:\n%s", s.logs.String())
+		}
 	}
 }

@@ -377,7 +377,8 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 // CheckAllowed rejects entries whose path is outside the agent's
 // allowed_paths, so a remote config cannot make the agent ship /etc/shadow.
 // A journald entry's directory or file is checked the same way; the system
-// journal (neither set) is CheckSystemJournal's business.
+// journal (neither set, or a directory or file inside it) is
+// CheckSystemJournal's business.
 func CheckAllowed(entries []Entry, allowed []string) error {
 	for i, e := range entries {
 		if e.Type == TypeJournald {
@@ -392,22 +393,6 @@ func CheckAllowed(entries []Entry, allowed []string) error {
 		if !pathglob.MatchAny(allowed, e.Path) {
 			return &Error{Index: i + 1, Path: e.Path, Field: "path",
 				Msg: fmt.Sprintf("%q is outside the agent's allowed_paths (%s): collect from there, or widen [agent] allowed_paths on the host", e.Path, strings.Join(allowed, ", "))}
-		}
-	}
-	return nil
-}
-
-// CheckSystemJournal rejects journald entries without directory or file
-// (the host's own journal) unless the host allows it ([agent]
-// allow_journal).
-func CheckSystemJournal(entries []Entry, allowed bool) error {
-	if allowed {
-		return nil
-	}
-	for i, e := range entries {
-		if e.Type == TypeJournald && e.Directory == "" && e.File == "" {
-			return &Error{Index: i + 1, Path: "journald", Field: "type",
-				Msg: "reading the system journal is disabled on this host ([agent] allow_journal = false): set directory or file to a journal inside allowed_paths, or allow it on the host"}
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,11 +153,128 @@ func TestCheckAllowedJournald(t *testing.T) {
 	if err := CheckSystemJournal(sys, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckSystemJournal(es, false); err != nil {
-		t.Fatalf("a journal directory is the allowlist's business: %v", err)
+	if err := CheckSystemJournal(es[1:], false); err != nil {
+		t.Fatalf("a journal outside the system journal is the allowlist's business: %v", err)
 	}
 	err = CheckSystemJournal(sys, false)
 	if err == nil || !strings.Contains(err.Error(), "entry 2 (journald)") || !strings.Contains(err.Error(), "allow_journal") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// links makes the symlinks testdata/system_journal.txt names in dir.
+func systemJournalLinks(t *testing.T, dir string) {
+	t.Helper()
+	for link, target := range map[string]string{"jlink": "/var/log/journal", "varlog": "/var/log", "runlink": "/run/log/journal"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Every spelling of the system journal is recognised; other paths are not.
+func TestInSystemJournal(t *testing.T) {
+	dir := t.TempDir()
+	systemJournalLinks(t, dir)
+	os.Symlink("sub/../varlog/journal", filepath.Join(dir, "rel"))
+	os.Symlink("loop", filepath.Join(dir, "loop"))
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	const mid = "0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		path string
+		in   bool
+	}{
+		{"/var/log/journal", true},
+		{"/run/log/journal", true},
+		{"/var/run/log/journal", true},
+		{"/var/log/journal/", true},
+		{"/var/log/journal/.", true},
+		{"//var//log//journal", true},
+		{"/var/log/./journal/" + mid, true},
+		{"/var/log/app/../journal", true},
+		{"/var/log/journal/" + mid + "/system.journal", true},
+		{"/run/log/journal/" + mid + "/system@0005f-00001.journal~", true},
+		{"/var/log/journal/*/system.journal", true},
+		{"/var/log/jo*", true},
+		{"/*/log/journal/x.journal", true},
+		{dir + "/jlink", true},
+		{dir + "/jlink/", true},
+		{dir + "/jlink/" + mid + "/user-1000.journal", true},
+		{dir + "/varlog/journal", true},
+		{dir + "/rel", true},
+		{dir + "/sub/../jlink", true},
+		{dir + "/runlink/" + mid, true}, // dangling here: counts by its target
+		{"/var/log", false},
+		{"/var/log/journald.log", false},
+		{"/var/log/journal.old/x.journal", false},
+		{"/var/log/app/*.log", false},
+		{"/srv/journal/" + mid + "/system.journal", false},
+		{dir + "/varlog/app.log", false},
+		{dir + "/jlink/..", false}, // the link's parent: /var/log
+		{dir + "/loop/x", false},   // a symlink loop resolves to nothing
+		{"/", false},
+	}
+	for _, tt := range tests {
+		if real, in := InSystemJournal(tt.path); in != tt.in {
+			t.Errorf("InSystemJournal(%q) = %v (resolved %s), want %v", tt.path, in, real, tt.in)
+		}
+	}
+}
+
+// systemJournalConfigs are the configs of testdata/system_journal.txt, with
+// DIR replaced by dir.
+func systemJournalConfigs(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("testdata/system_journal.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, strings.ReplaceAll(l, "DIR", dir))
+		}
+	}
+	return out
+}
+
+// A config naming the system journal in any form is rejected with a clear
+// error when the host disallows it, and accepted when it allows it.
+func TestCheckSystemJournalForms(t *testing.T) {
+	dir := t.TempDir()
+	systemJournalLinks(t, dir)
+	for _, c := range systemJournalConfigs(t, dir) {
+		es, err := Parse([]byte(c))
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		if err := CheckSystemJournal(es, true); err != nil {
+			t.Errorf("allowed: %s: %v", c, err)
+		}
+		err = CheckSystemJournal(es, false)
+		if err == nil || !strings.Contains(err.Error(), "allow_journal = false") || !strings.Contains(err.Error(), "collect config entry ") {
+			t.Errorf("disallowed: %s: err = %v, want a rejection naming the entry and allow_journal", c, err)
+		}
+	}
+	// Forms Parse rejects as unclean are still caught when checked alone.
+	for _, p := range []string{"/var/log/journal/", "/var/log/app/../journal", "//run/log/journal"} {
+		e := []Entry{{Type: TypeJournald, Topic: "t", Directory: p}}
+		if err := CheckSystemJournal(e, false); err == nil {
+			t.Errorf("directory %q accepted", p)
+		}
+	}
+	// Other journals and files, and globs reaching the journal only through
+	// a wildcard (the harvester skips journal files at open), pass.
+	ok, err := Parse([]byte(`[{"type":"journald","topic":"t","directory":"/var/log/containers-journal"},{"path":"/var/log/**","topic":"u"},{"path":"/var/log/*/*.log","topic":"v"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSystemJournal(ok, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `collect config entry 1 (journald /var/log/journal): field "directory": "/var/log/journal" is the system journal (resolves to /var/log/journal) and reading the system journal is disabled on this host ([agent] allow_journal = false): set directory to another journal inside allowed_paths, or allow it on the host`
+	es, _ := Parse([]byte(`[{"type":"journald","topic":"t","directory":"/var/log/journal"}]`))
+	if err := CheckSystemJournal(es, false); err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/logcollect/logcollect/pkg/settings"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
@@ -72,6 +73,7 @@ type Etcd struct {
 type Agent struct {
 	DataDir             string
 	IP                  string
+	HostID              string // the identity event ids hash; "" keeps the one in data_dir/host_id
 	Hostname            string
 	HTTPListen          string
 	AllowedPaths        []string
@@ -182,6 +184,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a := &c.Agent
 	a.DataDir = f.String("agent", "data_dir", a.DataDir)
 	a.IP = f.String("agent", "ip", "")
+	a.HostID = f.String("agent", "host_id", "")
 	a.Hostname = f.String("agent", "hostname", "")
 	a.HTTPListen = f.String("agent", "http_listen", a.HTTPListen)
 	a.AllowedPaths = f.Strings("agent", "allowed_paths", a.AllowedPaths)
@@ -208,6 +211,11 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	}
 	if a.IP != "" && net.ParseIP(a.IP) == nil {
 		f.Check("agent", "ip", a.IP, errors.New("an IPv4 or IPv6 address, or empty to detect the outbound address"))
+	}
+	if a.HostID != "" {
+		if err := record.CheckHostID(a.HostID); err != nil {
+			f.Check("agent", "host_id", a.HostID, fmt.Errorf("up to %d printable ASCII characters without spaces, unique per host, or empty to keep the generated one in data_dir/host_id (%w)", record.MaxHostIDLen, err))
+		}
 	}
 	for _, p := range a.AllowedPaths {
 		f.Check("agent", "allowed_paths", p, pathglob.Validate(p))

@@ -61,6 +61,8 @@ func TestRejections(t *testing.T) {
 		{"[kafka]\nchan_max_size = 0\n", "chan_max_size"},
 		{"[etcd]\ncollect_log_key = /logagent/config\n", "exactly one %s"},
 		{"[agent]\nip = not-an-ip\n", `[agent] ip = "not-an-ip"`},
+		{"[agent]\nhost_id = \"web 1\"\n", `[agent] host_id = "web 1": want up to 128 printable ASCII characters without spaces, unique per host, or empty to keep the generated one in data_dir/host_id (byte 3 (0x20) is not printable ASCII without spaces)`},
+		{"[agent]\nhost_id = " + strings.Repeat("x", 129) + "\n", "129 bytes, more than 128"},
 		{"[agent]\nallowed_paths = var/log\n", "not absolute"},
 		{"[log]\nlevel = loud\n", "[log] level"},
 		{"[nosuch]\nx = 1\n", "unknown section"},

@@ -54,7 +54,7 @@ func BenchmarkTailToKafka(b *testing.B) {
 		bytes += size
 		es, _ := collect.Parse([]byte(`[{"path":"` + p + `","topic":"bench","start":"beginning"}]`))
 		b.StartTimer()
-		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{dir + "/**"}, ScanInterval: 10 * time.Millisecond,
+		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{dir + "/**"}, ScanInterval: 10 * time.Millisecond,
 			PollInterval: 10 * time.Millisecond, CloseInactive: time.Minute, PartialFlush: time.Second, StopTimeout: 10 * time.Second,
 			Store: store, Sender: snd, Metrics: m, Log: logging.Discard()})
 		fi, _ := statFile(p)

@@ -46,7 +46,9 @@ type Options struct {
 	Entry         collect.Entry
 	HostName      string
 	HostIP        string
+	HostID        string // hashed into event ids (record.EventID); the IP is only a field
 	AllowedPaths  []string
+	AllowJournal  bool // [agent] allow_journal: false skips files that resolve into the system journal
 	ScanInterval  time.Duration
 	PollInterval  time.Duration // how often timers (partial line, multiline, inactivity) are checked; growth wakes the harvester at once
 	Scheduler     *Scheduler    // runs the harvesters; nil: the task starts its own
@@ -117,7 +119,7 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	store := h.o.Store
 	h.id = id
 	h.kafkaKey = []byte(id) // shared by the generation's records: the producer only reads it
-	h.eventIDs = record.NewEventIDs(h.o.HostIP, id)
+	h.eventIDs = record.NewEventIDs(h.o.HostID, id)
 	h.tracker = ack.New(offset, func(off int64) { store.SetOffset(key, id, off) })
 }
 

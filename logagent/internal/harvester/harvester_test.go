@@ -132,7 +132,7 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard())})
 	t.Cleanup(e.task.Stop)
@@ -774,6 +774,33 @@ func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
 	}
 }
 
+// With [agent] allow_journal = false (Options.AllowJournal unset), a file
+// that resolves into the system journal is skipped when opened, however the
+// glob reached it (here a link; /var/log/** reaches it directly).
+func TestSystemJournalFileIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	var logs logging.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	sys := filepath.Join(e.dir, "journal") // stands in for /var/log/journal, inside allowed_paths
+	os.Mkdir(sys, 0o755)
+	old := collect.SystemJournalDirs
+	collect.SystemJournalDirs = []string{sys}
+	t.Cleanup(func() { collect.SystemJournalDirs = old })
+	appendTo(t, filepath.Join(sys, "system.journal"), "journal secret\n")
+	if err := os.Symlink(filepath.Join(sys, "system.journal"), filepath.Join(e.dir, "j.log")); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(e.dir, "app.log"), "allowed\n")
+	e.start(t, `{"path":"DIR/*.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "the allowed file read", func() bool { return hasAll(t, e.snd.all(), []string{"allowed"}) })
+	waitFor(t, "the skip logged", func() bool { return strings.Contains(logs.String(), "in the system journal") })
+	for _, m := range e.snd.messages() {
+		if strings.Contains(m, "secret") {
+			t.Fatalf("read %q from the system journal", m)
+		}
+	}
+}
+
 // While data_dir cannot be written (full, read-only), a file that needs a
 // new id — a new file, or a truncated one's new generation — is not read:
 // lines sent under an id that is not on disk would be sent again under
@@ -980,7 +1007,7 @@ func (e *env) startShared(t *testing.T, sched *Scheduler, snd Sender, path, topi
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
 	t.Cleanup(task.Stop)

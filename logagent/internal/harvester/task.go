@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
 
@@ -149,6 +150,10 @@ func (t *Task) scan() {
 		}
 		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
 			t.logOnce(path, "file resolves outside allowed_paths; skipped", "resolved", real, "allowed_paths", t.o.AllowedPaths)
+			continue
+		}
+		if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
+			t.logOnce(path, "file is in the system journal and [agent] allow_journal = false; skipped", "resolved", real)
 			continue
 		}
 		fi, err := statFile(path)

@@ -132,7 +132,7 @@ func TestFillRecord(t *testing.T) {
 
 	var r record.Record
 	r.HostIP, r.HostName = "10.0.0.5", "web-1"
-	all[0].Fill(&r, o.Source())
+	all[0].Fill(&r, o.Source(), "host-1")
 	var doc map[string]any
 	if err := json.Unmarshal(r.AppendJSON(nil), &doc); err != nil {
 		t.Fatal(err)
@@ -143,13 +143,13 @@ func TestFillRecord(t *testing.T) {
 		t.Errorf("record = %v", doc)
 	}
 	again := r
-	all[0].Fill(&again, o.Source())
+	all[0].Fill(&again, o.Source(), "host-1")
 	if again.EventID != r.EventID || r.EventID == "" {
 		t.Error("event id is not deterministic")
 	}
 
 	var bin record.Record
-	all[3].Fill(&bin, o.Source())
+	all[3].Fill(&bin, o.Source(), "host-1")
 	if len(bin.Flags) != 1 || bin.Flags[0] != record.FlagInvalidUTF8 || !json.Valid(bin.AppendJSON(nil)) {
 		t.Errorf("binary message: flags %v, json %s", bin.Flags, bin.AppendJSON(nil))
 	}
@@ -158,7 +158,7 @@ func TestFillRecord(t *testing.T) {
 	}
 
 	var c record.Record
-	all[4].Fill(&c, o.Source())
+	all[4].Fill(&c, o.Source(), "host-1")
 	if c.Extra["container_name"] != "web" || c.Extra["container_id"] != "abc123" || c.Extra["container_tag"] != "web" {
 		t.Errorf("docker driver fields = %v", c.Extra)
 	}
@@ -238,5 +238,26 @@ func TestFollowHeadAndCursorAcrossBoots(t *testing.T) {
 	}
 	if c, err := TailCursor(context.Background(), Options{Directory: t.TempDir()}); err != nil || c != "" {
 		t.Fatalf("TailCursor of an empty journal = %q, %v; want \"\"", c, err)
+	}
+}
+
+// An entry's event id follows the agent's host identity and the cursor, not
+// the IP, which may change between a send and its re-send.
+func TestFillEventIDFollowsHostID(t *testing.T) {
+	e := Entry{Cursor: "s=1;i=2;b=3", Message: "m"}
+	fill := func(ip, hostID string) string {
+		r := record.Record{HostIP: ip}
+		e.Fill(&r, "journald", hostID)
+		return r.EventID
+	}
+	id := fill("10.0.0.5", "host-1")
+	if id != record.EventID("host-1", "journal|s=1;i=2;b=3", 0) {
+		t.Fatalf("event id %s is not record.EventID(host id, journal|cursor, 0)", id)
+	}
+	if fill("10.9.9.9", "host-1") != id {
+		t.Error("the IP changed the event id")
+	}
+	if fill("10.0.0.5", "host-2") == id {
+		t.Error("two hosts share an event id")
 	}
 }

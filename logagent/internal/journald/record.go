@@ -32,13 +32,14 @@ func (o Options) Source() string {
 	return "journald"
 }
 
-// Fill sets r from the entry. The event id derives from the cursor, which
-// identifies an entry for good, so a re-read entry keeps its id.
-func (e Entry) Fill(r *record.Record, source string) {
+// Fill sets r from the entry. The event id derives from hostID (the
+// agent's stable host identity) and the cursor, which identifies an entry
+// for good, so a re-read entry keeps its id.
+func (e Entry) Fill(r *record.Record, source, hostID string) {
 	r.Timestamp = e.Realtime
 	r.Message = e.Message
 	r.Path = source
-	r.EventID = record.EventID(r.HostIP, "journal|"+e.Cursor, 0)
+	r.EventID = record.EventID(hostID, "journal|"+e.Cursor, 0)
 	r.ExtraKey = "journald"
 	r.Extra = make(map[string]string, len(keptFields))
 	for field, key := range keptFields {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -38,8 +39,10 @@ type Options struct {
 	Entry        collect.Entry // a validated "type":"journald" entry
 	HostName     string
 	HostIP       string
+	HostID       string   // hashed into event ids and the Kafka key; the IP is only a field
 	Journalctl   string   // [agent] journalctl
 	AllowedPaths []string // a directory/file must still resolve inside (symlinks)
+	AllowJournal bool     // [agent] allow_journal: false keeps resolved paths out of the system journal
 	StopTimeout  time.Duration
 	RetryMin     time.Duration // backoff between journalctl runs after a failure; default 1s
 	RetryMax     time.Duration // default 30s
@@ -79,7 +82,7 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	source := o.Entry.JournalOptions().Source()
-	t := &Task{o: o, key: o.Entry.Key(), source: source, kafkaKey: []byte(o.HostIP + "|" + source),
+	t := &Task{o: o, key: o.Entry.Key(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
 		ctx: ctx, cancel: cancel, cursors: map[int64]string{}}
 	t.tracker = ack.New(0, t.acked)
 	t.wg.Add(1)
@@ -197,20 +200,41 @@ func (t *Task) options(cursor string) journald.Options {
 	return o
 }
 
-// checkAllowed re-checks a journal directory or file after symlinks: the
-// collect config was checked as written, but a link inside allowed_paths
-// must not lead out of it.
+// checkAllowed re-checks a journal directory or file (every match of a
+// --file glob) after symlinks, before each journalctl run: the collect
+// config was checked as written, but a link inside allowed_paths, made
+// before or after, must not lead out of it, nor into the system journal
+// when the host disallows that.
 func (t *Task) checkAllowed() error {
-	for _, p := range []string{t.o.Entry.Directory, t.o.Entry.File} {
+	for _, j := range []struct {
+		p    string
+		file bool
+	}{{t.o.Entry.Directory, false}, {t.o.Entry.File, true}} {
+		p := j.p
 		if p == "" {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			continue // journald.Open reports a missing journal
+		names := []string{p}
+		if j.file {
+			names, _ = filepath.Glob(p) // journalctl expands --file globs; a plain path matches itself
+		} else if des, err := os.ReadDir(p); err == nil {
+			// journalctl --directory also reads its machine-id
+			// subdirectories and files, and follows links among them.
+			for _, de := range des {
+				names = append(names, filepath.Join(p, de.Name()))
+			}
 		}
-		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
-			return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", p, real, t.o.AllowedPaths)
+		for _, name := range names {
+			real, err := filepath.EvalSymlinks(name)
+			if err != nil {
+				continue // journald.Open reports a missing journal
+			}
+			if !pathglob.MatchAny(t.o.AllowedPaths, real) {
+				return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", name, real, t.o.AllowedPaths)
+			}
+			if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
+				return fmt.Errorf("journal %s resolves to %s, in the system journal, and reading the system journal is disabled on this host ([agent] allow_journal = false)", name, real)
+			}
 		}
 	}
 	return nil
@@ -248,7 +272,7 @@ func (t *Task) follow() (int, error) {
 // send tracks the entry, then sends it, so its ack can never be missed.
 func (t *Task) send(e journald.Entry) error {
 	r := record.Record{HostName: t.o.HostName, HostIP: t.o.HostIP}
-	e.Fill(&r, t.source)
+	e.Fill(&r, t.source, t.o.HostID)
 	if r.Timestamp.IsZero() {
 		r.Timestamp = time.Now()
 	}

@@ -72,7 +72,7 @@ func (e *env) start(t *testing.T, entry string) *Task {
 		t.Fatal(err)
 	}
 	log, _ := logging.New(e.logs, "info", "text")
-	task := Start(Options{Entry: es[0], HostName: "web-1", HostIP: "127.0.0.1", Journalctl: "journalctl", AllowedPaths: []string{"/**"},
+	task := Start(Options{Entry: es[0], HostName: "web-1", HostIP: "127.0.0.1", HostID: "host-1", Journalctl: "journalctl", AllowedPaths: []string{"/**"},
 		StopTimeout: 10 * time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Store: e.store, Sender: e.sink, Metrics: metrics.New(nil), Log: log})
 	t.Cleanup(task.Stop)
@@ -268,5 +268,59 @@ func TestErrorsAreReportedAndRetried(t *testing.T) {
 	rs := waitN(t, e, "late_log", 2)
 	if rs[0].Message != "nginx started" {
 		t.Errorf("first record %q", rs[0].Message)
+	}
+}
+
+// Before each journalctl run the journal is checked after symlinks,
+// including a directory's entries and a --file glob's matches: links made
+// after the config was accepted lead neither out of allowed_paths nor, with
+// allow_journal = false, into the system journal.
+func TestCheckAllowedResolvesLinks(t *testing.T) {
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "sys") // stands in for /var/log/journal
+	old := collect.SystemJournalDirs
+	collect.SystemJournalDirs = []string{sys}
+	t.Cleanup(func() { collect.SystemJournalDirs = old })
+	mk := func(p string) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		os.MkdirAll(filepath.Dir(name), 0o755)
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(filepath.Join(sys, "mid", "system.journal"))
+	mk(filepath.Join(dir, "plain", "app.journal"))
+	link(filepath.Join(sys, "mid"), filepath.Join(dir, "j", "0123456789abcdef0123456789abcdef"))
+	link(filepath.Join(sys, "mid", "system.journal"), filepath.Join(dir, "files", "b.journal"))
+	mk(filepath.Join(dir, "files", "a.journal"))
+	link("/etc", filepath.Join(dir, "out"))
+	tests := []struct {
+		entry       collect.Entry
+		deny, allow string // the error wanted with allow_journal false, true; "" none
+	}{
+		{collect.Entry{Directory: filepath.Join(dir, "plain")}, "", ""},
+		{collect.Entry{File: filepath.Join(dir, "plain", "app.journal")}, "", ""},
+		{collect.Entry{Directory: filepath.Join(dir, "j")}, "allow_journal = false", ""},
+		{collect.Entry{File: filepath.Join(dir, "files", "*.journal")}, "allow_journal = false", ""},
+		{collect.Entry{File: filepath.Join(dir, "files", "b.journal")}, "allow_journal = false", ""},
+		{collect.Entry{Directory: filepath.Join(dir, "out")}, "outside allowed_paths", "outside allowed_paths"},
+	}
+	for _, tt := range tests {
+		for _, allow := range []bool{false, true} {
+			task := &Task{o: Options{Entry: tt.entry, AllowedPaths: []string{dir + "/**"}, AllowJournal: allow}}
+			want := tt.deny
+			if allow {
+				want = tt.allow
+			}
+			err := task.checkAllowed()
+			if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+				t.Errorf("%+v allow_journal=%v: err %v, want %q", tt.entry, allow, err, want)
+			}
+		}
 	}
 }
