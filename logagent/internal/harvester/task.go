@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
-	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
 
 // Task runs the harvesters of one collect entry: it rescans the entry's
@@ -142,15 +141,6 @@ func (t *Task) scan() {
 		if t.following(path) {
 			continue
 		}
-		// A symlink must not lead outside allowed_paths.
-		real, err := filepath.EvalSymlinks(path)
-		if err != nil {
-			continue // vanished between glob and here: next scan
-		}
-		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
-			t.logOnce(path, "file resolves outside allowed_paths; skipped", "resolved", real, "allowed_paths", t.o.AllowedPaths)
-			continue
-		}
 		fi, err := statFile(path)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -176,11 +166,18 @@ func (t *Task) scan() {
 		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) {
 			continue
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
+		if testHookBeforeOpen != nil {
+			testHookBeforeOpen(path)
+		}
+		f, ofi, ok := t.open(path)
+		if !ok {
 			continue
 		}
+		if ofi.dev != fi.dev || ofi.ino != fi.ino {
+			f.Close() // the path was swapped since the stat: next scan
+			continue
+		}
+		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if err != nil {
 			f.Close()
