@@ -182,6 +182,21 @@ func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
 	s.dirty = true
 }
 
+// SetPath records that key's file is now named path (renamed by rotation),
+// so expiry looks for it there (see Expire). The update time is kept: a
+// rename is not delivery.
+func (s *Store) SetPath(key, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.Path == path {
+		return
+	}
+	e.Path = path
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
 // Delete removes key.
 func (s *Store) Delete(key string) {
 	s.mu.Lock()
@@ -307,22 +322,40 @@ func writeAtomic(path string, data []byte) error {
 // data_dir (the cached collect config).
 func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
 
-// Expire drops entries not updated for retention whose file is gone (its
-// path no longer holds the same device:inode), so the store does not grow
-// forever with rotated-away files. live reports keys in use right now.
+// Expire drops entries not updated for retention whose file is really
+// gone, so the store does not grow forever with rotated-away files. live
+// reports keys in use right now. A file at rest (a rotated app.log.1 not
+// written for days) is not gone: it is looked for under its stored path
+// (which follows renames the scans see, SetPath) and, failing that, in that
+// path's directory, where logrotate renames it (app.log.1 -> app.log.2, or
+// a name no glob matches any more). Dropping the entry of a file that still
+// exists would have it read again from 0 under a new id: every line twice.
+// The files are looked at outside the store's lock (one directory read per
+// directory per run, hourly).
 func (s *Store) Expire(retention time.Duration, live func(key string) bool) int {
 	cutoff := time.Now().Add(-retention)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	candidates := map[string]Entry{}
 	for k, e := range s.st.Files {
-		if e.Updated.After(cutoff) || (live != nil && live(k)) {
+		if !e.Updated.After(cutoff) {
+			candidates[k] = e
+		}
+	}
+	s.mu.Unlock()
+	dirs := map[string]map[fileID]bool{} // directory -> files in it, read once per run
+	gone := make([]string, 0, len(candidates))
+	for k, e := range candidates {
+		if (live != nil && live(k)) || exists(e, dirs) {
 			continue
 		}
-		if fi, err := os.Stat(e.Path); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Dev) == e.Device && st.Ino == e.Inode {
-				continue
-			}
+		gone = append(gone, k)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, k := range gone {
+		if e, ok := s.st.Files[k]; !ok || e.Updated.After(cutoff) {
+			continue // updated meanwhile
 		}
 		delete(s.st.Files, k)
 		n++
@@ -339,6 +372,45 @@ func (s *Store) Expire(retention time.Duration, live func(key string) bool) int 
 		s.dirty = true
 	}
 	return n
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// exists reports whether e's file is under its stored path or anywhere in
+// that path's directory. An entry without a path (a retired generation of
+// a truncated file, kept so a copy of it is recognised) has no file.
+func exists(e Entry, dirs map[string]map[fileID]bool) bool {
+	if e.Path == "" {
+		return false
+	}
+	id := fileID{e.Device, e.Inode}
+	if fi, err := os.Stat(e.Path); err == nil && idOf(fi) == id {
+		return true
+	}
+	dir := filepath.Dir(e.Path)
+	in, ok := dirs[dir]
+	if !ok {
+		in = map[fileID]bool{}
+		ents, _ := os.ReadDir(dir) // unreadable or gone: nothing found there
+		for _, de := range ents {
+			if !de.Type().IsRegular() {
+				continue
+			}
+			if fi, err := de.Info(); err == nil {
+				in[idOf(fi)] = true
+			}
+		}
+		dirs[dir] = in
+	}
+	return in[id]
+}
+
+func idOf(fi fs.FileInfo) fileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}
+	}
+	return fileID{uint64(st.Dev), st.Ino}
 }
 
 // Run saves every interval and expires old entries hourly until ctx is

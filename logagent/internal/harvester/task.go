@@ -156,14 +156,13 @@ func (t *Task) scan() {
 		h := t.running[key]
 		t.mu.Unlock()
 		if h != nil {
-			if *h.path.Load() != path {
-				h.path.Store(&path) // renamed, still matching the glob: same file, same harvester
-			}
+			t.followRename(h, key, *h.path.Load(), path, fi) // renamed, still matching the glob: same file, same harvester
 			continue
 		}
 		// Nothing new since the checkpoint: do not open (thousands of old
 		// rotated files must not hold descriptors).
 		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) {
+			t.followRename(nil, key, cp.Path, path, fi)
 			continue
 		}
 		if testHookBeforeOpen != nil {
