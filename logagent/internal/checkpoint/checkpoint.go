@@ -34,6 +34,15 @@ type Entry struct {
 	FP      string    `json:"fp"`     // hash of the first FPLen bytes
 	Offset  int64     `json:"offset"` // end of the last contiguous line Kafka acknowledged
 	Updated time.Time `json:"updated"`
+	// TailOff and Tail prove what was shipped: Tail is the hash of the
+	// last bytes (up to 1 KiB) before TailOff, an offset Kafka acknowledged
+	// (TailOff <= Offset). A new file is continued as a copy of this one
+	// (copytruncate) only if it holds these very bytes there: an equal
+	// first KiB alone (a CSV header, a start-up banner) does not make two
+	// files one. Added without a version bump: older files have none, and
+	// their copies are then read as new files.
+	TailOff int64  `json:"tail_off,omitempty"`
+	Tail    string `json:"tail,omitempty"`
 }
 
 // Cursor is the saved position of a journal stream (a journald collect
@@ -165,6 +174,20 @@ func (s *Store) SetOffset(key, id string, offset int64) {
 		return
 	}
 	e.Offset, e.Updated = offset, time.Now().UTC()
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
+// SetOffsetTail is SetOffset that also records tail, the hash of the bytes
+// just before offset (see Entry.Tail).
+func (s *Store) SetOffsetTail(key, id string, offset int64, tail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.ID != id || (e.Offset == offset && e.TailOff == offset) {
+		return
+	}
+	e.Offset, e.TailOff, e.Tail, e.Updated = offset, offset, tail, time.Now().UTC()
 	s.st.Files[key] = e
 	s.dirty = true
 }

@@ -54,6 +54,14 @@ func appendEntry(b []byte, e Entry) []byte {
 	b = strconv.AppendInt(b, e.Offset, 10)
 	b = append(b, `,"updated":`...)
 	b = appendTime(b, e.Updated)
+	if e.TailOff != 0 {
+		b = append(b, `,"tail_off":`...)
+		b = strconv.AppendInt(b, e.TailOff, 10)
+	}
+	if e.Tail != "" {
+		b = append(b, `,"tail":`...)
+		b = record.AppendString(b, e.Tail)
+	}
 	return append(b, '}')
 }
 

@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +177,10 @@ func (t *Task) scan() {
 		}
 		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
+		if errors.Is(err, errCopyNotSettled) {
+			f.Close()
+			continue
+		}
 		if err != nil {
 			f.Close()
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
@@ -238,9 +241,11 @@ func fingerprintOf(buf []byte) string {
 //     grows, the id never changes);
 //   - known device:inode with another fingerprint: the inode was reused by a
 //     new file, read from 0 with a new id;
-//   - unknown, but its first FingerprintSize bytes equal a known file's: a
-//     copy (copytruncate's app.log.1): continue from that file's checkpoint
-//     with its id, so lines already sent keep their event ids;
+//   - unknown, but it holds the bytes a known file shipped (its first
+//     FingerprintSize bytes and the bytes before its checkpoint), and that
+//     file no longer does: a copy (copytruncate's app.log.1): continue from
+//     that checkpoint with its id, so lines already sent keep their event
+//     ids (see copyOf);
 //   - otherwise new: from the end if the entry is seen for the first time
 //     and start is "end", else from 0.
 func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset int64, fp fileprint, err error) {
@@ -250,8 +255,11 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		return "", 0, fileprint{}, err
 	}
 	fp = fileprint{fpLen, sum}
-	put := func(id string, off int64) (string, int64, fileprint, error) {
-		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off})
+	// proven is the checkpoint's proof of what was shipped (Entry.Tail),
+	// kept when the file resumes or is continued as a copy.
+	put := func(id string, off int64, proven checkpoint.Entry) (string, int64, fileprint, error) {
+		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off,
+			TailOff: proven.TailOff, Tail: proven.Tail})
 		return id, off, fp, nil
 	}
 	if cp, ok := t.o.Store.Get(key); ok {
@@ -264,7 +272,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 			same = old == cp.FP
 		}
 		if same && cp.Offset <= fi.size {
-			return put(cp.ID, cp.Offset)
+			return put(cp.ID, cp.Offset, cp)
 		}
 		if same {
 			t.o.Log.Info("file shrank below its checkpoint while not followed; reading it again from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
@@ -279,23 +287,24 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		if cp.FPLen > 0 {
 			retired := cp
 			retired.Path = ""
-			t.o.Store.Put("retired:"+cp.ID+"|"+t.o.Entry.Topic, retired)
+			t.o.Store.Put(retiredPrefix+cp.ID+"|"+t.o.Entry.Topic, retired)
 		}
-		return put(newID(), 0)
+		return put(newID(), 0, checkpoint.Entry{})
 	}
 	if fpLen == FingerprintSize {
-		for k, cp := range t.o.Store.Entries() {
-			if k != key && strings.HasSuffix(k, "|"+t.o.Entry.Topic) && cp.FPLen == FingerprintSize && cp.FP == sum && cp.Device == fi.dev {
-				off := min(cp.Offset, fi.size)
-				t.o.Log.Info("file is a copy of a known file (copytruncate); continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", off)
-				return put(cp.ID, off)
-			}
+		cp, ok, err := t.copyOf(f, fi, key, sum)
+		if err != nil {
+			return "", 0, fileprint{}, err
+		}
+		if ok {
+			t.o.Log.Info("file is a copy of a known file (copytruncate): it holds the bytes shipped; continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", cp.TailOff)
+			return put(cp.ID, cp.TailOff, cp)
 		}
 	}
 	if firstScan && t.o.Entry.Start == "end" {
-		return put(newID(), fi.size)
+		return put(newID(), fi.size, checkpoint.Entry{})
 	}
-	return put(newID(), 0)
+	return put(newID(), 0, checkpoint.Entry{})
 }
 
 // pendingStart is a file identified by a scan whose harvester starts at the
