@@ -16,6 +16,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -64,6 +65,10 @@ type state struct {
 	// without a version bump: older agents ignore the field, and a file
 	// written by them simply has none.
 	Cursors map[string]Cursor `json:"cursors,omitempty"`
+	// Topics is collect entry path → the topic its last task sent to, so
+	// a task started after the entry's topic was edited knows which
+	// stream it takes over (see EntryTopic). Added like Cursors.
+	Topics map[string]string `json:"topics,omitempty"`
 }
 
 // Store holds entries in memory and persists them.
@@ -97,7 +102,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}}}
+	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}, Topics: map[string]string{}}}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -124,6 +129,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	if st.Cursors == nil {
 		st.Cursors = map[string]Cursor{}
+	}
+	if st.Topics == nil {
+		st.Topics = map[string]string{}
 	}
 	s.st = st
 	s.saved = savedIDs(st.Files)
@@ -252,6 +260,38 @@ func (s *Store) MarkSeen(entryPath string) {
 	defer s.mu.Unlock()
 	if _, ok := s.st.Seen[entryPath]; !ok {
 		s.st.Seen[entryPath] = time.Now().UTC().Format(time.RFC3339)
+		s.dirty = true
+	}
+}
+
+// EntryTopic is the topic the collect entry with this path last sent to,
+// or "" if none is known. A store written before topics were recorded
+// knows it when the entry was seen under a single topic (Seen keys are
+// "path|topic", as the harvester marks them).
+func (s *Store) EntryTopic(entryPath string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if topic, ok := s.st.Topics[entryPath]; ok {
+		return topic
+	}
+	topic := ""
+	for k := range s.st.Seen {
+		if rest, ok := strings.CutPrefix(k, entryPath+"|"); ok && !strings.Contains(rest, "|") {
+			if topic != "" {
+				return "" // seen under several: which was last is unknown
+			}
+			topic = rest
+		}
+	}
+	return topic
+}
+
+// SetEntryTopic records the topic the collect entry with this path sends to.
+func (s *Store) SetEntryTopic(entryPath, topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.Topics[entryPath] != topic {
+		s.st.Topics[entryPath] = topic
 		s.dirty = true
 	}
 }

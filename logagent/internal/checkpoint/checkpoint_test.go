@@ -254,3 +254,31 @@ func TestSaved(t *testing.T) {
 		t.Fatal("not saved after Open")
 	}
 }
+
+// TestEntryTopic: the topic an entry last sent to is recorded, survives a
+// reopen, and is derived from the seen marks of a store written before it
+// was recorded when the entry was seen under one topic only.
+func TestEntryTopic(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"files":{},"seen":{"/a/*.log|t1":"x","/b.log|t1":"x","/b.log|t2":"x","/c.log|t1|x":"x"}}`
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/a/*.log": "t1", "/b.log": "", "/c.log": "", "/d.log": ""} {
+		if got := s.EntryTopic(path); got != want {
+			t.Errorf("EntryTopic(%s) = %q, want %q", path, got, want)
+		}
+	}
+	s.SetEntryTopic("/b.log", "t2")
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(dir, logging.Discard())
+	if got := s2.EntryTopic("/b.log"); got != "t2" {
+		t.Fatalf("after reopen EntryTopic = %q, want t2", got)
+	}
+}

@@ -25,6 +25,10 @@ func (st *state) appendJSON(b []byte) []byte {
 		b = append(b, `,"cursors":`...)
 		b = appendMap(b, st.Cursors, appendCursor)
 	}
+	if len(st.Topics) > 0 {
+		b = append(b, `,"topics":`...)
+		b = appendMap(b, st.Topics, record.AppendString)
+	}
 	return append(b, '}')
 }
 

@@ -50,6 +50,13 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		default:
 			st.Cursors = map[string]Cursor{pick(alphabet): {Cursor: pick(alphabet), Source: pick(alphabet), Topic: pick(alphabet), Updated: time.Unix(rng.Int64N(4e9), 0)}}
 		}
+		switch rng.IntN(3) {
+		case 0: // omitted
+		case 1:
+			st.Topics = map[string]string{}
+		default:
+			st.Topics = map[string]string{pick(alphabet): pick(alphabet)}
+		}
 		if round%50 == 0 {
 			st.Seen = nil
 		}

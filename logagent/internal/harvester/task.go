@@ -38,7 +38,8 @@ type Task struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	ownSched bool // the scheduler was started for this task alone
+	ownSched  bool   // the scheduler was started for this task alone
+	prevTopic string // the entry's topic before an edit (see previousTopic)
 
 	mu        sync.Mutex
 	running   map[string]*harvester
@@ -52,6 +53,7 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	if t.o.Scheduler == nil {
 		t.o.Scheduler, t.ownSched = NewScheduler(0, o.PollInterval), true
 	}
@@ -191,6 +193,7 @@ func (t *Task) scan() {
 	if firstScan {
 		t.o.Store.MarkSeen(t.seenKey())
 	}
+	t.o.Store.SetEntryTopic(e.Path, e.Topic)
 }
 
 // following reports whether path is the file a harvester already follows
@@ -261,6 +264,12 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off,
 			TailOff: proven.TailOff, Tail: proven.Tail})
 		return id, off, fp, nil
+	}
+	if cp, ok, err := t.fromPreviousTopic(f, fi, key); err != nil {
+		return "", 0, fileprint{}, err
+	} else if ok {
+		t.o.Log.Info("collect entry's topic changed; the file continues where the previous topic's stream was acknowledged", "path", fi.path, "previous_topic", t.prevTopic, "offset", cp.Offset)
+		return put(cp.ID, cp.Offset, cp)
 	}
 	if cp, ok := t.o.Store.Get(key); ok {
 		same := int64(cp.FPLen) <= fi.size
