@@ -10,8 +10,8 @@ import (
 // the edited entry is a new stream: with start=end every file started at
 // its end, and the lines written while the old task stopped and the new
 // one started went to neither topic.
-func previousTopic(store *checkpoint.Store, e string, topic string) string {
-	if prev := store.EntryTopic(e); prev != topic {
+func previousTopic(store *checkpoint.Store, entryPath, topic string) string {
+	if prev := store.EntryTopic(entryPath); prev != topic {
 		return prev
 	}
 	return ""
