@@ -130,3 +130,20 @@ func recentlyWritten(f *os.File) bool {
 	}
 	return time.Since(time.Unix(st.Mtim.Unix())) < copySettle
 }
+
+// holdsTail reports whether f holds the bytes cp's checkpoint proves were
+// shipped (true when cp has no proof; when the proof lies beyond f's end,
+// the caller's offset check finds the file shrank).
+func holdsTail(f *os.File, fi fileInfo, cp checkpoint.Entry) (bool, error) {
+	if cp.TailOff <= 0 || cp.Tail == "" || cp.TailOff > fi.size {
+		return true, nil
+	}
+	tail, err := tailSum(f, cp.TailOff)
+	if errors.Is(err, io.EOF) {
+		return false, nil // shrunk since the stat
+	}
+	if err != nil {
+		return false, err
+	}
+	return tail == cp.Tail, nil
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 )
 
 // TestSameHeaderDistinctFiles: two CSV files whose first 2 KiB (a wide
@@ -94,5 +96,33 @@ func TestCopyTruncateCopyInProgress(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := len(e.snd.all()); n != 45 {
 		t.Fatalf("%d records, want 45 (the copy re-sent)", n)
+	}
+}
+
+// TestInodeReuseSameHeader: a new file on the inode of a deleted one, with
+// the same first 2 KiB (a CSV header), is a new file: read from 0 under a
+// new id. At b566241 an equal first KiB made it the old file: it resumed at
+// the old checkpoint, skipping its own first lines, under the old id.
+func TestInodeReuseSameHeader(t *testing.T) {
+	e := newEnv(t)
+	header := strings.Repeat("column,", 2048/7) + "end\n"
+	old := header + strings.Join(nl("old", 1, 10), "")
+	p := filepath.Join(e.dir, "app.csv")
+	if err := os.WriteFile(p, []byte(header+strings.Join(nl("new", 1, 20), "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := statFile(p)
+	// The checkpoint of the deleted file that had this inode, all shipped.
+	e.store.Put(Key(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino,
+		FPLen: FingerprintSize, FP: fingerprintOf([]byte(old[:FingerprintSize])), Offset: int64(len(old)),
+		TailOff: int64(len(old)), Tail: fingerprintOf([]byte(old[len(old)-TailSize:]))})
+	e.store.MarkSeen(p + "|t")
+	e.start(t, `{"path":"DIR/app.csv","topic":"t"}`)
+	want := append([]string{strings.TrimSuffix(header, "\n")}, trimmed(nl("new", 1, 20))...)
+	waitFor(t, "the whole new file", func() bool { return hasAll(t, e.snd.all(), want) })
+	for _, r := range e.snd.all() {
+		if r.Key == "oldid" {
+			t.Fatalf("the new file's line %q sent under the old file's id", r.Message)
+		}
 	}
 }

@@ -280,13 +280,22 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 			}
 			same = old == cp.FP
 		}
+		if same {
+			// An equal first KiB (a banner, a CSV header) does not make a
+			// reused inode the old file: it must also hold the bytes shipped
+			// (see copyOf). Entries written before tails were kept have none.
+			same, err = holdsTail(f, fi, cp)
+			if err != nil {
+				return "", 0, fileprint{}, err
+			}
+		}
 		if same && cp.Offset <= fi.size {
 			return put(cp.ID, cp.Offset, cp)
 		}
 		if same {
 			t.o.Log.Info("file shrank below its checkpoint while not followed; reading it again from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
 		} else {
-			t.o.Log.Info("inode reused by a new file (fingerprint differs); reading it from the start", "path", fi.path, "old_path", cp.Path)
+			t.o.Log.Info("inode reused by a new file (its first bytes, or the bytes before its checkpoint, differ); reading it from the start", "path", fi.path, "old_path", cp.Path)
 		}
 		// Keep the old file's entry under another key, as truncated() does:
 		// a copy of it (copytruncate while the agent was down, or before
