@@ -163,7 +163,9 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 	e.start(t, `{"path":"DIR/*.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the swap", swapped.Load)
 	waitFor(t, "the regular file read", func() bool { return hasAll(t, e.snd.all(), []string{"regular"}) })
-	waitFor(t, "the FIFO logged", func() bool { return strings.Contains(logs.String(), "not a regular file") })
+	waitFor(t, "the swapped-in FIFO logged", func() bool {
+		return strings.Contains(logs.String(), "socket is never opened") && strings.Contains(logs.String(), swap)
+	})
 	stopped := make(chan struct{})
 	go func() { e.task.Stop(); close(stopped) }()
 	select {
