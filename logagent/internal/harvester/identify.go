@@ -53,9 +53,14 @@ func tailSum(f *os.File, end int64) (string, error) {
 // to be followed by the truncation of its original); the scan looks again.
 var errCopyNotSettled = errors.New("possible copy still being made")
 
-// copySettle is how long after its last write a file that may be a copy in
-// the making is left alone (copytruncate copies, then truncates).
+// A file that may be a copy in the making (copytruncate copies, then
+// truncates) is left alone while it was written in the last copySettle,
+// for at most copyMaxWait from when a scan first found it so: a new file
+// that merely starts like a known one (the next day's CSV after rename +
+// create) is read after that at the latest.
 const copySettle = 5 * time.Second
+
+var copyMaxWait = 30 * time.Second // a variable for tests
 
 // copyOf finds the known file that f (new to the store, first KiB hashing
 // to sum) is a copy of, as copytruncate makes app.log.1 of app.log: a copy
@@ -70,7 +75,7 @@ const copySettle = 5 * time.Second
 //
 // A file that may still become such a copy (shorter than TailOff, or the
 // original not truncated yet) and was written in the last copySettle
-// returns errCopyNotSettled.
+// returns errCopyNotSettled, for at most copyMaxWait.
 func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entry, bool, error) {
 	suffix := "|" + t.o.Entry.Topic
 	unsettled := false
@@ -98,10 +103,32 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 		}
 		return cp, true, nil
 	}
-	if unsettled && recentlyWritten(f) {
+	if unsettled && recentlyWritten(f) && t.mayWait(fi.path) {
 		return checkpoint.Entry{}, false, errCopyNotSettled
 	}
+	delete(t.copyWait, fi.path)
 	return checkpoint.Entry{}, false, nil
+}
+
+// mayWait reports whether path, a possible copy in the making, may be left
+// for the next scan: for copyMaxWait since a scan first left it. Only the
+// scan's goroutine uses copyWait.
+func (t *Task) mayWait(path string) bool {
+	now := time.Now()
+	for p, since := range t.copyWait { // files decided or gone meanwhile
+		if now.Sub(since) > 2*copyMaxWait {
+			delete(t.copyWait, p)
+		}
+	}
+	since, ok := t.copyWait[path]
+	if !ok {
+		if t.copyWait == nil {
+			t.copyWait = map[string]time.Time{}
+		}
+		t.copyWait[path] = now
+		return true
+	}
+	return now.Sub(since) < copyMaxWait
 }
 
 // retiredPrefix marks the entry of a file's earlier generation (see

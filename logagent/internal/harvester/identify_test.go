@@ -126,3 +126,42 @@ func TestInodeReuseSameHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestSameHeaderNewFileNotHeldBack: a new file that starts like a known one
+// (the next CSV after rename + create) and is written all the time, shorter
+// than the known file's checkpoint, might be a copy in the making; it is
+// left alone for copyMaxWait at most, then read from 0 under its own id.
+func TestSameHeaderNewFileNotHeldBack(t *testing.T) {
+	defer func(d time.Duration) { copyMaxWait = d }(copyMaxWait)
+	copyMaxWait = time.Second
+	e := newEnv(t)
+	header := strings.Repeat("column,", 2048/7) + "end\n"
+	if err := os.WriteFile(filepath.Join(e.dir, "a.csv"), []byte(header+strings.Join(nl("a", 1, 400), "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, `{"path":"DIR/*.csv","topic":"t","start":"beginning"}`)
+	waitFor(t, "a.csv read", func() bool { return len(e.snd.all()) == 401 })
+	b := filepath.Join(e.dir, "b.csv")
+	appendTo(t, b, header)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 100; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			f, err := os.OpenFile(b, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.WriteString(nl("b", i, i)[0])
+			f.Close()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	waitFor(t, "b.csv's first lines while it is still written", func() bool { return hasAll(t, e.snd.all()[401:], trimmed(nl("b", 1, 3))) })
+}

@@ -38,8 +38,9 @@ type Task struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	ownSched  bool   // the scheduler was started for this task alone
-	prevTopic string // the entry's topic before an edit (see previousTopic)
+	ownSched  bool                 // the scheduler was started for this task alone
+	prevTopic string               // the entry's topic before an edit (see previousTopic)
+	copyWait  map[string]time.Time // possible copies in the making (see copyOf); the scan's own
 
 	mu        sync.Mutex
 	running   map[string]*harvester
