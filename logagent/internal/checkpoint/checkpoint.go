@@ -16,6 +16,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +35,15 @@ type Entry struct {
 	FP      string    `json:"fp"`     // hash of the first FPLen bytes
 	Offset  int64     `json:"offset"` // end of the last contiguous line Kafka acknowledged
 	Updated time.Time `json:"updated"`
+	// TailOff and Tail prove what was shipped: Tail is the hash of the
+	// last bytes (up to 1 KiB) before TailOff, an offset Kafka acknowledged
+	// (TailOff <= Offset). A new file is continued as a copy of this one
+	// (copytruncate) only if it holds these very bytes there: an equal
+	// first KiB alone (a CSV header, a start-up banner) does not make two
+	// files one. Added without a version bump: older files have none, and
+	// their copies are then read as new files.
+	TailOff int64  `json:"tail_off,omitempty"`
+	Tail    string `json:"tail,omitempty"`
 }
 
 // Cursor is the saved position of a journal stream (a journald collect
@@ -55,6 +65,10 @@ type state struct {
 	// without a version bump: older agents ignore the field, and a file
 	// written by them simply has none.
 	Cursors map[string]Cursor `json:"cursors,omitempty"`
+	// Topics is collect entry path → the topic its last task sent to, so
+	// a task started after the entry's topic was edited knows which
+	// stream it takes over (see EntryTopic). Added like Cursors.
+	Topics map[string]string `json:"topics,omitempty"`
 }
 
 // Store holds entries in memory and persists them.
@@ -88,7 +102,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}}}
+	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}, Topics: map[string]string{}}}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -115,6 +129,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	if st.Cursors == nil {
 		st.Cursors = map[string]Cursor{}
+	}
+	if st.Topics == nil {
+		st.Topics = map[string]string{}
 	}
 	s.st = st
 	s.saved = savedIDs(st.Files)
@@ -169,6 +186,20 @@ func (s *Store) SetOffset(key, id string, offset int64) {
 	s.dirty = true
 }
 
+// SetOffsetTail is SetOffset that also records tail, the hash of the bytes
+// just before offset (see Entry.Tail).
+func (s *Store) SetOffsetTail(key, id string, offset int64, tail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.ID != id || (e.Offset == offset && e.TailOff == offset) {
+		return
+	}
+	e.Offset, e.TailOff, e.Tail, e.Updated = offset, offset, tail, time.Now().UTC()
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
 // SetFingerprint extends the fingerprint of key as the file grows (same id).
 func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
 	s.mu.Lock()
@@ -178,6 +209,21 @@ func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
 		return
 	}
 	e.FPLen, e.FP = fpLen, fp
+	s.st.Files[key] = e
+	s.dirty = true
+}
+
+// SetPath records that key's file is now named path (renamed by rotation),
+// so expiry looks for it there (see Expire). The update time is kept: a
+// rename is not delivery.
+func (s *Store) SetPath(key, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.Path == path {
+		return
+	}
+	e.Path = path
 	s.st.Files[key] = e
 	s.dirty = true
 }
@@ -214,6 +260,38 @@ func (s *Store) MarkSeen(entryPath string) {
 	defer s.mu.Unlock()
 	if _, ok := s.st.Seen[entryPath]; !ok {
 		s.st.Seen[entryPath] = time.Now().UTC().Format(time.RFC3339)
+		s.dirty = true
+	}
+}
+
+// EntryTopic is the topic the collect entry with this path last sent to,
+// or "" if none is known. A store written before topics were recorded
+// knows it when the entry was seen under a single topic (Seen keys are
+// "path|topic", as the harvester marks them).
+func (s *Store) EntryTopic(entryPath string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if topic, ok := s.st.Topics[entryPath]; ok {
+		return topic
+	}
+	topic := ""
+	for k := range s.st.Seen {
+		if rest, ok := strings.CutPrefix(k, entryPath+"|"); ok && !strings.Contains(rest, "|") {
+			if topic != "" {
+				return "" // seen under several: which was last is unknown
+			}
+			topic = rest
+		}
+	}
+	return topic
+}
+
+// SetEntryTopic records the topic the collect entry with this path sends to.
+func (s *Store) SetEntryTopic(entryPath, topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.Topics[entryPath] != topic {
+		s.st.Topics[entryPath] = topic
 		s.dirty = true
 	}
 }
@@ -307,22 +385,40 @@ func writeAtomic(path string, data []byte) error {
 // data_dir (the cached collect config).
 func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
 
-// Expire drops entries not updated for retention whose file is gone (its
-// path no longer holds the same device:inode), so the store does not grow
-// forever with rotated-away files. live reports keys in use right now.
+// Expire drops entries not updated for retention whose file is really
+// gone, so the store does not grow forever with rotated-away files. live
+// reports keys in use right now. A file at rest (a rotated app.log.1 not
+// written for days) is not gone: it is looked for under its stored path
+// (which follows renames the scans see, SetPath) and, failing that, in that
+// path's directory, where logrotate renames it (app.log.1 -> app.log.2, or
+// a name no glob matches any more). Dropping the entry of a file that still
+// exists would have it read again from 0 under a new id: every line twice.
+// The files are looked at outside the store's lock (one directory read per
+// directory per run, hourly).
 func (s *Store) Expire(retention time.Duration, live func(key string) bool) int {
 	cutoff := time.Now().Add(-retention)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	candidates := map[string]Entry{}
 	for k, e := range s.st.Files {
-		if e.Updated.After(cutoff) || (live != nil && live(k)) {
+		if !e.Updated.After(cutoff) {
+			candidates[k] = e
+		}
+	}
+	s.mu.Unlock()
+	dirs := map[string]map[fileID]bool{} // directory -> files in it, read once per run
+	gone := make([]string, 0, len(candidates))
+	for k, e := range candidates {
+		if (live != nil && live(k)) || exists(e, dirs) {
 			continue
 		}
-		if fi, err := os.Stat(e.Path); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Dev) == e.Device && st.Ino == e.Inode {
-				continue
-			}
+		gone = append(gone, k)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, k := range gone {
+		if e, ok := s.st.Files[k]; !ok || e.Updated.After(cutoff) {
+			continue // updated meanwhile
 		}
 		delete(s.st.Files, k)
 		n++
@@ -339,6 +435,45 @@ func (s *Store) Expire(retention time.Duration, live func(key string) bool) int 
 		s.dirty = true
 	}
 	return n
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// exists reports whether e's file is under its stored path or anywhere in
+// that path's directory. An entry without a path (a retired generation of
+// a truncated file, kept so a copy of it is recognised) has no file.
+func exists(e Entry, dirs map[string]map[fileID]bool) bool {
+	if e.Path == "" {
+		return false
+	}
+	id := fileID{e.Device, e.Inode}
+	if fi, err := os.Stat(e.Path); err == nil && idOf(fi) == id {
+		return true
+	}
+	dir := filepath.Dir(e.Path)
+	in, ok := dirs[dir]
+	if !ok {
+		in = map[fileID]bool{}
+		ents, _ := os.ReadDir(dir) // unreadable or gone: nothing found there
+		for _, de := range ents {
+			if !de.Type().IsRegular() {
+				continue
+			}
+			if fi, err := de.Info(); err == nil {
+				in[idOf(fi)] = true
+			}
+		}
+		dirs[dir] = in
+	}
+	return in[id]
+}
+
+func idOf(fi fs.FileInfo) fileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}
+	}
+	return fileID{uint64(st.Dev), st.Ino}
 }
 
 // Run saves every interval and expires old entries hourly until ctx is

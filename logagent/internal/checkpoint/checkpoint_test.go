@@ -82,6 +82,57 @@ func TestExpire(t *testing.T) {
 	}
 }
 
+// TestExpireKeepsFilesThatStillExist: an entry is dropped only when its file
+// is really gone: not under its stored path, nor anywhere in that path's
+// directory (logrotate renames within it). A file renamed to a name the
+// entry does not know must keep its checkpoint, or it is read again from 0
+// under a new id after checkpoint_retention.
+func TestExpireKeepsFilesThatStillExist(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(filepath.Join(dir, "data"), logging.Discard())
+	idOf := func(p string) (uint64, uint64) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return uint64(st.Dev), st.Ino
+	}
+	write := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	at := write("app.log")
+	dev, ino := idOf(at)
+	s.Put("at_path", Entry{Path: at, Device: dev, Inode: ino})
+	moved := write("app.log.1")
+	mdev, mino := idOf(moved)
+	s.Put("renamed_in_dir", Entry{Path: filepath.Join(dir, "app.log.0"), Device: mdev, Inode: mino})
+	s.Put("gone", Entry{Path: filepath.Join(dir, "deleted.log"), Device: dev, Inode: ino + 1000000})
+	s.Put("dir_gone", Entry{Path: filepath.Join(dir, "nodir", "x.log"), Device: dev, Inode: ino})
+	s.Put("retired", Entry{Path: "", Device: dev, Inode: ino})
+	time.Sleep(5 * time.Millisecond)
+	if n := s.Expire(time.Millisecond, nil); n != 3 {
+		t.Fatalf("expired %d, want 3: %v", n, s.Entries())
+	}
+	for key, want := range map[string]bool{"at_path": true, "renamed_in_dir": true, "gone": false, "dir_gone": false, "retired": false} {
+		if _, ok := s.Get(key); ok != want {
+			t.Errorf("%s kept = %v, want %v", key, ok, want)
+		}
+	}
+	// A path update is a rename, not delivery: it does not keep an entry
+	// of a gone file alive.
+	s.SetPath("at_path", filepath.Join(dir, "elsewhere", "app.log"))
+	os.Remove(at)
+	time.Sleep(5 * time.Millisecond)
+	if n := s.Expire(time.Millisecond, nil); n != 1 {
+		t.Fatalf("expired %d after the file was deleted, want 1", n)
+	}
+}
+
 // Journal cursors round-trip next to file entries; a file written before
 // cursors existed loads, and unused cursors expire unless live.
 func TestCursors(t *testing.T) {
@@ -201,5 +252,33 @@ func TestSaved(t *testing.T) {
 	}
 	if !s2.Saved("1:2", "b") || !s2.Saved("1:3", "c") {
 		t.Fatal("not saved after Open")
+	}
+}
+
+// TestEntryTopic: the topic an entry last sent to is recorded, survives a
+// reopen, and is derived from the seen marks of a store written before it
+// was recorded when the entry was seen under one topic only.
+func TestEntryTopic(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"files":{},"seen":{"/a/*.log|t1":"x","/b.log|t1":"x","/b.log|t2":"x","/c.log|t1|x":"x"}}`
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/a/*.log": "t1", "/b.log": "", "/c.log": "", "/d.log": ""} {
+		if got := s.EntryTopic(path); got != want {
+			t.Errorf("EntryTopic(%s) = %q, want %q", path, got, want)
+		}
+	}
+	s.SetEntryTopic("/b.log", "t2")
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(dir, logging.Discard())
+	if got := s2.EntryTopic("/b.log"); got != "t2" {
+		t.Fatalf("after reopen EntryTopic = %q, want t2", got)
 	}
 }

@@ -25,6 +25,10 @@ func (st *state) appendJSON(b []byte) []byte {
 		b = append(b, `,"cursors":`...)
 		b = appendMap(b, st.Cursors, appendCursor)
 	}
+	if len(st.Topics) > 0 {
+		b = append(b, `,"topics":`...)
+		b = appendMap(b, st.Topics, record.AppendString)
+	}
 	return append(b, '}')
 }
 
@@ -54,6 +58,14 @@ func appendEntry(b []byte, e Entry) []byte {
 	b = strconv.AppendInt(b, e.Offset, 10)
 	b = append(b, `,"updated":`...)
 	b = appendTime(b, e.Updated)
+	if e.TailOff != 0 {
+		b = append(b, `,"tail_off":`...)
+		b = strconv.AppendInt(b, e.TailOff, 10)
+	}
+	if e.Tail != "" {
+		b = append(b, `,"tail":`...)
+		b = record.AppendString(b, e.Tail)
+	}
 	return append(b, '}')
 }
 

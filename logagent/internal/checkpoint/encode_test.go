@@ -32,9 +32,13 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		st := state{Version: 1 + rng.IntN(3), Files: map[string]Entry{}, Seen: map[string]string{}}
 		for range rng.IntN(6) {
-			st.Files[pick(alphabet)] = Entry{ID: pick(alphabet), Path: pick(alphabet), Device: rng.Uint64(), Inode: rng.Uint64(),
+			e := Entry{ID: pick(alphabet), Path: pick(alphabet), Device: rng.Uint64(), Inode: rng.Uint64(),
 				FPLen: rng.IntN(1025), FP: pick(alphabet), Offset: rng.Int64(),
 				Updated: time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))])}
+			if rng.IntN(2) == 0 { // entries without a tail omit both fields
+				e.TailOff, e.Tail = rng.Int64(), pick(alphabet)
+			}
+			st.Files[pick(alphabet)] = e
 		}
 		for range rng.IntN(3) {
 			st.Seen[pick(alphabet)] = pick(alphabet)
@@ -45,6 +49,13 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			st.Cursors = map[string]Cursor{}
 		default:
 			st.Cursors = map[string]Cursor{pick(alphabet): {Cursor: pick(alphabet), Source: pick(alphabet), Topic: pick(alphabet), Updated: time.Unix(rng.Int64N(4e9), 0)}}
+		}
+		switch rng.IntN(3) {
+		case 0: // omitted
+		case 1:
+			st.Topics = map[string]string{}
+		default:
+			st.Topics = map[string]string{pick(alphabet): pick(alphabet)}
 		}
 		if round%50 == 0 {
 			st.Seen = nil

@@ -87,6 +87,8 @@ type harvester struct {
 	startSum uint64
 	buf      []byte         // values of the records in out, encoded one after another
 	out      []sink.Message // records read and not yet handed to the sink
+	lastEnd  int64          // end offset of the last record queued in out
+	tail     atomic.Pointer[shippedTail]
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -120,7 +122,15 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	h.id = id
 	h.kafkaKey = []byte(id) // shared by the generation's records: the producer only reads it
 	h.eventIDs = record.NewEventIDs(h.o.HostID, id)
-	h.tracker = ack.New(offset, func(off int64) { store.SetOffset(key, id, off) })
+	h.tail.Store(nil)
+	tail := &h.tail
+	h.tracker = ack.New(offset, func(off int64) {
+		if p := tail.Load(); p != nil && p.end == off {
+			store.SetOffsetTail(key, id, off, p.sum)
+			return
+		}
+		store.SetOffset(key, id, off)
+	})
 }
 
 // begin readies a harvester for its first step. It starts out active: a
@@ -426,7 +436,7 @@ func (h *harvester) truncated(size int64) error {
 		// (copytruncate's app.log.1) is recognised and continued.
 		old.Offset = h.tracker.Offset()
 		old.Path = ""
-		h.o.Store.Put("retired:"+old.ID+"|"+h.o.Entry.Topic, old)
+		h.o.Store.Put(retiredPrefix+old.ID+"|"+h.o.Entry.Topic, old)
 	}
 	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.readPos())
 	if err := h.lr.reset(0); err != nil {
@@ -478,8 +488,9 @@ func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error
 		h.buf = r.AppendJSON(h.buf)
 		h.out = append(h.out, sink.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.end)})
+		h.lastEnd = ev.end
 		if len(h.out) == sendBatch {
-			if err := h.flush(ctx); err != nil {
+			if err := h.send(ctx); err != nil {
 				return err
 			}
 		}
@@ -496,7 +507,20 @@ const sendBatch = 64
 // are the messages.
 // Records not taken because the task is stopping are withdrawn from the
 // tracker: they were never sent.
+//
+// flush ends a read (a step's last batch): it first notes the hash of the
+// bytes before the last record's end (see noteTail); the full batches in
+// between are sent without it.
 func (h *harvester) flush(ctx context.Context) error {
+	if len(h.out) == 0 {
+		return nil
+	}
+	h.noteTail()
+	return h.send(ctx)
+}
+
+// send hands the queued records to the sink (see flush).
+func (h *harvester) send(ctx context.Context) error {
 	if len(h.out) == 0 {
 		return nil
 	}

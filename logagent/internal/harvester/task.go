@@ -22,13 +22,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
-	"github.com/logcollect/logcollect/logagent/internal/collect"
-	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
 
 // Task runs the harvesters of one collect entry: it rescans the entry's
@@ -41,7 +38,9 @@ type Task struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	ownSched bool // the scheduler was started for this task alone
+	ownSched  bool                 // the scheduler was started for this task alone
+	prevTopic string               // the entry's topic before an edit (see previousTopic)
+	copyWait  map[string]time.Time // possible copies in the making (see copyOf); the scan's own
 
 	mu        sync.Mutex
 	running   map[string]*harvester
@@ -55,6 +54,7 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	if t.o.Scheduler == nil {
 		t.o.Scheduler, t.ownSched = NewScheduler(0, o.PollInterval), true
 	}
@@ -143,19 +143,6 @@ func (t *Task) scan() {
 		if t.following(path) {
 			continue
 		}
-		// A symlink must not lead outside allowed_paths.
-		real, err := filepath.EvalSymlinks(path)
-		if err != nil {
-			continue // vanished between glob and here: next scan
-		}
-		if !pathglob.MatchAny(t.o.AllowedPaths, real) {
-			t.logOnce(path, "file resolves outside allowed_paths; skipped", "resolved", real, "allowed_paths", t.o.AllowedPaths)
-			continue
-		}
-		if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
-			t.logOnce(path, "file is in the system journal and [agent] allow_journal = false; skipped", "resolved", real)
-			continue
-		}
 		fi, err := statFile(path)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -171,22 +158,32 @@ func (t *Task) scan() {
 		h := t.running[key]
 		t.mu.Unlock()
 		if h != nil {
-			if *h.path.Load() != path {
-				h.path.Store(&path) // renamed, still matching the glob: same file, same harvester
-			}
+			t.followRename(h, key, *h.path.Load(), path, fi) // renamed, still matching the glob: same file, same harvester
 			continue
 		}
 		// Nothing new since the checkpoint: do not open (thousands of old
 		// rotated files must not hold descriptors).
 		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) {
+			t.followRename(nil, key, cp.Path, path, fi)
 			continue
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
+		if testHookBeforeOpen != nil {
+			testHookBeforeOpen(path)
+		}
+		f, ofi, ok := t.open(path)
+		if !ok {
 			continue
 		}
+		if ofi.dev != fi.dev || ofi.ino != fi.ino {
+			f.Close() // the path was swapped since the stat: next scan
+			continue
+		}
+		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
+		if errors.Is(err, errCopyNotSettled) {
+			f.Close()
+			continue
+		}
 		if err != nil {
 			f.Close()
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
@@ -197,6 +194,7 @@ func (t *Task) scan() {
 	if firstScan {
 		t.o.Store.MarkSeen(t.seenKey())
 	}
+	t.o.Store.SetEntryTopic(e.Path, e.Topic)
 }
 
 // following reports whether path is the file a harvester already follows
@@ -247,9 +245,11 @@ func fingerprintOf(buf []byte) string {
 //     grows, the id never changes);
 //   - known device:inode with another fingerprint: the inode was reused by a
 //     new file, read from 0 with a new id;
-//   - unknown, but its first FingerprintSize bytes equal a known file's: a
-//     copy (copytruncate's app.log.1): continue from that file's checkpoint
-//     with its id, so lines already sent keep their event ids;
+//   - unknown, but it holds the bytes a known file shipped (its first
+//     FingerprintSize bytes and the bytes before its checkpoint), and that
+//     file no longer does: a copy (copytruncate's app.log.1): continue from
+//     that checkpoint with its id, so lines already sent keep their event
+//     ids (see copyOf);
 //   - otherwise new: from the end if the entry is seen for the first time
 //     and start is "end", else from 0.
 func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset int64, fp fileprint, err error) {
@@ -259,9 +259,18 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		return "", 0, fileprint{}, err
 	}
 	fp = fileprint{fpLen, sum}
-	put := func(id string, off int64) (string, int64, fileprint, error) {
-		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off})
+	// proven is the checkpoint's proof of what was shipped (Entry.Tail),
+	// kept when the file resumes or is continued as a copy.
+	put := func(id string, off int64, proven checkpoint.Entry) (string, int64, fileprint, error) {
+		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off,
+			TailOff: proven.TailOff, Tail: proven.Tail})
 		return id, off, fp, nil
+	}
+	if cp, ok, err := t.fromPreviousTopic(f, fi, key); err != nil {
+		return "", 0, fileprint{}, err
+	} else if ok {
+		t.o.Log.Info("collect entry's topic changed; the file continues where the previous topic's stream was acknowledged", "path", fi.path, "previous_topic", t.prevTopic, "offset", cp.Offset)
+		return put(cp.ID, cp.Offset, cp)
 	}
 	if cp, ok := t.o.Store.Get(key); ok {
 		same := int64(cp.FPLen) <= fi.size
@@ -272,13 +281,22 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 			}
 			same = old == cp.FP
 		}
+		if same {
+			// An equal first KiB (a banner, a CSV header) does not make a
+			// reused inode the old file: it must also hold the bytes shipped
+			// (see copyOf). Entries written before tails were kept have none.
+			same, err = holdsTail(f, fi, cp)
+			if err != nil {
+				return "", 0, fileprint{}, err
+			}
+		}
 		if same && cp.Offset <= fi.size {
-			return put(cp.ID, cp.Offset)
+			return put(cp.ID, cp.Offset, cp)
 		}
 		if same {
 			t.o.Log.Info("file shrank below its checkpoint while not followed; reading it again from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
 		} else {
-			t.o.Log.Info("inode reused by a new file (fingerprint differs); reading it from the start", "path", fi.path, "old_path", cp.Path)
+			t.o.Log.Info("inode reused by a new file (its first bytes, or the bytes before its checkpoint, differ); reading it from the start", "path", fi.path, "old_path", cp.Path)
 		}
 		// Keep the old file's entry under another key, as truncated() does:
 		// a copy of it (copytruncate while the agent was down, or before
@@ -288,23 +306,24 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		if cp.FPLen > 0 {
 			retired := cp
 			retired.Path = ""
-			t.o.Store.Put("retired:"+cp.ID+"|"+t.o.Entry.Topic, retired)
+			t.o.Store.Put(retiredPrefix+cp.ID+"|"+t.o.Entry.Topic, retired)
 		}
-		return put(newID(), 0)
+		return put(newID(), 0, checkpoint.Entry{})
 	}
 	if fpLen == FingerprintSize {
-		for k, cp := range t.o.Store.Entries() {
-			if k != key && strings.HasSuffix(k, "|"+t.o.Entry.Topic) && cp.FPLen == FingerprintSize && cp.FP == sum && cp.Device == fi.dev {
-				off := min(cp.Offset, fi.size)
-				t.o.Log.Info("file is a copy of a known file (copytruncate); continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", off)
-				return put(cp.ID, off)
-			}
+		cp, ok, err := t.copyOf(f, fi, key, sum)
+		if err != nil {
+			return "", 0, fileprint{}, err
+		}
+		if ok {
+			t.o.Log.Info("file is a copy of a known file (copytruncate): it holds the bytes shipped; continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", cp.TailOff)
+			return put(cp.ID, cp.TailOff, cp)
 		}
 	}
 	if firstScan && t.o.Entry.Start == "end" {
-		return put(newID(), fi.size)
+		return put(newID(), fi.size, checkpoint.Entry{})
 	}
-	return put(newID(), 0)
+	return put(newID(), 0, checkpoint.Entry{})
 }
 
 // pendingStart is a file identified by a scan whose harvester starts at the

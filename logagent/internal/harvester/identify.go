@@ -1,0 +1,176 @@
+package harvester
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+)
+
+// TailSize is how many bytes before a checkpoint offset prove what was
+// shipped (checkpoint.Entry.Tail).
+const TailSize = 1024
+
+// shippedTail is the hash of the bytes before end, the end of the last
+// record of a read: when Kafka has acknowledged up to exactly end, the
+// checkpoint records it with the offset (see newGeneration).
+type shippedTail struct {
+	end int64
+	sum string
+}
+
+// noteTail hashes the bytes before the end of the last queued record,
+// before the records are sent (so their ack finds it). Once per read, not
+// per batch: a read of 1 MiB costs one pread of 1 KiB from the page cache.
+// A failed read leaves the previous tail: the checkpoint then proves less,
+// which only makes a later copy read as a new file.
+func (h *harvester) noteTail() {
+	sum, err := tailSum(h.f, h.lastEnd)
+	if err != nil {
+		return
+	}
+	h.tail.Store(&shippedTail{end: h.lastEnd, sum: sum})
+}
+
+// tailSum is the fingerprint of the TailSize bytes (or fewer, from 0)
+// before end.
+func tailSum(f *os.File, end int64) (string, error) {
+	start := startBufs.Get().(*[FingerprintSize]byte)
+	defer startBufs.Put(start)
+	from := max(0, end-TailSize)
+	buf := start[:end-from]
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return "", err // io.EOF: shrunk meanwhile
+	}
+	return fingerprintOf(buf), nil
+}
+
+// errCopyNotSettled: the file may be a copy still being written (or about
+// to be followed by the truncation of its original); the scan looks again.
+var errCopyNotSettled = errors.New("possible copy still being made")
+
+// A file that may be a copy in the making (copytruncate copies, then
+// truncates) is left alone while it was written in the last copySettle,
+// for at most copyMaxWait from when a scan first found it so: a new file
+// that merely starts like a known one (the next day's CSV after rename +
+// create) is read after that at the latest.
+const copySettle = 5 * time.Second
+
+var copyMaxWait = 30 * time.Second // a variable for tests
+
+// copyOf finds the known file that f (new to the store, first KiB hashing
+// to sum) is a copy of, as copytruncate makes app.log.1 of app.log: a copy
+// may skip only bytes proven shipped, so it must hold, before the known
+// file's TailOff, the very bytes whose hash was checkpointed (Tail). The
+// copy then continues from TailOff under the known file's id: its lines
+// already sent keep their event ids. And the original must no longer hold
+// them (copytruncate truncated it; a retired entry is a truncated or
+// replaced generation): otherwise the two files are distinct (`cp` of a
+// file that goes on) and sharing one id would give the lines of one the
+// event ids of the other's.
+//
+// A file that may still become such a copy (shorter than TailOff, or the
+// original not truncated yet) and was written in the last copySettle
+// returns errCopyNotSettled, for at most copyMaxWait.
+func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entry, bool, error) {
+	suffix := "|" + t.o.Entry.Topic
+	unsettled := false
+	for k, cp := range t.o.Store.Entries() {
+		if k == key || !strings.HasSuffix(k, suffix) || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev || cp.TailOff <= 0 {
+			continue
+		}
+		if fi.size < cp.TailOff {
+			unsettled = true // a copy being written, or a distinct file
+			continue
+		}
+		tail, err := tailSum(f, cp.TailOff)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				continue
+			}
+			return checkpoint.Entry{}, false, err
+		}
+		if tail != cp.Tail {
+			continue // the same first KiB, other content: a distinct file
+		}
+		if !strings.HasPrefix(k, retiredPrefix) && t.stillHolds(cp) {
+			unsettled = true // copytruncate not truncated yet, or a plain copy
+			continue
+		}
+		return cp, true, nil
+	}
+	if unsettled && recentlyWritten(f) && t.mayWait(fi.path) {
+		return checkpoint.Entry{}, false, errCopyNotSettled
+	}
+	delete(t.copyWait, fi.path)
+	return checkpoint.Entry{}, false, nil
+}
+
+// mayWait reports whether path, a possible copy in the making, may be left
+// for the next scan: for copyMaxWait since a scan first left it. Only the
+// scan's goroutine uses copyWait.
+func (t *Task) mayWait(path string) bool {
+	now := time.Now()
+	for p, since := range t.copyWait { // files decided or gone meanwhile
+		if now.Sub(since) > 2*copyMaxWait {
+			delete(t.copyWait, p)
+		}
+	}
+	since, ok := t.copyWait[path]
+	if !ok {
+		if t.copyWait == nil {
+			t.copyWait = map[string]time.Time{}
+		}
+		t.copyWait[path] = now
+		return true
+	}
+	return now.Sub(since) < copyMaxWait
+}
+
+// retiredPrefix marks the entry of a file's earlier generation (see
+// harvester.truncated).
+const retiredPrefix = "retired:"
+
+// stillHolds reports whether cp's file, at its stored path (which follows
+// renames), still holds the bytes shipped before cp.TailOff.
+func (t *Task) stillHolds(cp checkpoint.Entry) bool {
+	f, fi, _, err := openFile(cp.Path, t.policy())
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < cp.TailOff {
+		return false
+	}
+	tail, err := tailSum(f, cp.TailOff)
+	return err == nil && tail == cp.Tail
+}
+
+func recentlyWritten(f *os.File) bool {
+	var st syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Fstat(int(f.Fd()), &st) }); err != nil {
+		return false
+	}
+	return time.Since(time.Unix(st.Mtim.Unix())) < copySettle
+}
+
+// holdsTail reports whether f holds the bytes cp's checkpoint proves were
+// shipped (true when cp has no proof; when the proof lies beyond f's end,
+// the caller's offset check finds the file shrank).
+func holdsTail(f *os.File, fi fileInfo, cp checkpoint.Entry) (bool, error) {
+	if cp.TailOff <= 0 || cp.Tail == "" || cp.TailOff > fi.size {
+		return true, nil
+	}
+	tail, err := tailSum(f, cp.TailOff)
+	if errors.Is(err, io.EOF) {
+		return false, nil // shrunk since the stat
+	}
+	if err != nil {
+		return false, err
+	}
+	return tail == cp.Tail, nil
+}

@@ -1,0 +1,167 @@
+package harvester
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+)
+
+// TestSameHeaderDistinctFiles: two CSV files whose first 2 KiB (a wide
+// header) are identical are two files: both are read whole, under two file
+// ids, and no two records share an event id. At b566241 the second was
+// taken for a copy of the first (equal first KiB): it started at the
+// first's checkpoint, skipping its own first lines, and its later lines got
+// the first file's event ids (overwriting them in Elasticsearch).
+func TestSameHeaderDistinctFiles(t *testing.T) {
+	e := newEnv(t)
+	header := strings.Repeat("column,", 2048/7) + "end\n"
+	write := func(name, prefix string, n int) {
+		data := header + strings.Join(nl(prefix, 1, n), "")
+		if err := os.WriteFile(filepath.Join(e.dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.csv", "a", 10)
+	e.start(t, `{"path":"DIR/*.csv","topic":"t","start":"beginning"}`)
+	waitFor(t, "a.csv read", func() bool { return len(e.snd.all()) == 11 })
+	write("b.csv", "b", 20)
+	waitFor(t, "b.csv read whole, header included", func() bool { return len(e.snd.all()) == 32 })
+	time.Sleep(200 * time.Millisecond) // several scans: nothing more
+	recs := e.snd.all()
+	if len(recs) != 32 {
+		t.Fatalf("%d records, want 32", len(recs))
+	}
+	ids := map[string]string{}
+	keys := map[string]string{} // file id -> first letter of its lines
+	for _, r := range recs {
+		if m, ok := ids[r.EventID]; ok {
+			t.Fatalf("event id %s shared by %q and %q", r.EventID, m, r.Message)
+		}
+		ids[r.EventID] = r.Message
+		if strings.HasPrefix(r.Message, "column") {
+			continue
+		}
+		if k, ok := keys[r.Key]; ok && k != r.Message[:1] {
+			t.Fatalf("file id %s used by lines of both files", r.Key)
+		}
+		keys[r.Key] = r.Message[:1]
+	}
+	if len(keys) != 2 {
+		t.Fatalf("%d file ids, want 2", len(keys))
+	}
+	if !hasAll(t, recs[11:], trimmed(nl("b", 1, 20))) {
+		t.Fatalf("b.csv's lines missing: %q", e.snd.messages())
+	}
+}
+
+// TestCopyTruncateCopyInProgress: the scan sees copytruncate's copy while
+// it is still being written, and again once it is complete but before the
+// original is truncated. Neither is a proven copy yet; the copy is left
+// alone until it is (the original truncated), then continued from the
+// original's checkpoint: nothing sent twice. At b566241 the half-written
+// copy was continued from its size, and its second half sent again.
+func TestCopyTruncateCopyInProgress(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 40)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "40 lines", func() bool { return len(e.snd.all()) == 40 })
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := statFile(p)
+	waitFor(t, "the checkpoint at the end", func() bool {
+		cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+		return cp.Offset == int64(len(data))
+	})
+	half := len(data) / 2
+	if err := os.WriteFile(p+".1", data[:half], 0o644); err != nil { // > FingerprintSize
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // scans see the half copy
+	appendTo(t, p+".1", string(data[half:]))
+	time.Sleep(300 * time.Millisecond) // and the whole copy, original intact
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("b", 1, 5)...)
+	want := append(trimmed(nl("a", 1, 40)), trimmed(nl("b", 1, 5))...)
+	waitFor(t, "the new lines", func() bool { return hasAll(t, e.snd.all(), want) })
+	waitFor(t, "the copy followed", func() bool { return len(e.task.runningKeys()) == 2 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.snd.all()); n != 45 {
+		t.Fatalf("%d records, want 45 (the copy re-sent)", n)
+	}
+}
+
+// TestInodeReuseSameHeader: a new file on the inode of a deleted one, with
+// the same first 2 KiB (a CSV header), is a new file: read from 0 under a
+// new id. At b566241 an equal first KiB made it the old file: it resumed at
+// the old checkpoint, skipping its own first lines, under the old id.
+func TestInodeReuseSameHeader(t *testing.T) {
+	e := newEnv(t)
+	header := strings.Repeat("column,", 2048/7) + "end\n"
+	old := header + strings.Join(nl("old", 1, 10), "")
+	p := filepath.Join(e.dir, "app.csv")
+	if err := os.WriteFile(p, []byte(header+strings.Join(nl("new", 1, 20), "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := statFile(p)
+	// The checkpoint of the deleted file that had this inode, all shipped.
+	e.store.Put(Key(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino,
+		FPLen: FingerprintSize, FP: fingerprintOf([]byte(old[:FingerprintSize])), Offset: int64(len(old)),
+		TailOff: int64(len(old)), Tail: fingerprintOf([]byte(old[len(old)-TailSize:]))})
+	e.store.MarkSeen(p + "|t")
+	e.start(t, `{"path":"DIR/app.csv","topic":"t"}`)
+	want := append([]string{strings.TrimSuffix(header, "\n")}, trimmed(nl("new", 1, 20))...)
+	waitFor(t, "the whole new file", func() bool { return hasAll(t, e.snd.all(), want) })
+	for _, r := range e.snd.all() {
+		if r.Key == "oldid" {
+			t.Fatalf("the new file's line %q sent under the old file's id", r.Message)
+		}
+	}
+}
+
+// TestSameHeaderNewFileNotHeldBack: a new file that starts like a known one
+// (the next CSV after rename + create) and is written all the time, shorter
+// than the known file's checkpoint, might be a copy in the making; it is
+// left alone for copyMaxWait at most, then read from 0 under its own id.
+func TestSameHeaderNewFileNotHeldBack(t *testing.T) {
+	defer func(d time.Duration) { copyMaxWait = d }(copyMaxWait)
+	copyMaxWait = time.Second
+	e := newEnv(t)
+	header := strings.Repeat("column,", 2048/7) + "end\n"
+	if err := os.WriteFile(filepath.Join(e.dir, "a.csv"), []byte(header+strings.Join(nl("a", 1, 400), "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, `{"path":"DIR/*.csv","topic":"t","start":"beginning"}`)
+	waitFor(t, "a.csv read", func() bool { return len(e.snd.all()) == 401 })
+	b := filepath.Join(e.dir, "b.csv")
+	appendTo(t, b, header)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 100; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			f, err := os.OpenFile(b, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.WriteString(nl("b", i, i)[0])
+			f.Close()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	waitFor(t, "b.csv's first lines while it is still written", func() bool { return hasAll(t, e.snd.all()[401:], trimmed(nl("b", 1, 3))) })
+}
