@@ -16,6 +16,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/redact"
 	"github.com/logcollect/logcollect/pkg/settings"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 
@@ -176,7 +177,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	e.URLs = f.Strings("es", "urls", e.URLs, "address")
 	for i, u := range e.URLs {
 		norm, err := NormalizeURL(u)
-		f.Check("es", "urls", u, err)
+		f.Check("es", "urls", redact.URL(u), err)
 		e.URLs[i] = norm
 	}
 	e.Username = f.String("es", "username", "")

@@ -168,3 +168,12 @@ func TestDeadLetterIndexFollowsPrefix(t *testing.T) {
 		t.Errorf("prefix %q dead letter %q", c.ES.IndexPrefix, c.ES.DeadLetterIndex)
 	}
 }
+
+// A bad URL is reported with its password masked: the message goes to the
+// terminal and the service's log.
+func TestBadURLErrorHidesThePassword(t *testing.T) {
+	_, _, err := parse(t, "[kafka]\ntopics = t\n[es]\nurls = ftp://elastic:hunter2@es:9200\n", nil)
+	if err == nil || !strings.Contains(err.Error(), "elastic:xxxxx@es:9200") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error = %v, want the bad URL named with its password masked", err)
+	}
+}
