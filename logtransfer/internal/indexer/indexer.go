@@ -60,6 +60,9 @@ type Item struct {
 	// the path to Elasticsearch (a proxy, a WAF), not the document, and
 	// the original is retried after a backoff instead.
 	orig *document.Doc
+
+	budget  *Budget // what Charge took, given back by Release
+	charged int64
 }
 
 // Config tunes the pool.
@@ -142,11 +145,12 @@ func (p *Pool) work(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			w.abandon(len(w.batch))
+			w.abandon(w.batch)
 			return
 		case it := <-p.in:
 			if it.Part != nil && it.Part.Closed() {
 				p.metrics.Abandoned.Inc()
+				it.Release()
 				continue
 			}
 			it.doc = w.builder.Build(it.Msg)
@@ -197,7 +201,7 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 			part := pending[start:min(start+chunk, len(pending))]
 			r, a, split, err := w.send(ctx, part)
 			if ctx.Err() != nil {
-				w.abandon(len(pending) - start + len(retry) + len(again))
+				w.abandon(pending[start:], retry, again)
 				return
 			}
 			if split {
@@ -244,7 +248,7 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 			w.retryLog.log(w.log, "elasticsearch bulk failed; retrying the failed documents",
 				"documents", len(retry), "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", failure)
 			if err := backoff.Sleep(ctx, d); err != nil {
-				w.abandon(len(retry) + len(again))
+				w.abandon(retry, again)
 				return
 			}
 		} else if w.done > doneBefore {
@@ -297,6 +301,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 			if it.Part != nil {
 				it.Part.Done(it.Msg.Offset)
 			}
+			it.Release()
 		case Retry:
 			outcome = "item_errors"
 			retry = append(retry, it)
@@ -350,6 +355,7 @@ func (w *worker) dropClosed(items []*Item) []*Item {
 	for _, it := range items {
 		if it.Part != nil && it.Part.Closed() {
 			w.metrics.Abandoned.Inc()
+			it.Release()
 			continue
 		}
 		kept = append(kept, it)
@@ -357,8 +363,14 @@ func (w *worker) dropClosed(items []*Item) []*Item {
 	return kept
 }
 
-func (w *worker) abandon(n int) {
-	w.metrics.Abandoned.Add(float64(n))
+// abandon gives up items at shutdown: unmarked, so Kafka redelivers them.
+func (w *worker) abandon(lists ...[]*Item) {
+	for _, items := range lists {
+		for _, it := range items {
+			w.metrics.Abandoned.Inc()
+			it.Release()
+		}
+	}
 }
 
 func statusOf(err error) int {

@@ -15,6 +15,7 @@ type Metrics struct {
 	RequestErrors   *prometheus.CounterVec
 	ConsumerLag     *prometheus.GaugeVec
 	InflightBatches prometheus.Gauge
+	InflightBytes   prometheus.Gauge
 }
 
 // New registers the metrics in reg; a nil reg gives unregistered metrics
@@ -40,9 +41,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "logtransfer_consumer_lag", Help: "Records between the last one read and the partition's high watermark."}, []string{"topic", "partition"}),
 		InflightBatches: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logtransfer_inflight_batches", Help: "Batches being sent or retried by the workers."}),
+		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logtransfer_inflight_bytes", Help: "Bytes of records read from Kafka and not yet indexed, dead-lettered or dropped; at most [transfer] max_inflight_bytes (one larger record passes alone)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Consumed, m.Indexed, m.Retried, m.DeadLettered, m.Abandoned, m.BulkDuration, m.RequestErrors, m.ConsumerLag, m.InflightBatches)
+		reg.MustRegister(m.Consumed, m.Indexed, m.Retried, m.DeadLettered, m.Abandoned, m.BulkDuration, m.RequestErrors, m.ConsumerLag, m.InflightBatches, m.InflightBytes)
 	}
 	return m
 }

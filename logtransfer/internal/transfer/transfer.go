@@ -134,7 +134,8 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 
-	handler := consumer.New(pool.Input(), cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
+	budget := indexer.NewBudget(cfg.Transfer.MaxInflightBytes, m.InflightBytes)
+	handler := consumer.New(pool.Input(), budget, cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
 	consumed := make(chan struct{})
 	go func() {
 		defer close(consumed)
@@ -223,6 +224,10 @@ func saramaConfig(k config.Kafka) (*sarama.Config, error) {
 		return nil, err
 	}
 	c.Consumer.Return.Errors = true
+	// sarama buffers this many records per claimed partition ahead of the
+	// byte budget (default 256: 256 MB of 1 MB records); a few are enough
+	// to keep the consumer busy between fetches.
+	c.ChannelBufferSize = 16
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	if k.InitialOffset == "newest" {
 		c.Consumer.Offsets.Initial = sarama.OffsetNewest
