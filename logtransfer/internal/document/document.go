@@ -72,6 +72,12 @@ func (b *Builder) Build(m Message) Doc {
 			d.ID = DerivedID(meta.EventID)
 			d.Invalid = &Rejection{Status: 400, Type: "invalid_event_id",
 				Reason: fmt.Sprintf("event.id %s; written to the dead-letter index with _id %s (%s)", problem, d.ID, derivedIDRule)}
+		} else if tooDeep(m.Value) {
+			// Elasticsearch parses a document recursively; thousands of
+			// levels can overflow a node's stack, and it would be sent
+			// again after every crash. Kept whole as a string instead.
+			d.Invalid = &Rejection{Status: 400, Type: "too_deeply_nested",
+				Reason: fmt.Sprintf("the record nests objects and arrays more than %d levels deep; kept in event.original only", MaxDepth)}
 		}
 		return d
 	}
@@ -124,6 +130,38 @@ const derivedIDRule = "sha256- and the SHA-256 of event.id in hex"
 func DerivedID(badID string) string {
 	sum := sha256.Sum256([]byte(badID))
 	return "sha256-" + hex.EncodeToString(sum[:])
+}
+
+// MaxDepth is the deepest nesting of objects and arrays sent to
+// Elasticsearch as is. The agent's records nest 3 levels; Elasticsearch
+// refuses objects deeper than 20 (index.mapping.depth.limit) anyway.
+const MaxDepth = 100
+
+// tooDeep reports whether the JSON value v (already validated) nests
+// deeper than MaxDepth.
+func tooDeep(v []byte) bool {
+	depth := 0
+	inString := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // KafkaID is the _id of a value that carries no event.id: its Kafka

@@ -202,3 +202,26 @@ func TestEventIDsElasticsearchRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestDeeplyNestedRecordsAreNotSentAsIs(t *testing.T) {
+	b := NewBuilder(mustPattern(t, DefaultIndexPattern, "lc"))
+	nest := func(n int) []byte {
+		return []byte(`{"@timestamp":"2026-01-02T03:04:05Z","event":{"id":"e"},"a":` + strings.Repeat("[", n-1) + `"]]]\\\"[["` + strings.Repeat("]", n-1) + `}`)
+	}
+	tests := []struct {
+		name    string
+		value   []byte
+		invalid bool
+	}{
+		{"agent record", nest(1), false},
+		{"at the limit", nest(MaxDepth), false}, // the record's own object is a level
+		{"one more", nest(MaxDepth + 1), true},
+		{"thousands", nest(5000), true},
+	}
+	for _, tc := range tests {
+		d := b.Build(Message{Topic: "t", Value: tc.value})
+		if !d.Agent || (d.Invalid != nil) != tc.invalid || d.ID != "e" {
+			t.Errorf("%s: doc id %q agent %v invalid %+v, want invalid %v", tc.name, d.ID, d.Agent, d.Invalid, tc.invalid)
+		}
+	}
+}

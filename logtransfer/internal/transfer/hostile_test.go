@@ -45,7 +45,7 @@ func TestHostileRecordsNeitherWedgeNorVanish(t *testing.T) {
 	total := int64(len(values))
 
 	r := start(t, testConfig(k.Addr(), es.URL(), "g-hostile", "web_log"))
-	tt.Eventually(t, 60*time.Second, "the good records indexed", countIs(t, es, "logcollect-web_log-2026.06.01", 20+4))
+	tt.Eventually(t, 60*time.Second, "the good records indexed", countIs(t, es, "logcollect-web_log-2026.06.01", 20+3)) // + the 512-byte id, the trailing newline, the big one
 	tt.Eventually(t, 60*time.Second, "offsets committed past every record", committedIs(t, k.Addr(), "g-hostile", "web_log", 1, total))
 	// Refused ids: dead-lettered under their derived id, saying why.
 	for _, bad := range []string{longASCII, longUTF8} {
@@ -61,6 +61,9 @@ func TestHostileRecordsNeitherWedgeNorVanish(t *testing.T) {
 		if orig := doc["event"].(map[string]any)["original"]; !strings.Contains(fmt.Sprint(orig), bad) {
 			t.Errorf("event.original of %s lost the record", id)
 		}
+	}
+	if doc, found, _ := es.Get("logcollect-dead-letter", "deep"); !found || fmt.Sprint(doc["error"].(map[string]any)["type"]) != "too_deeply_nested" {
+		t.Errorf("the record nested 5000 levels deep was not dead-lettered as too_deeply_nested: %v", doc)
 	}
 	if _, found, _ := es.Get("logcollect-web_log-2026.06.01", strings.Repeat("y", 512)); !found {
 		t.Error("a record with a 512-byte id was not indexed under it")
