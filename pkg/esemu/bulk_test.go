@@ -141,6 +141,9 @@ func TestBulkMalformedRequests(t *testing.T) {
 		{"no trailing newline", `{"index":{"_index":"x"}}` + "\n" + `{"a":1}`, "illegal_argument_exception", "must be terminated by a newline"},
 		{"no index", ndjson(`{"index":{}}`, `{"a":1}`), "action_request_validation_exception", "index is missing"},
 		{"empty", "\n", "action_request_validation_exception", "no requests added"},
+		// IndexRequest.validate counts UTF-8 bytes: 300 characters of 2 bytes are too long.
+		{"id too long", ndjson(`{"index":{"_index":"x","_id":"`+strings.Repeat("é", 300)+`"}}`, `{}`, `{"index":{"_index":"x","_id":"ok"}}`, `{}`),
+			"action_request_validation_exception", "Validation Failed: 1: id [" + strings.Repeat("é", 300) + "] is too long, must be no longer than 512 bytes but was: 600;"},
 		{"array parameter", ndjson(`{"index":{"_index":["x"]}}`, `{}`), "illegal_argument_exception", "expected a simple value for field [_index]"},
 	}
 	for _, tc := range tests {

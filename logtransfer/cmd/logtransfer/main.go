@@ -15,6 +15,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/redact"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
 	"github.com/logcollect/logcollect/logtransfer/internal/transfer"
@@ -103,7 +104,7 @@ Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 	}
 	log.Info("starting", "version", buildinfo.String("logtransfer"), "config", *configPath,
 		"brokers", cfg.Kafka.Client.Brokers, "topics", cfg.Kafka.Topics, "topic_pattern", patternText(cfg),
-		"group", cfg.Kafka.GroupID, "es", cfg.ES.URLs)
+		"group", cfg.Kafka.GroupID, "es", redact.URLs(cfg.ES.URLs))
 	return transfer.Run(ctx, cfg, log, transfer.Options{})
 }
 

@@ -191,7 +191,12 @@ shutdown_timeout = 10s
 		}
 	}
 
-	// Graceful stop: SIGTERM → exit 0.
+	// Graceful stop: SIGTERM → exit 0. When the first process had indexed
+	// everything the checks above pass at once; wait until the second one
+	// runs (its signal handler is installed) or SIGTERM kills it outright.
+	tt.Eventually(t, 60*time.Second, "the second process in the group", func() (bool, string) {
+		return strings.Contains(second.logs.String(), "kafka group session started"), ""
+	})
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/redact"
 	"github.com/logcollect/logcollect/pkg/settings"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 
@@ -76,10 +77,11 @@ type ES struct {
 
 // Transfer is [transfer].
 type Transfer struct {
-	ChanMaxSize     int
-	HTTPListen      string
-	DrainTimeout    time.Duration
-	ShutdownTimeout time.Duration
+	ChanMaxSize      int
+	MaxInflightBytes int64
+	HTTPListen       string
+	DrainTimeout     time.Duration
+	ShutdownTimeout  time.Duration
 }
 
 // Log is [log].
@@ -120,10 +122,13 @@ func Default() Config {
 			Timeout:         30 * time.Second,
 		},
 		Transfer: Transfer{
-			ChanMaxSize:     10000,
-			HTTPListen:      "127.0.0.1:9102",
-			DrainTimeout:    15 * time.Second,
-			ShutdownTimeout: 30 * time.Second,
+			ChanMaxSize: 10000,
+			// Small records are bounded by chan_max_size long before this;
+			// 1 MB records would otherwise hold 10 GB.
+			MaxInflightBytes: 64 << 20,
+			HTTPListen:       "127.0.0.1:9102",
+			DrainTimeout:     15 * time.Second,
+			ShutdownTimeout:  30 * time.Second,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -176,7 +181,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	e.URLs = f.Strings("es", "urls", e.URLs, "address")
 	for i, u := range e.URLs {
 		norm, err := NormalizeURL(u)
-		f.Check("es", "urls", u, err)
+		f.Check("es", "urls", redact.URL(u), err)
 		e.URLs[i] = norm
 	}
 	e.Username = f.String("es", "username", "")
@@ -219,6 +224,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	if t.ChanMaxSize <= 0 {
 		t.ChanMaxSize = Default().Transfer.ChanMaxSize
 	}
+	t.MaxInflightBytes = f.Size("transfer", "max_inflight_bytes", t.MaxInflightBytes, 64<<10, 1<<40)
 	t.HTTPListen = f.String("transfer", "http_listen", t.HTTPListen)
 	if t.HTTPListen != "" {
 		_, _, err := net.SplitHostPort(t.HTTPListen)

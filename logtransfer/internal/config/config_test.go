@@ -168,3 +168,38 @@ func TestDeadLetterIndexFollowsPrefix(t *testing.T) {
 		t.Errorf("prefix %q dead letter %q", c.ES.IndexPrefix, c.ES.DeadLetterIndex)
 	}
 }
+
+// A bad URL is reported with its password masked: the message goes to the
+// terminal and the service's log.
+func TestBadURLErrorHidesThePassword(t *testing.T) {
+	_, _, err := parse(t, "[kafka]\ntopics = t\n[es]\nurls = ftp://elastic:hunter2@es:9200\n", nil)
+	if err == nil || !strings.Contains(err.Error(), "elastic:xxxxx@es:9200") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error = %v, want the bad URL named with its password masked", err)
+	}
+}
+
+func TestMaxInflightBytes(t *testing.T) {
+	tests := []struct {
+		ini  string
+		env  map[string]string
+		want int64
+		err  string
+	}{
+		{"", nil, 64 << 20, ""},
+		{"max_inflight_bytes = 16MiB", nil, 16 << 20, ""},
+		{"max_inflight_bytes = 16MiB", map[string]string{"LOGTRANSFER_TRANSFER_MAX_INFLIGHT_BYTES": "1GiB"}, 1 << 30, ""},
+		{"max_inflight_bytes = 10", nil, 0, "max_inflight_bytes"},
+	}
+	for _, tc := range tests {
+		c, _, err := parse(t, "[kafka]\ntopics = t\n[transfer]\n"+tc.ini+"\n", tc.env)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one naming %s", tc.ini, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.Transfer.MaxInflightBytes != tc.want {
+			t.Errorf("%q %v: %d, %v; want %d", tc.ini, tc.env, c.Transfer.MaxInflightBytes, err, tc.want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 // Handler implements sarama.ConsumerGroupHandler.
 type Handler struct {
 	out          chan<- *indexer.Item
+	budget       *indexer.Budget // bytes consumed and not yet finished; nil: unbounded
 	drainTimeout time.Duration
 	metrics      *metrics.Metrics
 	log          *slog.Logger
@@ -38,14 +39,15 @@ type topicPartition struct {
 
 var _ sarama.ConsumerGroupHandler = (*Handler)(nil)
 
-// New returns a handler feeding out. drainTimeout bounds how long a revoked
+// New returns a handler feeding out, taking each record's bytes from budget
+// (nil: no byte bound) first. drainTimeout bounds how long a revoked
 // partition waits for its in-flight records; keep it below the group's
 // rebalance timeout.
-func New(out chan<- *indexer.Item, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
+func New(out chan<- *indexer.Item, budget *indexer.Budget, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
 	if ready == nil {
 		ready = func(error) {}
 	}
-	return &Handler{out: out, drainTimeout: drainTimeout, metrics: m, log: log, ready: ready, owned: map[topicPartition]*offsets.Partition{}}
+	return &Handler{out: out, budget: budget, drainTimeout: drainTimeout, metrics: m, log: log, ready: ready, owned: map[topicPartition]*offsets.Partition{}}
 }
 
 // Setup runs when a session starts. With the cooperative-sticky strategy it
@@ -106,19 +108,27 @@ read:
 			}
 			h.metrics.Consumed.Inc()
 			lag.Set(float64(max(claim.HighWaterMarkOffset()-msg.Offset-1, 0)))
-			if err := part.Track(msg.Offset); err != nil {
-				h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
-				continue
-			}
 			item := &indexer.Item{Part: part, Msg: document.Message{
 				Topic: topic, Partition: partition, Offset: msg.Offset, Value: msg.Value, Timestamp: msg.Timestamp,
 			}}
+			// A full byte budget blocks here too: records already read but
+			// not yet in Elasticsearch hold at most max_inflight_bytes
+			// (one larger record passes alone).
+			if err := item.Charge(ctx, h.budget, int64(len(msg.Key)+len(msg.Value))+indexer.ItemOverhead); err != nil {
+				break read // the session ends; the record was not tracked
+			}
+			if err := part.Track(msg.Offset); err != nil {
+				item.Release()
+				h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
+				continue
+			}
 			// A full queue blocks here: consumption pauses until the
 			// indexers catch up (Elasticsearch slow or down).
 			select {
 			case h.out <- item:
 			case <-ctx.Done():
 				part.Forget(msg.Offset)
+				item.Release()
 				break read
 			}
 		case <-ctx.Done():

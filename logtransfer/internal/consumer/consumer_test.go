@@ -48,7 +48,7 @@ func (c *fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.msgs }
 
 func setup(t *testing.T, drain time.Duration) (*Handler, chan *indexer.Item, *fakeSession, *fakeClaim, chan error) {
 	out := make(chan *indexer.Item, 10)
-	h := New(out, drain, metrics.New(nil), logging.Discard(), nil)
+	h := New(out, nil, drain, metrics.New(nil), logging.Discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s := &fakeSession{ctx: ctx}
@@ -116,7 +116,7 @@ func TestRevocationAbandonsAfterDrainTimeoutWithoutMarking(t *testing.T) {
 
 func TestBlockedOnFullQueueStopsWithSession(t *testing.T) {
 	out := make(chan *indexer.Item) // no room: every send blocks
-	h := New(out, 100*time.Millisecond, metrics.New(nil), logging.Discard(), nil)
+	h := New(out, nil, 100*time.Millisecond, metrics.New(nil), logging.Discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &fakeSession{ctx: ctx}
 	c := &fakeClaim{msgs: make(chan *sarama.ConsumerMessage, 1)}

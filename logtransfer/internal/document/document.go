@@ -9,6 +9,9 @@
 package document
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -31,6 +34,10 @@ type Doc struct {
 	Body  []byte
 	// Agent is true when Body is the agent's record as is.
 	Agent bool
+	// Invalid, when set, says why the record cannot be indexed as is (an
+	// event.id Elasticsearch refuses as _id): it goes to the dead-letter
+	// index under ID, which is then derived from the bad id.
+	Invalid *Rejection
 }
 
 // Builder builds documents. It caches index names, so each worker owns
@@ -55,7 +62,24 @@ func NewBuilder(pattern *IndexPattern) *Builder {
 // (not copied: the caller must not reuse m.Value) and a new slice otherwise.
 func (b *Builder) Build(m Message) Doc {
 	if meta, ok := record.Peek(m.Value); ok {
-		return Doc{Index: b.index(m.Topic, meta.Timestamp), ID: meta.EventID, Body: m.Value, Agent: true}
+		d := Doc{Index: b.index(m.Topic, meta.Timestamp), ID: meta.EventID, Body: m.Value, Agent: true}
+		if problem := idProblem(meta.EventID); problem != "" {
+			// Sent as is, Elasticsearch refuses the whole _bulk request
+			// (the document, then its dead-letter document with the same
+			// _id): the partition would never move again. A derived id is
+			// deterministic, so a redelivery overwrites, and the record
+			// goes straight to the dead-letter index, which says why.
+			d.ID = DerivedID(meta.EventID)
+			d.Invalid = &Rejection{Status: 400, Type: "invalid_event_id",
+				Reason: fmt.Sprintf("event.id %s; written to the dead-letter index with _id %s (%s)", problem, d.ID, derivedIDRule)}
+		} else if tooDeep(m.Value) {
+			// Elasticsearch parses a document recursively; thousands of
+			// levels can overflow a node's stack, and it would be sent
+			// again after every crash. Kept whole as a string instead.
+			d.Invalid = &Rejection{Status: 400, Type: "too_deeply_nested",
+				Reason: fmt.Sprintf("the record nests objects and arrays more than %d levels deep; kept in event.original only", MaxDepth)}
+		}
+		return d
 	}
 	ts := m.Timestamp
 	if ts.IsZero() || ts.Unix() <= 0 {
@@ -80,6 +104,64 @@ func (b *Builder) index(topic string, ts time.Time) string {
 	name := b.pattern.Format(topic, ts)
 	b.cache[k] = name
 	return name
+}
+
+// MaxIDBytes is the longest _id Elasticsearch takes: IndexRequest.validate
+// refuses longer ids (in UTF-8 bytes) with an action_request_validation_exception
+// that fails the whole _bulk request, not just the document.
+const MaxIDBytes = 512
+
+// idProblem says why Elasticsearch would refuse id as an _id, or "". An
+// empty event.id never gets here: the record is then not an agent record
+// and takes its Kafka coordinates as _id. record.Peek has already replaced
+// invalid UTF-8 by U+FFFD, so len counts the bytes Elasticsearch receives.
+func idProblem(id string) string {
+	if len(id) > MaxIDBytes {
+		return fmt.Sprintf("is %d bytes long; Elasticsearch takes an _id of at most %d bytes", len(id), MaxIDBytes)
+	}
+	return ""
+}
+
+const derivedIDRule = "sha256- and the SHA-256 of event.id in hex"
+
+// DerivedID is the _id of a record whose event.id Elasticsearch cannot
+// take. It depends on the id alone, so the same record sent twice by the
+// agent or redelivered by Kafka lands on the same document.
+func DerivedID(badID string) string {
+	sum := sha256.Sum256([]byte(badID))
+	return "sha256-" + hex.EncodeToString(sum[:])
+}
+
+// MaxDepth is the deepest nesting of objects and arrays sent to
+// Elasticsearch as is. The agent's records nest 3 levels; Elasticsearch
+// refuses objects deeper than 20 (index.mapping.depth.limit) anyway.
+const MaxDepth = 100
+
+// tooDeep reports whether the JSON value v (already validated) nests
+// deeper than MaxDepth.
+func tooDeep(v []byte) bool {
+	depth := 0
+	inString := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // KafkaID is the _id of a value that carries no event.id: its Kafka

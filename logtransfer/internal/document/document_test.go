@@ -158,3 +158,70 @@ func TestDeadLetterKeepsOriginalAndError(t *testing.T) {
 		t.Errorf("original = %v", o)
 	}
 }
+
+func TestEventIDsElasticsearchRefuses(t *testing.T) {
+	b := NewBuilder(mustPattern(t, DefaultIndexPattern, "lc"))
+	tests := []struct {
+		name, id  string
+		invalid   bool
+		reasonHas string
+		sent      string // the id as Elasticsearch would get it, when not id
+	}{
+		{"short", "abc", false, "", ""},
+		{"512 bytes", strings.Repeat("a", 512), false, "", ""},
+		{"513 bytes", strings.Repeat("a", 513), true, "513 bytes long", ""},
+		{"300 characters, 600 bytes", strings.Repeat("é", 300), true, "600 bytes long", ""},
+		{"invalid UTF-8, counted as sent (U+FFFD)", strings.Repeat("\xff", 200), true, "600 bytes long", strings.Repeat("\uFFFD", 200)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			value := []byte(`{"@timestamp":"2026-01-02T03:04:05Z","event":{"id":"` + tc.id + `"}}`)
+			d := b.Build(Message{Topic: "t", Offset: 9, Value: value})
+			if !d.Agent || (d.Invalid != nil) != tc.invalid {
+				t.Fatalf("doc = %+v, want agent record, invalid %v", d, tc.invalid)
+			}
+			if !tc.invalid {
+				if d.ID != tc.id {
+					t.Errorf("id = %q, want the event.id", d.ID)
+				}
+				return
+			}
+			sent := tc.id
+			if tc.sent != "" {
+				sent = tc.sent
+			}
+			if d.ID != DerivedID(sent) || len(d.ID) > MaxIDBytes || d.ID == DerivedID(sent+"x") {
+				t.Errorf("id = %q, want the derived id", d.ID)
+			}
+			if again := b.Build(Message{Topic: "t", Offset: 99, Value: value}); again.ID != d.ID {
+				t.Errorf("a redelivery got id %q, first %q: not deterministic", again.ID, d.ID)
+			}
+			if !strings.Contains(d.Invalid.Reason, tc.reasonHas) || !strings.Contains(d.Invalid.Reason, d.ID) {
+				t.Errorf("reason %q does not say %q and the derived id", d.Invalid.Reason, tc.reasonHas)
+			}
+		})
+	}
+}
+
+func TestDeeplyNestedRecordsAreNotSentAsIs(t *testing.T) {
+	b := NewBuilder(mustPattern(t, DefaultIndexPattern, "lc"))
+	nest := func(n int) []byte {
+		return []byte(`{"@timestamp":"2026-01-02T03:04:05Z","event":{"id":"e"},"a":` + strings.Repeat("[", n-1) + `"]]]\\\"[["` + strings.Repeat("]", n-1) + `}`)
+	}
+	tests := []struct {
+		name    string
+		value   []byte
+		invalid bool
+	}{
+		{"agent record", nest(1), false},
+		{"at the limit", nest(MaxDepth), false}, // the record's own object is a level
+		{"one more", nest(MaxDepth + 1), true},
+		{"thousands", nest(5000), true},
+	}
+	for _, tc := range tests {
+		d := b.Build(Message{Topic: "t", Value: tc.value})
+		if !d.Agent || (d.Invalid != nil) != tc.invalid || d.ID != "e" {
+			t.Errorf("%s: doc id %q agent %v invalid %+v, want invalid %v", tc.name, d.ID, d.Agent, d.Invalid, tc.invalid)
+		}
+	}
+}

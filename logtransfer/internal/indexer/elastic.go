@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/olivere/elastic/v7"
 
 	"github.com/logcollect/logcollect/pkg/record"
+	"github.com/logcollect/logcollect/pkg/redact"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
@@ -37,18 +39,36 @@ func NewClient(cfg ClientConfig) (*elastic.Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	transport.MaxIdleConnsPerHost = max(cfg.MaxConns, 2)
+	// Credentials in a URL (http://user:pw@host) become basic auth and
+	// leave the URL: olivere and net/http quote URLs in their errors, and
+	// those reach logs and /readyz. [es] username/password win.
+	urls := make([]string, len(cfg.URLs))
+	user, pass := cfg.Username, cfg.Password
+	for i, raw := range cfg.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil {
+			urls[i] = raw
+			continue
+		}
+		if user == "" && pass == "" {
+			user = u.User.Username()
+			pass, _ = u.User.Password()
+		}
+		u.User = nil
+		urls[i] = u.String()
+	}
 	opts := []elastic.ClientOptionFunc{
-		elastic.SetURL(cfg.URLs...),
+		elastic.SetURL(urls...),
 		elastic.SetSniff(cfg.Sniff),
 		elastic.SetHealthcheck(false),
 		elastic.SetHttpClient(&http.Client{Transport: transport, Timeout: cfg.Timeout}),
 	}
-	if cfg.Username != "" || cfg.Password != "" {
-		opts = append(opts, elastic.SetBasicAuth(cfg.Username, cfg.Password))
+	if user != "" || pass != "" {
+		opts = append(opts, elastic.SetBasicAuth(user, pass))
 	}
 	c, err := elastic.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch client for %v: %w", cfg.URLs, err)
+		return nil, fmt.Errorf("elasticsearch client for %v: %w", urls, redact.Error(err))
 	}
 	return c, nil
 }

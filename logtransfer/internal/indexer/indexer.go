@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -53,6 +54,15 @@ type Item struct {
 
 	doc        document.Doc
 	deadLetter bool // doc is now the dead-letter document
+	// orig is the document as first built when a whole-request refusal
+	// (400/413 to it alone) turned it into a dead-letter document: if the
+	// dead-letter document is refused the same way, the refusal is about
+	// the path to Elasticsearch (a proxy, a WAF), not the document, and
+	// the original is retried after a backoff instead.
+	orig *document.Doc
+
+	budget  *Budget // what Charge took, given back by Release
+	charged int64
 }
 
 // Config tunes the pool.
@@ -78,6 +88,7 @@ type Pool struct {
 	health  func(error) // readiness of Elasticsearch; may be nil
 
 	rejectLog rateLog
+	retryLog  rateLog
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -90,7 +101,7 @@ func New(cfg Config, bulk Bulk, m *metrics.Metrics, log *slog.Logger, health fun
 	}
 	return &Pool{
 		cfg: cfg, bulk: bulk, in: make(chan *Item, cfg.QueueSize), metrics: m, log: log, health: health,
-		rejectLog: rateLog{every: time.Second},
+		rejectLog: rateLog{every: time.Second}, retryLog: rateLog{every: time.Second},
 	}
 }
 
@@ -124,6 +135,7 @@ type worker struct {
 	builder *document.Builder
 	batch   []*Item
 	bytes   int64
+	done    int // documents indexed or dead-lettered, to tell progress
 }
 
 func (p *Pool) work(ctx context.Context) {
@@ -133,14 +145,18 @@ func (p *Pool) work(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			w.abandon(len(w.batch))
+			w.abandon(w.batch)
 			return
 		case it := <-p.in:
 			if it.Part != nil && it.Part.Closed() {
 				p.metrics.Abandoned.Inc()
+				it.Release()
 				continue
 			}
 			it.doc = w.builder.Build(it.Msg)
+			if it.doc.Invalid != nil {
+				it = w.reject(it, *it.doc.Invalid)
+			}
 			if len(w.batch) == 0 {
 				timer.Reset(p.cfg.FlushInterval)
 			}
@@ -180,11 +196,12 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 		}
 		var retry, again []*Item
 		var failure error
+		doneBefore := w.done
 		for start := 0; start < len(pending); start += chunk {
 			part := pending[start:min(start+chunk, len(pending))]
 			r, a, split, err := w.send(ctx, part)
 			if ctx.Err() != nil {
-				w.abandon(len(pending) - start + len(retry) + len(again))
+				w.abandon(pending[start:], retry, again)
 				return
 			}
 			if split {
@@ -195,7 +212,23 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 					again = append(again, pending[start:]...)
 					break
 				}
+				if it := part[0]; it.deadLetter {
+					// Even a dead-letter document alone is refused as a
+					// request: whatever answers refuses requests, not this
+					// document. Back off and try the originals again, with
+					// the rest, rather than dead-letter everything.
+					failure = err
+					retry = append(append(retry, again...), pending[start:]...)
+					again = nil
+					for _, r := range retry {
+						r.restore()
+					}
+					chunk = len(retry)
+					break
+				}
+				orig := part[0].doc
 				again = append(again, w.reject(part[0], document.Rejection{Status: statusOf(err), Type: "request_rejected", Reason: err.Error()}))
+				part[0].orig = &orig
 				continue
 			}
 			retry = append(retry, r...)
@@ -205,19 +238,23 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 			}
 		}
 		if len(retry) > 0 {
-			// Transient failure: wait before sending the failed items
-			// again. The worker takes no new records meanwhile, so the
-			// queue fills and the consumer stops reading: backpressure,
-			// bounded memory, and no offset passes these records.
+			// Transient failure, or a refusal that persists: wait before
+			// sending the failed items again. The worker takes no new
+			// records meanwhile, so the queue fills and the consumer stops
+			// reading: backpressure, bounded memory, and no offset passes
+			// these records. The backoff grows until a round succeeds.
 			w.metrics.Retried.Add(float64(len(retry)))
 			d := bo.Next()
-			w.log.Warn("elasticsearch bulk failed; retrying the failed documents",
+			w.retryLog.log(w.log, "elasticsearch bulk failed; retrying the failed documents",
 				"documents", len(retry), "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", failure)
 			if err := backoff.Sleep(ctx, d); err != nil {
-				w.abandon(len(retry) + len(again))
+				w.abandon(retry, again)
 				return
 			}
-		} else {
+		} else if w.done > doneBefore {
+			// Progress: a later failure starts from the shortest wait.
+			// Rounds that only turned documents into dead-letter documents
+			// (each item once per backoff period, see restore) keep it.
 			bo.Reset()
 		}
 		pending = append(retry, again...)
@@ -240,6 +277,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 			return nil, nil, false, err
 		}
 		w.metrics.BulkDuration.WithLabelValues("error").Observe(elapsed)
+		w.metrics.RequestErrors.WithLabelValues(strconv.Itoa(statusOf(err))).Inc()
 		w.health(err)
 		switch ClassifyRequest(err) {
 		case Split:
@@ -254,6 +292,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 		it := items[i]
 		switch ClassifyItem(res.Status) {
 		case Done:
+			w.done++
 			if it.deadLetter {
 				w.metrics.DeadLettered.Inc()
 			} else {
@@ -262,6 +301,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 			if it.Part != nil {
 				it.Part.Done(it.Msg.Offset)
 			}
+			it.Release()
 		case Retry:
 			outcome = "item_errors"
 			retry = append(retry, it)
@@ -299,6 +339,14 @@ func (w *worker) reject(it *Item, rej document.Rejection) *Item {
 	return it
 }
 
+// restore turns a dead-letter document made after a whole-request refusal
+// back into the original document.
+func (it *Item) restore() {
+	if it.orig != nil {
+		it.doc, it.deadLetter, it.orig = *it.orig, false, nil
+	}
+}
+
 // dropClosed removes items whose partition was revoked: Kafka redelivers
 // them to the new owner, so indexing them here is wasted work and retrying
 // them would hold the worker for nothing.
@@ -307,6 +355,7 @@ func (w *worker) dropClosed(items []*Item) []*Item {
 	for _, it := range items {
 		if it.Part != nil && it.Part.Closed() {
 			w.metrics.Abandoned.Inc()
+			it.Release()
 			continue
 		}
 		kept = append(kept, it)
@@ -314,8 +363,14 @@ func (w *worker) dropClosed(items []*Item) []*Item {
 	return kept
 }
 
-func (w *worker) abandon(n int) {
-	w.metrics.Abandoned.Add(float64(n))
+// abandon gives up items at shutdown: unmarked, so Kafka redelivers them.
+func (w *worker) abandon(lists ...[]*Item) {
+	for _, items := range lists {
+		for _, it := range items {
+			w.metrics.Abandoned.Inc()
+			it.Release()
+		}
+	}
 }
 
 func statusOf(err error) int {

@@ -302,3 +302,71 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistentRequestRefusalBacksOff: a proxy or WAF answering 400 to
+// every _bulk request must not make the worker spin (each document turned
+// into a dead-letter document, refused, rejected again, the backoff reset
+// every time), must not mark anything, must say so to /readyz, and once
+// the path heals the documents go to their own index, not the dead-letter
+// index.
+func TestPersistentRequestRefusalBacksOff(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusForbidden} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			var refusing sync.Mutex
+			refusing.Lock()
+			fb := &fakeBulk{respond: func(_ int, a []Action) ([]Result, error) {
+				if refusing.TryLock() {
+					refusing.Unlock()
+					return ok(a), nil
+				}
+				return nil, &elastic.Error{Status: status}
+			}}
+			var health sync.Mutex
+			var lastHealth error
+			var ml markLog
+			part := offsets.NewPartition("t", 0, ml.mark)
+			pat, err := document.CompileIndexPattern(document.DefaultIndexPattern, "lc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := metrics.New(nil)
+			p := New(Config{Workers: 1, QueueSize: 100, BulkActions: 100, BulkBytes: 1 << 20, FlushInterval: 20 * time.Millisecond,
+				RetryMin: 300 * time.Millisecond, RetryMax: 300 * time.Millisecond, DeadLetterIndex: "lc-dead-letter", Pattern: pat},
+				fb, m, logging.Discard(), func(err error) { health.Lock(); lastHealth = err; health.Unlock() })
+			p.Start()
+			t.Cleanup(p.Close)
+			feed(t, p, part, "a", "b", "c", "d")
+
+			time.Sleep(1500 * time.Millisecond)
+			// Each round: a few halvings, one document alone, its
+			// dead-letter document alone, then a backoff of ~300 ms.
+			// A hot loop sends thousands in this time.
+			if n := len(fb.sent()); n > 100 {
+				t.Errorf("%d requests in 1.5 s against a path refusing every request: no backoff", n)
+			}
+			if got := ml.get(); got != 0 {
+				t.Errorf("marked %d while every request was refused", got)
+			}
+			health.Lock()
+			if lastHealth == nil {
+				t.Error("readiness not told about the refused requests")
+			}
+			health.Unlock()
+			if v := counter(m.DeadLettered); v != 0 {
+				t.Errorf("%v documents dead-lettered because the path refused requests", v)
+			}
+
+			refusing.Unlock()
+			waitFor(t, "all marked after the path healed", func() bool { return ml.get() == 4 })
+			last := fb.sent()
+			for _, a := range last[len(last)-1] {
+				if a.Index == "lc-dead-letter" {
+					t.Errorf("%s went to the dead-letter index after the path healed", a.ID)
+				}
+			}
+			if v := counter(m.Indexed); v != 4 {
+				t.Errorf("indexed = %v, want 4", v)
+			}
+		})
+	}
+}

@@ -12,8 +12,10 @@ type Metrics struct {
 	DeadLettered    prometheus.Counter
 	Abandoned       prometheus.Counter
 	BulkDuration    *prometheus.HistogramVec
+	RequestErrors   *prometheus.CounterVec
 	ConsumerLag     *prometheus.GaugeVec
 	InflightBatches prometheus.Gauge
+	InflightBytes   prometheus.Gauge
 }
 
 // New registers the metrics in reg; a nil reg gives unregistered metrics
@@ -33,13 +35,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		BulkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "logtransfer_bulk_duration_seconds", Help: "Duration of _bulk requests by outcome (ok, item_errors, error).",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"outcome"}),
+		RequestErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_bulk_request_errors_total", Help: "_bulk requests that failed as a whole, by HTTP status (0: no response: connection error, timeout)."}, []string{"status"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logtransfer_consumer_lag", Help: "Records between the last one read and the partition's high watermark."}, []string{"topic", "partition"}),
 		InflightBatches: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logtransfer_inflight_batches", Help: "Batches being sent or retried by the workers."}),
+		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logtransfer_inflight_bytes", Help: "Bytes of records read from Kafka and not yet indexed, dead-lettered or dropped; at most [transfer] max_inflight_bytes (one larger record passes alone)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Consumed, m.Indexed, m.Retried, m.DeadLettered, m.Abandoned, m.BulkDuration, m.ConsumerLag, m.InflightBatches)
+		reg.MustRegister(m.Consumed, m.Indexed, m.Retried, m.DeadLettered, m.Abandoned, m.BulkDuration, m.RequestErrors, m.ConsumerLag, m.InflightBatches, m.InflightBytes)
 	}
 	return m
 }

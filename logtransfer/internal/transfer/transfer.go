@@ -26,6 +26,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/obs"
+	"github.com/logcollect/logcollect/pkg/redact"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
 	"github.com/logcollect/logcollect/logtransfer/internal/consumer"
@@ -75,7 +76,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	srvCtx, stopSrv := context.WithCancel(context.Background())
 	defer stopSrv()
 	if cfg.Transfer.HTTPListen != "" {
-		h := newStatusHandler()
+		h := newStatusHandler(cfg)
 		srv, err := obs.Listen(cfg.Transfer.HTTPListen, obs.Handler(reg, ready, map[string]http.Handler{"/status": h}), log)
 		if err != nil {
 			return err
@@ -109,7 +110,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		BulkActions: cfg.ES.BulkActions, BulkBytes: cfg.ES.BulkBytes, FlushInterval: cfg.ES.FlushInterval,
 		RetryMin: cfg.ES.RetryMin, RetryMax: cfg.ES.RetryMax,
 		DeadLetterIndex: cfg.ES.DeadLetterIndex, Pattern: pattern,
-	}, &indexer.ElasticBulk{Client: es}, m, log, func(err error) { ready.Set("elasticsearch", err) })
+	}, &indexer.ElasticBulk{Client: es}, m, log, func(err error) { ready.Set("elasticsearch", redact.Error(err)) })
 	pool.Start()
 	defer pool.Close()
 
@@ -133,7 +134,8 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 
-	handler := consumer.New(pool.Input(), cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
+	budget := indexer.NewBudget(cfg.Transfer.MaxInflightBytes, m.InflightBytes)
+	handler := consumer.New(pool.Input(), budget, cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
 	consumed := make(chan struct{})
 	go func() {
 		defer close(consumed)
@@ -172,10 +174,10 @@ func connectES(ctx context.Context, cfg config.ES, log *slog.Logger) (*elastic.C
 		}
 		if !cfg.Sniff || errors.Is(err, context.Canceled) {
 			// Without sniffing NewClient does no I/O: the error is ours.
-			return nil, err
+			return nil, redact.Error(err)
 		}
 		d := bo.Next()
-		log.Warn("elasticsearch unreachable (sniffing); retrying", "urls", cfg.URLs, "retry_in", d.Round(time.Millisecond), "error", err)
+		log.Warn("elasticsearch unreachable (sniffing); retrying", "urls", redact.URLs(cfg.URLs), "retry_in", d.Round(time.Millisecond), "error", redact.Error(err))
 		if err := backoff.Sleep(ctx, d); err != nil {
 			return nil, fmt.Errorf("connect to elasticsearch: %w", err)
 		}
@@ -201,14 +203,15 @@ func installTemplates(ctx context.Context, es *elastic.Client, spec template.Spe
 			// Nothing has been consumed yet: stop with a message that says
 			// what to fix rather than retry a password that cannot work.
 			return fmt.Errorf("elasticsearch at %s refused the credentials (HTTP %d): check [es] username and password (or password_file): %w",
-				strings.Join(cfg.URLs, ","), ee.Status, err)
+				strings.Join(redact.URLs(cfg.URLs), ","), ee.Status, redact.Error(err))
 		}
+		err = redact.Error(err)
 		if !errors.Is(err, template.ErrUnreachable) {
 			return err
 		}
 		ready.Set("elasticsearch", err)
 		d := bo.Next()
-		log.Warn("elasticsearch unreachable at start; retrying", "urls", cfg.URLs, "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", err)
+		log.Warn("elasticsearch unreachable at start; retrying", "urls", redact.URLs(cfg.URLs), "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", err)
 		if err := backoff.Sleep(ctx, d); err != nil {
 			return fmt.Errorf("install index templates: %w", err)
 		}
@@ -221,6 +224,10 @@ func saramaConfig(k config.Kafka) (*sarama.Config, error) {
 		return nil, err
 	}
 	c.Consumer.Return.Errors = true
+	// sarama buffers this many records per claimed partition ahead of the
+	// byte budget (default 256: 256 MB of 1 MB records); a few are enough
+	// to keep the consumer busy between fetches.
+	c.ChannelBufferSize = 16
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	if k.InitialOffset == "newest" {
 		c.Consumer.Offsets.Initial = sarama.OffsetNewest

@@ -52,6 +52,16 @@ type running struct {
 	done   chan struct{} // closed when Run returned, with err set
 	err    error
 	logs   *tt.Buffer
+
+	mu   sync.Mutex
+	addr string // the operational server's address, once bound
+}
+
+// httpAddr returns the operational server's address ("" until bound).
+func (r *running) httpAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addr
 }
 
 // stop stops the transfer gracefully and requires a clean exit.
@@ -75,7 +85,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
 		defer close(r.done)
-		r.err = Run(ctx, cfg, log, Options{})
+		r.err = Run(ctx, cfg, log, Options{OnListen: func(a string) { r.mu.Lock(); r.addr = a; r.mu.Unlock() }})
 	}()
 	t.Cleanup(func() {
 		cancel()
