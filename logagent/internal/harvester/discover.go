@@ -8,10 +8,12 @@ package harvester
 // match, and opens a file whose name matches at its create event: the open
 // descriptor holds the file, however soon it is renamed or deleted, and the
 // next scan (a few milliseconds later, coalescing the burst) identifies it
-// and starts its harvester. A rename of a matching name followed at once by
-// the rename's other half (the file's new name, outside the glob) also
-// opens the file under its new name: it was created and renamed before its
-// create event was handled. A followed file's harvester that sees its path
+// and starts its harvester. A file created and renamed out of the glob
+// before its create event was handled is opened under its new name: the
+// rename of a matching name is paired with the next create of a
+// non-matching name in the same directory within pairWindow (fsnotify
+// reports a rename as Rename of the old name, then Create of the new one,
+// without inotify's cookie). A followed file's harvester that sees its path
 // hold another file triggers a scan too (the watch may be missing). The
 // periodic scan stays as the safety net: inotify limits, an overflowing
 // event queue (which triggers a scan), or a directory that cannot be
@@ -44,13 +46,27 @@ const settleDelay = 5 * time.Millisecond
 // opens of the files that appeared, which do not wait for it).
 const minEventScanGap = 20 * time.Millisecond
 
+// pairWindow is how soon after the rename of a matching name the create of
+// its new name must be seen to be taken for it. The two halves of a rename
+// are queued together, so they are handled together however late; a longer
+// gap means the file left the watched directories, and a file created then
+// is another one.
+const pairWindow = 50 * time.Millisecond
+
+// renamedAway is a matching name whose file was renamed: the next create
+// in its directory may be its new name.
+type renamedAway struct {
+	name string
+	at   time.Time
+}
+
 // discovery is a task's directory watch and the files it opened since the
 // last scan.
 type discovery struct {
 	t     *Task
 	w     *fsnotify.Watcher // nil: inotify unavailable, periodic scans only
 	done  chan struct{}
-	limit bool            // a watch could not be added (logged once)
+	limit bool // a watch could not be added (logged once)
 
 	mu     sync.Mutex
 	dirs   map[string]bool // watched directory → it is a leaf (files of the glob live there)
@@ -187,7 +203,7 @@ func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 // run handles the watch's events until it is closed.
 func (d *discovery) run() {
 	defer close(d.done)
-	var renamed string // a matching name just renamed away: the next create may be its new name
+	var renamed renamedAway
 	for {
 		select {
 		case ev, ok := <-d.w.Events:
@@ -207,10 +223,10 @@ func (d *discovery) run() {
 	}
 }
 
-// event handles one directory event and returns the name to pair with the
-// next one (see discovery). Writes are ignored: a followed file's growth
-// reaches its harvester by itself.
-func (d *discovery) event(ev fsnotify.Event, renamed string) string {
+// event handles one directory event and returns the rename to pair with a
+// later create (see discovery). Writes are ignored: a followed file's
+// growth reaches its harvester by itself.
+func (d *discovery) event(ev fsnotify.Event, renamed renamedAway) renamedAway {
 	e := &d.t.o.Entry
 	switch {
 	case ev.Has(fsnotify.Create):
@@ -218,16 +234,13 @@ func (d *discovery) event(ev fsnotify.Event, renamed string) string {
 			if d.pin(ev.Name, ev.Name) {
 				d.t.rescanSoon()
 			}
-			return ""
+			return renamed
 		}
-		if renamed != "" {
-			// The other half of the rename of renamed: inotify reports a
-			// rename as a MOVED_FROM of the old name immediately followed
-			// by a MOVED_TO of the new one (fsnotify: Rename, then Create).
-			if d.pin(ev.Name, renamed) {
+		if renamed.name != "" && filepath.Dir(renamed.name) == filepath.Dir(ev.Name) {
+			if time.Since(renamed.at) <= pairWindow && d.pin(ev.Name, renamed.name) {
 				d.t.rescanSoon()
 			}
-			return ""
+			return renamedAway{}
 		}
 		d.mu.Lock()
 		leaf := d.dirs[filepath.Dir(ev.Name)]
@@ -237,10 +250,10 @@ func (d *discovery) event(ev fsnotify.Event, renamed string) string {
 		}
 	case ev.Has(fsnotify.Rename):
 		if ok, _ := filepath.Match(e.Path, ev.Name); ok && !e.Excluded(ev.Name) {
-			return ev.Name
+			return renamedAway{ev.Name, time.Now()}
 		}
 	}
-	return ""
+	return renamed
 }
 
 // pin opens path for the next scan unless a harvester of the task already
