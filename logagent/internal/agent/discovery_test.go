@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,24 +86,39 @@ func TestFilesLivingBetweenScansAreRead(t *testing.T) {
 	addr := s.kafka.Addr()
 	kt.WaitFor(t, addr, "rot", 15*time.Second, func(rs []kt.Record) bool { return countIn(rs, seed) == 1 }) // the first scan ran: the watch is set
 
-	// Rename rotation, logrotate style, far faster than the scan: each
-	// generation is created, written and renamed to a name outside the
-	// glob at once.
-	var want []string
-	for gen := 1; gen <= 30; gen++ {
-		for _, name := range []string{"a", "b"} {
-			var lines []string
-			for i := 1; i <= 40; i++ {
-				lines = append(lines, fmt.Sprintf("%s gen %02d line %02d", name, gen, i))
-			}
+	// Rename rotation, logrotate style, far faster than the scan: four
+	// writers each create a generation, write it and rename it to a name
+	// outside the glob at once.
+	var (
+		want []string
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for _, name := range []string{"a", "b", "d", "e"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			p := filepath.Join(logs, name+".log")
-			writeFile(t, p, lines)
-			if err := os.Rename(p, fmt.Sprintf("%s.%d", p, gen)); err != nil {
-				t.Fatal(err)
+			for gen := 1; gen <= 30; gen++ {
+				var lines []string
+				for i := 1; i <= 40; i++ {
+					lines = append(lines, fmt.Sprintf("%s gen %02d line %02d", name, gen, i))
+				}
+				if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := os.Rename(p, fmt.Sprintf("%s.%d", p, gen)); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want = append(want, lines...)
+				mu.Unlock()
 			}
-			want = append(want, lines...)
-		}
+		}()
 	}
+	wg.Wait()
 
 	// Delete and recreate under the same name, every generation the same
 	// size: the freed inode is reused by the next one once the agent

@@ -4,16 +4,14 @@ package harvester
 //
 // A file that appears and is rotated out of the glob (or deleted) between
 // two scans was never read: with busy services a quarter of the lines. So
-// the task watches, with inotify (fsnotify), the directories its glob can
+// the task watches, with inotify (inotify.go), the directories its glob can
 // match, and opens a file whose name matches at its create event: the open
 // descriptor holds the file, however soon it is renamed or deleted, and the
 // next scan (a few milliseconds later, coalescing the burst) identifies it
 // and starts its harvester. A file created and renamed out of the glob
-// before its create event was handled is opened under its new name: the
-// rename of a matching name is paired with the next create of a
-// non-matching name in the same directory within pairWindow (fsnotify
-// reports a rename as Rename of the old name, then Create of the new one,
-// without inotify's cookie). A followed file's harvester that sees its path
+// before its create event was handled is opened under its new name, found
+// by the rename's cookie that pairs the old name with the new one (in a
+// watched directory; a file moved elsewhere that fast is missed). A followed file's harvester that sees its path
 // hold another file triggers a scan too (the watch may be missing). The
 // periodic scan stays as the safety net: inotify limits, an overflowing
 // event queue (which triggers a scan), or a directory that cannot be
@@ -29,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
@@ -46,27 +44,14 @@ const settleDelay = 5 * time.Millisecond
 // opens of the files that appeared, which do not wait for it).
 const minEventScanGap = 20 * time.Millisecond
 
-// pairWindow is how soon after the rename of a matching name the create of
-// its new name must be seen to be taken for it. The two halves of a rename
-// are queued together, so they are handled together however late; a longer
-// gap means the file left the watched directories, and a file created then
-// is another one.
-const pairWindow = 50 * time.Millisecond
-
-// renamedAway is a matching name whose file was renamed: the next create
-// in its directory may be its new name.
-type renamedAway struct {
-	name string
-	at   time.Time
-}
-
 // discovery is a task's directory watch and the files it opened since the
 // last scan.
 type discovery struct {
 	t     *Task
-	w     *fsnotify.Watcher // nil: inotify unavailable, periodic scans only
+	w     *dirWatch // nil: inotify unavailable, periodic scans only
 	done  chan struct{}
-	limit bool // a watch could not be added (logged once)
+	limit bool              // a watch could not be added (logged once)
+	moved map[uint32]string // rename cookie → the matching name renamed away; run goroutine only
 
 	mu     sync.Mutex
 	dirs   map[string]bool // watched directory → it is a leaf (files of the glob live there)
@@ -122,12 +107,12 @@ func (t *Task) watchDirs() {
 	d := &t.disc
 	d.t = t
 	d.dirs = map[string]bool{}
-	w, err := fsnotify.NewWatcher()
+	w, err := newDirWatch()
 	if err != nil {
 		t.o.Log.Warn("cannot watch directories (inotify instances exhausted? raise fs.inotify.max_user_instances); new files are found at every scan_interval only, and files rotated away sooner are missed", "path", t.o.Entry.Path, "err", err)
 		return
 	}
-	d.w, d.done = w, make(chan struct{})
+	d.w, d.done, d.moved = w, make(chan struct{}), map[uint32]string{}
 	d.sync()
 	go d.run()
 }
@@ -135,7 +120,7 @@ func (t *Task) watchDirs() {
 // close stops the watch and releases the files not yet taken by a scan.
 func (d *discovery) close() {
 	if d.w != nil {
-		d.w.Close()
+		d.w.close()
 		<-d.done
 	}
 	for _, p := range d.take() {
@@ -181,7 +166,7 @@ func (d *discovery) sync() {
 			d.dirs[dir] = leaf
 			continue
 		}
-		if err := d.w.Add(dir); err != nil {
+		if err := d.w.add(dir); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !d.limit {
 				d.limit = true
 				d.t.o.Log.Warn("cannot watch a directory (inotify watch limit? raise fs.inotify.max_user_watches); its new files are found at every scan_interval only", "dir", dir, "err", err)
@@ -192,7 +177,7 @@ func (d *discovery) sync() {
 	}
 	for dir := range d.dirs {
 		if _, ok := want[dir]; !ok {
-			_ = d.w.Remove(dir) // fails once the directory is gone: nothing to undo
+			d.w.remove(dir)
 			delete(d.dirs, dir)
 		}
 	}
@@ -203,57 +188,60 @@ func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 // run handles the watch's events until it is closed.
 func (d *discovery) run() {
 	defer close(d.done)
-	var renamed renamedAway
 	for {
-		select {
-		case ev, ok := <-d.w.Events:
-			if !ok {
-				return
-			}
-			renamed = d.event(ev, renamed)
-		case err, ok := <-d.w.Errors:
-			if !ok {
-				return
-			}
-			// The queue overflowed (events lost) or a read failed: a full
-			// scan finds what the lost events announced, if it still exists.
-			d.t.o.Log.Debug("directory watch error; scanning", "path", d.t.o.Entry.Path, "err", err)
+		err := d.w.read(d.event)
+		switch {
+		case err == nil:
+		case errors.Is(err, errOverflow):
+			// Events were lost: a full scan finds what they announced, if
+			// it still exists.
+			d.t.o.Log.Warn("directory events overflowed inotify's queue (raise fs.inotify.max_queued_events); scanning", "path", d.t.o.Entry.Path)
 			d.t.rescanSoon()
+		case errors.Is(err, os.ErrClosed):
+			return
+		default:
+			d.t.o.Log.Warn("reading directory events failed; new files are found at every scan_interval only", "path", d.t.o.Entry.Path, "err", err)
+			return
 		}
 	}
 }
 
-// event handles one directory event and returns the rename to pair with a
-// later create (see discovery). Writes are ignored: a followed file's
-// growth reaches its harvester by itself.
-func (d *discovery) event(ev fsnotify.Event, renamed renamedAway) renamedAway {
-	e := &d.t.o.Entry
+// event handles one directory event. Writes raise none (see dirWatch): a
+// followed file's growth reaches its harvester by itself.
+func (d *discovery) event(ev dirEvent) {
 	switch {
-	case ev.Has(fsnotify.Create):
-		if ok, _ := filepath.Match(e.Path, ev.Name); ok {
-			if d.pin(ev.Name, ev.Name) {
+	case ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.name); ok && ev.mask&unix.IN_ISDIR == 0 {
+			if d.pin(ev.name, ev.name) {
 				d.t.rescanSoon()
 			}
-			return renamed
+			return
 		}
-		if renamed.name != "" && filepath.Dir(renamed.name) == filepath.Dir(ev.Name) {
-			if time.Since(renamed.at) <= pairWindow && d.pin(ev.Name, renamed.name) {
+		if old, ok := d.moved[ev.cookie]; ok && ev.mask&unix.IN_MOVED_TO != 0 {
+			// A matching file renamed out of the glob: open it under its
+			// new name in case it was never seen under the old one.
+			delete(d.moved, ev.cookie)
+			if d.pin(ev.name, old) {
 				d.t.rescanSoon()
 			}
-			return renamedAway{}
+			return
 		}
-		d.mu.Lock()
-		leaf := d.dirs[filepath.Dir(ev.Name)]
-		d.mu.Unlock()
-		if !leaf {
-			d.t.rescanSoon() // a directory a deeper level of the glob may match
+		if ev.mask&unix.IN_ISDIR != 0 {
+			d.mu.Lock()
+			leaf := d.dirs[filepath.Dir(ev.name)]
+			d.mu.Unlock()
+			if !leaf {
+				d.t.rescanSoon() // a directory a deeper level of the glob may match
+			}
 		}
-	case ev.Has(fsnotify.Rename):
-		if ok, _ := filepath.Match(e.Path, ev.Name); ok && !e.Excluded(ev.Name) {
-			return renamedAway{ev.Name, time.Now()}
+	case ev.mask&unix.IN_MOVED_FROM != 0:
+		if d.t.matches(ev.name) {
+			if len(d.moved) >= 256 { // halves never seen: moved out of the watched directories
+				clear(d.moved)
+			}
+			d.moved[ev.cookie] = ev.name
 		}
 	}
-	return renamed
 }
 
 // pin opens path for the next scan unless a harvester of the task already
