@@ -107,7 +107,7 @@ func (t *Task) watchDirs() {
 	d := &t.disc
 	d.t = t
 	d.dirs = map[string]bool{}
-	w, err := newDirWatch()
+	w, err := startDirWatch()
 	if err != nil {
 		t.o.Log.Warn("cannot watch directories (inotify instances exhausted? raise fs.inotify.max_user_instances); new files are found at every scan_interval only, and files rotated away sooner are missed", "path", t.o.Entry.Path, "err", err)
 		return
@@ -116,6 +116,9 @@ func (t *Task) watchDirs() {
 	d.sync()
 	go d.run()
 }
+
+// startDirWatch is newDirWatch; tests replace it to run without inotify.
+var startDirWatch = newDirWatch
 
 // close stops the watch and releases the files not yet taken by a scan.
 func (d *discovery) close() {

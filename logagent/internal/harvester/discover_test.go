@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,31 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 			t.Fatalf("unexpected line %q", r.Message)
 		}
 	}
+}
+
+// Without a directory watch (inotify instances exhausted), a harvester
+// whose path is taken by a new file (rename rotation) has its task scan at
+// once, instead of after scan_interval (a minute here).
+func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
+	startDirWatch = func() (*dirWatch, error) { return nil, errors.New("no inotify in this test") }
+	t.Cleanup(func() { startDirWatch = newDirWatch })
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	es, err := collect.Parse([]byte(strings.ReplaceAll(`[{"path":"DIR/app.log","topic":"t","start":"beginning"}]`, "DIR", e.dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
+	t.Cleanup(e.task.Stop)
+	waitFor(t, "the first file", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 5))) })
+	appendTo(t, p, nl("a", 6, 10)...)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("b", 1, 5)...)
+	want := append(trimmed(nl("a", 1, 10)), trimmed(nl("b", 1, 5))...)
+	waitFor(t, "the old file's tail and the new file", func() bool { return hasAll(t, e.snd.all(), want) })
 }
