@@ -4,8 +4,8 @@ package harvester
 //
 // A file that appears and is rotated out of the glob (or deleted) between
 // two scans was never read: with busy services a quarter of the lines. So
-// the task watches, with inotify (inotify.go), the directories its glob can
-// match, and opens a file whose name matches at its create event: the open
+// the task watches, with inotify (inotify.go; one instance for all tasks),
+// the directories its glob can match, and opens a file whose name matches at its create event: the open
 // descriptor holds the file, however soon it is renamed or deleted, and the
 // next scan (a few milliseconds later, coalescing the burst) identifies it
 // and starts its harvester. A file created and renamed out of the glob
@@ -48,10 +48,9 @@ const minEventScanGap = 20 * time.Millisecond
 // last scan.
 type discovery struct {
 	t     *Task
-	w     *dirWatch // nil: inotify unavailable, periodic scans only
-	done  chan struct{}
+	on    bool              // watching (the hub joined); false: inotify unavailable, periodic scans only
 	limit bool              // a watch could not be added (logged once)
-	moved map[uint32]string // rename cookie → the matching name renamed away; run goroutine only
+	moved map[uint32]string // rename cookie → the matching name renamed away; the hub's goroutine only
 
 	mu     sync.Mutex
 	dirs   map[string]bool // watched directory → it is a leaf (files of the glob live there)
@@ -107,24 +106,18 @@ func (t *Task) watchDirs() {
 	d := &t.disc
 	d.t = t
 	d.dirs = map[string]bool{}
-	w, err := startDirWatch()
-	if err != nil {
+	if err := hub.join(); err != nil {
 		t.o.Log.Warn("cannot watch directories (inotify instances exhausted? raise fs.inotify.max_user_instances); new files are found at every scan_interval only, and files rotated away sooner are missed", "path", t.o.Entry.Path, "err", err)
 		return
 	}
-	d.w, d.done, d.moved = w, make(chan struct{}), map[uint32]string{}
+	d.on, d.moved = true, map[uint32]string{}
 	d.sync()
-	go d.run()
 }
-
-// startDirWatch is newDirWatch; tests replace it to run without inotify.
-var startDirWatch = newDirWatch
 
 // close stops the watch and releases the files not yet taken by a scan.
 func (d *discovery) close() {
-	if d.w != nil {
-		d.w.close()
-		<-d.done
+	if d.on {
+		hub.leave(d)
 	}
 	for _, p := range d.take() {
 		p.f.Close()
@@ -136,7 +129,7 @@ func (d *discovery) close() {
 // pattern's directory part (so /var/log/*/app.log sees /var/log/new/ appear,
 // and then app.log in it). filepath.Glob has no recursive "**".
 func (d *discovery) sync() {
-	if d.w == nil {
+	if !d.on {
 		return
 	}
 	want := map[string]bool{}
@@ -165,11 +158,11 @@ func (d *discovery) sync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for dir, leaf := range want {
-		if _, ok := d.dirs[dir]; ok {
+		if _, ok := d.dirs[dir]; ok && hub.watching(dir, d) {
 			d.dirs[dir] = leaf
 			continue
 		}
-		if err := d.w.add(dir); err != nil {
+		if err := hub.add(dir, d); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !d.limit {
 				d.limit = true
 				d.t.o.Log.Warn("cannot watch a directory (inotify watch limit? raise fs.inotify.max_user_watches); its new files are found at every scan_interval only", "dir", dir, "err", err)
@@ -180,7 +173,7 @@ func (d *discovery) sync() {
 	}
 	for dir := range d.dirs {
 		if _, ok := want[dir]; !ok {
-			d.w.remove(dir)
+			hub.remove(dir, d)
 			delete(d.dirs, dir)
 		}
 	}
@@ -188,29 +181,9 @@ func (d *discovery) sync() {
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
-// run handles the watch's events until it is closed.
-func (d *discovery) run() {
-	defer close(d.done)
-	for {
-		err := d.w.read(d.event)
-		switch {
-		case err == nil:
-		case errors.Is(err, errOverflow):
-			// Events were lost: a full scan finds what they announced, if
-			// it still exists.
-			d.t.o.Log.Warn("directory events overflowed inotify's queue (raise fs.inotify.max_queued_events); scanning", "path", d.t.o.Entry.Path)
-			d.t.rescanSoon()
-		case errors.Is(err, os.ErrClosed):
-			return
-		default:
-			d.t.o.Log.Warn("reading directory events failed; new files are found at every scan_interval only", "path", d.t.o.Entry.Path, "err", err)
-			return
-		}
-	}
-}
-
-// event handles one directory event. Writes raise none (see dirWatch): a
-// followed file's growth reaches its harvester by itself.
+// event handles one directory event, on the hub's goroutine. Writes raise
+// none (see dirWatch): a followed file's growth reaches its harvester by
+// itself.
 func (d *discovery) event(ev dirEvent) {
 	switch {
 	case ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:

@@ -177,3 +177,39 @@ func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
 	want := append(trimmed(nl("a", 1, 10)), trimmed(nl("b", 1, 5))...)
 	waitFor(t, "the old file's tail and the new file", func() bool { return hasAll(t, e.snd.all(), want) })
 }
+
+// The tasks of a process share one inotify instance: a task that stops
+// drops its watches, not those of another task on the same directory.
+func TestDirectoryWatchSharedByTasks(t *testing.T) {
+	e := newEnv(t)
+	start := func(topic string, snd *fakeSender) *Task {
+		es, err := collect.Parse([]byte(strings.ReplaceAll(`[{"path":"DIR/*.log","topic":"`+topic+`","start":"beginning"}]`, "DIR", e.dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+			ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+		t.Cleanup(task.Stop)
+		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path + "|" + topic) })
+		return task
+	}
+	first, second := &fakeSender{}, &fakeSender{}
+	a := start("a", first)
+	start("b", second)
+	p := filepath.Join(e.dir, "x.log")
+	appendTo(t, p, nl("x", 1, 5)...)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "x.log read for both topics", func() bool {
+		return hasAll(t, first.all(), trimmed(nl("x", 1, 5))) && hasAll(t, second.all(), trimmed(nl("x", 1, 5)))
+	})
+	a.Stop()
+	p = filepath.Join(e.dir, "y.log")
+	appendTo(t, p, nl("y", 1, 5)...)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "y.log read by the task still running", func() bool { return hasAll(t, second.all(), trimmed(nl("y", 1, 5))) })
+}
