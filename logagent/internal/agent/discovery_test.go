@@ -13,8 +13,7 @@ import (
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 )
 
-// exactlyOnce fails the test unless every want line is in rs once, and
-// nothing else of prefix is.
+// exactlyOnce fails the test unless every want line is in rs exactly once.
 func exactlyOnce(t *testing.T, rs []kt.Record, want []string) {
 	t.Helper()
 	n := map[string]int{}
@@ -165,10 +164,9 @@ func TestOverlappingEntriesReadOnce(t *testing.T) {
 	want = append(want, writeLines(t, bLog, "b", 1, 10)...)
 	s.put(t, `[{"path":"DIR/app/*.log","topic":"same","start":"beginning"},{"path":"DIR/app/a*.log","topic":"same","start":"beginning"}]`)
 	addr := s.kafka.Addr()
-	rs := kt.WaitFor(t, addr, "same", 15*time.Second, func(rs []kt.Record) bool { return countIn(rs, want) == len(want) })
+	kt.WaitFor(t, addr, "same", 15*time.Second, func(rs []kt.Record) bool { return countIn(rs, want) == len(want) })
 	time.Sleep(500 * time.Millisecond) // several scans of both entries: a second reader would have sent its copy by now
 	exactlyOnce(t, kt.ReadAll(t, addr, "same"), want)
-	_ = rs
 
 	owner := func() string {
 		files, _ := a.fileStatuses()
