@@ -25,14 +25,19 @@ import (
 // left, under the same file id: nothing re-read, nothing skipped.
 type Owners struct {
 	mu     sync.Mutex
-	claims map[string]*Task // checkpoint key → the task whose harvester reads it
+	claims map[string]claim // checkpoint key → who reads it
 	tasks  map[*Task]bool
 	told   map[string]*Task // key → the task last told it does not own it (logged once)
 }
 
+type claim struct {
+	t    *Task
+	path string // the file's name when it was claimed
+}
+
 // NewOwners returns an empty registry for the tasks of one agent.
 func NewOwners() *Owners {
-	return &Owners{claims: map[string]*Task{}, tasks: map[*Task]bool{}, told: map[string]*Task{}}
+	return &Owners{claims: map[string]claim{}, tasks: map[*Task]bool{}, told: map[string]*Task{}}
 }
 
 // Owner is the collect entry (its path) whose task holds the key.
@@ -42,11 +47,11 @@ func (o *Owners) Owner(key string) (entry string, ok bool) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	t, ok := o.claims[key]
+	c, ok := o.claims[key]
 	if !ok {
 		return "", false
 	}
-	return t.o.Entry.Path, true
+	return c.t.o.Entry.Path, true
 }
 
 func (o *Owners) join(t *Task) {
@@ -91,7 +96,7 @@ func (t *Task) claim(key, path string) bool {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	owner := o.claims[key]
+	owner := o.claims[key].t
 	if owner == nil {
 		for u := range o.tasks {
 			if u != t && u.o.Entry.Topic == t.o.Entry.Topic && u.ctx.Err() == nil && before(u, t) && u.matches(path) {
@@ -107,27 +112,28 @@ func (t *Task) claim(key, path string) bool {
 		}
 		return false
 	}
-	o.claims[key] = t
+	o.claims[key] = claim{t, path}
 	return true
 }
 
 // release gives up t's claim on key once its harvester ended (or never
-// started), and asks the other entries with the topic to scan: one of them
-// may take the file over.
+// started), and asks the other entries with the topic that match the file
+// to scan: one of them may take it over.
 func (t *Task) release(key string) {
 	o := t.o.Owners
 	if o == nil {
 		return
 	}
 	o.mu.Lock()
-	if o.claims[key] != t {
+	c := o.claims[key]
+	if c.t != t {
 		o.mu.Unlock()
 		return
 	}
 	delete(o.claims, key)
 	var wake []*Task
 	for u := range o.tasks {
-		if u != t && u.o.Entry.Topic == t.o.Entry.Topic {
+		if u != t && u.o.Entry.Topic == t.o.Entry.Topic && u.matches(c.path) {
 			wake = append(wake, u)
 		}
 	}
