@@ -47,6 +47,7 @@ type Agent struct {
 	store        *checkpoint.Store
 	sink         *sink.Kafka
 	sched        *harvester.Scheduler // runs every file task's harvesters
+	owners       *harvester.Owners    // which file entry reads a file that several entries match
 	http         *obs.Server
 	status       *statusReporter
 
@@ -59,7 +60,7 @@ type Agent struct {
 // checkpoint store and the Kafka sink, and binds the HTTP listener.
 func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
-		tasks: map[string]task{}, specs: map[string]collect.Entry{}}
+		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners()}
 	a.status = newStatusReporter(a)
 	log = slog.New(errorRecorder{log.Handler(), a.status}) // the status shows the latest warning or error
 	a.log = log
@@ -220,8 +221,10 @@ func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool 
 // are keyed by file, so they survive.
 func (a *Agent) reconcile(entries []collect.Entry) {
 	want := map[string]collect.Entry{}
-	for _, e := range entries {
+	order := map[string]int{}
+	for i, e := range entries {
 		want[e.Key()] = e
+		order[e.Key()] = i
 	}
 	// Stop outside the lock: a stop waits for lines in flight, and the
 	// checkpoint store's expiry asks live() meanwhile.
@@ -261,7 +264,8 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		ag := a.cfg.Agent
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
-			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic)})
+			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic),
+			Owners: a.owners, Order: order[path]})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)
 	}

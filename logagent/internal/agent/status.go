@@ -85,6 +85,7 @@ type FileStatus struct {
 	Size    int64  `json:"size"`              // current size; -1 when the file was rotated away while still being read
 	Lag     int64  `json:"lag"`               // size - offset
 	Open    bool   `json:"open"`              // a harvester follows it now
+	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
 	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
 }
 
@@ -197,6 +198,9 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 			continue
 		}
 		fs := FileStatus{Path: cp.Path, Topic: topic, Offset: cp.Offset, Size: -1, Open: a.live(key)}
+		if fs.Open {
+			fs.Entry, _ = a.owners.Owner(key)
+		}
 		if fi, err := os.Stat(cp.Path); err == nil && sameFile(fi, cp.Device, cp.Inode) {
 			fs.Size = fi.Size()
 			fs.Lag = max(0, fs.Size-fs.Offset)

@@ -59,6 +59,10 @@ type Options struct {
 	Sender        Sender
 	Metrics       *metrics.Metrics
 	Log           *slog.Logger
+	Owners        *Owners // shared by the agent's tasks: one harvester per file and topic (see owners.go); nil: no other task
+	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
+
+	rescan func() // asks the task for a scan at once (see checkMoved)
 }
 
 // FingerprintSize is how many leading bytes identify a file's content.
@@ -100,6 +104,7 @@ type harvester struct {
 	partialSince time.Time // when a held partial line stopped growing
 	hotUntil     time.Time // while after now, look again every hotPoll
 	lastSize     int64
+	quiet        bool // the last read found nothing new (see checkMoved)
 	lag          prometheus.Gauge
 	lagPath      *string
 
@@ -256,6 +261,10 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 		now := time.Now()
 		if n > 0 {
 			h.lastData = now
+			h.quiet = false
+		} else if !h.quiet {
+			h.quiet = true
+			h.checkMoved()
 		}
 		if more {
 			return 0, false
@@ -557,6 +566,9 @@ type fileInfo struct {
 	dev  uint64
 	ino  uint64
 	size int64
+	// ctime is the inode's last change: a file checked to be read to its
+	// end need not be checked again until it changes (see readToEnd).
+	ctime int64
 }
 
 // statFile stats path (following symlinks). It calls the system directly
@@ -570,7 +582,7 @@ func statFile(path string) (fileInfo, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
 	}
-	return fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size}, nil
+	return fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}, nil
 }
 
 // fileSize is the size of the open file.

@@ -42,6 +42,10 @@ type Task struct {
 	prevTopic string               // the entry's topic before an edit (see previousTopic)
 	copyWait  map[string]time.Time // possible copies in the making (see copyOf); the scan's own
 
+	kick      chan struct{} // a scan is wanted now (see discover.go)
+	disc      discovery
+	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
+
 	mu        sync.Mutex
 	running   map[string]*harvester
 	lastError map[string]time.Time // path → when an open error was last logged
@@ -53,8 +57,10 @@ func Start(o Options) *Task {
 		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &Task{o: o, ctx: ctx, cancel: cancel, running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[string]*harvester{}, lastError: map[string]time.Time{}}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
+	t.o.rescan = t.rescanSoon
+	t.o.Owners.join(t)
 	if t.o.Scheduler == nil {
 		t.o.Scheduler, t.ownSched = NewScheduler(0, o.PollInterval), true
 	}
@@ -76,6 +82,7 @@ func (t *Task) Stop() {
 		t.mu.Unlock()
 		t.o.Scheduler.drop(hs) // any started meanwhile run at once, and their step ends
 		t.wg.Wait()
+		t.o.Owners.leave(t)
 		if t.ownSched {
 			t.o.Scheduler.Close()
 		}
@@ -92,14 +99,22 @@ func (t *Task) Live(key string) bool {
 
 func (t *Task) loop() {
 	defer t.wg.Done()
+	t.watchDirs() // before the first scan: a file created meanwhile is not missed
+	defer t.disc.close()
 	tick := time.NewTicker(t.o.ScanInterval)
 	defer tick.Stop()
 	for {
+		last := time.Now()
 		t.scan()
+		t.disc.sync()
 		select {
 		case <-t.ctx.Done():
 			return
 		case <-tick.C:
+		case <-t.kick:
+			if !t.settle(last) {
+				return
+			}
 		}
 	}
 }
@@ -128,11 +143,13 @@ func (t *Task) scan() {
 		for _, s := range starts {
 			if t.ctx.Err() != nil || !t.o.Store.Saved(s.key, s.id) {
 				s.f.Close()
+				t.release(s.key)
 				continue
 			}
 			t.startHarvester(s.f, s.fi, s.key, s.id, s.offset, s.fp)
 		}
 	}()
+	t.scanPinned(&starts, firstScan)
 	for _, path := range matches {
 		if t.ctx.Err() != nil {
 			return
@@ -163,29 +180,36 @@ func (t *Task) scan() {
 		}
 		// Nothing new since the checkpoint: do not open (thousands of old
 		// rotated files must not hold descriptors).
-		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) {
+		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) && t.readToEnd(key, fi, cp, nil) {
 			t.followRename(nil, key, cp.Path, path, fi)
 			continue
+		}
+		if !t.claim(key, path) {
+			continue // another entry with the topic reads it (owners.go)
 		}
 		if testHookBeforeOpen != nil {
 			testHookBeforeOpen(path)
 		}
 		f, ofi, ok := t.open(path)
 		if !ok {
+			t.release(key)
 			continue
 		}
 		if ofi.dev != fi.dev || ofi.ino != fi.ino {
 			f.Close() // the path was swapped since the stat: next scan
+			t.release(key)
 			continue
 		}
 		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if errors.Is(err, errCopyNotSettled) {
 			f.Close()
+			t.release(key)
 			continue
 		}
 		if err != nil {
 			f.Close()
+			t.release(key)
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
 			continue
 		}
@@ -383,6 +407,7 @@ type fileprint struct {
 func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset int64, fp fileprint) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		f.Close()
+		t.release(key)
 		t.logOnce(fi.path, "seek to checkpoint", "err", err)
 		return
 	}
@@ -402,9 +427,10 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 		t.mu.Lock()
 		delete(t.running, key)
 		t.mu.Unlock()
+		t.release(key)
 		t.wg.Done()
 	}
 	h.begin()
-	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id)
+	t.o.Log.Info("following file", "path", fi.path, "offset", offset, "file_id", id, "entry", t.o.Entry.Path)
 	t.o.Scheduler.add(h)
 }

@@ -1,0 +1,365 @@
+package harvester
+
+// Discovery: how a task learns of new files between two scans.
+//
+// A file that appears and is rotated out of the glob (or deleted) between
+// two scans was never read: with busy services a quarter of the lines. So
+// the task watches, with inotify (inotify.go; one instance for all tasks),
+// the directories its glob can match, and opens a file whose name matches at its create event: the open
+// descriptor holds the file, however soon it is renamed or deleted, and the
+// next scan (a few milliseconds later, coalescing the burst) identifies it
+// and starts its harvester. A file created and renamed out of the glob
+// before its create event was handled is opened under its new name, found
+// by the rename's cookie that pairs the old name with the new one (in a
+// watched directory; a file moved elsewhere that fast is missed). A followed file's harvester that sees its path
+// hold another file triggers a scan too (the watch may be missing). The
+// periodic scan stays as the safety net: inotify limits, an overflowing
+// event queue (which triggers a scan), or a directory that cannot be
+// watched.
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+)
+
+// settleDelay is how long a scan triggered by a directory event waits for
+// more events, so a burst (logrotate renaming and creating, many files
+// created at once) costs one scan. Files are opened at their event, so the
+// delay loses nothing.
+const settleDelay = 5 * time.Millisecond
+
+// minEventScanGap bounds how often directory events trigger a scan: a
+// directory with heavy churn costs at most one scan per gap (plus the
+// opens of the files that appeared, which do not wait for it).
+const minEventScanGap = 20 * time.Millisecond
+
+// discovery is a task's directory watch and the files it opened since the
+// last scan.
+type discovery struct {
+	t     *Task
+	on    bool              // watching (the hub joined); false: inotify unavailable, periodic scans only
+	limit bool              // a watch could not be added (logged once)
+	moved map[uint32]string // rename cookie → the matching name renamed away; the hub's goroutine only
+
+	mu     sync.Mutex
+	dirs   map[string]bool // watched directory → it is a leaf (files of the glob live there)
+	pinned []pinnedFile
+
+	// Files whose checkpoint covered them when last checked (see readToEnd),
+	// by key; scan goroutine only.
+	complete map[string]completeFile
+	gen      int // scans so far
+}
+
+// pinnedFile is a file opened by discovery, identified at the next scan.
+type pinnedFile struct {
+	f  *os.File
+	fi fileInfo
+}
+
+type completeFile struct {
+	ctime int64 // the inode's change time when it was checked
+	gen   int   // the scan that last saw it
+}
+
+// rescanSoon asks the task for a scan, without blocking.
+func (t *Task) rescanSoon() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// settle waits settleDelay (and at least minEventScanGap since the last
+// scan) and swallows the kicks that came meanwhile; false if the task
+// stopped.
+func (t *Task) settle(last time.Time) bool {
+	wait := max(settleDelay, time.Until(last.Add(minEventScanGap)))
+	tm := time.NewTimer(wait)
+	defer tm.Stop()
+	select {
+	case <-t.ctx.Done():
+		return false
+	case <-tm.C:
+	}
+	select {
+	case <-t.kick:
+	default:
+	}
+	return true
+}
+
+// watchDirs starts the directory watch of the task's glob. Without inotify
+// (an instance limit reached) the task scans every scan_interval only.
+func (t *Task) watchDirs() {
+	d := &t.disc
+	d.t = t
+	d.dirs = map[string]bool{}
+	if err := hub.join(); err != nil {
+		t.o.Log.Warn("cannot watch directories (inotify instances exhausted? raise fs.inotify.max_user_instances); new files are found at every scan_interval only, and files rotated away sooner are missed", "path", t.o.Entry.Path, "err", err)
+		return
+	}
+	d.on, d.moved = true, map[uint32]string{}
+	d.sync()
+}
+
+// close stops the watch and releases the files not yet taken by a scan.
+func (d *discovery) close() {
+	if d.on {
+		hub.leave(d)
+	}
+	for _, p := range d.take() {
+		p.f.Close()
+	}
+}
+
+// sync watches the directories the glob can match now: its fixed leading
+// directory, and every directory matched by each further level of the
+// pattern's directory part (so /var/log/*/app.log sees /var/log/new/ appear,
+// and then app.log in it). filepath.Glob has no recursive "**".
+func (d *discovery) sync() {
+	if !d.on {
+		return
+	}
+	want := map[string]bool{}
+	dir := filepath.Dir(d.t.o.Entry.Path)
+	parts := strings.Split(dir, string(filepath.Separator))
+	prefix := "/"
+	i := 1
+	for ; i < len(parts) && !hasMeta(parts[i]); i++ {
+		prefix = filepath.Join(prefix, parts[i])
+	}
+	want[prefix] = i == len(parts)
+	level := []string{prefix}
+	for ; i < len(parts); i++ {
+		var next []string
+		for _, p := range level {
+			m, _ := filepath.Glob(filepath.Join(p, parts[i]))
+			for _, c := range m {
+				if st, err := os.Stat(c); err == nil && st.IsDir() {
+					next = append(next, c)
+					want[c] = i == len(parts)-1
+				}
+			}
+		}
+		level = next
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for dir, leaf := range want {
+		if _, ok := d.dirs[dir]; ok && hub.watching(dir, d) {
+			d.dirs[dir] = leaf
+			continue
+		}
+		if err := hub.add(dir, d); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !d.limit {
+				d.limit = true
+				d.t.o.Log.Warn("cannot watch a directory (inotify watch limit? raise fs.inotify.max_user_watches); its new files are found at every scan_interval only", "dir", dir, "err", err)
+			}
+			continue
+		}
+		d.dirs[dir] = leaf
+	}
+	for dir := range d.dirs {
+		if _, ok := want[dir]; !ok {
+			hub.remove(dir, d)
+			delete(d.dirs, dir)
+		}
+	}
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// event handles one directory event, on the hub's goroutine. Writes raise
+// none (see dirWatch): a followed file's growth reaches its harvester by
+// itself.
+func (d *discovery) event(ev dirEvent) {
+	switch {
+	case ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.name); ok && ev.mask&unix.IN_ISDIR == 0 {
+			if d.pin(ev.name, ev.name) {
+				d.t.rescanSoon()
+			}
+			return
+		}
+		if old, ok := d.moved[ev.cookie]; ok && ev.mask&unix.IN_MOVED_TO != 0 {
+			// A matching file renamed out of the glob: open it under its
+			// new name in case it was never seen under the old one.
+			delete(d.moved, ev.cookie)
+			if d.pin(ev.name, old) {
+				d.t.rescanSoon()
+			}
+			return
+		}
+		if ev.mask&unix.IN_ISDIR != 0 {
+			d.mu.Lock()
+			leaf := d.dirs[filepath.Dir(ev.name)]
+			d.mu.Unlock()
+			if !leaf {
+				d.t.rescanSoon() // a directory a deeper level of the glob may match
+			}
+		}
+	case ev.mask&unix.IN_MOVED_FROM != 0:
+		if d.t.matches(ev.name) {
+			if len(d.moved) >= 256 { // halves never seen: moved out of the watched directories
+				clear(d.moved)
+			}
+			d.moved[ev.cookie] = ev.name
+		}
+	}
+}
+
+// pin opens path for the next scan unless a harvester of the task already
+// follows it; name is the path it matched the glob under (its records'
+// path). Reports whether it opened it.
+func (d *discovery) pin(path, name string) bool {
+	t := d.t
+	if t.o.Entry.Excluded(name) {
+		return false
+	}
+	f, fi, _, err := openFile(path, t.policy())
+	if err != nil {
+		return false // gone already, or refused by the checked open: the scan logs why if it is still there
+	}
+	fi.path = name
+	if t.Live(Key(fi.dev, fi.ino, t.o.Entry.Topic)) {
+		f.Close()
+		return false
+	}
+	d.mu.Lock()
+	d.pinned = append(d.pinned, pinnedFile{f, fi})
+	d.mu.Unlock()
+	return true
+}
+
+// fstatFile is statFile for an open file.
+func fstatFile(f *os.File) (fileInfo, error) {
+	var st syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Fstat(int(f.Fd()), &st) }); err != nil {
+		return fileInfo{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return fileInfo{}, &fs.PathError{Op: "open", Path: f.Name(), Err: errors.New("not a regular file")}
+	}
+	return fileInfo{path: f.Name(), dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}, nil
+}
+
+// take hands the pinned files to a scan.
+func (d *discovery) take() []pinnedFile {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.pinned
+	d.pinned = nil
+	return p
+}
+
+// scanPinned is the part of a scan for the files discovery opened (and, at
+// the task's first scan, the rotated files recovered from the checkpoints,
+// see recover.go): each is identified like a file the glob matched and
+// joins starts, or is closed.
+func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
+	d := &t.disc
+	d.gen++
+	if d.gen%64 == 0 {
+		for k, c := range d.complete {
+			if c.gen < d.gen-1 {
+				delete(d.complete, k) // no longer matched by the glob
+			}
+		}
+	}
+	pins := d.take()
+	if !t.recovered {
+		t.recovered = true
+		pins = append(pins, t.recoverRotated()...)
+	}
+	for _, p := range pins {
+		if t.ctx.Err() != nil {
+			p.f.Close()
+			continue
+		}
+		fi, err := fstatFile(p.f)
+		if err != nil {
+			p.f.Close()
+			continue
+		}
+		fi.path = p.fi.path
+		key := Key(fi.dev, fi.ino, t.o.Entry.Topic)
+		if pendingKey(*starts, key) || t.Live(key) {
+			p.f.Close()
+			continue
+		}
+		if cp, ok := t.o.Store.Get(key); ok && cp.Offset == fi.size && cp.FPLen == int(min(fi.size, FingerprintSize)) && t.readToEnd(key, fi, cp, p.f) {
+			p.f.Close()
+			continue
+		}
+		if !t.claim(key, fi.path) {
+			p.f.Close()
+			continue
+		}
+		id, offset, fp, err := t.identify(p.f, fi, key, firstScan)
+		if err != nil {
+			p.f.Close()
+			t.release(key)
+			continue
+		}
+		*starts = append(*starts, pendingStart{f: p.f, fi: fi, key: key, id: id, offset: offset, fp: fp})
+	}
+}
+
+// readToEnd reports whether the file at fi is the one whose checkpoint cp
+// covers it to its end, so a scan need not open it again. Size alone is not
+// enough: an inode freed and reused by a new file of the same size would
+// never be read (every other generation of a file deleted and recreated
+// with the same size). So the fingerprint is compared once, and again only
+// when the inode's change time moved. f is the open file, or nil.
+func (t *Task) readToEnd(key string, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
+	d := &t.disc
+	if c, ok := d.complete[key]; ok && c.ctime == fi.ctime {
+		d.complete[key] = completeFile{fi.ctime, d.gen}
+		return true
+	}
+	if f == nil {
+		var err error
+		var now fileInfo
+		if f, now, _, err = openFile(fi.path, t.policy()); err != nil {
+			return false // the scan opens it and says why it cannot
+		}
+		defer f.Close()
+		if now.dev != fi.dev || now.ino != fi.ino {
+			return false
+		}
+	}
+	sum, err := fingerprint(f, int64(cp.FPLen))
+	if err != nil || sum != cp.FP {
+		return false // another file in that inode: the scan identifies it
+	}
+	if d.complete == nil {
+		d.complete = map[string]completeFile{}
+	}
+	d.complete[key] = completeFile{fi.ctime, d.gen}
+	return true
+}
+
+// checkMoved runs when a harvester's file stops growing: if its path now
+// holds another file (renamed or deleted and recreated), the task scans at
+// once instead of at the next scan_interval, in case the new file does not
+// live that long. One stat per pause of the file, not per step.
+func (h *harvester) checkMoved() {
+	if h.o.rescan == nil {
+		return
+	}
+	fi, err := statFile(*h.path.Load())
+	if err != nil || fi.dev != h.dev || fi.ino != h.ino {
+		h.o.rescan()
+	}
+}

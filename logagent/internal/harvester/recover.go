@@ -1,0 +1,112 @@
+package harvester
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+)
+
+// recoverRotated finds, at the task's first scan, the files this entry was
+// reading when the agent stopped and that rotation has since moved out of
+// the glob. While running, a harvester follows its file through the
+// descriptor across a rename; after a crash the checkpoint still knows the
+// file (device, inode, offset short of its end) but its path holds a new
+// file, and the glob no longer names the old one: its tail was lost. So for
+// every checkpoint of the entry's topic whose path matches the glob but now
+// holds another file (or nothing), the file is looked for by device and
+// inode where rotation puts it: the same directory (rename: app.log →
+// app.log.1, also after several rotations), and the directories one level
+// below it (logrotate's olddir, relative to the log's directory). An olddir
+// elsewhere is not searched. A found file must still begin with the
+// checkpoint's fingerprint and be longer than its offset; it is then
+// continued from there under its id, like a file the glob matched.
+func (t *Task) recoverRotated() []pinnedFile {
+	suffix := "|" + t.o.Entry.Topic
+	lost := map[string]map[[2]uint64]checkpoint.Entry{} // directory → (device, inode) → checkpoint
+	for key, cp := range t.o.Store.Entries() {
+		if !strings.HasSuffix(key, suffix) || strings.HasPrefix(key, "retired:") || cp.Path == "" || cp.FPLen == 0 || !t.matches(cp.Path) {
+			continue
+		}
+		if fi, err := statFile(cp.Path); err == nil && fi.dev == cp.Device && fi.ino == cp.Inode {
+			continue // still there: the glob finds it
+		}
+		dir := filepath.Dir(cp.Path)
+		if lost[dir] == nil {
+			lost[dir] = map[[2]uint64]checkpoint.Entry{}
+		}
+		lost[dir][[2]uint64{cp.Device, cp.Inode}] = cp
+	}
+	var found []pinnedFile
+	for dir, want := range lost {
+		for _, where := range append([]string{dir}, subdirs(dir)...) {
+			found = append(found, t.findRotated(where, want)...)
+			if len(want) == 0 {
+				break
+			}
+		}
+	}
+	return found
+}
+
+// subdirs lists the directories directly in dir.
+func subdirs(dir string) []string {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range es {
+		if e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// findRotated opens the files in dir that want lists by device and inode
+// (taking them off want) and that hold unread lines.
+func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pinnedFile {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var found []pinnedFile
+	for _, e := range es {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			continue
+		}
+		id := [2]uint64{uint64(st.Dev), st.Ino}
+		cp, ok := want[id]
+		if !ok {
+			continue
+		}
+		delete(want, id)
+		path := filepath.Join(dir, e.Name())
+		f, fi, _, err := openFile(path, t.policy())
+		if err != nil || fi.dev != cp.Device || fi.ino != cp.Inode || fi.size <= cp.Offset {
+			if f != nil {
+				f.Close()
+			}
+			continue
+		}
+		if sum, err := fingerprint(f, int64(cp.FPLen)); err != nil || sum != cp.FP {
+			f.Close() // another file reusing the inode
+			continue
+		}
+		t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
+		fi.path = cp.Path // the name its lines were read under, as while running
+		found = append(found, pinnedFile{f, fi})
+	}
+	return found
+}
