@@ -498,7 +498,7 @@ func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error
 		h.out = append(h.out, sink.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.end)})
 		h.lastEnd = ev.end
-		if len(h.out) == sendBatch {
+		if len(h.out) == sendBatch || len(h.buf) >= sendBatchBytes {
 			if err := h.send(ctx); err != nil {
 				return err
 			}
@@ -507,8 +507,14 @@ func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error
 	return nil
 }
 
-// sendBatch is how many records a harvester hands the sink at once.
-const sendBatch = 64
+// A harvester hands the sink at most sendBatch records, or about
+// sendBatchBytes of encoded values, at once. The byte bound keeps what a
+// harvester holds outside the sink's max_inflight_bytes small (the encode
+// buffer and its copy): 64 lines of 200 KB would be 25 MB per file.
+const (
+	sendBatch      = 64
+	sendBatchBytes = 256 << 10
+)
 
 // flush hands the queued records to the sink. Their values were encoded
 // into h.buf, which the next batch reuses; they are copied out in one

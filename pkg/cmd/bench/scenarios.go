@@ -712,12 +712,14 @@ func burst(ctx context.Context, o *options, mib, lineBytes int) result {
 	if lineBytes > 0 {
 		// Long lines: max_inflight_bytes binds before chan_max_size, once
 		// for the records and once for the batches the producer encodes
-		// from them; the harvester also encodes up to 64 records and
-		// copies them out before handing them over.
-		held := int64(2*min(chanMax*(maxLine+1024), inflightBytes) + 2*64*(maxLine+1024))
+		// from them; the harvester also encodes a batch (up to 64 records
+		// or 256 KiB and one more line: harvester.sendBatchBytes) and
+		// copies it out before handing it over.
+		batch := min(64*(maxLine+1024), 256<<10+maxLine+1024)
+		held := int64(2*min(chanMax*(maxLine+1024), inflightBytes) + 2*batch)
 		bound = idle.RSS + 2*held
-		r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×(2×max_inflight_bytes %d + 2×64×(%d+1024)) B), nothing missing",
-			mb(bound), mb(idle.RSS), inflightBytes, maxLine)
+		r.Target = fmt.Sprintf("peak RSS ≤ %.0f MB (idle %.0f MB + 2×(2×max_inflight_bytes %d + 2×batch %d) B), nothing missing",
+			mb(bound), mb(idle.RSS), inflightBytes, batch)
 	}
 
 	if err := broker.Stop(20 * time.Second); err != nil && !strings.Contains(err.Error(), "signal") {
