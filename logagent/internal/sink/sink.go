@@ -19,6 +19,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/pkg/budget"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
@@ -81,7 +82,7 @@ type Kafka struct {
 	dlq   *DeadLetter
 
 	slots chan struct{}   // one per record in flight: the bound in records
-	bytes *byteBudget     // the bound in bytes (max_inflight_bytes)
+	bytes *budget.Bytes   // the bound in bytes (max_inflight_bytes)
 	in    chan []*Message // records waiting for the producer (cap = slots)
 
 	ctx    context.Context // cancelled at Close: stops feeding
@@ -118,7 +119,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 	k := &Kafka{
 		cfg: cfg, scfg: scfg, log: log, m: m, ready: ready, dlq: dlq,
 		slots: make(chan struct{}, cfg.ChanMaxSize),
-		bytes: newByteBudget(cfg.MaxInflightBytes),
+		bytes: budget.New(cfg.MaxInflightBytes),
 		in:    make(chan []*Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
 	}
@@ -203,7 +204,7 @@ func (k *Kafka) SendBatch(ctx context.Context, ms []*Message) (int, error) {
 	}
 	for sent+held < len(ms) {
 		n := heldBytes(ms[sent+held])
-		if c := k.bytes.claim(n); !k.tryAcquire(c) {
+		if c := k.bytes.Claim(n); !k.tryAcquire(c) {
 			flush()
 			if err := k.acquire(ctx, c); err != nil {
 				return sent, err
@@ -224,7 +225,7 @@ func (k *Kafka) tryAcquire(n int64) bool {
 	default:
 		return false
 	}
-	if !k.bytes.tryTake(n) {
+	if !k.bytes.TryTake(n) {
 		<-k.slots
 		return false
 	}
@@ -242,8 +243,11 @@ func (k *Kafka) acquire(ctx context.Context, n int64) error {
 	case <-k.ctx.Done():
 		return errSinkClosed
 	}
-	if err := k.bytes.take(ctx, k.ctx.Done(), n); err != nil {
+	if err := k.bytes.Take(ctx, k.ctx.Done(), n); err != nil {
 		<-k.slots
+		if errors.Is(err, budget.ErrClosed) {
+			return errSinkClosed
+		}
 		return err
 	}
 	return nil
@@ -255,10 +259,10 @@ func (k *Kafka) release(ms ...*Message) {
 	for _, m := range ms {
 		n := heldBytes(m)
 		size += n
-		claims += k.bytes.claim(n)
+		claims += k.bytes.Claim(n)
 		<-k.slots
 	}
-	k.bytes.give(claims)
+	k.bytes.Give(claims)
 	k.m.QueueDepth.Sub(float64(len(ms)))
 	k.m.QueueBytes.Sub(float64(size))
 }
@@ -268,7 +272,7 @@ func (k *Kafka) InFlight() int { return len(k.slots) }
 
 // InFlightBytes is what the records sent and not yet delivered hold, as
 // max_inflight_bytes counts it.
-func (k *Kafka) InFlightBytes() int64 { return k.bytes.inUse() }
+func (k *Kafka) InFlightBytes() int64 { return k.bytes.InUse() }
 
 func (k *Kafka) run() {
 	defer k.wg.Done()

@@ -17,12 +17,13 @@ import (
 	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
 	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
+	"github.com/logcollect/logcollect/pkg/budget"
 )
 
 // Handler implements sarama.ConsumerGroupHandler.
 type Handler struct {
 	out          chan<- *indexer.Item
-	budget       *indexer.Budget // bytes consumed and not yet finished; nil: unbounded
+	budget       *budget.Bytes // bytes consumed and not yet finished; nil: unbounded
 	drainTimeout time.Duration
 	metrics      *metrics.Metrics
 	log          *slog.Logger
@@ -43,7 +44,7 @@ var _ sarama.ConsumerGroupHandler = (*Handler)(nil)
 // (nil: no byte bound) first. drainTimeout bounds how long a revoked
 // partition waits for its in-flight records; keep it below the group's
 // rebalance timeout.
-func New(out chan<- *indexer.Item, budget *indexer.Budget, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
+func New(out chan<- *indexer.Item, budget *budget.Bytes, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
 	if ready == nil {
 		ready = func(error) {}
 	}

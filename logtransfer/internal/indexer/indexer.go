@@ -23,6 +23,7 @@ import (
 	"github.com/olivere/elastic/v7"
 
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/budget"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
@@ -61,7 +62,7 @@ type Item struct {
 	// the original is retried after a backoff instead.
 	orig *document.Doc
 
-	budget  *Budget // what Charge took, given back by Release
+	budget  *budget.Bytes // what Charge took, given back by Release
 	charged int64
 }
 

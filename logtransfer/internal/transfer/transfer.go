@@ -25,6 +25,7 @@ import (
 	"github.com/olivere/elastic/v7"
 
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/budget"
 	"github.com/logcollect/logcollect/pkg/obs"
 	"github.com/logcollect/logcollect/pkg/redact"
 
@@ -134,8 +135,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 	})
 
-	budget := indexer.NewBudget(cfg.Transfer.MaxInflightBytes, m.InflightBytes)
-	handler := consumer.New(pool.Input(), budget, cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
+	inflight := budget.New(cfg.Transfer.MaxInflightBytes)
+	inflight.OnChange = func(used int64) { m.InflightBytes.Set(float64(used)) }
+	handler := consumer.New(pool.Input(), inflight, cfg.Transfer.DrainTimeout, m, log, func(err error) { ready.Set("kafka", err) })
 	consumed := make(chan struct{})
 	go func() {
 		defer close(consumed)
