@@ -12,6 +12,9 @@ import (
 type Meta struct {
 	EventID   string
 	Timestamp time.Time
+	// Depth is the deepest nesting of objects and arrays in the value (the
+	// record itself is 1), found by the same pass.
+	Depth int
 }
 
 // Peek reports whether value is an agent record (a JSON object with a
@@ -65,7 +68,7 @@ func Peek(value []byte) (meta Meta, ok bool) {
 	if err != nil {
 		return Meta{}, false
 	}
-	return Meta{EventID: eventID, Timestamp: t}, true
+	return Meta{EventID: eventID, Timestamp: t, Depth: s.deepest}, true
 }
 
 // unquote decodes a string's raw contents; escapes are rare, so they take
@@ -86,9 +89,10 @@ func unquote(raw []byte, escaped bool) string {
 // peekScanner validates JSON (RFC 8259 grammar, as encoding/json does) in
 // one pass.
 type peekScanner struct {
-	b     []byte
-	i     int
-	depth int
+	b       []byte
+	i       int
+	depth   int
+	deepest int
 }
 
 // maxDepth bounds nesting like encoding/json, so a hostile value cannot
@@ -140,6 +144,7 @@ func (s *peekScanner) object(member func(key []byte) bool) bool {
 	if s.depth > maxDepth {
 		return false
 	}
+	s.deepest = max(s.deepest, s.depth)
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
@@ -272,6 +277,7 @@ func (s *peekScanner) array() bool {
 	if s.depth > maxDepth {
 		return false
 	}
+	s.deepest = max(s.deepest, s.depth)
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {

@@ -113,3 +113,25 @@ func BenchmarkPeek(b *testing.B) {
 		}
 	})
 }
+
+func TestPeekDepth(t *testing.T) {
+	const head = `{"@timestamp":"2026-11-21T10:00:00Z","event":{"id":"x"}`
+	for _, c := range []struct {
+		value string
+		want  int
+	}{
+		{`{"@timestamp":"2026-11-21T10:00:00Z","event":{"id":"x"}}`, 2},
+		{head + `,"a":[]}`, 2},
+		{head + `,"a":[[{"b":[1]}]]}`, 5},
+		{head + `,"s":"[[[[{{{{"}`, 2}, // brackets in a string do not nest
+		{head + `,"a":` + strings.Repeat("[", 150) + strings.Repeat("]", 150) + `}`, 151},
+	} {
+		meta, ok := Peek([]byte(c.value))
+		if !ok {
+			t.Fatalf("Peek(%.60s…) not a record", c.value)
+		}
+		if meta.Depth != c.want {
+			t.Errorf("Peek(%.60s…).Depth = %d, want %d", c.value, meta.Depth, c.want)
+		}
+	}
+}

@@ -72,7 +72,7 @@ func (b *Builder) Build(m Message) Doc {
 			d.ID = DerivedID(meta.EventID)
 			d.Invalid = &Rejection{Status: 400, Type: "invalid_event_id",
 				Reason: fmt.Sprintf("event.id %s; written to the dead-letter index with _id %s (%s)", problem, d.ID, derivedIDRule)}
-		} else if tooDeep(m.Value) {
+		} else if meta.Depth > MaxDepth {
 			// Elasticsearch parses a document recursively; thousands of
 			// levels can overflow a node's stack, and it would be sent
 			// again after every crash. Kept whole as a string instead.
@@ -136,33 +136,6 @@ func DerivedID(badID string) string {
 // Elasticsearch as is. The agent's records nest 3 levels; Elasticsearch
 // refuses objects deeper than 20 (index.mapping.depth.limit) anyway.
 const MaxDepth = 100
-
-// tooDeep reports whether the JSON value v (already validated) nests
-// deeper than MaxDepth.
-func tooDeep(v []byte) bool {
-	depth := 0
-	inString := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case inString:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > MaxDepth {
-				return true
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return false
-}
 
 // KafkaID is the _id of a value that carries no event.id: its Kafka
 // coordinates, readable so an operator can find the record in Kafka.
