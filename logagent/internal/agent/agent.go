@@ -87,7 +87,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	k := cfg.Kafka
 	a.sink, err = sink.New(sink.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
-		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson")}, log, a.m, a.ready)
+		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, TopicRefreshInterval: k.TopicRefreshInterval, DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson")}, log, a.m, a.ready)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ type Kafka struct {
 	Compression     string             // none, gzip, snappy, lz4, zstd
 	MaxMessageBytes int
 	Idempotent      bool
+	// TopicRefreshInterval: how often the partition counts of the topics
+	// written to are read again, so partitions added to a topic are used.
+	TopicRefreshInterval time.Duration
 }
 
 // Etcd configures where the collect config comes from.
@@ -85,6 +88,9 @@ func Default() Config {
 			RequiredAcks:    "all",
 			Compression:     "none",
 			MaxMessageBytes: 1000000,
+			// Kafka's producers re-read metadata every 5 minutes
+			// (metadata.max.age.ms); the transfer's default is 30 s.
+			TopicRefreshInterval: 30 * time.Second,
 		},
 		Etcd: Etcd{
 			Endpoints:      []string{"127.0.0.1:2379"},
@@ -135,6 +141,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	k.Compression = f.Enum("kafka", "compression", k.Compression, []string{"none", "gzip", "snappy", "lz4", "zstd"})
 	k.MaxMessageBytes = int(f.Size("kafka", "max_message_bytes", int64(k.MaxMessageBytes), 1024, 100<<20))
 	k.Idempotent = f.Bool("kafka", "idempotent", k.Idempotent)
+	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
 
 	e := &c.Etcd
 	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")

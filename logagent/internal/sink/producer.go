@@ -111,6 +111,10 @@ type topicState struct {
 	resolving bool
 	waitTil   time.Time
 	bo        backoff.Backoff
+	// resolvedAt is the last lookup of the partition count: it is looked
+	// up again every Metadata.RefreshFrequency, so that partitions added
+	// to the topic get records (keys map anew).
+	resolvedAt time.Time
 }
 
 // producer is owned by the sink's run goroutine; other goroutines talk to
@@ -319,6 +323,7 @@ func (p *producer) resolve(t *topicState) {
 
 func (p *producer) resolved(t *topicState, n int, err error) {
 	t.resolving = false
+	t.resolvedAt = time.Now()
 	if err != nil {
 		if Classify(err) == ClassPermanent && t.parts == nil {
 			// An invalid topic name: nothing will ever accept these.
@@ -360,6 +365,13 @@ func (p *producer) dispatch(now time.Time) {
 		if len(t.waiting) > 0 && !t.resolving {
 			if now.Before(t.waitTil) {
 				due(t.waitTil)
+			} else {
+				p.resolve(t)
+			}
+		}
+		if every := p.conf.Metadata.RefreshFrequency; every > 0 && t.parts != nil && !t.resolving {
+			if next := t.resolvedAt.Add(every); now.Before(next) {
+				due(next)
 			} else {
 				p.resolve(t)
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/devstack"
@@ -205,4 +207,60 @@ func TestIdempotentDelivery(t *testing.T) {
 		t.Fatalf("acknowledged %d distinct (%d twice), want 2000 once each", distinct, twice)
 	}
 	checkInOrder(t, testutil.ReadAll(t, k.Addr(), "idem"), "i", 2000)
+}
+
+// Partitions added to a topic while the agent writes to it get records
+// within topic_refresh_interval (the producer used to look the partition
+// count up once, so added partitions stayed empty until a restart).
+func TestAddedPartitionsGetRecords(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"grow": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 200 * time.Millisecond })
+	acks := &ackSet{}
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			m := &Message{Topic: "grow", Key: fmt.Appendf(nil, "file-%d", i), Value: fmt.Appendf(nil, `{"message":"g-%d"}`, i), Acker: acks, Seq: uint64(i)}
+			if err := s.Send(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, 100)
+	// The topic's partition count is known once records were delivered.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if distinct, _ := acks.count(); distinct == 100 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the first 100 records were not acknowledged within 30s")
+		}
+	}
+	adm, err := sarama.NewClusterAdmin([]string{k.Addr()}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if err := adm.CreatePartitions("grow", 4, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	n := 100
+	deadline := time.Now().Add(30 * time.Second)
+	for added := false; !added; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record reached partitions 1-3 within 30s of adding them")
+		}
+		send(n, n+100)
+		n += 100
+		time.Sleep(100 * time.Millisecond)
+		for _, r := range testutil.ReadAll(t, k.Addr(), "grow") {
+			added = added || r.Partition > 0
+		}
+	}
+	closeSink(t, s)
+	if distinct, twice := acks.count(); distinct != n || twice != 0 {
+		t.Fatalf("acknowledged %d distinct records (%d twice), want %d once each", distinct, twice, n)
+	}
 }

@@ -54,6 +54,9 @@ type Config struct {
 	MaxMessageBytes int
 	Idempotent      bool
 	DeadLetterPath  string
+	// TopicRefreshInterval: partition counts are read again this often
+	// (sarama's Metadata.RefreshFrequency); 0 keeps sarama's 10 minutes.
+	TopicRefreshInterval time.Duration
 }
 
 // Kafka is the Kafka sink.
@@ -129,6 +132,9 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	if cfg.TopicRefreshInterval > 0 {
+		sc.Metadata.RefreshFrequency = cfg.TopicRefreshInterval
+	}
 	// Batching (read by producer.go): a partition's batch goes out once it
 	// holds 512 KiB or its oldest record waited 20 ms (when 1,000 files
 	// trickle lines, 5 ms meant a request per 50 lines and the request
