@@ -10,7 +10,7 @@ import (
 // kafkaFiles is the load of the Kafka scenarios 9-11: that of scenarios
 // 3-8 (otherFiles), each line also read back from the topic.
 func kafkaOptions(partitions int) envOptions {
-	return envOptions{files: otherFiles(), rate: otherRate(), brokers: 3, partitions: partitions, kafkaCheck: true}
+	return envOptions{files: otherFiles(), rate: otherRate(), brokers: 3, partitions: partitions, kafkaCheck: true, lean: true}
 }
 
 // Scenario 9: three brokers whose partition leaders all move every 2 s
@@ -58,12 +58,12 @@ func (e *env) producerErrors() string {
 
 // Scenario 10: partitions added to the topic (2 → 4 → 6) while the agent
 // produces and the transfer consumes: the agent spreads files over the new
-// partitions and the transfer's group takes them up, within the services'
-// metadata_refresh (2 s here).
+// partitions and the transfer's group takes them up, within the services
+// topic_refresh_interval (2 s here).
 func TestKafkaPartitionsAdded(t *testing.T) {
 	o := kafkaOptions(2)
-	o.agentIni = map[string]string{"kafka": "metadata_refresh = 2s"}
-	o.xferIni = map[string]string{"kafka": "metadata_refresh = 2s"}
+	o.agentIni = map[string]string{"kafka": "topic_refresh_interval = 2s"}
+	o.xferIni = map[string]string{"kafka": "topic_refresh_interval = 2s"}
 	// More files than partitions, so that new partitions get some.
 	o.files = append(o.files, FileSpec{}, FileSpec{}, FileSpec{}, FileSpec{})
 	e := newEnv(t, "10 partitions added under load", o)
