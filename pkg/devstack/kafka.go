@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -151,6 +152,58 @@ func (k *Kafka) Leaders(topic string) []int32 {
 		}
 		out = append(out, l)
 	}
+}
+
+// MoveLeader makes broker node the leader of the partition (a leader
+// election), as ShuffleLeaders does at random.
+func (k *Kafka) MoveLeader(topic string, partition, node int32) error {
+	if err := k.c.MoveTopicPartition(topic, partition, node); err != nil {
+		return fmt.Errorf("move leader of %s/%d to %d: %w", topic, partition, node, err)
+	}
+	return nil
+}
+
+// CountProduce starts counting the produce requests the brokers receive;
+// the returned function reads the count.
+func (k *Kafka) CountProduce() func() int {
+	h := k.c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Count: -1, Observe: true})
+	return h.Hits
+}
+
+// Hold is a set of produce requests kept unanswered (HoldProduce).
+type Hold struct {
+	held    atomic.Int64
+	release chan struct{}
+	once    sync.Once
+}
+
+// Held is the number of produce requests held so far.
+func (h *Hold) Held() int64 { return h.held.Load() }
+
+// Release lets the held requests (and later ones) be handled, by the
+// partitions' leaders at that time.
+func (h *Hold) Release() { h.once.Do(func() { close(h.release) }) }
+
+// HoldProduce keeps produce requests sent to broker node unanswered until
+// Release: a slow broker, so that a test can move a leader while requests
+// to the old one are in flight.
+func (k *Kafka) HoldProduce(node int32) *Hold {
+	h := &Hold{release: make(chan struct{})}
+	k.c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		select {
+		case <-h.release:
+			k.c.DropControl()
+			return nil, nil, false
+		default:
+		}
+		if k.c.CurrentNode() != node {
+			return nil, nil, false
+		}
+		h.held.Add(1)
+		k.c.SleepControl(func() { <-h.release })
+		return nil, nil, false // handled normally once released
+	})
+	return h
 }
 
 // produceErrors are the errors FailProduce can answer with: what a broker

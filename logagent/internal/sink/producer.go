@@ -94,6 +94,7 @@ type partState struct {
 	firstAt  time.Time  // when the oldest pending record arrived
 	retry    []*batch   // failed batches to resend first, sorted by no
 	inFlight int        // batches sent and not yet answered
+	sentTo   int32      // broker id of the batches in flight
 	nextNo   uint64
 	waitTil  time.Time // retry backoff
 	bo       backoff.Backoff
@@ -399,9 +400,17 @@ func (p *producer) dispatch(now time.Time) {
 				b = part.retry[0]
 				part.retry = part.retry[1:]
 			case part.inFlight >= p.maxInFlight:
+			case len(part.pending) == 0:
+				// Sealed in an earlier round (firstAt is stale): no
+				// empty batch, each a request of its own.
+			case part.inFlight > 0 && !p.leaderIs(part, part.sentTo):
+				// The leader moved while batches are in flight to the
+				// old one, which will refuse them (NOT_LEADER): a batch
+				// sent to the new leader now would be written before
+				// they are resent. New batches wait for their answers.
 			case part.bytes >= p.flushBytes || !now.Before(part.firstAt.Add(p.linger)):
 				b = p.seal(part, now)
-			case len(part.pending) > 0:
+			default:
 				due(part.firstAt.Add(p.linger))
 			}
 			if b == nil {
@@ -419,6 +428,7 @@ func (p *producer) dispatch(now time.Time) {
 				part.nextSeq += int32(len(b.msgs))
 			}
 			part.inFlight++
+			part.sentTo = leader.ID()
 			if out == nil {
 				out = map[*sarama.Broker][][]*batch{}
 			}
@@ -440,6 +450,13 @@ func (p *producer) dispatch(now time.Time) {
 			p.sender(leader).push(sendJob{req: req, batches: bs})
 		}
 	}
+}
+
+// leaderIs reports whether broker id leads part, as far as the client's
+// metadata knows (a lookup in its cache).
+func (p *producer) leaderIs(part *partState, id int32) bool {
+	l, err := p.client.Leader(part.topic.name, part.id)
+	return err == nil && l.ID() == id
 }
 
 // due makes the run loop look again at t at the latest.

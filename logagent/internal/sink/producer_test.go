@@ -264,3 +264,94 @@ func TestAddedPartitionsGetRecords(t *testing.T) {
 		t.Fatalf("acknowledged %d distinct records (%d twice), want %d once each", distinct, twice, n)
 	}
 }
+
+// A partition's leader moves while a batch is in flight to the old leader,
+// which answers it late with NOT_LEADER_FOR_PARTITION. A newer batch must
+// not go to the new leader meanwhile: it would be written before the
+// refused one is resent (the producer used to send it, and one file's
+// records landed out of order). The producer learns the new leader from a
+// metadata refresh, which can itself wait behind the held request when
+// sarama asks the old leader: hence several rounds.
+func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"mv": 1}, Ports: []int{0, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 100 * time.Millisecond })
+	acks := &ackSet{}
+	waitAcked := func(n int) {
+		t.Helper()
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			if distinct, _ := acks.count(); distinct >= n {
+				return
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("%d records not acknowledged within 30s", n)
+			}
+		}
+	}
+	sendSeq(t, s, "mv", "file-a", "a", 0, 10, acks)
+	waitAcked(10)
+	const rounds = 4
+	for r := range rounds {
+		base := 10 + r*20
+		old := k.Leaders("mv")[0]
+		hold := k.HoldProduce(old)
+		sendSeq(t, s, "mv", "file-a", "a", base, base+10, acks)
+		for start := time.Now(); hold.Held() == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Since(start) > 30*time.Second {
+				t.Fatal("no produce request reached the old leader within 30s")
+			}
+		}
+		if err := k.MoveLeader("mv", 0, 1-old); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // metadata refreshes
+		sendSeq(t, s, "mv", "file-a", "a", base+10, base+20, acks)
+		time.Sleep(500 * time.Millisecond) // the newer batch goes out (wrongly, to the new leader)
+		hold.Release()
+		waitAcked(base + 20)
+	}
+	closeSink(t, s)
+	checkInOrder(t, testutil.ReadAll(t, k.Addr(), "mv"), "a", 10+rounds*20)
+}
+
+// A record that waited its linger goes out as one request with one batch
+// (the producer used to follow each such batch with empty ones, one request
+// each, until the partition had max_open_requests in flight).
+func TestLingeredRecordIsOneRequest(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"one": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), nil)
+	acks := &ackSet{}
+	sendSeq(t, s, "one", "file-a", "a", 0, 1, acks) // connects, looks the topic up
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if distinct, _ := acks.count(); distinct == 1 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the first record was not acknowledged within 30s")
+		}
+	}
+	requests := k.CountProduce()
+	for i := 1; i <= 3; i++ {
+		sendSeq(t, s, "one", "file-a", "a", i, i+1, acks)
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			if distinct, _ := acks.count(); distinct == i+1 {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("record %d was not acknowledged within 30s", i)
+			}
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // any request that would follow
+	closeSink(t, s)
+	if n := requests(); n != 3 {
+		t.Errorf("3 records sent one after another took %d produce requests, want 3", n)
+	}
+}
