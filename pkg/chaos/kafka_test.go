@@ -14,13 +14,13 @@ func kafkaOptions(partitions int) envOptions {
 }
 
 // Scenario 9: three brokers whose partition leaders all move every 2 s
-// (full: 1.5-3 s) under load, the agent pipelining up to 5 batches per
+// (full: 30 times, every 1.5-3 s) under load, the agent pipelining up to 5 batches per
 // partition and the transfer consuming.
 func TestKafkaLeaderMoves(t *testing.T) {
 	e := newEnv(t, "9 three brokers, leaders moving", kafkaOptions(6))
 	e.write()
 	e.sleep(pick(3*time.Second, 2*time.Second))
-	moves, changed := pick(60, 8), 0
+	moves, changed := pick(30, 8), 0
 	last, _ := e.c.Leaders(e.ctx)
 	for i := 0; i < moves && e.ctx.Err() == nil; i++ {
 		if err := e.c.ShuffleLeaders(e.ctx); err != nil {
@@ -69,13 +69,13 @@ func TestKafkaPartitionsAdded(t *testing.T) {
 	e := newEnv(t, "10 partitions added under load", o)
 	e.write()
 	for _, total := range []int32{4, 6} {
-		e.sleep(pick(20*time.Second, 4*time.Second))
+		e.sleep(pick(15*time.Second, 4*time.Second))
 		if err := e.c.AddPartitions(total); err != nil {
 			t.Fatal(err)
 		}
 		e.report.Faults++
 	}
-	e.sleep(pick(30*time.Second, 8*time.Second))
+	e.sleep(pick(20*time.Second, 8*time.Second))
 	e.finish(pick(90*time.Second, 30*time.Second))
 	k := e.report.Kafka
 	if k == nil {
