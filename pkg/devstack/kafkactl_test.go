@@ -91,3 +91,18 @@ func post(t *testing.T, url, body string, want int) {
 		t.Errorf("POST %s %s: %s %s, want %d", url, body, resp.Status, b, want)
 	}
 }
+
+// ShuffleLeaders moves the leaders on its own at the interval.
+func TestKafkaShufflesLeadersPeriodically(t *testing.T) {
+	k, err := StartKafka(KafkaConfig{Topics: map[string]int32{"mv": 6}, Ports: []int{0, 0, 0}, ShuffleLeaders: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	first := k.Leaders("mv")
+	for deadline := time.Now().Add(30 * time.Second); slices.Equal(k.Leaders("mv"), first); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders stayed %v for 30s with a 50ms shuffle", first)
+		}
+	}
+}
