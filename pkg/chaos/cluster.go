@@ -44,6 +44,9 @@ type Config struct {
 	// KafkaSyncWrites fsyncs every produce so a SIGKILLed broker keeps every
 	// acknowledged record (scenario 4).
 	KafkaSyncWrites bool
+	// KafkaBrokers is the number of brokers (default 1); partition leaders
+	// spread over them and move with ShuffleLeaders.
+	KafkaBrokers int
 	// AgentDataDir overrides the agent's data_dir (scenario 7 mounts it).
 	AgentDataDir string
 	// BulkTimeout is the transfer's [es] timeout (default 10s). Under the
@@ -130,7 +133,8 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 			return c, err
 		}
 	}
-	var ports [3]int
+	brokers := max(cfg.KafkaBrokers, 1)
+	ports := make([]int, 4+brokers-1) // etcd, kafka, es, kafka control, more brokers
 	for i := range ports {
 		p, err := FreePort()
 		if err != nil {
@@ -140,7 +144,14 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	stackDir := filepath.Join(cfg.Dir, "stack")
 	c.Etcd = &Part{Name: "etcd", Port: ports[0], c: c, args: []string{"-no-kafka", "-no-es", "-etcd-port", fmt.Sprint(ports[0]), "-data-dir", stackDir}}
-	kafkaArgs := []string{"-no-etcd", "-no-es", "-kafka-port", fmt.Sprint(ports[1]), "-data-dir", stackDir, "-topics", fmt.Sprintf("%s:%d", cfg.Topic, cfg.Partitions)}
+	kafkaPorts := append([]int{ports[1]}, ports[4:]...)
+	var kafkaAddrs, kafkaPortList []string
+	for _, p := range kafkaPorts {
+		kafkaAddrs = append(kafkaAddrs, fmt.Sprintf("127.0.0.1:%d", p))
+		kafkaPortList = append(kafkaPortList, fmt.Sprint(p))
+	}
+	kafkaArgs := []string{"-no-etcd", "-no-es", "-kafka-port", strings.Join(kafkaPortList, ","), "-kafka-brokers", fmt.Sprint(brokers),
+		"-kafka-control", fmt.Sprintf("127.0.0.1:%d", ports[3]), "-data-dir", stackDir, "-topics", fmt.Sprintf("%s:%d", cfg.Topic, cfg.Partitions)}
 	if cfg.KafkaSyncWrites {
 		kafkaArgs = append(kafkaArgs, "-kafka-sync-writes")
 	}
@@ -151,7 +162,8 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.parts = []*Part{c.Etcd, c.Kafka, c.ES}
 	c.Endpoints = devstack.Endpoints{
 		Etcd:          fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
-		Kafka:         fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		Kafka:         strings.Join(kafkaAddrs, ","),
+		KafkaControl:  fmt.Sprintf("http://127.0.0.1:%d", ports[3]),
 		Elasticsearch: fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
 	}
 	for _, p := range c.parts {

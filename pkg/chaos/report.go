@@ -23,6 +23,7 @@ type Report struct {
 	NotRecovered int
 	CatchUp      time.Duration // from the writers' stop until every line was indexed
 	Result       Result
+	Kafka        *KafkaResult // scenarios that read the topic back
 	Notes        []string
 }
 
@@ -64,6 +65,15 @@ func (r *Report) Table() string {
 		row("recovery median / max", fmt.Sprintf("%s / %s (%d measured, %d cut by the next fault)", fmtDur(med), fmtDur(max), len(rs), r.NotRecovered))
 	}
 	row("catch-up after writers stop", fmtDur(r.CatchUp))
+	if k := r.Kafka; k != nil {
+		row("kafka records / resent", fmt.Sprintf("%d / %d", k.Records, k.Resent))
+		row("kafka out of order", k.OutOfOrder)
+		row("kafka lines missing", k.Missing)
+		row("kafka records per partition", fmt.Sprint(k.PerPartition))
+		for _, x := range k.FirstOOO {
+			fmt.Fprintf(&b, "  kafka out of order: %s\n", x)
+		}
+	}
 	for _, f := range res.Files {
 		if f.Lost > 0 || f.Duplicated > 0 || f.OutOfOrder > 0 {
 			fmt.Fprintf(&b, "  file %d: written %d lost %d (first %v) dup %d (first %v) out-of-order %d\n", f.File, f.Written, f.Lost, f.FirstLost, f.Duplicated, f.FirstDup, f.OutOfOrder)

@@ -65,6 +65,7 @@ type env struct {
 	// tableLater: the test adds notes after finish and prints the table
 	// itself.
 	tableLater bool
+	kafkaCheck bool
 }
 
 // printTable logs the figures and appends them to $CHAOS_REPORT if set.
@@ -89,6 +90,9 @@ type envOptions struct {
 	lean       bool // Config.LeanIndex
 	noServices bool // the test starts the agent and transfer itself
 	extraFiles []int
+	brokers    int  // Config.KafkaBrokers
+	partitions int  // Config.Partitions
+	kafkaCheck bool // finish also reads the topic back (CheckKafka)
 }
 
 func newEnv(t *testing.T, name string, o envOptions) *env {
@@ -96,7 +100,7 @@ func newEnv(t *testing.T, name string, o envOptions) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := t.TempDir()
-	c, err := StartCluster(ctx, Config{Bin: bins, Dir: dir, KafkaSyncWrites: o.kafkaSync, AgentIni: o.agentIni, TransferIni: o.xferIni,
+	c, err := StartCluster(ctx, Config{Bin: bins, Dir: dir, KafkaSyncWrites: o.kafkaSync, KafkaBrokers: o.brokers, Partitions: o.partitions, AgentIni: o.agentIni, TransferIni: o.xferIni,
 		AgentDataDir: o.agentData, LeanIndex: o.lean, BulkTimeout: pick(2*time.Minute, 10*time.Second), Logf: t.Logf})
 	t.Cleanup(func() {
 		c.Close()
@@ -107,7 +111,7 @@ func newEnv(t *testing.T, name string, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, c: c, w: &Writer{Dir: c.LogDir, Rate: o.rate}, entries: map[int]string{},
+	e := &env{t: t, ctx: ctx, c: c, w: &Writer{Dir: c.LogDir, Rate: o.rate}, entries: map[int]string{}, kafkaCheck: o.kafkaCheck,
 		report: &Report{Scenario: name, Mode: mode(), Files: len(o.files), Rate: o.rate}}
 	t.Cleanup(func() { _ = e.w.Stop() })
 	for i, spec := range o.files {
@@ -312,6 +316,16 @@ func (e *env) finish(stall time.Duration) Result {
 	for _, s := range stats {
 		if s.Rotations > 0 {
 			e.report.Note("file %d: %d %s rotations", s.File, s.Rotations, s.Rotation)
+		}
+	}
+	if e.kafkaCheck {
+		kr, err := e.c.CheckKafka(e.ctx, stats)
+		if err != nil {
+			t.Fatalf("kafka check: %v", err)
+		}
+		e.report.Kafka = &kr
+		if kr.OutOfOrder != 0 || kr.Missing != 0 {
+			t.Errorf("%s: in kafka %d records out of order, %d lines missing; want 0", e.report.Scenario, kr.OutOfOrder, kr.Missing)
 		}
 	}
 	if !e.tableLater {

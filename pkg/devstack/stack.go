@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/logcollect/logcollect/pkg/esemu"
 )
@@ -25,6 +26,13 @@ type StackConfig struct {
 	// KafkaSyncWrites fsyncs every produce, so a killed broker process
 	// keeps every acknowledged record (crash tests).
 	KafkaSyncWrites bool
+	// KafkaPorts, when set, runs one broker per port (KafkaPort unused).
+	KafkaPorts []int
+	// KafkaShuffleLeaders moves every partition leader at this interval.
+	KafkaShuffleLeaders time.Duration
+	// KafkaControlAddr, when set, serves the broker's fault controls over
+	// HTTP there (see Kafka.ServeControl).
+	KafkaControlAddr string
 	// Skip parts, to run each part as its own process (crash tests kill
 	// one at a time).
 	NoEtcd, NoKafka, NoES bool
@@ -43,6 +51,8 @@ type Endpoints struct {
 	Etcd          string `json:"etcd"`
 	Kafka         string `json:"kafka"`
 	Elasticsearch string `json:"elasticsearch"`
+	// KafkaControl is the broker's fault-control URL, when served.
+	KafkaControl string `json:"kafka_control,omitempty"`
 }
 
 // Start starts etcd, the broker and the emulator; on error the parts already
@@ -62,10 +72,17 @@ func Start(cfg StackConfig) (*Stack, error) {
 		}
 	}
 	if !cfg.NoKafka {
-		kc := KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true, SyncWrites: cfg.KafkaSyncWrites}
+		kc := KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true, SyncWrites: cfg.KafkaSyncWrites,
+			Ports: cfg.KafkaPorts, ShuffleLeaders: cfg.KafkaShuffleLeaders}
 		if s.Kafka, err = StartKafka(kc); err != nil {
 			s.Close()
 			return nil, err
+		}
+		if cfg.KafkaControlAddr != "" {
+			if _, err := s.Kafka.ServeControl(cfg.KafkaControlAddr); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 	}
 	if cfg.NoES {
@@ -96,7 +113,8 @@ func (s *Stack) Endpoints() Endpoints {
 		ep.Etcd = s.Etcd.Endpoint()
 	}
 	if s.Kafka != nil {
-		ep.Kafka = s.Kafka.Addr()
+		ep.Kafka = s.Kafka.Addrs()
+		ep.KafkaControl = s.Kafka.ControlURL()
 	}
 	if s.ES != nil {
 		ep.Elasticsearch = s.ES.URL()

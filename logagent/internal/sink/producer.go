@@ -95,6 +95,7 @@ type partState struct {
 	firstAt  time.Time  // when the oldest pending record arrived
 	retry    []*batch   // failed batches to resend first, sorted by no
 	inFlight int        // batches sent and not yet answered
+	sentTo   int32      // broker id of the batches in flight
 	nextNo   uint64
 	waitTil  time.Time // retry backoff
 	bo       backoff.Backoff
@@ -112,6 +113,10 @@ type topicState struct {
 	resolving bool
 	waitTil   time.Time
 	bo        backoff.Backoff
+	// resolvedAt is the last lookup of the partition count: it is looked
+	// up again every Metadata.RefreshFrequency, so that partitions added
+	// to the topic get records (keys map anew).
+	resolvedAt time.Time
 }
 
 // keyState pins a key to the partition its records in the producer went to.
@@ -334,6 +339,7 @@ func (p *producer) resolve(t *topicState) {
 
 func (p *producer) resolved(t *topicState, n int, err error) {
 	t.resolving = false
+	t.resolvedAt = time.Now()
 	if err != nil {
 		if Classify(err) == ClassPermanent && t.parts == nil {
 			// An invalid topic name: nothing will ever accept these.
@@ -379,6 +385,13 @@ func (p *producer) dispatch(now time.Time) {
 				p.resolve(t)
 			}
 		}
+		if every := p.conf.Metadata.RefreshFrequency; every > 0 && t.parts != nil && !t.resolving {
+			if next := t.resolvedAt.Add(every); now.Before(next) {
+				due(next)
+			} else {
+				p.resolve(t)
+			}
+		}
 	}
 	// out[leader][i] holds the i-th batch each partition sends now: a
 	// request carries at most one batch per partition.
@@ -402,9 +415,17 @@ func (p *producer) dispatch(now time.Time) {
 				b = part.retry[0]
 				part.retry = part.retry[1:]
 			case part.inFlight >= p.maxInFlight:
+			case len(part.pending) == 0:
+				// Sealed in an earlier round (firstAt is stale): no
+				// empty batch, each a request of its own.
+			case part.inFlight > 0 && !p.leaderIs(part, part.sentTo):
+				// The leader moved while batches are in flight to the
+				// old one, which will refuse them (NOT_LEADER): a batch
+				// sent to the new leader now would be written before
+				// they are resent. New batches wait for their answers.
 			case part.bytes >= p.flushBytes || !now.Before(part.firstAt.Add(p.linger)):
 				b = p.seal(part, now)
-			case len(part.pending) > 0:
+			default:
 				due(part.firstAt.Add(p.linger))
 			}
 			if b == nil {
@@ -422,6 +443,7 @@ func (p *producer) dispatch(now time.Time) {
 				part.nextSeq += int32(len(b.msgs))
 			}
 			part.inFlight++
+			part.sentTo = leader.ID()
 			if out == nil {
 				out = map[*sarama.Broker][][]*batch{}
 			}
@@ -443,6 +465,13 @@ func (p *producer) dispatch(now time.Time) {
 			p.sender(leader).push(sendJob{req: req, batches: bs})
 		}
 	}
+}
+
+// leaderIs reports whether broker id leads part, as far as the client's
+// metadata knows (a lookup in its cache).
+func (p *producer) leaderIs(part *partState, id int32) bool {
+	l, err := p.client.Leader(part.topic.name, part.id)
+	return err == nil && l.ID() == id
 }
 
 // due makes the run loop look again at t at the latest.

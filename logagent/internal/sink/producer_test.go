@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/devstack"
@@ -315,5 +317,152 @@ func TestKeysForgotten(t *testing.T) {
 			t.Fatalf("key %s went to partitions %v, want one", key, parts[key])
 		}
 		checkInOrder(t, byKey[key], key, perKey)
+	}
+}
+
+// Partitions added to a topic while the agent writes to it get records
+// within topic_refresh_interval (the producer used to look the partition
+// count up once, so added partitions stayed empty until a restart).
+func TestAddedPartitionsGetRecords(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"grow": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 200 * time.Millisecond })
+	acks := &ackSet{}
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			m := &Message{Topic: "grow", Key: fmt.Appendf(nil, "file-%d", i), Value: fmt.Appendf(nil, `{"message":"g-%d"}`, i), Acker: acks, Seq: uint64(i)}
+			if err := s.Send(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, 100)
+	// The topic's partition count is known once records were delivered.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if distinct, _ := acks.count(); distinct == 100 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the first 100 records were not acknowledged within 30s")
+		}
+	}
+	adm, err := sarama.NewClusterAdmin([]string{k.Addr()}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if err := adm.CreatePartitions("grow", 4, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	n := 100
+	deadline := time.Now().Add(30 * time.Second)
+	for added := false; !added; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record reached partitions 1-3 within 30s of adding them")
+		}
+		send(n, n+100)
+		n += 100
+		time.Sleep(100 * time.Millisecond)
+		for _, r := range testutil.ReadAll(t, k.Addr(), "grow") {
+			added = added || r.Partition > 0
+		}
+	}
+	closeSink(t, s)
+	if distinct, twice := acks.count(); distinct != n || twice != 0 {
+		t.Fatalf("acknowledged %d distinct records (%d twice), want %d once each", distinct, twice, n)
+	}
+}
+
+// A partition's leader moves while a batch is in flight to the old leader,
+// which answers it late with NOT_LEADER_FOR_PARTITION. A newer batch must
+// not go to the new leader meanwhile: it would be written before the
+// refused one is resent (the producer used to send it, and one file's
+// records landed out of order). The producer learns the new leader from a
+// metadata refresh, which can itself wait behind the held request when
+// sarama asks the old leader: hence several rounds.
+func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"mv": 1}, Ports: []int{0, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 100 * time.Millisecond })
+	acks := &ackSet{}
+	waitAcked := func(n int) {
+		t.Helper()
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			if distinct, _ := acks.count(); distinct >= n {
+				return
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("%d records not acknowledged within 30s", n)
+			}
+		}
+	}
+	sendSeq(t, s, "mv", "file-a", "a", 0, 10, acks)
+	waitAcked(10)
+	const rounds = 4
+	for r := range rounds {
+		base := 10 + r*20
+		old := k.Leaders("mv")[0]
+		hold := k.HoldProduce(old)
+		sendSeq(t, s, "mv", "file-a", "a", base, base+10, acks)
+		for start := time.Now(); hold.Held() == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Since(start) > 30*time.Second {
+				t.Fatal("no produce request reached the old leader within 30s")
+			}
+		}
+		if err := k.MoveLeader("mv", 0, 1-old); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // metadata refreshes
+		sendSeq(t, s, "mv", "file-a", "a", base+10, base+20, acks)
+		time.Sleep(500 * time.Millisecond) // the newer batch goes out (wrongly, to the new leader)
+		hold.Release()
+		waitAcked(base + 20)
+	}
+	closeSink(t, s)
+	checkInOrder(t, testutil.ReadAll(t, k.Addr(), "mv"), "a", 10+rounds*20)
+}
+
+// A record that waited its linger goes out as one request with one batch
+// (the producer used to follow each such batch with empty ones, one request
+// each, until the partition had max_open_requests in flight).
+func TestLingeredRecordIsOneRequest(t *testing.T) {
+	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"one": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	s := newTestSink(t, k.Addr(), nil)
+	acks := &ackSet{}
+	sendSeq(t, s, "one", "file-a", "a", 0, 1, acks) // connects, looks the topic up
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if distinct, _ := acks.count(); distinct == 1 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the first record was not acknowledged within 30s")
+		}
+	}
+	requests := k.CountProduce()
+	for i := 1; i <= 3; i++ {
+		sendSeq(t, s, "one", "file-a", "a", i, i+1, acks)
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			if distinct, _ := acks.count(); distinct == i+1 {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("record %d was not acknowledged within 30s", i)
+			}
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // any request that would follow
+	closeSink(t, s)
+	if n := requests(); n != 3 {
+		t.Errorf("3 records sent one after another took %d produce requests, want 3", n)
 	}
 }

@@ -64,6 +64,9 @@ type Config struct {
 	// files (path.1, path.2, ...) are kept beside it.
 	DeadLetterMaxBytes int64
 	DeadLetterBackups  int
+	// TopicRefreshInterval: partition counts are read again this often
+	// (sarama's Metadata.RefreshFrequency); 0 keeps sarama's 10 minutes.
+	TopicRefreshInterval time.Duration
 }
 
 // Defaults of the Config fields whose zero value means "default".
@@ -158,6 +161,9 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	if cfg.TopicRefreshInterval > 0 {
+		sc.Metadata.RefreshFrequency = cfg.TopicRefreshInterval
+	}
 	// Batching (read by producer.go): a partition's batch goes out once it
 	// holds 512 KiB or its oldest record waited 20 ms (when 1,000 files
 	// trickle lines, 5 ms meant a request per 50 lines and the request

@@ -253,6 +253,10 @@ func saramaConfig(k config.Kafka) (*sarama.Config, error) {
 		s = sarama.NewBalanceStrategyRange()
 	}
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{s}
+	// The group rejoins when a topic's partition count changes, checked at
+	// this interval (sarama's default is 10 minutes: partitions added to a
+	// topic went unconsumed that long).
+	c.Metadata.RefreshFrequency = k.TopicRefreshInterval
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka settings: %w", err)
 	}

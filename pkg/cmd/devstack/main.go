@@ -30,7 +30,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		etcdPort  = fs.Int("etcd-port", 2379, "etcd client port on 127.0.0.1 (0 picks a free one)")
-		kafkaPort = fs.Int("kafka-port", 9092, "Kafka broker port on 127.0.0.1 (0 picks a free one)")
+		kafkaPort = fs.String("kafka-port", "9092", "Kafka broker port on 127.0.0.1 (0 picks a free one); with several brokers, one port each, comma separated, or the first of consecutive ones")
+		brokers   = fs.Int("kafka-brokers", 1, "number of Kafka brokers (partition leaders spread over them)")
+		shuffle   = fs.Duration("kafka-shuffle-leaders", 0, "move every partition's leader to a random broker at this interval, like a leader election (0: never)")
+		kafkaCtl  = fs.String("kafka-control", "", "serve the broker's fault controls (produce errors, leader moves) over HTTP on this 127.0.0.1 address, e.g. 127.0.0.1:0")
 		esPort    = fs.Int("es-port", 9200, "Elasticsearch-API emulator port on 127.0.0.1 (0 picks a free one)")
 		dataDir   = fs.String("data-dir", "", "keep etcd data, Kafka records and offsets, and documents here across restarts (default: in memory)")
 		topics    = fs.String("topics", "web_log:4,app_log:4", "topics to create as name:partitions, comma separated (others are auto-created with 4)")
@@ -54,6 +57,7 @@ Examples:
   devstack                                  # fixed ports 2379, 9092, 9200, in memory
   devstack -data-dir .data/devstack         # state survives a restart
   devstack -etcd-port 0 -kafka-port 0 -es-port 0 -endpoints-file /tmp/ep.json
+  devstack -kafka-brokers 3 -kafka-shuffle-leaders 2s   # brokers on 9092-9094, leaders moving
 
 Flags:
 `)
@@ -69,13 +73,18 @@ Flags:
 		fmt.Fprintln(stdout, buildinfo.String("devstack"))
 		return 0
 	}
+	ports, err := parsePorts(*kafkaPort, *brokers)
+	if err != nil {
+		fmt.Fprintf(stderr, "devstack: -kafka-port/-kafka-brokers: %v\n", err)
+		return 2
+	}
 	topicMap, err := parseTopics(*topics)
 	if err != nil {
 		fmt.Fprintf(stderr, "devstack: -topics: %v\n", err)
 		return 2
 	}
 	stack, err := devstack.Start(devstack.StackConfig{
-		EtcdPort: *etcdPort, KafkaPort: *kafkaPort, ESPort: *esPort,
+		EtcdPort: *etcdPort, KafkaPorts: ports, ESPort: *esPort, KafkaShuffleLeaders: *shuffle, KafkaControlAddr: *kafkaCtl,
 		DataDir: *dataDir, Topics: topicMap, ESUsername: *esUser, ESPassword: *esPass,
 		ESBlackhole: *blackhole, KafkaSyncWrites: *syncKafka, NoEtcd: *noEtcd, NoKafka: *noKafka, NoES: *noES,
 	})
@@ -95,6 +104,7 @@ Flags:
 	for _, part := range []struct{ name, addr, try string }{
 		{"etcd", ep.Etcd, "etcdctl --endpoints " + ep.Etcd + ` put /logagent/127.0.0.1/collect_config '[{"path":"/tmp/demo.log","topic":"web_log"}]'`},
 		{"kafka", ep.Kafka, "kcat -b " + ep.Kafka + " -L"},
+		{"kafka control", ep.KafkaControl, "curl -s -XPOST " + ep.KafkaControl + `/produce-errors -d '{"error":"NOT_LEADER_FOR_PARTITION","for":"5s"}'`},
 		{"elasticsearch", ep.Elasticsearch, "curl -s '" + ep.Elasticsearch + "/_cat/indices?format=json'"},
 	} {
 		if part.addr != "" {
@@ -125,4 +135,35 @@ func parseTopics(s string) (map[string]int32, error) {
 		out[name] = int32(n)
 	}
 	return out, nil
+}
+
+// parsePorts reads -kafka-port: one port per broker, or one port for n
+// consecutive brokers (0: n free ones).
+func parsePorts(s string, n int) ([]int, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%d brokers: want at least 1", n)
+	}
+	var ports []int
+	for _, f := range strings.Split(s, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("port %q: want a number in 0-65535", f)
+		}
+		ports = append(ports, p)
+	}
+	switch {
+	case len(ports) == n:
+		return ports, nil
+	case len(ports) == 1:
+		for i := 1; i < n; i++ {
+			if ports[0] == 0 {
+				ports = append(ports, 0)
+			} else {
+				ports = append(ports, ports[0]+i)
+			}
+		}
+		return ports, nil
+	default:
+		return nil, fmt.Errorf("%d ports for %d brokers: give one port, or one per broker", len(ports), n)
+	}
 }

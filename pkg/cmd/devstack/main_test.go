@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,33 @@ func TestBadFlags(t *testing.T) {
 	errOut.Reset()
 	if code := run(context.Background(), []string{"-help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "Examples:") {
 		t.Errorf("-help: exit %d, %q", code, errOut.String())
+	}
+}
+
+func TestParsePorts(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		brokers int
+		want    []int
+		err     string
+	}{
+		{"9092", 1, []int{9092}, ""},
+		{"9092", 3, []int{9092, 9093, 9094}, ""},
+		{"0", 3, []int{0, 0, 0}, ""},
+		{"1,2,3", 3, []int{1, 2, 3}, ""},
+		{"1,2", 3, nil, "2 ports for 3 brokers"},
+		{"x", 1, nil, `port "x"`},
+		{"9092", 0, nil, "want at least 1"},
+	} {
+		got, err := parsePorts(tc.in, tc.brokers)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("parsePorts(%q, %d) error %v, want %q", tc.in, tc.brokers, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parsePorts(%q, %d) = %v, %v; want %v", tc.in, tc.brokers, got, err, tc.want)
+		}
 	}
 }
