@@ -133,10 +133,19 @@ func newEnv(t *testing.T, name string, o envOptions) *env {
 	return e
 }
 
+// dumpLogs prints the tail of every service's log; with CHAOS_LOGS=DIR the
+// whole logs are also copied to DIR/<test>/.
 func dumpLogs(t *testing.T, dir string) {
 	logs, _ := filepath.Glob(filepath.Join(dir, "service-logs", "*.log"))
+	keep := os.Getenv("CHAOS_LOGS")
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
+		if keep != "" {
+			to := filepath.Join(keep, t.Name())
+			if err := os.MkdirAll(to, 0o755); err == nil {
+				_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
+			}
+		}
 		if len(b) > 6000 {
 			b = b[len(b)-6000:]
 		}

@@ -92,7 +92,7 @@ type harvester struct {
 	buf      []byte         // values of the records in out, encoded one after another
 	out      []sink.Message // records read and not yet handed to the sink
 	lastEnd  int64          // end offset of the last record queued in out
-	tail     atomic.Pointer[shippedTail]
+	tails    shippedTails   // of batches sent and not yet acknowledged (see noteTail)
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -127,14 +127,18 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	h.id = id
 	h.kafkaKey = []byte(id) // shared by the generation's records: the producer only reads it
 	h.eventIDs = record.NewEventIDs(h.o.HostID, id)
-	h.tail.Store(nil)
-	tail := &h.tail
+	h.tails.reset()
+	tails := &h.tails
+	// The checkpoint moves only to offsets whose preceding bytes it can
+	// prove (the end of a batch, see noteTail), so a copy of the file
+	// (copytruncate) found after a crash can always show it holds what
+	// the checkpoint skips, and continue under the file's id instead of
+	// being sent again under a new one. An ack ending elsewhere waits for
+	// the next batch end (at worst lines re-sent after a crash, same ids).
 	h.tracker = ack.New(offset, func(off int64) {
-		if p := tail.Load(); p != nil && p.end == off {
-			store.SetOffsetTail(key, id, off, p.sum)
-			return
+		if sum, ok := tails.take(off); ok {
+			store.SetOffsetTail(key, id, off, sum)
 		}
-		store.SetOffset(key, id, off)
 	})
 }
 
@@ -522,23 +526,17 @@ const (
 // are the messages.
 // Records not taken because the task is stopping are withdrawn from the
 // tracker: they were never sent.
-//
-// flush ends a read (a step's last batch): it first notes the hash of the
-// bytes before the last record's end (see noteTail); the full batches in
-// between are sent without it.
 func (h *harvester) flush(ctx context.Context) error {
-	if len(h.out) == 0 {
-		return nil
-	}
-	h.noteTail()
 	return h.send(ctx)
 }
 
-// send hands the queued records to the sink (see flush).
+// send hands the queued records to the sink (see flush), first noting the
+// hash of the bytes before the last record's end (see noteTail).
 func (h *harvester) send(ctx context.Context) error {
 	if len(h.out) == 0 {
 		return nil
 	}
+	h.noteTail()
 	size := 0
 	for i := range h.out {
 		size += len(h.out[i].Value)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,24 +17,68 @@ import (
 const TailSize = 1024
 
 // shippedTail is the hash of the bytes before end, the end of the last
-// record of a read: when Kafka has acknowledged up to exactly end, the
-// checkpoint records it with the offset (see newGeneration).
+// record of a batch handed to the sink: when Kafka has acknowledged up to
+// exactly end, the checkpoint records it with the offset (see
+// newGeneration).
 type shippedTail struct {
 	end int64
 	sum string
 }
 
+// shippedTails are the tails of the batches sent and not yet acknowledged,
+// oldest first. Acknowledgements run behind reads, so the tail of the last
+// batch alone would rarely be the one the contiguous offset reaches: a file
+// written all the time could then never prove a copy (copytruncate) and its
+// copy would be read again under a new id.
+type shippedTails struct {
+	mu sync.Mutex
+	q  []shippedTail
+}
+
+// maxShippedTails bounds the tails kept per file: past it the oldest goes
+// (its batch's ack then records no tail; a later one will).
+const maxShippedTails = 64
+
+func (s *shippedTails) note(t shippedTail) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.q) == maxShippedTails {
+		s.q = s.q[:copy(s.q, s.q[1:])]
+	}
+	s.q = append(s.q, t)
+}
+
+// take returns the tail noted for a batch ending at off, if any, and forgets
+// the tails at or before off.
+func (s *shippedTails) take(off int64) (sum string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := 0
+	for ; i < len(s.q) && s.q[i].end <= off; i++ {
+		if s.q[i].end == off {
+			sum, ok = s.q[i].sum, true
+		}
+	}
+	s.q = s.q[:copy(s.q, s.q[i:])]
+	return sum, ok
+}
+
+func (s *shippedTails) reset() {
+	s.mu.Lock()
+	s.q = s.q[:0]
+	s.mu.Unlock()
+}
+
 // noteTail hashes the bytes before the end of the last queued record,
-// before the records are sent (so their ack finds it). Once per read, not
-// per batch: a read of 1 MiB costs one pread of 1 KiB from the page cache.
-// A failed read leaves the previous tail: the checkpoint then proves less,
-// which only makes a later copy read as a new file.
+// before the batch is sent (so its ack finds it): one pread of 1 KiB from
+// the page cache per batch. A failed read notes nothing: the checkpoint
+// then proves less, which only makes a later copy read as a new file.
 func (h *harvester) noteTail() {
 	sum, err := tailSum(h.f, h.lastEnd)
 	if err != nil {
 		return
 	}
-	h.tail.Store(&shippedTail{end: h.lastEnd, sum: sum})
+	h.tails.note(shippedTail{end: h.lastEnd, sum: sum})
 }
 
 // tailSum is the fingerprint of the TailSize bytes (or fewer, from 0)
@@ -80,7 +125,21 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 	suffix := "|" + t.o.Entry.Topic
 	unsettled := false
 	for k, cp := range t.o.Store.Entries() {
-		if k == key || !strings.HasSuffix(k, suffix) || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev || cp.TailOff <= 0 {
+		if k == key || !strings.HasSuffix(k, suffix) || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
+			continue
+		}
+		if cp.TailOff <= 0 {
+			// Nothing proven shipped on disk (a generation younger than
+			// the first checkpoint save, or data_dir unusable since):
+			// the copy may skip nothing, but its lines that were sent
+			// before the crash must keep their ids, or they are indexed
+			// twice. So a copy of a generation whose original is gone
+			// (retired: truncated or replaced) continues from 0 under its
+			// id; one whose original still starts the same is a
+			// distinct file (or a plain cp) and gets its own.
+			if cp.Offset == 0 && (strings.HasPrefix(k, retiredPrefix) || !t.stillStarts(cp)) {
+				return cp, true, nil
+			}
 			continue
 		}
 		if fi.size < cp.TailOff {
@@ -148,6 +207,21 @@ func (t *Task) stillHolds(cp checkpoint.Entry) bool {
 	}
 	tail, err := tailSum(f, cp.TailOff)
 	return err == nil && tail == cp.Tail
+}
+
+// stillStarts reports whether cp's file, at its stored path, still begins
+// with the bytes its fingerprint covers.
+func (t *Task) stillStarts(cp checkpoint.Entry) bool {
+	f, fi, _, err := openFile(cp.Path, t.policy())
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < int64(cp.FPLen) {
+		return false
+	}
+	sum, err := fingerprint(f, int64(cp.FPLen))
+	return err == nil && sum == cp.FP
 }
 
 func recentlyWritten(f *os.File) bool {

@@ -132,7 +132,7 @@ func TestDeliversEveryEntryWithFields(t *testing.T) {
 		if err := json.Unmarshal(r.Value, &docs[i]); err != nil {
 			t.Fatalf("record %d is not JSON: %v: %s", i, err, r.Value)
 		}
-		if r.Key != "127.0.0.1|journald:"+dir {
+		if r.Key != "host-1|journald:"+dir {
 			t.Errorf("Kafka key %q, want the journal's stable id", r.Key)
 		}
 		d := docs[i]
