@@ -11,9 +11,10 @@ import (
 
 func TestShutdownDoesNotWaitForUnusedConnections(t *testing.T) {
 	conns := NewConns()
-	release := make(chan struct{})
+	release, inHandler := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			close(inHandler)
 			<-release
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -45,6 +46,13 @@ func TestShutdownDoesNotWaitForUnusedConnections(t *testing.T) {
 	}
 	if n := conns.Len(); n != 2 {
 		t.Fatalf("tracked %d connections, want 2", n)
+	}
+	// Tracked is not yet in flight: until the handler runs, the request's
+	// connection may still be new, which Shutdown rightly closes.
+	select {
+	case <-inHandler:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow request never reached the handler")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
