@@ -137,7 +137,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 			// (retired: truncated or replaced) continues from 0 under its
 			// id; one whose original still starts the same is a
 			// distinct file (or a plain cp) and gets its own.
-			if cp.Offset == 0 && (strings.HasPrefix(k, retiredPrefix) || !t.stillStarts(cp)) {
+			if cp.Offset == 0 && (strings.HasPrefix(k, retiredPrefix) || !t.stillHolds(cp, int64(cp.FPLen), cp.FP)) {
 				return cp, true, nil
 			}
 			continue
@@ -156,7 +156,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 		if tail != cp.Tail {
 			continue // the same first KiB, other content: a distinct file
 		}
-		if !strings.HasPrefix(k, retiredPrefix) && t.stillHolds(cp) {
+		if !strings.HasPrefix(k, retiredPrefix) && t.stillHolds(cp, cp.TailOff, cp.Tail) {
 			unsettled = true // copytruncate not truncated yet, or a plain copy
 			continue
 		}
@@ -195,33 +195,21 @@ func (t *Task) mayWait(path string) bool {
 const retiredPrefix = "retired:"
 
 // stillHolds reports whether cp's file, at its stored path (which follows
-// renames), still holds the bytes shipped before cp.TailOff.
-func (t *Task) stillHolds(cp checkpoint.Entry) bool {
+// renames), still holds the bytes before end whose hash is sum (tailSum):
+// the bytes shipped before cp.TailOff (sum cp.Tail), or its first bytes
+// (end cp.FPLen, sum cp.FP: TailSize ≥ FingerprintSize, so the tail of the
+// first bytes is their fingerprint).
+func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
 	f, fi, _, err := openFile(cp.Path, t.policy())
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < cp.TailOff {
+	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < end {
 		return false
 	}
-	tail, err := tailSum(f, cp.TailOff)
-	return err == nil && tail == cp.Tail
-}
-
-// stillStarts reports whether cp's file, at its stored path, still begins
-// with the bytes its fingerprint covers.
-func (t *Task) stillStarts(cp checkpoint.Entry) bool {
-	f, fi, _, err := openFile(cp.Path, t.policy())
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < int64(cp.FPLen) {
-		return false
-	}
-	sum, err := fingerprint(f, int64(cp.FPLen))
-	return err == nil && sum == cp.FP
+	got, err := tailSum(f, end)
+	return err == nil && got == sum
 }
 
 func recentlyWritten(f *os.File) bool {
