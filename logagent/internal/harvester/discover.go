@@ -251,7 +251,7 @@ func fstatFile(f *os.File) (fileInfo, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return fileInfo{}, &fs.PathError{Op: "open", Path: f.Name(), Err: errors.New("not a regular file")}
 	}
-	return fileInfo{path: f.Name(), dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}, nil
+	return fileInfoOf(f.Name(), &st), nil
 }
 
 // take hands the pinned files to a scan.

@@ -578,6 +578,11 @@ type fileInfo struct {
 // statFile stats path (following symlinks). It calls the system directly
 // rather than os.Stat, which allocates a FileInfo: rescans stat every
 // followed file.
+// fileInfoOf is what the harvester keeps of a stat of path.
+func fileInfoOf(path string, st *syscall.Stat_t) fileInfo {
+	return fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}
+}
+
 func statFile(path string) (fileInfo, error) {
 	var st syscall.Stat_t
 	if err := ignoringEINTR(func() error { return syscall.Stat(path, &st) }); err != nil {
@@ -586,7 +591,7 @@ func statFile(path string) (fileInfo, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
 	}
-	return fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}, nil
+	return fileInfoOf(path, &st), nil
 }
 
 // fileSize is the size of the open file.

@@ -89,7 +89,7 @@ func openFile(path string, pol openPolicy) (f *os.File, fi fileInfo, real string
 		syscall.Close(fd)
 		return nil, fileInfo{}, real, &fs.PathError{Op: "fcntl", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), fileInfo{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size, ctime: st.Ctim.Nano()}, real, nil
+	return os.NewFile(uintptr(fd), path), fileInfoOf(path, &st), real, nil
 }
 
 func openNoEINTR(path string, flags int) (int, error) {
