@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/logcollect/logcollect/pkg/buildinfo.Version=$(VERSION)
-MODULES := ./pkg/... ./logagent/... ./logtransfer/...
+MODULES := ./pkg/... ./logagent/... ./logtransfer/... ./devkit/... ./devkit/testkit/...
 BIN := bin
 
 .PHONY: all build deps test test-short bench lint devstack demo clean chaos
@@ -17,7 +17,7 @@ deps:
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./pkg/cmd/devstack ./pkg/cmd/demo ./pkg/cmd/bench ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./devkit/cmd/devstack ./devkit/cmd/demo ./devkit/cmd/bench ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
 
 # Every module, race detector on, integration tests against the embedded dev
 # stack included.
@@ -29,12 +29,12 @@ test: deps
 test-short:
 	$(GO) test -count=1 -timeout 10m $(MODULES)
 
-# The crash, outage and bad-input suite at the issue's sizes (pkg/chaos;
+# The crash, outage and bad-input suite at the issue's sizes (devkit/chaos;
 # make test runs the short versions). Prints a figure table per scenario and
 # appends them to .data/chaos-report.txt; see RELIABILITY.md.
 chaos: deps build
 	@mkdir -p .data
-	set -o pipefail; CHAOS_FULL=1 CHAOS_REPORT=$(CURDIR)/.data/chaos-report.txt $(GO) test -count=1 -v -timeout 120m -run '$(or $(RUN),.)' ./pkg/chaos/ | grep -v '^        time='
+	set -o pipefail; CHAOS_FULL=1 CHAOS_REPORT=$(CURDIR)/.data/chaos-report.txt $(GO) test -count=1 -v -timeout 120m -run '$(or $(RUN),.)' ./devkit/chaos/ | grep -v '^        time='
 
 # Real processes (broker, etcd, emulator, logagent, logtransfer), one table;
 # several minutes. BENCH_ARGS scales it, e.g. BENCH_ARGS='-lines 200000'.
@@ -45,10 +45,10 @@ bench: deps build
 
 lint:
 	$(GO) vet $(MODULES)
-	@out=$$(gofmt -l pkg logagent logtransfer); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l pkg logagent logtransfer devkit); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 devstack:
-	$(GO) run ./pkg/cmd/devstack $(ARGS)
+	$(GO) run ./devkit/cmd/devstack $(ARGS)
 
 # The whole pipeline on the embedded dev stack as real processes; Ctrl-C
 # stops it. ARGS='-duration 60s -rate 1000' to vary the load.

@@ -7,7 +7,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/settings"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
@@ -45,7 +46,7 @@ func TestReadValidates(t *testing.T) {
 // TestAuthAgainstBroker proves each mechanism works end to end against the
 // dev stack broker, and that a wrong password fails instead of hanging.
 func TestAuthAgainstBroker(t *testing.T) {
-	certs, err := devstack.GenerateCerts(t.TempDir())
+	certs, err := testkit.GenerateCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

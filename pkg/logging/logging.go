@@ -2,12 +2,10 @@
 package logging
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 )
 
 // Levels and Formats are the accepted [log] level and format values.
@@ -34,22 +32,3 @@ func New(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // Discard is a logger that drops everything, for tests and libraries.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// Buffer collects log output written from many goroutines, for tests and
-// tools that read it back while the writers run.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *Buffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

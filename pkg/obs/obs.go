@@ -103,7 +103,7 @@ func Handler(reg *prometheus.Registry, ready *Readiness, extra map[string]http.H
 // PprofEnv turns on net/http/pprof under /debug/pprof/ on a service's
 // operational server when set to 1 or true. Off by default: profiles reveal
 // internals and cost CPU while taken, so they are for benchmarking and
-// debugging (pkg/cmd/bench -profile sets it), not for production.
+// debugging (devkit/cmd/bench -profile sets it), not for production.
 const PprofEnv = "LOGCOLLECT_PPROF"
 
 // PprofEnabled reports whether PprofEnv is set to 1 or true.

@@ -38,18 +38,8 @@ func TestEndpoints(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "test_lines_total 3") {
 		t.Errorf("/metrics = %d %q", code, body)
 	}
-	samples, err := Scrape(context.Background(), "http://"+srv.Addr()+"/metrics")
-	if err != nil || samples["test_lines_total"] != 3 || samples["go_goroutines"] <= 0 {
-		t.Errorf("Scrape = %v, %v", samples["test_lines_total"], err)
-	}
-	if _, err := Get(context.Background(), "http://"+srv.Addr()+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {
-		t.Errorf("Get of a missing path = %v, want an error naming the 404", err)
-	}
-	var health struct {
-		Ready bool `json:"ready"`
-	}
-	if err := GetJSON(context.Background(), "http://"+srv.Addr()+"/healthz", &health); err == nil {
-		t.Error("GetJSON decoded the plain-text /healthz")
+	if code, _ := get("/nope"); code != 404 {
+		t.Errorf("/nope = %d, want 404", code)
 	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)

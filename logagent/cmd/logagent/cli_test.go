@@ -16,8 +16,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/agent"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 // run runs the binary's Run with args and returns exit code, stdout, stderr.
@@ -374,7 +375,7 @@ func waitFor(t *testing.T, what string, cond func() bool, p *proc) {
 // what to check and never print the password.
 func TestCLITLSAndAuth(t *testing.T) {
 	dir := t.TempDir()
-	certs, err := devstack.GenerateCerts(dir)
+	certs, err := testkit.GenerateCerts(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,10 @@ import (
 	"github.com/IBM/sarama"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/journaltest"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 // The agent process follows a journal directory and is killed with SIGKILL

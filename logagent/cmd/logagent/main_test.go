@@ -16,8 +16,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 func TestRunFlags(t *testing.T) {

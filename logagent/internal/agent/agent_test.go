@@ -15,11 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/logging"
-	"github.com/logcollect/logcollect/pkg/obs"
 )
 
 type stack struct {
@@ -28,7 +28,7 @@ type stack struct {
 	cli   *clientv3.Client
 	dir   string
 	cfg   config.Config
-	logs  *logging.Buffer
+	logs  *testkit.Buffer
 }
 
 func newStack(t *testing.T) *stack {
@@ -60,7 +60,7 @@ func newStack(t *testing.T) *stack {
 	cfg.Agent.ScanInterval = 100 * time.Millisecond
 	cfg.Agent.CheckpointInterval = 100 * time.Millisecond
 	cfg.Agent.ShutdownTimeout = 5 * time.Second
-	return &stack{etcd: e, kafka: k, cli: cli, dir: dir, cfg: cfg, logs: &logging.Buffer{}}
+	return &stack{etcd: e, kafka: k, cli: cli, dir: dir, cfg: cfg, logs: &testkit.Buffer{}}
 }
 
 func (s *stack) put(t *testing.T, v string) {
@@ -221,7 +221,7 @@ func TestEtcdReconcile(t *testing.T) {
 		}
 	}
 	// Checkpoints have been saved (the store runs on a short ticker here).
-	if saved, err := obs.Scrape(context.Background(), "http://"+a.HTTPAddr()+"/metrics"); err != nil || saved["logagent_checkpoint_last_save_timestamp_seconds"] < float64(time.Now().Add(-time.Minute).Unix()) {
+	if saved, err := testkit.Scrape(context.Background(), "http://"+a.HTTPAddr()+"/metrics"); err != nil || saved["logagent_checkpoint_last_save_timestamp_seconds"] < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("checkpoint save time = %v (%v), want within the last minute", saved["logagent_checkpoint_last_save_timestamp_seconds"], err)
 	}
 	// The cache holds the last good config for a start without etcd.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/logging"
@@ -71,7 +72,7 @@ func TestHostID(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, data)
 			}
-			var logs logging.Buffer
+			var logs testkit.Buffer
 			log, _ := logging.New(&logs, "debug", "text")
 			id, why, err := hostID(data, ip, tt.override, midPath, log)
 			if tt.errWant != "" {

@@ -8,8 +8,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
@@ -38,7 +38,7 @@ func swapEtcd(t *testing.T, s *stack, e *devstack.Etcd, cc clientv3.Config) {
 func TestEtcdTLSClientCertificate(t *testing.T) {
 	s := newStack(t)
 	fastStatus(s)
-	certs, err := devstack.GenerateCerts(t.TempDir())
+	certs, err := testkit.GenerateCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestEtcdTLSClientCertificate(t *testing.T) {
 	noCert.cfg.Etcd.TLS = tlsconf.Files{CAFile: certs.CAFile}
 	noCert.cfg.Agent.DataDir += "-nocert"
 	noCert.cfg.Agent.IP = "127.0.0.2"
-	noCert.logs = &logging.Buffer{}
+	noCert.logs = &testkit.Buffer{}
 	_, stopNoCert := noCert.run(t)
 	waitLog(t, &noCert, "read collect config from etcd; retrying")
 	stopNoCert()
@@ -125,7 +125,7 @@ func TestEtcdUsernamePassword(t *testing.T) {
 	bad.cfg.Etcd.Username, bad.cfg.Etcd.Password = "agent", wrong
 	bad.cfg.Agent.DataDir += "-wrong"
 	bad.cfg.Agent.IP = "127.0.0.2"
-	bad.logs = &logging.Buffer{}
+	bad.logs = &testkit.Buffer{}
 	_, stopBad := bad.run(t)
 	waitLog(t, &bad, "read collect config from etcd; retrying")
 	waitLog(t, &bad, "authentication failed")

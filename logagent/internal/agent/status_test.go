@@ -10,9 +10,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 // readStatus returns the agent's status document, or ok=false when the key

@@ -3,7 +3,7 @@ package config
 import (
 	"testing"
 
-	"github.com/logcollect/logcollect/pkg/compose"
+	"github.com/logcollect/logcollect/devkit/compose"
 )
 
 // TestComposeEnvironment loads the settings exactly as the docker-compose

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/sink"
-	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/obs"

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
@@ -566,7 +567,7 @@ func TestPermissionDeniedRetried(t *testing.T) {
 		return
 	}
 	e := newEnv(t)
-	var logs logging.Buffer
+	var logs testkit.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	p := filepath.Join(e.dir, "secret.log")
 	appendTo(t, p, "hidden\n")
@@ -668,7 +669,7 @@ func (e *env) crash(t *testing.T) {
 
 // A file's random id is part of every event.id; it must be on disk before a
 // line is sent under it, or a crash re-sends the lines under a new id
-// (duplicates in Elasticsearch). Found by pkg/chaos (agent SIGKILL).
+// (duplicates in Elasticsearch). Found by devkit/chaos (agent SIGKILL).
 func TestNewFileIDOnDiskBeforeLinesAreSent(t *testing.T) {
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
@@ -752,7 +753,7 @@ func TestCopyTruncateWhileDownRecognisesCopy(t *testing.T) {
 // /etc/shadow through a link), and the skip is logged with the real path.
 func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
 	e := newEnv(t)
-	var logs logging.Buffer
+	var logs testkit.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	outside := filepath.Join(t.TempDir(), "secret.txt")
 	if err := os.WriteFile(outside, []byte("root:secret\n"), 0o600); err != nil {
@@ -779,7 +780,7 @@ func TestSymlinkOutsideAllowedPathsIsSkipped(t *testing.T) {
 // glob reached it (here a link; /var/log/** reaches it directly).
 func TestSystemJournalFileIsSkipped(t *testing.T) {
 	e := newEnv(t)
-	var logs logging.Buffer
+	var logs testkit.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	sys := filepath.Join(e.dir, "journal") // stands in for /var/log/journal, inside allowed_paths
 	os.Mkdir(sys, 0o755)
@@ -804,7 +805,7 @@ func TestSystemJournalFileIsSkipped(t *testing.T) {
 // While data_dir cannot be written (full, read-only), a file that needs a
 // new id — a new file, or a truncated one's new generation — is not read:
 // lines sent under an id that is not on disk would be sent again under
-// another one after a crash (duplicates; found by pkg/chaos scenario 7 with
+// another one after a crash (duplicates; found by devkit/chaos scenario 7 with
 // kills while the data dir was unusable). Files whose ids are on disk go
 // on; the waiting ones are read, each line once under one id, as soon as a
 // save succeeds, with or without a crash in between.

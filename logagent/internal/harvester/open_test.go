@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
@@ -112,7 +113,7 @@ func TestSymlinkSwapRaceNeverReadsOutside(t *testing.T) {
 // read from it, and the skip is logged with the real path.
 func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 	e := newEnv(t)
-	var logs logging.Buffer
+	var logs testkit.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	secret := secretFile(t)
 	allowed := filepath.Join(e.dir, "real.txt")
@@ -141,7 +142,7 @@ func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 // forever.)
 func TestFIFONeverBlocksStop(t *testing.T) {
 	e := newEnv(t)
-	var logs logging.Buffer
+	var logs testkit.Buffer
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	if err := syscall.Mkfifo(filepath.Join(e.dir, "fifo.log"), 0o644); err != nil {
 		t.Fatal(err)

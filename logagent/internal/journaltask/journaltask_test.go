@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
@@ -17,7 +19,6 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/sink"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/devstack"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/obs"
@@ -28,7 +29,7 @@ type env struct {
 	sink  *sink.Kafka
 	store *checkpoint.Store
 	data  string
-	logs  *logging.Buffer
+	logs  *testkit.Buffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -39,7 +40,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(k.Close)
-	e := &env{kafka: k, data: t.TempDir(), logs: &logging.Buffer{}}
+	e := &env{kafka: k, data: t.TempDir(), logs: &testkit.Buffer{}}
 	e.sink, err = sink.New(sink.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 64,
 		RequiredAcks: "all", DeadLetterPath: filepath.Join(e.data, "dead-letter.ndjson")}, logging.Discard(), metrics.New(nil), obs.NewReadiness("kafka"))
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 // held tracks the value bytes of records the sink took (Send returned) and

@@ -8,7 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/esemu"
 
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
 )

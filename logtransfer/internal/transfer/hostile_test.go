@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/esemu"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/esemu"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
@@ -16,7 +16,7 @@ import (
 // and shows that a server the transfer does not trust gets nothing and a
 // log line naming the certificate problem.
 func TestElasticsearchTLS(t *testing.T) {
-	certs, err := devstack.GenerateCerts(t.TempDir())
+	certs, err := testkit.GenerateCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

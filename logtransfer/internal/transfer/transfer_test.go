@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/esemu"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"

@@ -11,9 +11,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/esemu"
-	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/esemu"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
@@ -165,4 +165,4 @@ func EventID(value []byte) string {
 }
 
 // Buffer holds process or log output read while it is written.
-type Buffer = logging.Buffer
+type Buffer = testkit.Buffer

@@ -24,9 +24,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/obs"
-	"github.com/logcollect/logcollect/pkg/proc"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 func main() {
@@ -300,8 +300,8 @@ func (d *demo) checkAlive() error {
 // progress prints one line of pipeline counters and returns how many
 // documents are searchable.
 func (d *demo) progress(ctx context.Context, written int64) int64 {
-	a, _ := obs.Scrape(ctx, "http://"+d.agentHTTP+"/metrics")
-	x, _ := obs.Scrape(ctx, "http://"+d.xferHTTP+"/metrics")
+	a, _ := testkit.Scrape(ctx, "http://"+d.agentHTTP+"/metrics")
+	x, _ := testkit.Scrape(ctx, "http://"+d.xferHTTP+"/metrics")
 	indexed, _ := d.count(ctx)
 	d.say("   written %6d | read %6.0f | acked by Kafka %6.0f | indexed %6.0f | searchable %6d | dead-lettered %.0f",
 		written, a["logagent_lines_read_total"], a["logagent_records_acked_total"],
@@ -311,7 +311,7 @@ func (d *demo) progress(ctx context.Context, written int64) int64 {
 }
 
 func (d *demo) esGet(ctx context.Context, path string, v any) error {
-	return obs.GetJSON(ctx, d.ep.Elasticsearch+path, v)
+	return testkit.GetJSON(ctx, d.ep.Elasticsearch+path, v)
 }
 
 func (d *demo) count(ctx context.Context) (int64, error) {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/esemu"
 )
 
 // StackConfig configures all three parts. Zero ports pick free ones.

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
-	"github.com/logcollect/logcollect/pkg/devstack"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/proc"
+	"github.com/logcollect/logcollect/devkit/proc"
 )
 
 // TestDemoEndToEnd runs `make demo` in its non-interactive form: the dev
@@ -27,7 +27,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	bin := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := proc.Build(ctx, root, bin, "./pkg/cmd/devstack", "./logagent/cmd/logagent", "./logtransfer/cmd/logtransfer"); err != nil {
+	if err := proc.Build(ctx, root, bin, "./devkit/cmd/devstack", "./logagent/cmd/logagent", "./logtransfer/cmd/logtransfer"); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -15,10 +15,10 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/backoff"
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/obs"
-	"github.com/logcollect/logcollect/pkg/proc"
 )
 
 // result is one row of the table. Zero figures are printed as "-".
@@ -581,7 +581,7 @@ func searchProbes[P any](ctx context.Context, es string, ps []P, seq func(P) int
 		} `json:"hits"`
 	}
 	u := fmt.Sprintf("%s/logcollect-*/_search?size=%d&q=%s", es, len(ps), url.QueryEscape(q))
-	if err := obs.GetJSON(ctx, u, &res); err != nil {
+	if err := testkit.GetJSON(ctx, u, &res); err != nil {
 		return nil, err
 	}
 	found := map[int64]bool{}
@@ -624,7 +624,7 @@ func count(ctx context.Context, es string) (int64, error) {
 	var c struct {
 		Count int64 `json:"count"`
 	}
-	err := obs.GetJSON(ctx, es+"/logcollect-*/_count", &c)
+	err := testkit.GetJSON(ctx, es+"/logcollect-*/_count", &c)
 	return c.Count, err
 }
 
@@ -801,8 +801,8 @@ func burst(ctx context.Context, o *options, mib, lineBytes int) result {
 	return r
 }
 
-func scrape(ctx context.Context, httpAddr string) (obs.Samples, error) {
-	return obs.Scrape(ctx, "http://"+httpAddr+"/metrics")
+func scrape(ctx context.Context, httpAddr string) (testkit.Samples, error) {
+	return testkit.Scrape(ctx, "http://"+httpAddr+"/metrics")
 }
 
 // startAgentPipeline starts what the agent benchmarks measure against: etcd

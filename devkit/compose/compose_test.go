@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logcollect/logcollect/pkg/proc"
+	"github.com/logcollect/logcollect/devkit/proc"
 )
 
 // TestRepositoryComposeFile checks the structure of the repository's

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
+	"github.com/logcollect/logcollect/devkit/devstack"
 )
 
 func TestServesEveryPartUntilCancelled(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/devstack"
-	"github.com/logcollect/logcollect/pkg/esemu"
+	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/esemu"
 )
 
 // The open finding of scenario 7 with kills while the data dir was

@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
-	"github.com/logcollect/logcollect/pkg/proc"
+	"github.com/logcollect/logcollect/devkit/proc"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 

@@ -10,7 +10,7 @@ import (
 
 // ServeControl serves the broker's fault controls over HTTP on addr
 // ("127.0.0.1:0" picks a port), for tests that run the broker as its own
-// process (pkg/chaos). It returns the base URL; Close stops it.
+// process (devkit/chaos). It returns the base URL; Close stops it.
 //
 //	POST   /produce-errors  {"error":"NOT_LEADER_FOR_PARTITION","for":"5s","fraction":1}
 //	GET    /produce-errors  {"hits":N}: requests failed by the current or last window

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/pkg/proc"
+	"github.com/logcollect/logcollect/devkit/proc"
 )
 
 // TestSmoke runs the harness's scenarios at a tiny size against the real
@@ -21,7 +21,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin := t.TempDir()
-	if err := proc.Build(ctx, root, bin, "./pkg/cmd/devstack", "./logagent/cmd/logagent", "./logtransfer/cmd/logtransfer"); err != nil {
+	if err := proc.Build(ctx, root, bin, "./devkit/cmd/devstack", "./logagent/cmd/logagent", "./logtransfer/cmd/logtransfer"); err != nil {
 		t.Fatal(err)
 	}
 	o := &options{bin: bin, dir: t.TempDir(), timeout: time.Minute}
