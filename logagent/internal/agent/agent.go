@@ -25,7 +25,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
@@ -45,7 +45,7 @@ type Agent struct {
 	ip, hostname string
 	hostID       string // what event ids hash: stable across restarts and IP changes (hostid.go)
 	store        *checkpoint.Store
-	sink         *sink.Kafka
+	sink         *producer.Kafka
 	sched        *harvester.Scheduler // runs every file task's harvesters
 	owners       *harvester.Owners    // which file entry reads a file that several entries match
 	http         *obs.Server
@@ -93,7 +93,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 		a.m.CheckpointSaved.SetToCurrentTime()
 	}
 	k := cfg.Kafka
-	a.sink, err = sink.New(sink.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
+	a.sink, err = producer.New(producer.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
 		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, MaxInflightBytes: k.MaxInflightBytes, TopicRefreshInterval: k.TopicRefreshInterval,
 		DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson"), DeadLetterMaxBytes: k.DeadLetterMaxBytes, DeadLetterBackups: k.DeadLetterFiles}, log, a.m, a.ready)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/obs"
@@ -30,7 +30,7 @@ func BenchmarkTailToKafka(b *testing.B) {
 	dir := b.TempDir()
 	store, _ := checkpoint.Open(filepath.Join(dir, "data"), logging.Discard())
 	m := metrics.New(nil)
-	snd, err := sink.New(sink.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 10000,
+	snd, err := producer.New(producer.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 10000,
 		RequiredAcks: "all", Compression: "none", MaxMessageBytes: 1 << 20, DeadLetterPath: filepath.Join(dir, "dl")}, logging.Discard(), m, obs.NewReadiness("kafka"))
 	if err != nil {
 		b.Fatal(err)

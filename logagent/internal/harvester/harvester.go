@@ -27,7 +27,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -36,10 +36,10 @@ import (
 // SendBatch queues ms in order and returns how many it queued; it owns the
 // slice from then on.
 type Sender interface {
-	SendBatch(ctx context.Context, ms []*sink.Message) (int, error)
+	SendBatch(ctx context.Context, ms []*producer.Message) (int, error)
 }
 
-var _ Sender = (*sink.Kafka)(nil)
+var _ Sender = (*producer.Kafka)(nil)
 
 // Options are shared by the harvesters of one task.
 type Options struct {
@@ -89,10 +89,10 @@ type harvester struct {
 	fp       string // the fingerprint
 	startFor string // the fp that startSum was taken for (see sameStart)
 	startSum uint64
-	buf      []byte         // values of the records in out, encoded one after another
-	out      []sink.Message // records read and not yet handed to the sink
-	lastEnd  int64          // end offset of the last record queued in out
-	tails    shippedTails   // of batches sent and not yet acknowledged (see noteTail)
+	buf      []byte             // values of the records in out, encoded one after another
+	out      []producer.Message // records read and not yet handed to the sink
+	lastEnd  int64              // end offset of the last record queued in out
+	tails    shippedTails       // of batches sent and not yet acknowledged (see noteTail)
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -201,7 +201,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 // scratch is a step's encode buffer and queue of records.
 type scratch struct {
 	buf []byte
-	out []sink.Message
+	out []producer.Message
 }
 
 // maxScratch is the largest encode buffer kept for the next step; one that
@@ -499,7 +499,7 @@ func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error
 		}
 		from := len(h.buf)
 		h.buf = r.AppendJSON(h.buf)
-		h.out = append(h.out, sink.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
+		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.end)})
 		h.lastEnd = ev.end
 		if len(h.out) == sendBatch || len(h.buf) >= sendBatchBytes {
@@ -542,8 +542,8 @@ func (h *harvester) send(ctx context.Context) error {
 		size += len(h.out[i].Value)
 	}
 	vals := make([]byte, 0, size)
-	msgs := make([]sink.Message, len(h.out))
-	ptrs := make([]*sink.Message, len(h.out))
+	msgs := make([]producer.Message, len(h.out))
+	ptrs := make([]*producer.Message, len(h.out))
 	for i := range h.out {
 		msgs[i] = h.out[i]
 		from := len(vals)

@@ -21,7 +21,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
 
@@ -45,7 +45,7 @@ type fakeSender struct {
 	hold bool // do not ack (Kafka down)
 }
 
-func (s *fakeSender) Send(ctx context.Context, m *sink.Message) error {
+func (s *fakeSender) Send(ctx context.Context, m *producer.Message) error {
 	var g got
 	if err := json.Unmarshal(m.Value, &g); err != nil {
 		panic(fmt.Sprintf("invalid JSON record %q: %v", m.Value, err))
@@ -68,7 +68,7 @@ func (s *fakeSender) Send(ctx context.Context, m *sink.Message) error {
 	return nil
 }
 
-func (s *fakeSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+func (s *fakeSender) SendBatch(ctx context.Context, ms []*producer.Message) (int, error) {
 	for i, m := range ms {
 		if err := s.Send(ctx, m); err != nil {
 			return i, err
@@ -863,7 +863,7 @@ type hookSender struct {
 	hook  func(ctx context.Context) error
 }
 
-func (s *hookSender) SendBatch(ctx context.Context, ms []*sink.Message) (int, error) {
+func (s *hookSender) SendBatch(ctx context.Context, ms []*producer.Message) (int, error) {
 	if ms[0].Topic == s.topic {
 		if err := s.hook(ctx); err != nil {
 			return 0, err

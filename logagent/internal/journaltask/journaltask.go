@@ -22,17 +22,17 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
 // Sender is where records go: the Kafka sink, or a fake in tests.
 type Sender interface {
-	Send(ctx context.Context, m *sink.Message) error
+	Send(ctx context.Context, m *producer.Message) error
 }
 
-var _ Sender = (*sink.Kafka)(nil)
+var _ Sender = (*producer.Kafka)(nil)
 
 // Options configure one task.
 type Options struct {
@@ -287,7 +287,7 @@ func (t *Task) send(e journald.Entry) error {
 	t.mu.Unlock()
 	tr := t.tracker
 	seq := tr.Add(n)
-	msg := &sink.Message{Topic: t.o.Entry.Topic, Key: t.kafkaKey, Value: value, Path: t.source, EventID: r.EventID,
+	msg := &producer.Message{Topic: t.o.Entry.Topic, Key: t.kafkaKey, Value: value, Path: t.source, EventID: r.EventID,
 		Acker: tr, Seq: seq}
 	if err := t.o.Sender.Send(t.ctx, msg); err != nil {
 		tr.Cancel(seq)

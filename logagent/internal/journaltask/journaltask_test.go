@@ -17,7 +17,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/journaltest"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
-	"github.com/logcollect/logcollect/logagent/internal/sink"
+	"github.com/logcollect/logcollect/logagent/internal/producer"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
@@ -26,7 +26,7 @@ import (
 
 type env struct {
 	kafka *devstack.Kafka
-	sink  *sink.Kafka
+	sink  *producer.Kafka
 	store *checkpoint.Store
 	data  string
 	logs  *testkit.Buffer
@@ -41,7 +41,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(k.Close)
 	e := &env{kafka: k, data: t.TempDir(), logs: &testkit.Buffer{}}
-	e.sink, err = sink.New(sink.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 64,
+	e.sink, err = producer.New(producer.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 64,
 		RequiredAcks: "all", DeadLetterPath: filepath.Join(e.data, "dead-letter.ndjson")}, logging.Discard(), metrics.New(nil), obs.NewReadiness("kafka"))
 	if err != nil {
 		t.Fatal(err)

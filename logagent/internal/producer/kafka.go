@@ -1,11 +1,11 @@
-// Package sink delivers records to Kafka in record batches it builds and
+// Package producer delivers records to Kafka in record batches it builds and
 // sends with sarama's Broker.AsyncProduce (producer.go), and reports each
 // record's fate exactly once: delivered (Kafka acknowledged
 // it) or dead-lettered (Kafka rejected it permanently and the record was
 // written to a local file). Retryable failures are resent with capped
 // backoff and never reported meanwhile, so the caller's checkpoint cannot
 // move past them.
-package sink
+package producer
 
 import (
 	"context"
