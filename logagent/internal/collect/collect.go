@@ -20,6 +20,7 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+	"github.com/logcollect/logcollect/pkg/kafkaconf"
 )
 
 // Defaults and bounds of the optional fields.
@@ -104,8 +105,6 @@ func (e *Error) Error() string {
 
 // ErrSyntax wraps malformed JSON.
 var ErrSyntax = errors.New("collect config is not a JSON array of entries")
-
-var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // Parse decodes and validates a collect config. An empty array (or "null")
 // means no tasks.
@@ -279,11 +278,8 @@ func (e *Entry) Key() string {
 }
 
 func validateTopic(e *Entry, fail func(field, format string, args ...any) error) error {
-	if e.Topic == "" {
-		return fail("topic", "missing: set the Kafka topic the lines go to")
-	}
-	if !topicRE.MatchString(e.Topic) || e.Topic == "." || e.Topic == ".." {
-		return fail("topic", "%q is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it", e.Topic)
+	if err := kafkaconf.CheckTopic(e.Topic); err != nil {
+		return fail("topic", "%v", err)
 	}
 	return nil
 }

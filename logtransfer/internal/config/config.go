@@ -241,7 +241,10 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		f.Check("kafka", "topics", "", errors.New("at least one topic, or a topic_pattern"))
 	}
 	for _, topic := range k.Topics {
-		f.Check("kafka", "topics", topic, CheckTopic(topic))
+		var te *kafkaconf.TopicError
+		if errors.As(kafkaconf.CheckTopic(topic), &te) {
+			f.Check("kafka", "topics", topic, errors.New("a valid Kafka topic name ("+te.Problem+")"))
+		}
 	}
 	if k.HeartbeatInterval*3 > k.SessionTimeout {
 		f.Check("kafka", "heartbeat_interval", k.HeartbeatInterval.String(),
@@ -283,14 +286,4 @@ func NormalizeURL(s string) (string, error) {
 		return s, errors.New(`an Elasticsearch URL like "http://127.0.0.1:9200" or "https://es:9200"`)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-
-// CheckTopic applies Kafka's topic name rules.
-func CheckTopic(t string) error {
-	if t == "" || t == "." || t == ".." || len(t) > 249 || !topicChars.MatchString(t) {
-		return errors.New("a Kafka topic name: 1 to 249 characters from a-z A-Z 0-9 . _ -, not . or ..")
-	}
-	return nil
 }
