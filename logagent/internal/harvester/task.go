@@ -20,12 +20,14 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/pkg/logging"
 )
 
 // Task runs the harvesters of one collect entry: it rescans the entry's
@@ -46,9 +48,9 @@ type Task struct {
 	disc      discovery
 	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
 
-	mu        sync.Mutex
-	running   map[string]*harvester
-	lastError map[string]time.Time // path → when an open error was last logged
+	mu      sync.Mutex
+	running map[string]*harvester
+	errLog  *logging.Limited // per path, a line a minute
 }
 
 // Start begins scanning.
@@ -57,7 +59,7 @@ func Start(o Options) *Task {
 		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[string]*harvester{}, errLog: logging.NewLimited(time.Minute)}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	t.o.rescan = t.rescanSoon
 	t.o.Owners.join(t)
@@ -237,15 +239,7 @@ func (t *Task) following(path string) bool {
 }
 
 func (t *Task) logOnce(path, msg string, args ...any) {
-	t.mu.Lock()
-	last := t.lastError[path]
-	if time.Since(last) < time.Minute {
-		t.mu.Unlock()
-		return
-	}
-	t.lastError[path] = time.Now()
-	t.mu.Unlock()
-	t.o.Log.Error(msg, append([]any{"path", path}, args...)...)
+	t.errLog.Log(t.o.Log, slog.LevelError, path, msg, append([]any{"path", path}, args...)...)
 }
 
 func fingerprint(f *os.File, n int64) (string, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/pkg/budget"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
 
@@ -93,7 +94,7 @@ type Kafka struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	lastLog time.Time // of a retryable error; run goroutine only
+	retryLog *logging.Limited // a retryable error, at most every 5 s
 
 	prod atomic.Pointer[producer] // once connected; for tests, which post to it
 }
@@ -125,6 +126,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 		bytes: budget.New(cfg.MaxInflightBytes),
 		in:    make(chan []*Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
+		retryLog: logging.NewLimited(5 * time.Second),
 	}
 	k.wg.Add(1)
 	go k.run()
@@ -370,10 +372,8 @@ func (k *Kafka) deadLetter(m *Message, reason error) {
 // most every 5 s.
 func (k *Kafka) retryable(err error, topic string, records int) {
 	k.ready.Set("kafka", err)
-	if now := time.Now(); now.Sub(k.lastLog) > 5*time.Second {
-		k.log.Warn("kafka produce failed; resending with backoff", "topic", topic, "records", records, "err", err, "in_flight", k.InFlight())
-		k.lastLog = now
-	}
+	k.retryLog.Log(k.log, slog.LevelWarn, "", "kafka produce failed; resending with backoff",
+		"topic", topic, "records", records, "err", err, "in_flight", k.InFlight())
 }
 
 // Class is how the sink handles a producer error.
