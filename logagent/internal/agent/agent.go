@@ -94,7 +94,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	k := cfg.Kafka
 	a.sink, err = producer.New(producer.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
-		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, MaxInflightBytes: k.MaxInflightBytes, TopicRefreshInterval: k.TopicRefreshInterval,
+		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, MaxInflightBytes: k.MaxInflightBytes,
 		DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson"), DeadLetterMaxBytes: k.DeadLetterMaxBytes, DeadLetterBackups: k.DeadLetterFiles}, log, a.m, a.ready)
 	if err != nil {
 		return nil, err

@@ -44,9 +44,6 @@ type Kafka struct {
 	// file is rotated, DeadLetterFiles rotated files are kept.
 	DeadLetterMaxBytes int64
 	DeadLetterFiles    int
-	// TopicRefreshInterval: how often the partition counts of the topics
-	// written to are read again, so partitions added to a topic are used.
-	TopicRefreshInterval time.Duration
 }
 
 // InflightBytesFor is the default max_inflight_bytes: a quarter of
@@ -102,7 +99,7 @@ type Log struct {
 func Default() Config {
 	c := Config{
 		Kafka: Kafka{
-			Client:          kafkaconf.Settings{Brokers: []string{"127.0.0.1:9092"}, Version: kafkaconf.DefaultVersion, ClientID: "logagent"},
+			Client:          kafkaconf.Defaults("logagent"),
 			ChanMaxSize:     5000,
 			RequiredAcks:    "all",
 			Compression:     "none",
@@ -110,9 +107,6 @@ func Default() Config {
 			// MaxInflightBytes follows Agent.MemoryLimit (below).
 			DeadLetterMaxBytes: 64 << 20,
 			DeadLetterFiles:    1,
-			// Kafka's producers re-read metadata every 5 minutes
-			// (metadata.max.age.ms); the transfer's default is 30 s.
-			TopicRefreshInterval: 30 * time.Second,
 		},
 		Etcd: Etcd{
 			Endpoints:      []string{"127.0.0.1:2379"},
@@ -167,7 +161,6 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	k.Idempotent = f.Bool("kafka", "idempotent", k.Idempotent)
 	k.DeadLetterMaxBytes = f.Size("kafka", "dead_letter_max_bytes", k.DeadLetterMaxBytes, 4<<10, 1<<40)
 	k.DeadLetterFiles = f.Int("kafka", "dead_letter_files", k.DeadLetterFiles, 0, 100)
-	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
 
 	e := &c.Etcd
 	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")

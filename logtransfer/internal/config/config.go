@@ -39,18 +39,17 @@ type Config struct {
 
 // Kafka is [kafka].
 type Kafka struct {
-	Client kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_*
+	Client kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_*, topic_refresh_interval
 
-	Topics               []string
-	TopicPattern         *regexp.Regexp // nil when unset
-	TopicRefreshInterval time.Duration
-	GroupID              string
-	InitialOffset        string // "oldest" or "newest"
-	BalanceStrategy      string
-	SessionTimeout       time.Duration
-	HeartbeatInterval    time.Duration
-	RebalanceTimeout     time.Duration
-	CommitInterval       time.Duration
+	Topics            []string
+	TopicPattern      *regexp.Regexp // nil when unset (re-evaluated every Client.TopicRefreshInterval)
+	GroupID           string
+	InitialOffset     string // "oldest" or "newest"
+	BalanceStrategy   string
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	CommitInterval    time.Duration
 }
 
 // ES is [es].
@@ -94,19 +93,14 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Kafka: Kafka{
-			Client: kafkaconf.Settings{
-				Brokers:  []string{"127.0.0.1:9092"},
-				Version:  kafkaconf.DefaultVersion,
-				ClientID: "logtransfer",
-			},
-			TopicRefreshInterval: 30 * time.Second,
-			GroupID:              "logtransfer",
-			InitialOffset:        "oldest",
-			BalanceStrategy:      "range",
-			SessionTimeout:       10 * time.Second,
-			HeartbeatInterval:    3 * time.Second,
-			RebalanceTimeout:     60 * time.Second,
-			CommitInterval:       time.Second,
+			Client:            kafkaconf.Defaults("logtransfer"),
+			GroupID:           "logtransfer",
+			InitialOffset:     "oldest",
+			BalanceStrategy:   "range",
+			SessionTimeout:    10 * time.Second,
+			HeartbeatInterval: 3 * time.Second,
+			RebalanceTimeout:  60 * time.Second,
+			CommitInterval:    time.Second,
 		},
 		ES: ES{
 			URLs:            []string{"http://127.0.0.1:9200"},
@@ -168,7 +162,6 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		f.Check("kafka", "topic_pattern", p, wrapWant(err, "a Go regular expression (RE2), matched against whole topic names"))
 		k.TopicPattern = re
 	}
-	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
 	k.GroupID = f.String("kafka", "group_id", k.GroupID)
 	k.InitialOffset = f.Enum("kafka", "initial_offset", k.InitialOffset, []string{"oldest", "newest"})
 	k.BalanceStrategy = f.Enum("kafka", "balance_strategy", k.BalanceStrategy, BalanceStrategies)
