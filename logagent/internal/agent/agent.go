@@ -191,13 +191,11 @@ func (a *Agent) live(key string) bool {
 	return false
 }
 
-// apply validates a collect config and reconciles the tasks to it; a bad
-// config is logged once and the running config stays.
+// apply validates a collect config (collect.Policy.Load, as `logagent
+// validate` does) and reconciles the tasks to it; a bad config is logged
+// once with every problem and the running config stays.
 func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
-	entries, err := collect.Parse(data)
-	if err == nil {
-		err = collect.Policy{AllowedPaths: a.cfg.Agent.AllowedPaths, AllowJournal: a.cfg.Agent.AllowJournal}.Check(entries)
-	}
+	entries, err := a.cfg.Agent.CollectPolicy().Load(data)
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
 		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)

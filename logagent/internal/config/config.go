@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
@@ -87,6 +88,12 @@ type Agent struct {
 	CheckpointInterval  time.Duration
 	CheckpointRetention time.Duration
 	MemoryLimit         int64 // Go's soft memory limit (bytes; 0 = none)
+}
+
+// CollectPolicy is what this host lets a remote collect config read
+// (allowed_paths, allow_journal).
+func (a Agent) CollectPolicy() collect.Policy {
+	return collect.Policy{AllowedPaths: a.AllowedPaths, AllowJournal: a.AllowJournal}
 }
 
 // Log configures the agent's own log.
