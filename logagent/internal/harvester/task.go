@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/decode"
+	"github.com/logcollect/logcollect/logagent/internal/linereader"
 )
 
 // Task runs the harvesters of one collect entry: it rescans the entry's
@@ -412,7 +414,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 		return
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
-		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fp.n, fp: fp.sum}
+		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
 	path := fi.path
 	h.path.Store(&path)
 	if t.o.Entry.Format == "docker" || t.o.Entry.Format == "cri" {
