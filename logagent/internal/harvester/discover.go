@@ -57,7 +57,7 @@ type discovery struct {
 
 	// Files whose checkpoint covered them when last checked (see readToEnd),
 	// by key; scan goroutine only.
-	complete map[string]completeFile
+	complete map[checkpoint.Key]completeFile
 	gen      int // scans so far
 }
 
@@ -232,7 +232,7 @@ func (d *discovery) pin(path, name string) bool {
 		return false // gone already, or refused by the checked open: the scan logs why if it is still there
 	}
 	fi.path = name
-	if t.Live(Key(fi.dev, fi.ino, t.o.Entry.Topic)) {
+	if t.Live(checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)) {
 		f.Close()
 		return false
 	}
@@ -293,7 +293,7 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 			continue
 		}
 		fi.path = p.fi.path
-		key := Key(fi.dev, fi.ino, t.o.Entry.Topic)
+		key := checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)
 		if pendingKey(*starts, key) || t.Live(key) {
 			p.f.Close()
 			continue
@@ -322,7 +322,7 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 // never be read (every other generation of a file deleted and recreated
 // with the same size). So the fingerprint is compared once, and again only
 // when the inode's change time moved. f is the open file, or nil.
-func (t *Task) readToEnd(key string, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
+func (t *Task) readToEnd(key checkpoint.Key, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
 	d := &t.disc
 	if c, ok := d.complete[key]; ok && c.ctime == fi.ctime {
 		d.complete[key] = completeFile{fi.ctime, d.gen}
@@ -344,7 +344,7 @@ func (t *Task) readToEnd(key string, fi fileInfo, cp checkpoint.Entry, f *os.Fil
 		return false // another file in that inode: the scan identifies it
 	}
 	if d.complete == nil {
-		d.complete = map[string]completeFile{}
+		d.complete = map[checkpoint.Key]completeFile{}
 	}
 	d.complete[key] = completeFile{fi.ctime, d.gen}
 	return true

@@ -126,7 +126,7 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
 	t.Cleanup(e.task.Stop)
-	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path + "|t") })
+	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path, "t") })
 	sub := filepath.Join(e.dir, "svc")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 			ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
 		t.Cleanup(task.Stop)
-		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path + "|" + topic) })
+		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path, topic) })
 		return task
 	}
 	first, second := &fakeSender{}, &fakeSender{}

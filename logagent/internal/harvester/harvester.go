@@ -73,7 +73,7 @@ const FingerprintSize = 1024
 // harvester follows one file through an open descriptor.
 type harvester struct {
 	o    *Options
-	key  string
+	key  checkpoint.Key
 	dev  uint64
 	ino  uint64
 	path atomic.Pointer[string]
@@ -451,7 +451,7 @@ func (h *harvester) truncated(size int64) error {
 		// (copytruncate's app.log.1) is recognised and continued.
 		old.Offset = h.tracker.Offset()
 		old.Path = ""
-		h.o.Store.Put(retiredPrefix+old.ID+"|"+h.o.Entry.Topic, old)
+		h.o.Store.Put(checkpoint.RetiredKey(old.ID, h.o.Entry.Topic), old)
 	}
 	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.Pos())
 	if err := h.lr.Reset(0); err != nil {
