@@ -4,7 +4,8 @@ package harvester
 //
 // A file that appears and is rotated out of the glob (or deleted) between
 // two scans was never read: with busy services a quarter of the lines. So
-// the task watches, with inotify (inotify.go; one instance for all tasks),
+// the task watches, with inotify (internal/dirwatch; one instance for all
+// tasks, shared through dirhub.go),
 // the directories its glob can match, and opens a file whose name matches at its create event: the open
 // descriptor holds the file, however soon it is renamed or deleted, and the
 // next scan (a few milliseconds later, coalescing the burst) identifies it
@@ -27,9 +28,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 )
 
 // settleDelay is how long a scan triggered by a directory event waits for
@@ -181,40 +181,40 @@ func (d *discovery) sync() {
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
 // event handles one directory event, on the hub's goroutine. Writes raise
-// none (see dirWatch): a followed file's growth reaches its harvester by
+// none (see dirwatch): a followed file's growth reaches its harvester by
 // itself.
-func (d *discovery) event(ev dirEvent) {
+func (d *discovery) event(ev dirwatch.Event) {
 	switch {
-	case ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
-		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.name); ok && ev.mask&unix.IN_ISDIR == 0 {
-			if d.pin(ev.name, ev.name) {
+	case ev.Arrived():
+		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.Name); ok && !ev.IsDir() {
+			if d.pin(ev.Name, ev.Name) {
 				d.t.rescanSoon()
 			}
 			return
 		}
-		if old, ok := d.moved[ev.cookie]; ok && ev.mask&unix.IN_MOVED_TO != 0 {
+		if old, ok := d.moved[ev.Cookie]; ok && ev.MovedIn() {
 			// A matching file renamed out of the glob: open it under its
 			// new name in case it was never seen under the old one.
-			delete(d.moved, ev.cookie)
-			if d.pin(ev.name, old) {
+			delete(d.moved, ev.Cookie)
+			if d.pin(ev.Name, old) {
 				d.t.rescanSoon()
 			}
 			return
 		}
-		if ev.mask&unix.IN_ISDIR != 0 {
+		if ev.IsDir() {
 			d.mu.Lock()
-			leaf := d.dirs[filepath.Dir(ev.name)]
+			leaf := d.dirs[filepath.Dir(ev.Name)]
 			d.mu.Unlock()
 			if !leaf {
 				d.t.rescanSoon() // a directory a deeper level of the glob may match
 			}
 		}
-	case ev.mask&unix.IN_MOVED_FROM != 0:
-		if d.t.matches(ev.name) {
+	case ev.MovedAway():
+		if d.t.matches(ev.Name) {
 			if len(d.moved) >= 256 { // halves never seen: moved out of the watched directories
 				clear(d.moved)
 			}
-			d.moved[ev.cookie] = ev.name
+			d.moved[ev.Cookie] = ev.Name
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
 
@@ -155,8 +156,8 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 // whose path is taken by a new file (rename rotation) has its task scan at
 // once, instead of after scan_interval (a minute here).
 func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
-	startDirWatch = func() (*dirWatch, error) { return nil, errors.New("no inotify in this test") }
-	t.Cleanup(func() { startDirWatch = newDirWatch })
+	startDirWatch = func() (*dirwatch.Watch, error) { return nil, errors.New("no inotify in this test") }
+	t.Cleanup(func() { startDirWatch = dirwatch.New })
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
 	appendTo(t, p, nl("a", 1, 5)...)
