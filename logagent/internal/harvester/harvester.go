@@ -4,6 +4,12 @@
 // inode and a fingerprint of its first bytes) through an open descriptor,
 // so a rename never skips the old file's last lines and a new file at the
 // path gets its own harvester from offset 0.
+//
+// It holds the file task (glob scans, discovery, identity, restart
+// recovery, one claim per file and topic) and the per-file harvester with
+// its scheduler. It does not split lines (internal/linereader), decode
+// formats (internal/decode), talk to inotify (internal/dirwatch), or store
+// positions (internal/checkpoint).
 package harvester
 
 import (
