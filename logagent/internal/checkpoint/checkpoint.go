@@ -60,7 +60,7 @@ type Cursor struct {
 type state struct {
 	Version int               `json:"version"`
 	Files   map[Key]Entry     `json:"files"`
-	Seen    map[string]string `json:"seen"` // collect entry path → first seen (RFC 3339): decides start=end only once
+	Seen    map[string]string `json:"seen"` // seenKey (collect entry path and topic) → first seen (RFC 3339): decides start=end only once
 	// Cursors are journal positions by stream key. Added after version 1
 	// without a version bump: older agents ignore the field, and a file
 	// written by them simply has none.
