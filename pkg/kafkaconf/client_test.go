@@ -14,9 +14,9 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/logcollect/logcollect/devkit/devstack"
-	"github.com/logcollect/logcollect/devkit/kafkaconftest"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/kafkaconf/kafkaconftest"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/kafkaconftest"
+	"github.com/logcollect/logcollect/pkg/kafkaconf/kafkaconftest"
 )
 
 // TestSaramaConfig proves the agent keeps the client settings kafkaconf

@@ -6,8 +6,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/kafkaconftest"
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
+	"github.com/logcollect/logcollect/pkg/kafkaconf/kafkaconftest"
 )
 
 // TestSaramaConfig proves the transfer keeps the client settings kafkaconf

@@ -1,5 +1,7 @@
 // Package kafkaconftest proves a service's sarama config keeps the client
-// settings kafkaconf sets for both services (one Kafka client setup).
+// settings kafkaconf sets for both services (one Kafka client setup). It is
+// test support beside the package it tests, as net/http/httptest is: no
+// binary links it.
 package kafkaconftest
 
 import (
