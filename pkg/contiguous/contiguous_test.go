@@ -275,7 +275,6 @@ func TestRandomConcurrentAcks(t *testing.T) {
 				mu       sync.Mutex
 				acked          = make([]bool, n) // by seq, set before the ack
 				returned       = make([]bool, n) // by seq, set once its AckRun returned
-				pos            = make([]int64, n)
 				posSeq         = make(map[int64]int, n)
 				lastSeen int64 = -1
 				advances int
@@ -358,7 +357,6 @@ func TestRandomConcurrentAcks(t *testing.T) {
 			for i := range n {
 				p += 1 + rng.Int64N(3)
 				mu.Lock()
-				pos[i] = p
 				posSeq[p] = i
 				mu.Unlock()
 				s, err := tr.Add(p)
@@ -376,6 +374,9 @@ func TestRandomConcurrentAcks(t *testing.T) {
 			wg.Wait()
 			if tr.Position() != p || lastSeen != p || tr.Pending() != 0 {
 				t.Fatalf("position %d, last advance %d, pending %d; want %d, %d, 0", tr.Position(), lastSeen, tr.Pending(), p, p)
+			}
+			if advances == 0 {
+				t.Error("the run never advanced")
 			}
 			if len(tr.items) > 64 || cap(tr.items) > 4*n {
 				t.Errorf("%d items kept (capacity %d) after everything was acked", len(tr.items), cap(tr.items))
