@@ -45,3 +45,32 @@ func BenchmarkAddAckRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAckPending acks single lines in file order with chan_max_size
+// (10,000) lines pending (one Ack and one Add per op). It is the old
+// ack.Tracker's benchmark, kept so BENCHMARKS.md's issue history can be
+// re-run: before the tracker kept a head index, each ack copied every
+// pending entry.
+func BenchmarkAckPending(b *testing.B) {
+	tr := New[int64](0, nil)
+	const pending = 10000
+	seqs := make([]uint64, 0, pending)
+	for i := range pending {
+		s, err := tr.Add(int64(i+1) * 200)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seqs = append(seqs, s)
+	}
+	end := int64(pending+1) * 200
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Ack(seqs[i%pending])
+		s, err := tr.Add(end)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seqs[i%pending] = s
+		end += 200
+	}
+}

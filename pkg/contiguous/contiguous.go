@@ -71,16 +71,19 @@ func New[P cmp.Ordered](start P, advanced func(P)) *Tracker[P] {
 // must be above the position of the last item added (or the start).
 func (t *Tracker[P]) Add(pos P) (uint64, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return 0, ErrClosed
 	}
 	if last := t.last(); pos <= last {
+		t.mu.Unlock()
 		return 0, fmt.Errorf("add %v after %v: %w", pos, last, ErrNotAfter)
 	}
 	t.items = append(t.items, item[P]{pos: pos})
 	t.open++
-	return t.base + uint64(len(t.items)-t.head-1), nil
+	seq := t.base + uint64(len(t.items)-t.head-1)
+	t.mu.Unlock() // not deferred: Add is the hot path, once per line
+	return seq, nil
 }
 
 // last is the position of the last item added, or of the run when none is
