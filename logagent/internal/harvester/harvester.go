@@ -29,13 +29,13 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/logcollect/logcollect/logagent/internal/ack"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/decode"
 	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
+	"github.com/logcollect/logcollect/pkg/contiguous"
 	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -89,7 +89,7 @@ type harvester struct {
 	id       string // current generation's id (changes when the file is truncated)
 	kafkaKey []byte // id as the records' Kafka key
 	eventIDs *record.EventIDs
-	tracker  *ack.Tracker
+	tracker  *contiguous.Tracker[int64] // positions: the byte offset just past a line
 	lr       *linereader.Reader
 	dec      *decode.Decoder
 	k8s      *record.Kubernetes
@@ -143,7 +143,7 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	// the checkpoint skips, and continue under the file's id instead of
 	// being sent again under a new one. An ack ending elsewhere waits for
 	// the next batch end (at worst lines re-sent after a crash, same ids).
-	h.tracker = ack.New(offset, func(off int64) {
+	h.tracker = contiguous.New(offset, func(off int64) {
 		if sum, ok := tails.take(off); ok {
 			store.SetOffsetTail(key, id, off, sum)
 		}
@@ -291,7 +291,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			}
 			h.lag, h.lagPath = m.CheckpointLag.WithLabelValues(*p), p
 		}
-		h.lag.Set(float64(size - h.tracker.Offset()))
+		h.lag.Set(float64(size - h.tracker.Position()))
 
 		// A partial last line is sent after PartialFlush without growth,
 		// flagged; the checkpoint then covers it, so it is not resent.
@@ -455,7 +455,7 @@ func (h *harvester) truncated(size int64) error {
 	if old.ID == h.id {
 		// Keep the old generation's fingerprint so a copy of it
 		// (copytruncate's app.log.1) is recognised and continued.
-		old.Offset = h.tracker.Offset()
+		old.Offset = h.tracker.Position()
 		old.Path = ""
 		h.o.Store.Put(checkpoint.RetiredKey(old.ID, h.o.Entry.Topic), old)
 	}
@@ -505,10 +505,14 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
 			EventID: h.eventIDs.ID(ev.Start),
 		}
+		seq, err := h.tracker.Add(ev.End)
+		if err != nil {
+			return fmt.Errorf("track the line at offset %d: %w", ev.Start, err)
+		}
 		from := len(h.buf)
 		h.buf = r.AppendJSON(h.buf)
 		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
-			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.End)})
+			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: seq})
 		h.lastEnd = ev.End
 		if len(h.out) == sendBatch || len(h.buf) >= sendBatchBytes {
 			if err := h.send(ctx); err != nil {

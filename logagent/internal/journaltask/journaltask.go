@@ -1,7 +1,7 @@
 // Package journaltask runs one journald collect entry: it follows the
 // journal through journalctl, sends every entry to Kafka through the same
 // sink as files, and saves the cursor of the last entry of the contiguous
-// run Kafka acknowledged (ack.Tracker, as for file offsets). A crash thus
+// run Kafka acknowledged (contiguous.Tracker, as for file offsets). A crash thus
 // re-reads at most the unacknowledged entries and never skips one.
 package journaltask
 
@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/logcollect/logcollect/logagent/internal/ack"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
@@ -24,6 +23,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/contiguous"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
@@ -63,7 +63,7 @@ type Task struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 
-	tracker *ack.Tracker
+	tracker *contiguous.Tracker[int64] // positions: the sequence numbers below
 	mu      sync.Mutex
 	cursors map[int64]string // sequence (1-based) → cursor, until acknowledged
 	next    int64            // last sequence handed out
@@ -84,7 +84,7 @@ func Start(o Options) *Task {
 	source := o.Entry.JournalOptions().Source()
 	t := &Task{o: o, key: o.Entry.JournalKey(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
 		ctx: ctx, cancel: cancel, cursors: map[int64]string{}}
-	t.tracker = ack.New(0, t.acked)
+	t.tracker = contiguous.New(0, t.acked)
 	t.wg.Add(1)
 	go t.run()
 	return t
@@ -286,11 +286,15 @@ func (t *Task) send(e journald.Entry) error {
 	t.cursors[n] = e.Cursor
 	t.mu.Unlock()
 	tr := t.tracker
-	seq := tr.Add(n)
-	msg := &producer.Message{Topic: t.o.Entry.Topic, Key: t.kafkaKey, Value: value, Path: t.source, EventID: r.EventID,
-		Acker: tr, Seq: seq}
-	if err := t.o.Sender.Send(t.ctx, msg); err != nil {
-		tr.Cancel(seq)
+	seq, err := tr.Add(n)
+	if err == nil {
+		msg := &producer.Message{Topic: t.o.Entry.Topic, Key: t.kafkaKey, Value: value, Path: t.source, EventID: r.EventID,
+			Acker: tr, Seq: seq}
+		if err = t.o.Sender.Send(t.ctx, msg); err != nil {
+			tr.Cancel(seq)
+		}
+	}
+	if err != nil {
 		t.mu.Lock()
 		delete(t.cursors, n)
 		t.next--

@@ -42,7 +42,7 @@ type Message struct {
 	Seq   uint64
 }
 
-// Acker learns which records were delivered (ack.Tracker is one):
+// Acker learns which records were delivered (contiguous.Tracker is one):
 // AckRun(seq, n) acknowledges seq, seq+1, ... seq+n-1.
 type Acker interface {
 	AckRun(seq uint64, n int)

@@ -1,5 +1,5 @@
 // Package consumer is logtransfer's sarama consumer-group handler: it reads
-// claimed partitions, tracks every record with an offsets.Partition and hands
+// claimed partitions, tracks every record with a contiguous.Tracker and hands
 // it to the indexer pool through a bounded channel. Only offsets the tracker
 // marks (every record at or below indexed or dead-lettered) are committed.
 package consumer
@@ -16,8 +16,8 @@ import (
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
-	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
 	"github.com/logcollect/logcollect/pkg/budget"
+	"github.com/logcollect/logcollect/pkg/contiguous"
 )
 
 // Handler implements sarama.ConsumerGroupHandler.
@@ -30,8 +30,13 @@ type Handler struct {
 	ready        func(error)
 
 	mu    sync.Mutex
-	owned map[topicPartition]*offsets.Partition
+	owned map[topicPartition]*contiguous.Tracker[nextOffset]
 }
+
+// nextOffset is a partition's position in its tracker: where it resumes,
+// one past the last record of the run indexed or dead-lettered (what
+// MarkOffset takes); -1 until the first mark.
+type nextOffset int64
 
 type topicPartition struct {
 	topic     string
@@ -48,7 +53,7 @@ func New(out chan<- *indexer.Item, budget *budget.Bytes, drainTimeout time.Durat
 	if ready == nil {
 		ready = func(error) {}
 	}
-	return &Handler{out: out, budget: budget, drainTimeout: drainTimeout, metrics: m, log: log, ready: ready, owned: map[topicPartition]*offsets.Partition{}}
+	return &Handler{out: out, budget: budget, drainTimeout: drainTimeout, metrics: m, log: log, ready: ready, owned: map[topicPartition]*contiguous.Tracker[nextOffset]{}}
 }
 
 // Setup runs when a session starts. With the cooperative-sticky strategy it
@@ -80,8 +85,10 @@ func (h *Handler) Owned() map[string][]int32 {
 // ConsumeClaim reads one partition until it is revoked or the session ends.
 func (h *Handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	topic, partition := claim.Topic(), claim.Partition()
-	part := offsets.NewPartition(topic, partition, func(next int64) {
-		s.MarkOffset(topic, partition, next, "")
+	// Called under part's lock, so never after part.Close returned: a
+	// revoked partition's late completions mark nothing.
+	part := contiguous.New(-1, func(next nextOffset) {
+		s.MarkOffset(topic, partition, int64(next), "")
 	})
 	tp := topicPartition{topic, partition}
 	partLabel := strconv.Itoa(int(partition))
@@ -118,17 +125,19 @@ read:
 			if err := item.Charge(ctx, h.budget, int64(len(msg.Key)+len(msg.Value))+indexer.ItemOverhead); err != nil {
 				break read // the session ends; the record was not tracked
 			}
-			if err := part.Track(msg.Offset); err != nil {
+			seq, err := part.Add(nextOffset(msg.Offset + 1))
+			if err != nil {
 				item.Release()
 				h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
 				continue
 			}
+			item.Seq = seq
 			// A full queue blocks here: consumption pauses until the
 			// indexers catch up (Elasticsearch slow or down).
 			select {
 			case h.out <- item:
 			case <-ctx.Done():
-				part.Forget(msg.Offset)
+				part.Cancel(seq)
 				item.Release()
 				break read
 			}
@@ -143,15 +152,15 @@ read:
 	// to the next owner (its _id makes that an overwrite, not a duplicate).
 	pending := part.Pending()
 	dctx, cancel := context.WithTimeout(context.Background(), h.drainTimeout)
-	waitErr := part.Wait(dctx)
+	waitErr := part.WaitIdle(dctx)
 	cancel()
 	abandoned := part.Close()
 	s.Commit()
 	if waitErr != nil {
 		h.log.Warn("partition released with records not yet in elasticsearch; they were not committed and will be consumed again",
-			"topic", topic, "partition", partition, "abandoned", abandoned, "committed_next_offset", part.Marked(), "drain_timeout", h.drainTimeout)
+			"topic", topic, "partition", partition, "abandoned", abandoned, "committed_next_offset", int64(part.Position()), "drain_timeout", h.drainTimeout)
 	} else {
-		h.log.Info("partition released", "topic", topic, "partition", partition, "drained", pending, "committed_next_offset", part.Marked())
+		h.log.Info("partition released", "topic", topic, "partition", partition, "drained", pending, "committed_next_offset", int64(part.Position()))
 	}
 	return nil
 }

@@ -67,15 +67,15 @@ func TestRevocationWaitsForInFlightThenCommitsOnlyIndexed(t *testing.T) {
 	if owned := h.Owned(); len(owned["t"]) != 1 || owned["t"][0] != 3 {
 		t.Errorf("owned = %v", owned)
 	}
-	items[2].Part.Done(2)
+	items[2].Part.Ack(items[2].Seq)
 	close(c.msgs) // revoked
 	select {
 	case <-done:
 		t.Fatal("ConsumeClaim returned while records were in flight")
 	case <-time.After(100 * time.Millisecond):
 	}
-	items[0].Part.Done(0)
-	items[1].Part.Done(1)
+	items[0].Part.Ack(items[0].Seq)
+	items[1].Part.Ack(items[1].Seq)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -93,15 +93,15 @@ func TestRevocationWaitsForInFlightThenCommitsOnlyIndexed(t *testing.T) {
 func TestRevocationAbandonsAfterDrainTimeoutWithoutMarking(t *testing.T) {
 	_, out, s, c, done := setup(t, 150*time.Millisecond)
 	items := []*indexer.Item{<-out, <-out, <-out}
-	items[1].Part.Done(1)
-	items[2].Part.Done(2) // offset 0 stays stuck (Elasticsearch down)
+	items[1].Part.Ack(items[1].Seq)
+	items[2].Part.Ack(items[2].Seq) // offset 0 stays stuck (Elasticsearch down)
 	close(c.msgs)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("ConsumeClaim did not give up after drain_timeout")
 	}
-	items[0].Part.Done(0) // too late: the partition is someone else's now
+	items[0].Part.Ack(items[0].Seq) // too late: the partition is someone else's now
 	marks, commits := s.state()
 	if len(marks) != 0 {
 		t.Errorf("marked %v, want nothing: offset 0 was never indexed before the release", marks)

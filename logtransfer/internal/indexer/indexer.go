@@ -28,7 +28,6 @@ import (
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
-	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
 )
 
 // Action is one document of a _bulk request.
@@ -49,10 +48,19 @@ type Bulk interface {
 	Send(ctx context.Context, actions []Action) ([]Result, error)
 }
 
+// Partition tracks the records of one claimed Kafka partition (the
+// consumer's contiguous.Tracker): Ack says record seq is indexed or
+// dead-lettered; Closed, that the partition was revoked.
+type Partition interface {
+	Ack(seq uint64)
+	Closed() bool
+}
+
 // Item is one Kafka record on its way to Elasticsearch.
 type Item struct {
 	Msg  document.Message
-	Part *offsets.Partition
+	Part Partition
+	Seq  uint64 // the record's sequence number in Part
 
 	doc        document.Doc
 	deadLetter bool // doc is now the dead-letter document
@@ -301,7 +309,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 				w.metrics.Indexed.Inc()
 			}
 			if it.Part != nil {
-				it.Part.Done(it.Msg.Offset)
+				it.Part.Ack(it.Seq)
 			}
 			it.Release()
 		case Retry:

@@ -16,7 +16,7 @@ import (
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
-	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
+	"github.com/logcollect/logcollect/pkg/contiguous"
 )
 
 // fakeBulk answers each request with respond and records what was sent.
@@ -74,14 +74,17 @@ func newPool(t *testing.T, bulk Bulk, mod func(*Config)) (*Pool, *metrics.Metric
 	return p, m
 }
 
-func feed(t *testing.T, p *Pool, part *offsets.Partition, values ...string) {
+// feed tracks values as the consumer does: record i is offset i, and
+// the partition resumes at i+1 once it is done.
+func feed(t *testing.T, p *Pool, part *contiguous.Tracker[int64], values ...string) {
 	t.Helper()
 	for i, v := range values {
 		off := int64(i)
-		if err := part.Track(off); err != nil {
+		seq, err := part.Add(off + 1)
+		if err != nil {
 			t.Fatal(err)
 		}
-		p.Input() <- &Item{Msg: document.Message{Topic: "t", Offset: off, Value: []byte(v), Timestamp: time.Unix(1e9, 0)}, Part: part}
+		p.Input() <- &Item{Msg: document.Message{Topic: "t", Offset: off, Value: []byte(v), Timestamp: time.Unix(1e9, 0)}, Part: part, Seq: seq}
 	}
 }
 
@@ -112,7 +115,7 @@ func TestPerItemOutcomes(t *testing.T) {
 		}
 	}}
 	var ml markLog
-	part := offsets.NewPartition("t", 0, ml.mark)
+	part := contiguous.New(-1, ml.mark)
 	p, m := newPool(t, fb, nil)
 	feed(t, p, part, "a", "b", "c")
 
@@ -164,7 +167,7 @@ func TestWholeRequestFailuresRetryWithoutMarking(t *testing.T) {
 		return nil, errors.New("dial tcp 127.0.0.1:9: connection refused")
 	}}
 	var ml markLog
-	part := offsets.NewPartition("t", 0, ml.mark)
+	part := contiguous.New(-1, ml.mark)
 	p, _ := newPool(t, fb, nil)
 	feed(t, p, part, "a", "b")
 	waitFor(t, "several failed attempts", func() bool { return len(fb.sent()) >= 4 })
@@ -190,7 +193,7 @@ func TestSplitFindsTheDocumentBreakingTheRequest(t *testing.T) {
 		return ok(a), nil
 	}}
 	var ml markLog
-	part := offsets.NewPartition("t", 0, ml.mark)
+	part := contiguous.New(-1, ml.mark)
 	p, m := newPool(t, fb, nil)
 	feed(t, p, part, "a", "b", "HUGE", "d", "e")
 	waitFor(t, "all marked", func() bool { return ml.get() == 5 })
@@ -207,7 +210,7 @@ func TestRevokedPartitionIsAbandonedNotMarked(t *testing.T) {
 		return nil, &elastic.Error{Status: 503}
 	}}
 	var ml markLog
-	part := offsets.NewPartition("t", 0, ml.mark)
+	part := contiguous.New(-1, ml.mark)
 	p, m := newPool(t, fb, nil)
 	feed(t, p, part, "a", "b")
 	waitFor(t, "failing", func() bool { return len(fb.sent()) >= 2 })
@@ -219,7 +222,7 @@ func TestRevokedPartitionIsAbandonedNotMarked(t *testing.T) {
 	fb.respond = func(_ int, a []Action) ([]Result, error) { return ok(a), nil }
 	fb.mu.Unlock()
 	var ml2 markLog
-	other := offsets.NewPartition("t", 1, ml2.mark)
+	other := contiguous.New(-1, ml2.mark)
 	feed(t, p, other, "x")
 	waitFor(t, "other partition marked", func() bool { return ml2.get() == 1 })
 	if ml.get() != 0 {
@@ -240,7 +243,7 @@ func TestBatchingByCountBytesAndInterval(t *testing.T) {
 		return ok(a), nil
 	}}
 	var ml markLog
-	part := offsets.NewPartition("t", 0, ml.mark)
+	part := contiguous.New(-1, ml.mark)
 	p, _ := newPool(t, fb, func(c *Config) { c.BulkActions = 4; c.FlushInterval = time.Hour })
 	values := make([]string, 8)
 	for i := range values {
@@ -258,7 +261,7 @@ func TestBatchingByCountBytesAndInterval(t *testing.T) {
 	// holds at most 2 (the third crosses the limit and flushes).
 	fb2 := &fakeBulk{respond: func(_ int, a []Action) ([]Result, error) { return ok(a), nil }}
 	var ml2 markLog
-	part2 := offsets.NewPartition("t", 0, ml2.mark)
+	part2 := contiguous.New(-1, ml2.mark)
 	p2, _ := newPool(t, fb2, func(c *Config) { c.BulkBytes = 300; c.FlushInterval = time.Hour })
 	feed(t, p2, part2, "a", "b", "c", "d", "e", "f")
 	waitFor(t, "flushed by size", func() bool { return ml2.get() == 6 })
@@ -271,7 +274,7 @@ func TestBatchingByCountBytesAndInterval(t *testing.T) {
 	// Interval: one record flushes after flush_interval on its own.
 	fb3 := &fakeBulk{respond: func(_ int, a []Action) ([]Result, error) { return ok(a), nil }}
 	var ml3 markLog
-	part3 := offsets.NewPartition("t", 0, ml3.mark)
+	part3 := contiguous.New(-1, ml3.mark)
 	p3, _ := newPool(t, fb3, func(c *Config) { c.FlushInterval = 30 * time.Millisecond })
 	feed(t, p3, part3, "lonely")
 	waitFor(t, "flushed by interval", func() bool { return ml3.get() == 1 })
@@ -324,7 +327,7 @@ func TestPersistentRequestRefusalBacksOff(t *testing.T) {
 			var health sync.Mutex
 			var lastHealth error
 			var ml markLog
-			part := offsets.NewPartition("t", 0, ml.mark)
+			part := contiguous.New(-1, ml.mark)
 			pat, err := document.CompileIndexPattern(document.DefaultIndexPattern, "lc")
 			if err != nil {
 				t.Fatal(err)

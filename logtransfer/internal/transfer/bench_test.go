@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/pkg/contiguous"
 	"github.com/logcollect/logcollect/pkg/logging"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
-	"github.com/logcollect/logcollect/logtransfer/internal/offsets"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
 )
 
@@ -41,7 +41,7 @@ func BenchmarkDecodeToBulk(b *testing.B) {
 	pool.Start()
 	defer pool.Close()
 	done := make(chan struct{})
-	part := offsets.NewPartition("web_log", 0, func(next int64) {
+	part := contiguous.New(-1, func(next int64) {
 		if next == int64(b.N) {
 			close(done)
 		}
@@ -50,10 +50,11 @@ func BenchmarkDecodeToBulk(b *testing.B) {
 	start := time.Now()
 	in := pool.Input()
 	for i := 0; i < b.N; i++ {
-		if err := part.Track(int64(i)); err != nil {
+		seq, err := part.Add(int64(i) + 1)
+		if err != nil {
 			b.Fatal(err)
 		}
-		in <- &indexer.Item{Part: part, Msg: document.Message{Topic: "web_log", Offset: int64(i), Value: recs[i%len(recs)]}}
+		in <- &indexer.Item{Part: part, Seq: seq, Msg: document.Message{Topic: "web_log", Offset: int64(i), Value: recs[i%len(recs)]}}
 	}
 	<-done
 	secs := time.Since(start).Seconds()
