@@ -98,13 +98,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn(w)
 	}
 	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
-	// Before any file is watched: the library's period is a package variable.
-	harvester.SetPollInterval(cfg.Agent.PollInterval)
-	// sarama keeps rates and histograms per broker, topic and request in
-	// go-metrics (locks and a sample heap per update); the agent exports its
-	// own Prometheus metrics and never reads them.
-	gometrics.UseNilMetrics = true
-	setMemoryLimit(cfg.Agent.MemoryLimit, log)
+	setProcessGlobals(cfg.Agent, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -113,6 +107,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	return nil
+}
+
+// setProcessGlobals sets, before anything starts, the settings that belong
+// to the process rather than to a component: libraries read them from
+// package variables, so they cannot be passed in. This is the only place
+// the agent writes them (docs/logagent.md, "Global state").
+func setProcessGlobals(cfg config.Agent, log *slog.Logger) {
+	// nxadm/tail's watchers read watch.POLL_DURATION on every round; the
+	// harvester package owns it and lets only its first setting count.
+	harvester.SetPollInterval(cfg.PollInterval)
+	// sarama keeps rates and histograms per broker, topic and request in
+	// go-metrics (locks and a sample heap per update), in a registry it
+	// builds from this package variable; the agent exports its own
+	// Prometheus metrics and never reads them.
+	gometrics.UseNilMetrics = true
+	setMemoryLimit(cfg.MemoryLimit, log)
 }
 
 // setMemoryLimit sets Go's soft memory limit: the collector runs sooner

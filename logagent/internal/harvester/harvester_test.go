@@ -110,6 +110,11 @@ type env struct {
 	m     *metrics.Metrics
 	task  *Task
 	log   *slog.Logger // nil discards
+
+	// Test seams of the tasks started by start (Options).
+	copyMaxWait time.Duration
+	journalDirs []string
+	beforeOpen  func(path string)
 }
 
 func newEnv(t *testing.T) *env {
@@ -135,7 +140,8 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	}
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
-		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard())})
+		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard()),
+		copyMaxWait: e.copyMaxWait, journalDirs: e.journalDirs, beforeOpen: e.beforeOpen})
 	t.Cleanup(e.task.Stop)
 }
 
@@ -784,9 +790,7 @@ func TestSystemJournalFileIsSkipped(t *testing.T) {
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	sys := filepath.Join(e.dir, "journal") // stands in for /var/log/journal, inside allowed_paths
 	os.Mkdir(sys, 0o755)
-	old := collect.SystemJournalDirs
-	collect.SystemJournalDirs = []string{sys}
-	t.Cleanup(func() { collect.SystemJournalDirs = old })
+	e.journalDirs = []string{sys}
 	appendTo(t, filepath.Join(sys, "system.journal"), "journal secret\n")
 	if err := os.Symlink(filepath.Join(sys, "system.journal"), filepath.Join(e.dir, "j.log")); err != nil {
 		t.Fatal(err)

@@ -35,12 +35,6 @@ func (e *env) startFast(t *testing.T, entryJSON string) {
 	t.Cleanup(e.task.Stop)
 }
 
-// setHook installs testHookBeforeOpen for the test.
-func setHook(t *testing.T, hook func(path string)) {
-	testHookBeforeOpen = hook
-	t.Cleanup(func() { testHookBeforeOpen = nil })
-}
-
 // pointLink makes link point at target, atomically (as an attacker would:
 // a new link renamed over the old one).
 func pointLink(t *testing.T, target, link string) {
@@ -121,11 +115,11 @@ func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 	link := filepath.Join(e.dir, "link.log")
 	pointLink(t, allowed, link)
 	var swapped atomic.Bool
-	setHook(t, func(path string) {
+	e.beforeOpen = func(path string) {
 		if path == link && !swapped.Swap(true) {
 			pointLink(t, secret, link)
 		}
-	})
+	}
 	e.start(t, `{"path":"DIR/link.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the swap", swapped.Load)
 	waitFor(t, "the skip logged", func() bool {
@@ -151,7 +145,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 	swap := filepath.Join(e.dir, "swap.log")
 	appendTo(t, swap, "to be swapped\n")
 	var swapped atomic.Bool
-	setHook(t, func(path string) {
+	e.beforeOpen = func(path string) {
 		if path == swap && !swapped.Swap(true) {
 			if err := os.Remove(swap); err != nil {
 				t.Error(err)
@@ -160,7 +154,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 				t.Error(err)
 			}
 		}
-	})
+	}
 	e.start(t, `{"path":"DIR/*.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the swap", swapped.Load)
 	waitFor(t, "the regular file read", func() bool { return hasAll(t, e.snd.all(), []string{"regular"}) })

@@ -187,8 +187,8 @@ func (t *Task) scan() {
 		if !t.claim(key, path) {
 			continue // another entry with the topic reads it (owners.go)
 		}
-		if testHookBeforeOpen != nil {
-			testHookBeforeOpen(path)
+		if t.o.beforeOpen != nil {
+			t.o.beforeOpen(path)
 		}
 		f, ofi, ok := t.open(path)
 		if !ok {

@@ -50,6 +50,8 @@ type Options struct {
 	Sender       Sender
 	Metrics      *metrics.Metrics
 	Log          *slog.Logger
+
+	journalDirs []string // test seam: the system journal's directories; nil: collect.SystemJournalDirs()
 }
 
 // Task follows one journal.
@@ -232,7 +234,7 @@ func (t *Task) checkAllowed() error {
 			if !pathglob.MatchAny(t.o.AllowedPaths, real) {
 				return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", name, real, t.o.AllowedPaths)
 			}
-			if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
+			if _, in := collect.InSystemJournal(real, t.o.journalDirs); in && !t.o.AllowJournal {
 				return fmt.Errorf("journal %s resolves to %s, in the system journal, and reading the system journal is disabled on this host ([agent] allow_journal = false)", name, real)
 			}
 		}

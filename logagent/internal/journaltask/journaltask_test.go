@@ -279,9 +279,6 @@ func TestErrorsAreReportedAndRetried(t *testing.T) {
 func TestCheckAllowedResolvesLinks(t *testing.T) {
 	dir := t.TempDir()
 	sys := filepath.Join(dir, "sys") // stands in for /var/log/journal
-	old := collect.SystemJournalDirs
-	collect.SystemJournalDirs = []string{sys}
-	t.Cleanup(func() { collect.SystemJournalDirs = old })
 	mk := func(p string) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -313,7 +310,7 @@ func TestCheckAllowedResolvesLinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, allow := range []bool{false, true} {
-			task := &Task{o: Options{Entry: tt.entry, AllowedPaths: []string{dir + "/**"}, AllowJournal: allow}}
+			task := &Task{o: Options{Entry: tt.entry, AllowedPaths: []string{dir + "/**"}, AllowJournal: allow, journalDirs: []string{sys}}}
 			want := tt.deny
 			if allow {
 				want = tt.allow
