@@ -125,7 +125,7 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
-	t.Cleanup(e.task.Stop)
+	t.Cleanup(e.task.Close)
 	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path + "|t") })
 	sub := filepath.Join(e.dir, "svc")
 	if err := os.Mkdir(sub, 0o755); err != nil {
@@ -168,7 +168,7 @@ func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
-	t.Cleanup(e.task.Stop)
+	t.Cleanup(e.task.Close)
 	waitFor(t, "the first file", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 5))) })
 	appendTo(t, p, nl("a", 6, 10)...)
 	if err := os.Rename(p, p+".1"); err != nil {
@@ -194,7 +194,7 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 			ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
-		t.Cleanup(task.Stop)
+		t.Cleanup(task.Close)
 		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path + "|" + topic) })
 		return task
 	}
@@ -215,7 +215,7 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 	waitFor(t, "x.log read for both topics", func() bool {
 		return hasAll(t, first.all(), trimmed(nl("x", 1, 5))) && hasAll(t, second.all(), trimmed(nl("x", 1, 5)))
 	})
-	a.Stop()
+	a.Close()
 	p = filepath.Join(e.dir, "y.log")
 	appendTo(t, p, nl("y", 1, 5)...)
 	if err := os.Rename(p, p+".1"); err != nil {

@@ -32,7 +32,7 @@ func (e *env) startFast(t *testing.T, entryJSON string) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: log})
-	t.Cleanup(e.task.Stop)
+	t.Cleanup(e.task.Close)
 }
 
 // pointLink makes link point at target, atomically (as an attacker would:
@@ -131,7 +131,7 @@ func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 // TestFIFONeverBlocksStop: a FIFO matching the glob, and a FIFO swapped in
 // for a regular file between the scan's stat and its open, are never opened
 // for reading (an open of a FIFO blocks until a writer comes); the regular
-// file is read, the swap is logged, and Stop returns at once. (At b566241
+// file is read, the swap is logged, and Close returns at once. (At b566241
 // the swapped-in FIFO blocked the scan in os.Open, and Stop waited for it
 // forever.)
 func TestFIFONeverBlocksStop(t *testing.T) {
@@ -162,7 +162,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 		return strings.Contains(logs.String(), "socket is never opened") && strings.Contains(logs.String(), swap)
 	})
 	stopped := make(chan struct{})
-	go func() { e.task.Stop(); close(stopped) }()
+	go func() { e.task.Close(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
@@ -173,6 +173,6 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 				f.Close()
 			}
 		}
-		t.Fatal("Stop blocked: a FIFO was opened for reading")
+		t.Fatal("Close blocked: a FIFO was opened for reading")
 	}
 }

@@ -69,9 +69,9 @@ func Start(o Options) *Task {
 	return t
 }
 
-// Stop stops reading, waits up to StopTimeout for in-flight lines to be
+// Close stops reading, waits up to StopTimeout for in-flight lines to be
 // acknowledged, and releases the files. Safe to call twice.
-func (t *Task) Stop() {
+func (t *Task) Close() {
 	t.once.Do(func() {
 		t.cancel()
 		t.mu.Lock()

@@ -92,10 +92,10 @@ func Start(o Options) *Task {
 	return t
 }
 
-// Stop stops reading, waits up to StopTimeout for entries in flight to be
+// Close stops reading, waits up to StopTimeout for entries in flight to be
 // acknowledged (so the saved cursor covers them), and returns. Safe to
 // call twice.
-func (t *Task) Stop() {
+func (t *Task) Close() {
 	t.once.Do(func() {
 		t.cancel()
 		t.wg.Wait()

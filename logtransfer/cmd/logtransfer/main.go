@@ -81,7 +81,14 @@ once), 1 on a runtime failure, 2 on bad flags or settings.
 	log.Info("starting", "version", buildinfo.String("logtransfer"), "config", *configPath,
 		"brokers", cfg.Kafka.Client.Brokers, "topics", cfg.Kafka.Topics, "topic_pattern", patternText(cfg),
 		"group", cfg.Kafka.GroupID, "es", redact.URLs(cfg.ES.URLs))
-	return transfer.Run(ctx, cfg, log, transfer.Options{})
+	t, err := transfer.New(cfg, log, transfer.Options{})
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if err := t.Run(ctx); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
 }
 
 func patternText(cfg config.Config) string {
