@@ -112,7 +112,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // setProcessGlobals sets, before anything starts, the settings that belong
 // to the process rather than to a component: libraries read them from
 // package variables, so they cannot be passed in. This is the only place
-// the agent writes them (docs/logagent.md, "Global state").
+// the agent writes them (docs/architecture.md, "Global state").
 func setProcessGlobals(cfg config.Agent, log *slog.Logger) {
 	// nxadm/tail's watchers read watch.POLL_DURATION on every round; the
 	// harvester package owns it and lets only its first setting count.
