@@ -43,17 +43,12 @@ func Read(f *settings.File, section, defaultClientID string) Settings {
 		TLS:           tlsconf.Read(f, section, ""),
 		SASLMechanism: f.Enum(section, "sasl_mechanism", "", Mechanisms),
 		SASLUser:      f.String(section, "sasl_username", ""),
-		SASLPassword:  f.String(section, "sasl_password", ""),
+		SASLPassword:  f.Secret(section, "sasl_password"),
 	}
 	if _, err := sarama.ParseKafkaVersion(s.Version); err != nil {
 		f.Check(section, "version", s.Version, fmt.Errorf("a Kafka version like %s", DefaultVersion))
 	} else if v, _ := sarama.ParseKafkaVersion(s.Version); !v.IsAtLeast(sarama.V0_11_0_0) {
 		f.Check(section, "version", s.Version, fmt.Errorf("0.11.0 or newer (record headers and idempotence need it)"))
-	}
-	if file := f.String(section, "sasl_password_file", ""); file != "" {
-		pw, err := settings.ReadSecretFile(file)
-		f.Check(section, "sasl_password_file", file, err)
-		s.SASLPassword = pw
 	}
 	if s.SASLMechanism != "" && s.SASLUser == "" {
 		f.Check(section, "sasl_username", "", fmt.Errorf("a user name when sasl_mechanism is %s", s.SASLMechanism))

@@ -180,7 +180,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-func (a *Agent) live(key string) bool {
+func (a *Agent) live(key checkpoint.Key) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, t := range a.tasks {

@@ -193,7 +193,7 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 	files := []FileStatus{}
 	var total int64
 	for key, cp := range a.store.Entries() {
-		_, topic, _ := strings.Cut(key, "|")
+		topic := key.Topic()
 		if !belongs(specs, cp.Path, topic) {
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
@@ -256,13 +257,18 @@ func (e *Entry) JournalOptions() journald.Options {
 }
 
 // Key identifies the entry's task across config changes. A file entry is
-// its path. A journald entry is its journal, topic and filters (units,
-// priority, match): the key of its cursor checkpoint, so editing fields or
-// seek keeps the position while changing a filter starts a new stream.
+// its path. A journald entry is its cursor checkpoint's key (JournalKey).
 func (e *Entry) Key() string {
 	if e.Type != TypeJournald {
 		return e.Path
 	}
+	return e.JournalKey().String()
+}
+
+// JournalKey is the checkpoint key of a journald entry's cursor: its
+// journal, topic and filters (units, priority, match), so editing fields or
+// seek keeps the position while changing a filter starts a new stream.
+func (e *Entry) JournalKey() checkpoint.Key {
 	units := slices.Clone(e.Units)
 	slices.Sort(units)
 	filters, _ := json.Marshal(struct {
@@ -275,7 +281,7 @@ func (e *Entry) Key() string {
 	if journal == "" {
 		journal = "system"
 	}
-	return "journald:" + journal + "|" + e.Topic + "|" + hex.EncodeToString(sum[:8])
+	return checkpoint.JournalKey(journal, e.Topic, hex.EncodeToString(sum[:8]))
 }
 
 func validateTopic(e *Entry, fail func(field, format string, args ...any) error) error {

@@ -174,14 +174,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	e.DialTimeout = f.Duration("etcd", "dial_timeout", e.DialTimeout, time.Second, 100*time.Millisecond, 5*time.Minute, "timeout")
 	e.CollectLogKey = f.String("etcd", "collect_log_key", e.CollectLogKey)
 	e.Username = f.String("etcd", "username", "")
-	e.Password = f.String("etcd", "password", "")
-	if file := f.String("etcd", "password_file", ""); file != "" {
-		// From a file readable only by the agent, so the secret is in
-		// neither the ini nor the environment.
-		pw, err := settings.ReadSecretFile(file)
-		f.Check("etcd", "password_file", file, err)
-		e.Password = pw
-	}
+	e.Password = f.Secret("etcd", "password")
 	e.TLS = tlsconf.Read(f, "etcd", "")
 	if strings.Count(e.CollectLogKey, "%s") != 1 || strings.Count(e.CollectLogKey, "%") != 1 {
 		f.Check("etcd", "collect_log_key", e.CollectLogKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/collect_config"))

@@ -185,12 +185,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		e.URLs[i] = norm
 	}
 	e.Username = f.String("es", "username", "")
-	e.Password = f.String("es", "password", "")
-	if file := f.String("es", "password_file", ""); file != "" {
-		pw, err := settings.ReadSecretFile(file)
-		f.Check("es", "password_file", file, err)
-		e.Password = pw
-	}
+	e.Password = f.Secret("es", "password")
 	e.TLS = tlsconf.Read(f, "es", "")
 	e.Sniff = f.Bool("es", "sniff", e.Sniff)
 	e.IndexPrefix = strings.ToLower(f.String("es", "index_prefix", e.IndexPrefix))
