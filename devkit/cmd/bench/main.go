@@ -13,19 +13,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { program.Main("bench", Run) }
 
 type options struct {
 	bin, dir       string
@@ -47,7 +43,10 @@ Scenarios (each starts its own broker, etcd and emulator processes):
 Common flags:
 `
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is the whole program minus signal handling and exit codes, shaped
+// like the services' (pkg/program). What goes wrong is printed where it
+// happens (usage, the results table), so only the exit code comes back.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
@@ -62,23 +61,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil
 		}
-		return 2
+		return program.Exit(program.ExitUsage)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return program.Exit(program.ExitUsage)
 	}
 	var err error
 	if o.dir, err = filepath.Abs(o.dir); err != nil {
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
+		return err
 	}
 	if o.profile != "" {
 		if o.profile, err = filepath.Abs(o.profile); err != nil {
-			fmt.Fprintln(stderr, "bench:", err)
-			return 1
+			return err
 		}
 	}
 	name, rest := fs.Arg(0), fs.Args()[1:]
@@ -156,23 +153,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "bench: unknown scenario %q\n", name)
 		fs.Usage()
-		return 2
+		return program.Exit(program.ExitUsage)
 	}
 	if err := sub.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil
 		}
-		return 2
+		return program.Exit(program.ExitUsage)
 	}
 	fmt.Fprintf(stdout, "%s\n\n", machine())
 	results = runAll()
 	printTable(stdout, results)
 	for _, r := range results {
 		if r.Err != nil {
-			return 1
+			return program.Exit(program.ExitFailure) // in the table
 		}
 	}
-	return 0
+	return nil
 }
 
 // machine describes where the figures were taken: the machine is shared, so

@@ -31,7 +31,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err = run(ctx, []string{"-dir", filepath.Join(t.TempDir(), "demo"), "-bin", bin, "-duration", "4s", "-rate", "100", "-exit", "-random-ports"}, &out)
+	err = Run(ctx, []string{"-dir", filepath.Join(t.TempDir(), "demo"), "-bin", bin, "-duration", "4s", "-rate", "100", "-exit", "-random-ports"}, &out, &out)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}

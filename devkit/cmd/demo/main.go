@@ -15,11 +15,9 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -27,16 +25,10 @@ import (
 	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/proc"
 	"github.com/logcollect/logcollect/devkit/testkit"
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { program.Main("demo", Run) }
 
 type options struct {
 	dir, bin    string
@@ -46,8 +38,11 @@ type options struct {
 	randomPorts bool
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+// Run is the whole program minus signal handling and exit codes, shaped
+// like the services' (pkg/program). The demo writes everything to stdout.
+func Run(ctx context.Context, args []string, out, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.dir, "dir", ".data/demo", "working directory (wiped at start, so re-running starts fresh)")
 	fs.StringVar(&o.bin, "bin", "bin", "directory with the devstack, logagent and logtransfer binaries (make build)")
@@ -56,7 +51,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.exit, "exit", false, "stop after showing the results instead of waiting for Ctrl-C (for tests)")
 	fs.BoolVar(&o.randomPorts, "random-ports", false, "use free ports instead of 2379/9092/9200")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return program.Exit(program.ExitUsage) // the flag package printed it
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {

@@ -6,26 +6,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { program.Main("devstack", Run) }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is the whole program minus signal handling and exit codes, shaped
+// like the services' (pkg/program).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -64,24 +61,22 @@ Flags:
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-		return 2
+		return program.Exit(program.ExitUsage) // the flag package printed it
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("devstack"))
-		return 0
+		return nil
 	}
 	ports, err := parsePorts(*kafkaPort, *brokers)
 	if err != nil {
-		fmt.Fprintf(stderr, "devstack: -kafka-port/-kafka-brokers: %v\n", err)
-		return 2
+		return program.Usagef("-kafka-port/-kafka-brokers: %w", err)
 	}
 	topicMap, err := parseTopics(*topics)
 	if err != nil {
-		fmt.Fprintf(stderr, "devstack: -topics: %v\n", err)
-		return 2
+		return program.Usagef("-topics: %w", err)
 	}
 	stack, err := devstack.Start(devstack.StackConfig{
 		EtcdPort: *etcdPort, KafkaPorts: ports, ESPort: *esPort, KafkaShuffleLeaders: *shuffle, KafkaControlAddr: *kafkaCtl,
@@ -89,15 +84,13 @@ Flags:
 		ESBlackhole: *blackhole, KafkaSyncWrites: *syncKafka, NoEtcd: *noEtcd, NoKafka: *noKafka, NoES: *noES,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "devstack: %v\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)\n", err)
-		return 1
+		return fmt.Errorf("%w\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)", err)
 	}
 	defer stack.Close()
 	ep := stack.Endpoints()
 	if *endpoints != "" {
 		if err := stack.WriteEndpoints(*endpoints); err != nil {
-			fmt.Fprintf(stderr, "devstack: %v\n", err)
-			return 1
+			return err
 		}
 	}
 	fmt.Fprintln(stdout, "devstack is up (Ctrl-C stops it)")
@@ -114,10 +107,9 @@ Flags:
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack: stopping")
 	if err := stack.Close(); err != nil {
-		fmt.Fprintf(stderr, "devstack: stop: %v\n", err)
-		return 1
+		return fmt.Errorf("stop: %w", err)
 	}
-	return 0
+	return nil
 }
 
 func parseTopics(s string) (map[string]int32, error) {

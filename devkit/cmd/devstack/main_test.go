@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
 func TestServesEveryPartUntilCancelled(t *testing.T) {
@@ -22,7 +23,7 @@ func TestServesEveryPartUntilCancelled(t *testing.T) {
 	var out, errOut bytes.Buffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"-etcd-port", "0", "-kafka-port", "0", "-es-port", "0", "-endpoints-file", epFile}, &out, &errOut)
+		done <- program.Report("devstack", Run(ctx, []string{"-etcd-port", "0", "-kafka-port", "0", "-es-port", "0", "-endpoints-file", epFile}, &out, &errOut), &errOut)
 	}()
 	var ep devstack.Endpoints
 	deadline := time.Now().Add(30 * time.Second)
@@ -58,16 +59,21 @@ func TestServesEveryPartUntilCancelled(t *testing.T) {
 	}
 }
 
+// run runs Run and reports as main would; it returns the exit code.
+func run(args []string, stdout, stderr *bytes.Buffer) int {
+	return program.Report("devstack", Run(context.Background(), args, stdout, stderr), stderr)
+}
+
 func TestBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"-topics", "web_log:zero"}, &out, &errOut); code != 2 {
+	if code := run([]string{"-topics", "web_log:zero"}, &out, &errOut); code != 2 {
 		t.Errorf("bad -topics: exit %d, want 2", code)
 	}
 	if !strings.Contains(errOut.String(), "want name:partitions") {
 		t.Errorf("stderr = %q", errOut.String())
 	}
 	errOut.Reset()
-	if code := run(context.Background(), []string{"-help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "Examples:") {
+	if code := run([]string{"-help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "Examples:") {
 		t.Errorf("-help: exit %d, %q", code, errOut.String())
 	}
 }

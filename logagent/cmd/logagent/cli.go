@@ -25,6 +25,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
+	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
@@ -34,16 +35,19 @@ type command struct {
 	run   func(ctx context.Context, c *cli) int
 }
 
-// commands are the subcommands by name; Run dispatches on args[0].
-var commands map[string]command
-
-func init() { // a var initialiser would loop: dispatch (help) calls Run
-	commands = map[string]command{
-		"validate": {validateUsage, runValidate},
-		"put":      {putUsage, runPut},
-		"get":      {getUsage, runGet},
-		"agents":   {agentsUsage, runAgents},
+// lookupCommand returns the subcommand called name; dispatch runs it.
+func lookupCommand(name string) (command, bool) {
+	switch name {
+	case "validate":
+		return command{validateUsage, runValidate}, true
+	case "put":
+		return command{putUsage, runPut}, true
+	case "get":
+		return command{getUsage, runGet}, true
+	case "agents":
+		return command{agentsUsage, runAgents}, true
 	}
+	return command{}, false
 }
 
 const etcdFlagsHelp = `Connection: with -config, endpoints, dial_timeout, TLS and username/password come from
@@ -521,25 +525,26 @@ const commandList = `  validate  check a collect config file with the agent's ru
   help      help on a command: logagent help put
 `
 
-// dispatch runs args[0] as a subcommand when it names one; ok is false
-// for the agent's own flags.
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+// dispatch runs args[0] as a subcommand when it names one; handled is
+// false for the agent's own flags. A subcommand reports its own problems,
+// so its exit code comes back as program.Exit.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (handled bool, err error) {
 	name := args[0]
 	if name == "help" {
 		if len(args) == 2 {
-			if cmd, ok := commands[args[1]]; ok {
-				return runCommand(ctx, args[1], cmd, []string{"-h"}, stdout, stderr), true
+			if cmd, ok := lookupCommand(args[1]); ok {
+				return true, program.Exit(runCommand(ctx, args[1], cmd, []string{"-h"}, stdout, stderr))
 			}
 		}
-		return Run(ctx, []string{"-h"}, stdout, stderr), true
+		return true, Run(ctx, []string{"-h"}, stdout, stderr)
 	}
-	cmd, ok := commands[name]
+	cmd, ok := lookupCommand(name)
 	if !ok {
 		if !strings.HasPrefix(name, "-") {
 			fmt.Fprintf(stderr, "logagent: unknown command %q; commands:\n%s", name, commandList)
-			return exitUsage, true
+			return true, program.Exit(exitUsage)
 		}
-		return 0, false
+		return false, nil
 	}
-	return runCommand(ctx, name, cmd, args[1:], stdout, stderr), true
+	return true, program.Exit(runCommand(ctx, name, cmd, args[1:], stdout, stderr))
 }

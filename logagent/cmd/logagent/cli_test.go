@@ -19,13 +19,15 @@ import (
 	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/agent"
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
-// run runs the binary's Run with args and returns exit code, stdout, stderr.
+// run runs the binary's Run with args and returns exit code, stdout and
+// stderr as main would (program.Main reports Run's error).
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, &out, &errb)
+	code := program.Report("logagent", Run(context.Background(), args, &out, &errb), &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -94,7 +96,12 @@ func TestHelp(t *testing.T) {
 			t.Errorf("--help: exit %d, lacks %q:\n%s", code, w, out)
 		}
 	}
-	for name, cmd := range commands {
+	for _, name := range []string{"validate", "put", "get", "agents"} {
+		cmd, ok := lookupCommand(name)
+		if !ok || !strings.Contains(commandList, "  "+name+" ") {
+			t.Errorf("%s: not a command, or missing from the command list", name)
+			continue
+		}
 		for _, args := range [][]string{{name, "-h"}, {name, "--help"}, {"help", name}} {
 			code, out, errs := run(t, args...)
 			if code != 0 || !strings.HasPrefix(out, "Usage: logagent "+name) || !strings.Contains(out, "Examples:\n  logagent "+name) || errs != "" {

@@ -10,42 +10,25 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"github.com/logcollect/logcollect/logagent/internal/agent"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/program"
 	gometrics "github.com/rcrowley/go-metrics"
 )
 
-// Exit codes.
+// Exit codes: program's, the same in both binaries.
 const (
-	exitOK      = 0
-	exitRuntime = 1 // failed while running
-	exitUsage   = 2 // bad flags or settings: fix and start again
+	exitOK      = program.ExitOK
+	exitRuntime = program.ExitFailure // failed while running
+	exitUsage   = program.ExitUsage   // bad flags or settings: fix and start again
 )
 
-func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		s := <-sigs
-		fmt.Fprintf(os.Stderr, "logagent: %s: stopping (send it again to exit at once)\n", s)
-		cancel()
-		<-sigs
-		// Exiting now is safe: checkpoints are only ever written whole
-		// (rename) and only cover acknowledged lines; lines in flight are
-		// read again after restart.
-		fmt.Fprintln(os.Stderr, "logagent: second signal: exiting at once")
-		os.Exit(exitRuntime)
-	}()
-	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { program.Main("logagent", Run) }
 
 const usage = `Usage: logagent [-config path] [-version]
        logagent COMMAND [flags] [args]   (operator CLI; logagent COMMAND -h for help)
@@ -70,11 +53,12 @@ Examples:
 Flags (running the agent):
 `
 
-// Run is the whole program minus signal handling; it returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is the whole program minus signal handling and exit codes: errors
+// marked program.Usage exit with 2, others with 1.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
-		if code, ok := dispatch(ctx, args, stdout, stderr); ok {
-			return code
+		if handled, err := dispatch(ctx, args, stdout, stderr); handled {
+			return err
 		}
 	}
 	fs := flag.NewFlagSet("logagent", flag.ContinueOnError)
@@ -90,50 +74,55 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout)
-			return exitOK
+			return nil
 		}
 		printUsage(stderr)
-		return exitUsage
+		return program.Usage(err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "logagent: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return program.Usagef("unexpected arguments %q", fs.Args())
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("logagent"))
-		return exitOK
+		return nil
 	}
 	cfg, warnings, err := config.Load(*cfgPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "logagent: bad settings:\n%v\n", err)
-		return exitUsage
+		return program.Usagef("bad settings:\n%w", err)
 	}
 	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
-		fmt.Fprintf(stderr, "logagent: %v\n", err)
-		return exitUsage
+		return program.Usage(err)
 	}
 	for _, w := range warnings {
 		log.Warn(w)
 	}
 	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
-	// Before any file is watched: the library's period is a package variable.
-	harvester.SetPollInterval(cfg.Agent.PollInterval)
-	// sarama keeps rates and histograms per broker, topic and request in
-	// go-metrics (locks and a sample heap per update); the agent exports its
-	// own Prometheus metrics and never reads them.
-	gometrics.UseNilMetrics = true
-	setMemoryLimit(cfg.Agent.MemoryLimit, log)
+	setProcessGlobals(cfg.Agent, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {
-		log.Error("start", "err", err)
-		return exitRuntime
+		return fmt.Errorf("start: %w", err)
 	}
 	if err := a.Run(ctx); err != nil {
-		log.Error("run", "err", err)
-		return exitRuntime
+		return fmt.Errorf("run: %w", err)
 	}
-	return exitOK
+	return nil
+}
+
+// setProcessGlobals sets, before anything starts, the settings that belong
+// to the process rather than to a component: libraries read them from
+// package variables, so they cannot be passed in. This is the only place
+// the agent writes them (docs/architecture.md, "Global state").
+func setProcessGlobals(cfg config.Agent, log *slog.Logger) {
+	// nxadm/tail's watchers read watch.POLL_DURATION on every round; the
+	// harvester package owns it and lets only its first setting count.
+	harvester.SetPollInterval(cfg.PollInterval)
+	// sarama keeps rates and histograms per broker, topic and request in
+	// go-metrics (locks and a sample heap per update), in a registry it
+	// builds from this package variable; the agent exports its own
+	// Prometheus metrics and never reads them.
+	gometrics.UseNilMetrics = true
+	setMemoryLimit(cfg.MemoryLimit, log)
 }
 
 // setMemoryLimit sets Go's soft memory limit: the collector runs sooner

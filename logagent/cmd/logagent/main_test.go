@@ -37,10 +37,9 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-config", badIni}, exitUsage, "", "[nosuch] *: unknown section"},
 	}
 	for _, tt := range tests {
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), tt.args, &out, &errb)
-		if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errb.String(), tt.errst) {
-			t.Errorf("%v: code %d stdout %q stderr %q", tt.args, code, out.String(), errb.String())
+		code, out, errs := run(t, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errs, tt.errst) {
+			t.Errorf("%v: code %d stdout %q stderr %q", tt.args, code, out, errs)
 		}
 	}
 }

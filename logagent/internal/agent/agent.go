@@ -258,7 +258,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	var stopping sync.WaitGroup
 	for _, t := range stop {
 		stopping.Add(1)
-		go func() { defer stopping.Done(); t.Stop() }()
+		go func() { defer stopping.Done(); t.Close() }()
 	}
 	stopping.Wait()
 	if len(stop) > 0 {

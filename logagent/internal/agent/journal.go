@@ -10,7 +10,7 @@ import (
 // task is what reconcile runs per collect entry: a harvester task for
 // files, a journal task for "type":"journald".
 type task interface {
-	Stop()
+	Close()
 	Live(checkpoint.Key) bool
 }
 

@@ -215,7 +215,7 @@ func TestInSystemJournal(t *testing.T) {
 		{"/", false},
 	}
 	for _, tt := range tests {
-		if real, in := InSystemJournal(tt.path); in != tt.in {
+		if real, in := InSystemJournal(tt.path, nil); in != tt.in {
 			t.Errorf("InSystemJournal(%q) = %v (resolved %s), want %v", tt.path, in, real, tt.in)
 		}
 	}

@@ -9,14 +9,19 @@ import (
 	"strings"
 )
 
-// SystemJournalDirs are where journald keeps the host's own journal:
+// SystemJournalDirs returns where journald keeps the host's own journal:
 // persistent, volatile, and the old /var/run spelling of the latter.
 // [agent] allow_journal = false covers them, their subdirectories (one per
-// machine id) and the files in them, however a config names them.
-var SystemJournalDirs = []string{"/var/log/journal", "/run/log/journal", "/var/run/log/journal"}
+// machine id) and the files in them, however a config names them. A func,
+// not a package variable: nothing can change the list the checks use
+// (tests pass theirs to InSystemJournal through the tasks' options).
+func SystemJournalDirs() []string {
+	return []string{"/var/log/journal", "/run/log/journal", "/var/run/log/journal"}
+}
 
-// InSystemJournal reports whether p names a system journal directory or
-// anything inside it, and the resolved form it compared. p may be a
+// InSystemJournal reports whether p names one of the system journal
+// directories dirs (nil: SystemJournalDirs) or anything inside it, and the
+// resolved form it compared. p may be a
 // journalctl --file glob (a pattern that can match inside counts). ".",
 // "..", repeated and trailing slashes and symlinks are resolved first (in
 // p and in the journal directories themselves), so a link elsewhere that
@@ -24,9 +29,12 @@ var SystemJournalDirs = []string{"/var/log/journal", "/run/log/journal", "/var/r
 // target, which may appear later. Hard links, bind mounts and copies cannot
 // be told from other files; the open-time checks see symlinks made after
 // the config was checked.
-func InSystemJournal(p string) (resolved string, in bool) {
+func InSystemJournal(p string, dirs []string) (resolved string, in bool) {
 	resolved = resolvePath(p)
-	for _, dir := range SystemJournalDirs {
+	if dirs == nil {
+		dirs = SystemJournalDirs()
+	}
+	for _, dir := range dirs {
 		if globUnder(resolved, dir) || globUnder(resolved, resolvePath(dir)) {
 			return resolved, true
 		}
@@ -123,7 +131,7 @@ func CheckSystemJournal(entries []Entry, allowed bool) error {
 	const disabled = "reading the system journal is disabled on this host ([agent] allow_journal = false)"
 	for i, e := range entries {
 		if e.Type != TypeJournald {
-			if real, in := InSystemJournal(staticPrefix(e.Path)); in {
+			if real, in := InSystemJournal(staticPrefix(e.Path), nil); in {
 				return &Error{Index: i + 1, Path: e.Path, Field: "path",
 					Msg: fmt.Sprintf("%q is in the system journal (resolves to %s) and %s: collect other files, or allow it on the host", e.Path, real, disabled)}
 			}
@@ -137,7 +145,7 @@ func CheckSystemJournal(entries []Entry, allowed bool) error {
 			if f.path == "" {
 				continue
 			}
-			if real, in := InSystemJournal(f.path); in {
+			if real, in := InSystemJournal(f.path, nil); in {
 				return &Error{Index: i + 1, Path: "journald " + f.path, Field: f.field,
 					Msg: fmt.Sprintf("%q is the system journal (resolves to %s) and %s: set %s to another journal inside allowed_paths, or allow it on the host", f.path, real, disabled, f.field)}
 			}

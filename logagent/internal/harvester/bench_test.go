@@ -70,7 +70,7 @@ func BenchmarkTailToKafka(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 		b.StopTimer()
-		task.Stop()
+		task.Close()
 		b.StartTimer()
 	}
 	sec := b.Elapsed().Seconds()

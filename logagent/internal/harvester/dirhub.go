@@ -9,11 +9,11 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 )
 
-// dirHub shares one inotify instance among every task of the process: one
-// per collect entry would soon meet fs.inotify.max_user_instances (128 by
-// default, shared with every other program the user runs). Its one
-// goroutine reads the events and hands each to the tasks watching the
-// event's directory.
+// dirHub shares one inotify instance among every task of an agent (the
+// tasks of one Scheduler): one per collect entry would soon meet
+// fs.inotify.max_user_instances (128 by default, shared with every other
+// program the user runs). Its one goroutine reads the events and hands each
+// to the tasks watching the event's directory. The zero value is ready.
 type dirHub struct {
 	mu    sync.Mutex
 	w     *dirwatch.Watch
@@ -22,18 +22,19 @@ type dirHub struct {
 	subs  map[string]map[*discovery]bool // directory → the tasks watching it
 
 	disp sync.Mutex // held while an event is handed out: leave waits for it
+
+	start func() (*dirwatch.Watch, error) // nil: dirwatch.New; tests make it fail to run without inotify
 }
-
-var hub dirHub
-
-// startDirWatch is dirwatch.New; tests replace it to run without inotify.
-var startDirWatch = dirwatch.New
 
 func (h *dirHub) join() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.w == nil {
-		w, err := startDirWatch()
+		start := h.start
+		if start == nil {
+			start = dirwatch.New
+		}
+		w, err := start()
 		if err != nil {
 			return err
 		}

@@ -105,7 +105,7 @@ func (t *Task) watchDirs() {
 	d := &t.disc
 	d.t = t
 	d.dirs = map[string]bool{}
-	if err := hub.join(); err != nil {
+	if err := d.hub().join(); err != nil {
 		t.o.Log.Warn("cannot watch directories (inotify instances exhausted? raise fs.inotify.max_user_instances); new files are found at every scan_interval only, and files rotated away sooner are missed", "path", t.o.Entry.Path, "err", err)
 		return
 	}
@@ -113,10 +113,14 @@ func (t *Task) watchDirs() {
 	d.sync()
 }
 
+// hub is the directory watch the task shares with the other tasks of its
+// scheduler.
+func (d *discovery) hub() *dirHub { return &d.t.o.Scheduler.dirs }
+
 // close stops the watch and releases the files not yet taken by a scan.
 func (d *discovery) close() {
 	if d.on {
-		hub.leave(d)
+		d.hub().leave(d)
 	}
 	for _, p := range d.take() {
 		p.f.Close()
@@ -157,11 +161,11 @@ func (d *discovery) sync() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for dir, leaf := range want {
-		if _, ok := d.dirs[dir]; ok && hub.watching(dir, d) {
+		if _, ok := d.dirs[dir]; ok && d.hub().watching(dir, d) {
 			d.dirs[dir] = leaf
 			continue
 		}
-		if err := hub.add(dir, d); err != nil {
+		if err := d.hub().add(dir, d); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !d.limit {
 				d.limit = true
 				d.t.o.Log.Warn("cannot watch a directory (inotify watch limit? raise fs.inotify.max_user_watches); its new files are found at every scan_interval only", "dir", dir, "err", err)
@@ -172,7 +176,7 @@ func (d *discovery) sync() {
 	}
 	for dir := range d.dirs {
 		if _, ok := want[dir]; !ok {
-			hub.remove(dir, d)
+			d.hub().remove(dir, d)
 			delete(d.dirs, dir)
 		}
 	}

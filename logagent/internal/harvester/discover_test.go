@@ -126,7 +126,7 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
-	t.Cleanup(e.task.Stop)
+	t.Cleanup(e.task.Close)
 	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path, "t") })
 	sub := filepath.Join(e.dir, "svc")
 	if err := os.Mkdir(sub, 0o755); err != nil {
@@ -156,8 +156,9 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 // whose path is taken by a new file (rename rotation) has its task scan at
 // once, instead of after scan_interval (a minute here).
 func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
-	startDirWatch = func() (*dirwatch.Watch, error) { return nil, errors.New("no inotify in this test") }
-	t.Cleanup(func() { startDirWatch = dirwatch.New })
+	sched := NewScheduler(0, 20*time.Millisecond)
+	t.Cleanup(sched.Close)
+	sched.dirs.start = func() (*dirwatch.Watch, error) { return nil, errors.New("no inotify in this test") }
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
 	appendTo(t, p, nl("a", 1, 5)...)
@@ -167,8 +168,8 @@ func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
 	}
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
-		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
-	t.Cleanup(e.task.Stop)
+		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
+	t.Cleanup(e.task.Close)
 	waitFor(t, "the first file", func() bool { return hasAll(t, e.snd.all(), trimmed(nl("a", 1, 5))) })
 	appendTo(t, p, nl("a", 6, 10)...)
 	if err := os.Rename(p, p+".1"); err != nil {
@@ -179,10 +180,13 @@ func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
 	waitFor(t, "the old file's tail and the new file", func() bool { return hasAll(t, e.snd.all(), want) })
 }
 
-// The tasks of a process share one inotify instance: a task that stops
-// drops its watches, not those of another task on the same directory.
+// The tasks of an agent (of one Scheduler) share one inotify instance: a
+// task that stops drops its watches, not those of another task on the same
+// directory.
 func TestDirectoryWatchSharedByTasks(t *testing.T) {
 	e := newEnv(t)
+	sched := NewScheduler(0, 20*time.Millisecond)
+	t.Cleanup(sched.Close)
 	start := func(topic string, snd *fakeSender) *Task {
 		es, err := collect.Parse([]byte(strings.ReplaceAll(`[{"path":"DIR/*.log","topic":"`+topic+`","start":"beginning"}]`, "DIR", e.dir)))
 		if err != nil {
@@ -190,14 +194,20 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 		}
 		task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 			ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
-			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
-		t.Cleanup(task.Stop)
+			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
+		t.Cleanup(task.Close)
 		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path, topic) })
 		return task
 	}
 	first, second := &fakeSender{}, &fakeSender{}
 	a := start("a", first)
 	start("b", second)
+	sched.dirs.mu.Lock()
+	users, instance := sched.dirs.users, sched.dirs.w
+	sched.dirs.mu.Unlock()
+	if users != 2 || instance == nil {
+		t.Fatalf("the tasks do not share the scheduler's directory watch: %d users, instance %v", users, instance)
+	}
 	p := filepath.Join(e.dir, "x.log")
 	appendTo(t, p, nl("x", 1, 5)...)
 	if err := os.Rename(p, p+".1"); err != nil {
@@ -206,7 +216,7 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 	waitFor(t, "x.log read for both topics", func() bool {
 		return hasAll(t, first.all(), trimmed(nl("x", 1, 5))) && hasAll(t, second.all(), trimmed(nl("x", 1, 5)))
 	})
-	a.Stop()
+	a.Close()
 	p = filepath.Join(e.dir, "y.log")
 	appendTo(t, p, nl("y", 1, 5)...)
 	if err := os.Rename(p, p+".1"); err != nil {

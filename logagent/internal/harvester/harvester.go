@@ -71,6 +71,11 @@ type Options struct {
 	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
 
 	rescan func() // asks the task for a scan at once (see checkMoved)
+
+	// Test seams, zero in production.
+	copyMaxWait time.Duration     // how long a possible copy is left alone (see copyOf); 0: defaultCopyMaxWait
+	journalDirs []string          // the system journal's directories; nil: collect.SystemJournalDirs()
+	beforeOpen  func(path string) // runs in a scan between the stat of a path and its open: the window in which a writer of a watched directory can swap what the path names
 }
 
 // FingerprintSize is how many leading bytes identify a file's content.

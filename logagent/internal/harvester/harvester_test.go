@@ -110,6 +110,11 @@ type env struct {
 	m     *metrics.Metrics
 	task  *Task
 	log   *slog.Logger // nil discards
+
+	// Test seams of the tasks started by start (Options).
+	copyMaxWait time.Duration
+	journalDirs []string
+	beforeOpen  func(path string)
 }
 
 func newEnv(t *testing.T) *env {
@@ -135,8 +140,9 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	}
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
-		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard())})
-	t.Cleanup(e.task.Stop)
+		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard()),
+		copyMaxWait: e.copyMaxWait, journalDirs: e.journalDirs, beforeOpen: e.beforeOpen})
+	t.Cleanup(e.task.Close)
 }
 
 func appendTo(t *testing.T, path string, lines ...string) {
@@ -273,7 +279,7 @@ func TestRestartResumes(t *testing.T) {
 	appendTo(t, p, nl("a", 1, 5)...)
 	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
-	e.task.Stop()
+	e.task.Close()
 	firstID := e.snd.all()[0].Key
 	appendTo(t, p, nl("a", 6, 8)...)
 	e.snd = &fakeSender{}
@@ -658,7 +664,7 @@ func TestTruncateAndRefill(t *testing.T) {
 // store is read back from what is on disk.
 func (e *env) crash(t *testing.T) {
 	t.Helper()
-	e.task.Stop()
+	e.task.Close()
 	st, err := checkpoint.Open(filepath.Join(e.dir, "data"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
@@ -784,9 +790,7 @@ func TestSystemJournalFileIsSkipped(t *testing.T) {
 	e.log = slog.New(slog.NewTextHandler(&logs, nil))
 	sys := filepath.Join(e.dir, "journal") // stands in for /var/log/journal, inside allowed_paths
 	os.Mkdir(sys, 0o755)
-	old := collect.SystemJournalDirs
-	collect.SystemJournalDirs = []string{sys}
-	t.Cleanup(func() { collect.SystemJournalDirs = old })
+	e.journalDirs = []string{sys}
 	appendTo(t, filepath.Join(sys, "system.journal"), "journal secret\n")
 	if err := os.Symlink(filepath.Join(sys, "system.journal"), filepath.Join(e.dir, "j.log")); err != nil {
 		t.Fatal(err)
@@ -839,7 +843,7 @@ func TestNewIDsWaitUntilSaved(t *testing.T) {
 			}
 			before := e.snd.all()
 			if crash {
-				e.task.Stop()
+				e.task.Close()
 			}
 			if err := os.Rename(data+".away", data); err != nil {
 				t.Fatal(err)
@@ -916,7 +920,7 @@ func TestStuckStepGetsAnotherWorker(t *testing.T) {
 	if blocked.Load() != 1 {
 		t.Fatal("the first worker came unstuck: the test proves nothing")
 	}
-	stuckTask.Stop()
+	stuckTask.Close()
 	waitFor(t, "the extra workers to leave", func() bool { return workers() == 1 })
 }
 
@@ -946,7 +950,7 @@ func TestStopWhileWorkersBlocked(t *testing.T) {
 		t.Fatalf("the only worker should be blocked, but %d records were sent", len(got))
 	}
 	stopped := make(chan struct{})
-	go func() { other.Stop(); close(stopped) }()
+	go func() { other.Close(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
@@ -1011,6 +1015,6 @@ func (e *env) startShared(t *testing.T, sched *Scheduler, snd Sender, path, topi
 	task := Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Scheduler: sched, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
-	t.Cleanup(task.Stop)
+	t.Cleanup(task.Close)
 	return task
 }

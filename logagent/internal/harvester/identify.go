@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"os"
@@ -104,7 +105,7 @@ var errCopyNotSettled = errors.New("possible copy still being made")
 // create) is read after that at the latest.
 const copySettle = 5 * time.Second
 
-var copyMaxWait = 30 * time.Second // a variable for tests
+const defaultCopyMaxWait = 30 * time.Second
 
 // copyOf finds the known file that f (new to the store, first KiB hashing
 // to sum) is a copy of, as copytruncate makes app.log.1 of app.log: a copy
@@ -171,6 +172,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 // for the next scan: for copyMaxWait since a scan first left it. Only the
 // scan's goroutine uses copyWait.
 func (t *Task) mayWait(path string) bool {
+	copyMaxWait := cmp.Or(t.o.copyMaxWait, defaultCopyMaxWait)
 	now := time.Now()
 	for p, since := range t.copyWait { // files decided or gone meanwhile
 		if now.Sub(since) > 2*copyMaxWait {

@@ -132,9 +132,8 @@ func TestInodeReuseSameHeader(t *testing.T) {
 // than the known file's checkpoint, might be a copy in the making; it is
 // left alone for copyMaxWait at most, then read from 0 under its own id.
 func TestSameHeaderNewFileNotHeldBack(t *testing.T) {
-	defer func(d time.Duration) { copyMaxWait = d }(copyMaxWait)
-	copyMaxWait = time.Second
 	e := newEnv(t)
+	e.copyMaxWait = time.Second
 	header := strings.Repeat("column,", 2048/7) + "end\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "a.csv"), []byte(header+strings.Join(nl("a", 1, 400), "")), 0o644); err != nil {
 		t.Fatal(err)

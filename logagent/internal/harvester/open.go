@@ -31,16 +31,12 @@ var errSystemJournal = errors.New("in the system journal")
 type openPolicy struct {
 	allowed      []string // allowed_paths
 	allowJournal bool     // [agent] allow_journal
+	journalDirs  []string // the system journal's directories; nil: collect.SystemJournalDirs()
 }
 
 func (t *Task) policy() openPolicy {
-	return openPolicy{allowed: t.o.AllowedPaths, allowJournal: t.o.AllowJournal}
+	return openPolicy{allowed: t.o.AllowedPaths, allowJournal: t.o.AllowJournal, journalDirs: t.o.journalDirs}
 }
-
-// testHookBeforeOpen, when set by a test, runs in a scan between the stat
-// of a path and its open: the window in which a writer of a watched
-// directory can swap what the path names.
-var testHookBeforeOpen func(path string)
 
 // openFile opens path for reading if what it names, at the moment of the
 // open, is a regular file inside allowed paths. The checks are made on the
@@ -75,7 +71,7 @@ func openFile(path string, pol openPolicy) (f *os.File, fi fileInfo, real string
 	if !pathglob.MatchAny(pol.allowed, real) {
 		return nil, fileInfo{}, real, fmt.Errorf("%s: %w", path, errOutsideAllowed)
 	}
-	if _, in := collect.InSystemJournal(real); in && !pol.allowJournal {
+	if _, in := collect.InSystemJournal(real, pol.journalDirs); in && !pol.allowJournal {
 		return nil, fileInfo{}, real, fmt.Errorf("%s: %w", path, errSystemJournal)
 	}
 	fd, err := openNoEINTR(self, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOCTTY|syscall.O_NONBLOCK)

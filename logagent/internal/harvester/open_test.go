@@ -32,13 +32,7 @@ func (e *env) startFast(t *testing.T, entryJSON string) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: time.Millisecond, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: log})
-	t.Cleanup(e.task.Stop)
-}
-
-// setHook installs testHookBeforeOpen for the test.
-func setHook(t *testing.T, hook func(path string)) {
-	testHookBeforeOpen = hook
-	t.Cleanup(func() { testHookBeforeOpen = nil })
+	t.Cleanup(e.task.Close)
 }
 
 // pointLink makes link point at target, atomically (as an attacker would:
@@ -121,11 +115,11 @@ func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 	link := filepath.Join(e.dir, "link.log")
 	pointLink(t, allowed, link)
 	var swapped atomic.Bool
-	setHook(t, func(path string) {
+	e.beforeOpen = func(path string) {
 		if path == link && !swapped.Swap(true) {
 			pointLink(t, secret, link)
 		}
-	})
+	}
 	e.start(t, `{"path":"DIR/link.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the swap", swapped.Load)
 	waitFor(t, "the skip logged", func() bool {
@@ -137,7 +131,7 @@ func TestSymlinkSwappedBetweenStatAndOpen(t *testing.T) {
 // TestFIFONeverBlocksStop: a FIFO matching the glob, and a FIFO swapped in
 // for a regular file between the scan's stat and its open, are never opened
 // for reading (an open of a FIFO blocks until a writer comes); the regular
-// file is read, the swap is logged, and Stop returns at once. (At b566241
+// file is read, the swap is logged, and Close returns at once. (At b566241
 // the swapped-in FIFO blocked the scan in os.Open, and Stop waited for it
 // forever.)
 func TestFIFONeverBlocksStop(t *testing.T) {
@@ -151,7 +145,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 	swap := filepath.Join(e.dir, "swap.log")
 	appendTo(t, swap, "to be swapped\n")
 	var swapped atomic.Bool
-	setHook(t, func(path string) {
+	e.beforeOpen = func(path string) {
 		if path == swap && !swapped.Swap(true) {
 			if err := os.Remove(swap); err != nil {
 				t.Error(err)
@@ -160,7 +154,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 				t.Error(err)
 			}
 		}
-	})
+	}
 	e.start(t, `{"path":"DIR/*.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the swap", swapped.Load)
 	waitFor(t, "the regular file read", func() bool { return hasAll(t, e.snd.all(), []string{"regular"}) })
@@ -168,7 +162,7 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 		return strings.Contains(logs.String(), "socket is never opened") && strings.Contains(logs.String(), swap)
 	})
 	stopped := make(chan struct{})
-	go func() { e.task.Stop(); close(stopped) }()
+	go func() { e.task.Close(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
@@ -179,6 +173,6 @@ func TestFIFONeverBlocksStop(t *testing.T) {
 				f.Close()
 			}
 		}
-		t.Fatal("Stop blocked: a FIFO was opened for reading")
+		t.Fatal("Close blocked: a FIFO was opened for reading")
 	}
 }

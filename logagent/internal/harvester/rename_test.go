@@ -47,7 +47,7 @@ func TestRotatedFileSurvivesRetention(t *testing.T) {
 					return cp.Path == p+".1"
 				})
 			}
-			e.task.Stop()
+			e.task.Close()
 			time.Sleep(5 * time.Millisecond)
 			e.store.Expire(time.Nanosecond, nil) // everything is older than that
 			if _, ok := e.store.Get(key); !ok {

@@ -21,6 +21,7 @@ import (
 // workers.
 type Scheduler struct {
 	tick time.Duration
+	dirs dirHub // its tasks' directory watch: one inotify instance per agent
 
 	epoch time.Time // due times are durations since then
 

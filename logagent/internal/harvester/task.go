@@ -73,9 +73,9 @@ func Start(o Options) *Task {
 	return t
 }
 
-// Stop stops reading, waits up to StopTimeout for in-flight lines to be
+// Close stops reading, waits up to StopTimeout for in-flight lines to be
 // acknowledged, and releases the files. Safe to call twice.
-func (t *Task) Stop() {
+func (t *Task) Close() {
 	t.once.Do(func() {
 		t.cancel()
 		t.mu.Lock()
@@ -185,8 +185,8 @@ func (t *Task) scan() {
 		if !t.claim(key, path) {
 			continue // another entry with the topic reads it (owners.go)
 		}
-		if testHookBeforeOpen != nil {
-			testHookBeforeOpen(path)
+		if t.o.beforeOpen != nil {
+			t.o.beforeOpen(path)
 		}
 		f, ofi, ok := t.open(path)
 		if !ok {

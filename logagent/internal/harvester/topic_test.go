@@ -35,13 +35,13 @@ func TestTopicChangeContinuesStream(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // positioned at the end
 	appendTo(t, p, nl("a", 1, 3)...)
 	expect("t1", trimmed(nl("a", 1, 3)))
-	e.task.Stop()
+	e.task.Close()
 
 	appendTo(t, p, nl("a", 4, 5)...) // written while the entry is edited
 	run("DIR/app.log", "t2")
 	appendTo(t, p, nl("a", 6, 6)...)
 	expect("t2", trimmed(nl("a", 4, 6)))
-	e.task.Stop()
+	e.task.Close()
 
 	appendTo(t, p, nl("a", 7, 7)...)
 	run("DIR/app.log", "t1") // back: a4 to a6 went to t2 and are not sent again

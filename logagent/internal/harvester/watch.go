@@ -16,13 +16,16 @@ import (
 // and a stat per period only while the file keeps growing fast.
 const hotPoll = 100 * time.Millisecond
 
+// setPollOnce guards the library's package variable: global because the
+// library reads it from every watcher goroutine, so it cannot be set per
+// task or changed once watchers run.
 var setPollOnce sync.Once
 
 // SetPollInterval sets how often every watcher stats its file
 // (watch.POLL_DURATION, a package variable of the library that its
 // goroutines read on every round), and with it activePoll. Only the first
 // call has an effect, and it must come before any harvester starts: the
-// agent calls it once at start. Each watcher costs a stat per round whether
+// agent's main calls it once at start (setProcessGlobals), the only writer. Each watcher costs a stat per round whether
 // or not its file grew, so with 1,000 files the library's 250 ms default is
 // 4,000 stats and wake-ups a second.
 func SetPollInterval(d time.Duration) {

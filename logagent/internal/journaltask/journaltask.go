@@ -50,6 +50,8 @@ type Options struct {
 	Sender       Sender
 	Metrics      *metrics.Metrics
 	Log          *slog.Logger
+
+	journalDirs []string // test seam: the system journal's directories; nil: collect.SystemJournalDirs()
 }
 
 // Task follows one journal.
@@ -90,10 +92,10 @@ func Start(o Options) *Task {
 	return t
 }
 
-// Stop stops reading, waits up to StopTimeout for entries in flight to be
+// Close stops reading, waits up to StopTimeout for entries in flight to be
 // acknowledged (so the saved cursor covers them), and returns. Safe to
 // call twice.
-func (t *Task) Stop() {
+func (t *Task) Close() {
 	t.once.Do(func() {
 		t.cancel()
 		t.wg.Wait()
@@ -232,7 +234,7 @@ func (t *Task) checkAllowed() error {
 			if !pathglob.MatchAny(t.o.AllowedPaths, real) {
 				return fmt.Errorf("journal %s resolves to %s, outside allowed_paths %v", name, real, t.o.AllowedPaths)
 			}
-			if _, in := collect.InSystemJournal(real); in && !t.o.AllowJournal {
+			if _, in := collect.InSystemJournal(real, t.o.journalDirs); in && !t.o.AllowJournal {
 				return fmt.Errorf("journal %s resolves to %s, in the system journal, and reading the system journal is disabled on this host ([agent] allow_journal = false)", name, real)
 			}
 		}

@@ -76,7 +76,7 @@ func (e *env) start(t *testing.T, entry string) *Task {
 	task := Start(Options{Entry: es[0], HostName: "web-1", HostIP: "127.0.0.1", HostID: "host-1", Journalctl: "journalctl", AllowedPaths: []string{"/**"},
 		StopTimeout: 10 * time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		Store: e.store, Sender: e.sink, Metrics: metrics.New(nil), Log: log})
-	t.Cleanup(task.Stop)
+	t.Cleanup(task.Close)
 	return task
 }
 
@@ -215,7 +215,7 @@ func TestCursorResumeAfterCleanRestart(t *testing.T) {
 	}
 	journaltest.Write(t, filepath.Join(dir, "b.journal"), 1_700_000_100, journaltest.Numbered("new", 1, 30, nil))
 	waitN(t, e, "resume_log", 30)
-	task.Stop()
+	task.Close()
 
 	// Written while stopped: must be read after the restart.
 	journaltest.Write(t, filepath.Join(dir, "c.journal"), 1_700_000_200, journaltest.Numbered("new", 31, 30, nil))
@@ -250,7 +250,7 @@ func TestErrorsAreReportedAndRetried(t *testing.T) {
 	log, _ := logging.New(e.logs, "info", "text")
 	missing := Start(Options{Entry: es[0], HostIP: "127.0.0.1", Journalctl: filepath.Join(t.TempDir(), "no-journalctl"), StopTimeout: time.Second,
 		RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond, Store: e.store, Sender: e.sink, Metrics: metrics.New(nil), Log: log})
-	defer missing.Stop()
+	defer missing.Close()
 
 	dir := filepath.Join(t.TempDir(), "journal")
 	e.start(t, `{"type":"journald","topic":"late_log","directory":"`+dir+`","seek":"head"}`)
@@ -279,9 +279,6 @@ func TestErrorsAreReportedAndRetried(t *testing.T) {
 func TestCheckAllowedResolvesLinks(t *testing.T) {
 	dir := t.TempDir()
 	sys := filepath.Join(dir, "sys") // stands in for /var/log/journal
-	old := collect.SystemJournalDirs
-	collect.SystemJournalDirs = []string{sys}
-	t.Cleanup(func() { collect.SystemJournalDirs = old })
 	mk := func(p string) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -313,7 +310,7 @@ func TestCheckAllowedResolvesLinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, allow := range []bool{false, true} {
-			task := &Task{o: Options{Entry: tt.entry, AllowedPaths: []string{dir + "/**"}, AllowJournal: allow}}
+			task := &Task{o: Options{Entry: tt.entry, AllowedPaths: []string{dir + "/**"}, AllowJournal: allow, journalDirs: []string{sys}}}
 			want := tt.deny
 			if allow {
 				want = tt.allow

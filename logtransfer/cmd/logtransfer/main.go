@@ -9,45 +9,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/logging"
+	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/redact"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
 	"github.com/logcollect/logcollect/logtransfer/internal/transfer"
 )
 
-// Exit codes.
-const (
-	exitOK     = 0
-	exitFailed = 1 // a runtime failure
-	exitUsage  = 2 // bad flags or settings: fix them, retrying will not help
-)
+func main() { program.Main("logtransfer", Run) }
 
-// errUsage marks errors the operator must fix in flags or settings.
-var errUsage = errors.New("usage")
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		os.Exit(exitOK)
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "logtransfer:", err)
-		os.Exit(exitUsage)
-	default:
-		fmt.Fprintln(os.Stderr, "logtransfer:", err)
-		os.Exit(exitFailed)
-	}
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Run is the whole program minus signal handling and exit codes: errors
+// marked program.Usage exit with 2, others with 1.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logtransfer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "logtransfer/conf/config.ini", "path of the ini settings file")
@@ -70,18 +46,18 @@ Flags:
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, `
 Endpoints (http_listen): /metrics, /healthz, /readyz, /status.
-Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
-2 on bad flags or settings.
+Exit status: 0 after a clean stop (SIGTERM/SIGINT; a second one exits at
+once), 1 on a runtime failure, 2 on bad flags or settings.
 `)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return program.Usage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+		return program.Usagef("unexpected arguments %q", fs.Args())
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("logtransfer"))
@@ -89,11 +65,11 @@ Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 	}
 	cfg, warnings, err := config.Load(*configPath)
 	if err != nil {
-		return fmt.Errorf("%w: settings:\n%w", errUsage, err)
+		return program.Usagef("bad settings:\n%w", err)
 	}
 	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return program.Usage(err)
 	}
 	for _, w := range warnings {
 		log.Warn(w)
@@ -105,7 +81,14 @@ Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,
 	log.Info("starting", "version", buildinfo.String("logtransfer"), "config", *configPath,
 		"brokers", cfg.Kafka.Client.Brokers, "topics", cfg.Kafka.Topics, "topic_pattern", patternText(cfg),
 		"group", cfg.Kafka.GroupID, "es", redact.URLs(cfg.ES.URLs))
-	return transfer.Run(ctx, cfg, log, transfer.Options{})
+	t, err := transfer.New(cfg, log, transfer.Options{})
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if err := t.Run(ctx); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
 }
 
 func patternText(cfg config.Config) string {

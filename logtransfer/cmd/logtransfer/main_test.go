@@ -15,6 +15,7 @@ import (
 	"time"
 
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
+	"github.com/logcollect/logcollect/pkg/program"
 )
 
 func TestBadSettingsAreUsageErrors(t *testing.T) {
@@ -22,8 +23,8 @@ func TestBadSettingsAreUsageErrors(t *testing.T) {
 	path := filepath.Join(dir, "bad.ini")
 	os.WriteFile(path, []byte("[kafka]\ntopic = web_log\nbalance_strategy = fastest\n[es]\naddress = 127.0.0.1:9200\nbulk_actions = many\nworkerz = 3\n"), 0o600)
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-config", path}, &stdout, &stderr)
-	if !errors.Is(err, errUsage) {
+	err := Run(context.Background(), []string{"-config", path}, &stdout, &stderr)
+	if !errors.Is(err, program.ErrUsage) {
 		t.Fatalf("err = %v, want a usage error", err)
 	}
 	for _, want := range []string{`[kafka] balance_strategy = "fastest": want one of range, roundrobin, sticky, cooperative-sticky`,
@@ -33,29 +34,29 @@ func TestBadSettingsAreUsageErrors(t *testing.T) {
 		}
 	}
 
-	err = run(context.Background(), []string{"-config", filepath.Join(dir, "missing.ini")}, &stdout, &stderr)
-	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "missing.ini") {
+	err = Run(context.Background(), []string{"-config", filepath.Join(dir, "missing.ini")}, &stdout, &stderr)
+	if !errors.Is(err, program.ErrUsage) || !strings.Contains(err.Error(), "missing.ini") {
 		t.Errorf("missing file: %v", err)
 	}
-	if err := run(context.Background(), []string{"-bogus"}, &stdout, &stderr); !errors.Is(err, errUsage) {
+	if err := Run(context.Background(), []string{"-bogus"}, &stdout, &stderr); !errors.Is(err, program.ErrUsage) {
 		t.Errorf("unknown flag: %v", err)
 	}
 }
 
 func TestHelpVersionAndCheck(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+	if err := Run(context.Background(), []string{"-help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("help: %v", err)
 	}
 	if !strings.Contains(stderr.String(), "LOGTRANSFER_<SECTION>_<KEY>") || !strings.Contains(stderr.String(), "-config") {
 		t.Errorf("help text:\n%s", stderr.String())
 	}
 	stdout.Reset()
-	if err := run(context.Background(), []string{"-version"}, &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "logtransfer ") {
+	if err := Run(context.Background(), []string{"-version"}, &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "logtransfer ") {
 		t.Errorf("version: %v %q", err, stdout.String())
 	}
 	stdout.Reset()
-	if err := run(context.Background(), []string{"-check", "-config", "../../conf/config.ini"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "settings ok") {
+	if err := Run(context.Background(), []string{"-check", "-config", "../../conf/config.ini"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "settings ok") {
 		t.Errorf("check of the shipped config: %v %q", err, stdout.String())
 	}
 }

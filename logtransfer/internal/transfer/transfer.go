@@ -46,31 +46,45 @@ type Options struct {
 	OnListen func(addr string)
 }
 
-// Run runs the transfer until ctx is done, then stops in order. It returns
-// nil after a clean stop.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) error {
-	err := run(ctx, cfg, log, opts)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		// Stopped while still waiting for Kafka or Elasticsearch at start:
-		// the operator asked for it, nothing was consumed.
-		log.Info("stopped during start-up", "reason", err)
-		return nil
-	}
-	return err
+// Transfer is the logtransfer service, shaped like the agent: New checks
+// what can be checked without the network, Run does the work.
+type Transfer struct {
+	cfg     config.Config
+	log     *slog.Logger
+	opts    Options
+	pattern *document.IndexPattern
 }
 
-func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) error {
-	reg := obs.NewRegistry()
-	m := metrics.New(reg)
-	ready := obs.NewReadiness("kafka", "elasticsearch")
-
+// New checks cfg (the index pattern) and fills in its derived defaults.
+func New(cfg config.Config, log *slog.Logger, opts Options) (*Transfer, error) {
 	if cfg.ES.DeadLetterIndex == "" {
 		cfg.ES.DeadLetterIndex = cfg.ES.IndexPrefix + "-dead-letter"
 	}
 	pattern, err := document.CompileIndexPattern(cfg.ES.IndexPattern, cfg.ES.IndexPrefix)
 	if err != nil {
-		return fmt.Errorf("index_pattern: %w", err)
+		return nil, fmt.Errorf("index_pattern: %w", err)
 	}
+	return &Transfer{cfg: cfg, log: log, opts: opts, pattern: pattern}, nil
+}
+
+// Run runs the transfer until ctx is done, then stops in order. It returns
+// nil after a clean stop.
+func (t *Transfer) Run(ctx context.Context) error {
+	err := t.run(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Stopped while still waiting for Kafka or Elasticsearch at start:
+		// the operator asked for it, nothing was consumed.
+		t.log.Info("stopped during start-up", "reason", err)
+		return nil
+	}
+	return err
+}
+
+func (t *Transfer) run(ctx context.Context) error {
+	cfg, log, opts, pattern := t.cfg, t.log, t.opts, t.pattern
+	reg := obs.NewRegistry()
+	m := metrics.New(reg)
+	ready := obs.NewReadiness("kafka", "elasticsearch")
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -78,6 +78,15 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
+// newAndRun is what the command does: New, then Run.
+func newAndRun(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) error {
+	tr, err := New(cfg, log, opts)
+	if err != nil {
+		return err
+	}
+	return tr.Run(ctx)
+}
+
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +94,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
 		defer close(r.done)
-		r.err = Run(ctx, cfg, log, Options{OnListen: func(a string) { r.mu.Lock(); r.addr = a; r.mu.Unlock() }})
+		r.err = newAndRun(ctx, cfg, log, Options{OnListen: func(a string) { r.mu.Lock(); r.addr = a; r.mu.Unlock() }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -329,7 +338,7 @@ func TestWaitsForKafkaAndElasticsearchAtStart(t *testing.T) {
 	var runErr error
 	go func() {
 		defer close(done)
-		runErr = Run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{OnListen: func(a string) {
+		runErr = newAndRun(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{OnListen: func(a string) {
 			addrMu.Lock()
 			addr = a
 			addrMu.Unlock()
