@@ -28,6 +28,8 @@ func run(c *Chain, msg string) (*Line, Verdict) {
 	return l, c.Apply(l)
 }
 
+type recordField = record.Field
+
 func fields(fs ...record.Field) []record.Field { return fs }
 
 func str(k, v string) record.Field         { return record.StringField(k, v) }
