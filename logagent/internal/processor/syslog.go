@@ -170,13 +170,9 @@ func isBSDTimestamp(s string) bool {
 	if len(s) < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' || len(s) > 15 && s[15] != ' ' {
 		return false
 	}
-	for _, m := range months {
-		if s[:3] == m {
-			return (s[4] == ' ' || isDigit(s[4])) && isDigit(s[5]) && isDigit(s[7]) && isDigit(s[8]) &&
-				isDigit(s[10]) && isDigit(s[11]) && isDigit(s[13]) && isDigit(s[14])
-		}
-	}
-	return false
+	_, ok := monthOf(s[:3])
+	return ok && (s[4] == ' ' || isDigit(s[4])) && isDigit(s[5]) && isDigit(s[7]) && isDigit(s[8]) &&
+		isDigit(s[10]) && isDigit(s[11]) && isDigit(s[13]) && isDigit(s[14])
 }
 
 func (f *syslogFields) set(l *Line) {

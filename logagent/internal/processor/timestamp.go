@@ -80,9 +80,15 @@ func (c *timestampConfig) compile(Options) (step, error) {
 		}
 		ts.layouts = append(ts.layouts, l)
 	}
+	if c.Timezone == "Local" {
+		// The agent's own zone would make the document depend on the
+		// agent's TZ, not on the line.
+		return nil, badValue("timezone", c.Timezone, "the agent's zone would vary with its environment",
+			`write the IANA name of the zone the log is written in, like "Europe/Berlin"`)
+	}
 	if c.Timezone != "" {
 		loc, err := time.LoadLocation(c.Timezone)
-		if err != nil || c.Timezone == "Local" {
+		if err != nil {
 			return nil, badValue("timezone", c.Timezone, "not a time zone the agent knows",
 				`write an IANA name like "Europe/Berlin" (the host's zoneinfo), or "UTC"`)
 		}
@@ -147,7 +153,8 @@ func parseCLF(s string, _ *time.Location, _ time.Time) (time.Time, bool) {
 	sec, ok6 := digits(s[18:20])
 	zh, ok7 := digits(s[22:24])
 	zm, ok8 := digits(s[24:26])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) || hour > 23 || minute > 59 || sec > 59 || zm > 59 {
+	// The zone's limits are time.Parse's, so both read the same times.
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) || hour > 23 || minute > 59 || sec > 59 || zh > 24 || zm > 60 {
 		return time.Time{}, false
 	}
 	offset := (zh*60 + zm) * 60
@@ -208,9 +215,10 @@ func digits(s string) (int, bool) {
 	return int(n), ok
 }
 
+// monthOf reads a month's abbreviation in any case, as time.Parse does.
 func monthOf(s string) (time.Month, bool) {
 	for i, m := range months {
-		if s == m {
+		if equalFoldASCII(s, m) {
 			return time.Month(i + 1), true
 		}
 	}
