@@ -140,17 +140,27 @@ func quoted(s string) (text, rest string, ok bool) {
 	if !strings.HasPrefix(s, `"`) {
 		return "", "", false
 	}
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			if i+1 == len(s) || s[i+1] == ' ' {
-				return s[1:i], strings.TrimLeft(s[i+1:], " "), true
-			}
+	for i := 1; ; i++ {
+		q := strings.IndexByte(s[i:], '"') // vectorised; escapes are rare
+		if q < 0 {
+			return "", "", false
 		}
+		i += q
+		if escapedAt(s, i) || i+1 < len(s) && s[i+1] != ' ' {
+			continue
+		}
+		return s[1:i], strings.TrimLeft(s[i+1:], " "), true
 	}
-	return "", "", false
+}
+
+// escapedAt reports whether an odd number of backslashes precede s[i].
+func escapedAt(s string, i int) bool {
+	n := 0
+	for i > 0 && s[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 1
 }
 
 // number parses a non-negative decimal integer without allocating.

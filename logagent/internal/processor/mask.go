@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unsafe"
 
 	"github.com/logcollect/logcollect/pkg/record"
 )
@@ -31,11 +32,18 @@ const defaultMask = "***"
 // span is never empty.
 type finder func(s string, from int) (start, end int)
 
-var builtinMasks = map[string]finder{
-	"email":       nextEmail,
-	"credit_card": nextCard,
-	"secrets":     nextSecret,
-	"ipv4":        nextIPv4,
+// builtinMask is a built-in scanner and the shortest text it can match
+// (most parsed fields are shorter than a card number: not scanned).
+type builtinMask struct {
+	next   finder
+	minLen int
+}
+
+var builtinMasks = map[string]builtinMask{
+	"email":       {nextEmail, len("a@b.cd")},
+	"credit_card": {nextCard, 13},
+	"secrets":     {nextSecret, len("pwd=x")},
+	"ipv4":        {nextIPv4, len("1.2.3.4")},
 }
 
 const builtinMaskList = "email, credit_card, secrets, ipv4"
@@ -43,7 +51,7 @@ const builtinMaskList = "email, credit_card, secrets, ipv4"
 type mask struct {
 	re          *regexp.Regexp
 	replacement string
-	finders     []finder
+	builtins    []builtinMask
 	secrets     bool // also mask whole parsed fields whose key names a secret
 }
 
@@ -74,14 +82,18 @@ func (c *maskConfig) compile(Options) (step, error) {
 			return nil, badValue(field, name, "listed twice", "list each built-in once")
 		}
 		seen[name] = true
-		m.finders = append(m.finders, f)
+		m.builtins = append(m.builtins, f)
 		m.secrets = m.secrets || name == "secrets"
 	}
 	return m, nil
 }
 
 func (m *mask) apply(l *Line) Verdict {
-	l.Message = m.maskString(l.Message)
+	read := l.Message
+	l.Message = m.maskPattern(l.Message)
+	patterned := l.Message
+	l.Message = m.maskBuiltins(l.Message)
+	cleanRead := patterned == read && unsafe.StringData(l.Message) == unsafe.StringData(read)
 	for i := range l.Parsed {
 		f := &l.Parsed[i]
 		if f.Kind != record.KindString {
@@ -93,19 +105,51 @@ func (m *mask) apply(l *Line) Verdict {
 			f.Str = m.replacement
 			continue
 		}
-		f.Str = m.maskString(f.Str)
+		f.Str = m.maskPattern(f.Str)
+		// Most parsed fields are pieces of the message cut at a space,
+		// a quote or a bracket. The built-ins decide a match from the
+		// bytes up to such a cut, so where the message held nothing to
+		// mask, such a piece holds nothing either: not scanned again.
+		if !(cleanRead && isolatedIn(read, f.Str)) {
+			f.Str = m.maskBuiltins(f.Str)
+		}
 	}
 	return Keep
 }
 
-func (m *mask) maskString(s string) string {
-	if m.re != nil && m.re.FindStringIndex(s) != nil { // most lines do not match: no copy for them
+// maskPattern applies the pattern; most lines do not match it, and those
+// are not copied.
+func (m *mask) maskPattern(s string) string {
+	if m.re != nil && m.re.FindStringIndex(s) != nil {
 		s = m.re.ReplaceAllString(s, m.replacement)
 	}
-	for _, next := range m.finders {
-		s = maskAll(s, next, m.replacement)
+	return s
+}
+
+func (m *mask) maskBuiltins(s string) string {
+	for _, b := range m.builtins {
+		if len(s) >= b.minLen {
+			s = maskAll(s, b.next, m.replacement)
+		}
 	}
 	return s
+}
+
+// isolatedIn reports whether part lies in whole's bytes with no byte that
+// a built-in mask reads as part of a word, number, address or key right
+// before or after it.
+func isolatedIn(whole, part string) bool {
+	w, p := uintptr(unsafe.Pointer(unsafe.StringData(whole))), uintptr(unsafe.Pointer(unsafe.StringData(part)))
+	if len(part) == 0 || p < w || p+uintptr(len(part)) > w+uintptr(len(whole)) {
+		return false
+	}
+	start := int(p - w)
+	end := start + len(part)
+	return (start == 0 || !isWordByte(whole[start-1])) && (end == len(whole) || !isWordByte(whole[end]))
+}
+
+func isWordByte(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@'
 }
 
 // maskAll replaces every span next finds; s itself when there is none.

@@ -1,5 +1,7 @@
 package processor
 
+import "strings"
+
 // The built-in masks are hand-written scanners rather than regular
 // expressions: they run on every line, and a regexp would cost more than
 // the rest of the agent's work on it.
@@ -63,11 +65,13 @@ func hasTLD(domain string) bool {
 	return true
 }
 
+// indexByteFrom is the index of the first c at or after from, or -1.
 func indexByteFrom(s string, c byte, from int) int {
-	for i := from; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
+	if from >= len(s) {
+		return -1
+	}
+	if i := strings.IndexByte(s[from:], c); i >= 0 {
+		return from + i
 	}
 	return -1
 }
@@ -81,11 +85,20 @@ func indexByteFrom(s string, c byte, from int) int {
 func nextCard(s string, from int) (int, int) {
 	i := from
 	for i < len(s) {
-		if !isDigit(s[i]) {
-			i++
-			continue
+		if i = nextDigit(s, i); i == len(s) {
+			break
 		}
 		if i > 0 && isAlnum(s[i-1]) { // inside a word or a longer number
+			for i < len(s) && isAlnum(s[i]) {
+				i++
+			}
+			continue
+		}
+		if len(s)-i < 13 { // too short for a card
+			return -1, -1
+		}
+		if n := runEnd(s, i); n.digits < 13 { // the common case: too few digits, skip the run
+			i = n.end
 			for i < len(s) && isAlnum(s[i]) {
 				i++
 			}
@@ -133,6 +146,43 @@ func nextCard(s string, from int) (int, int) {
 	return -1, -1
 }
 
+type digitRun struct{ end, digits int }
+
+// runEnd measures the run of digits and single separators at s[i].
+func runEnd(s string, i int) digitRun {
+	digits := 0
+	for i < len(s) {
+		if c := s[i]; isDigit(c) {
+			digits++
+		} else if !(c == ' ' || c == '-') || i+1 == len(s) || !isDigit(s[i+1]) {
+			break
+		}
+		i++
+	}
+	return digitRun{i, digits}
+}
+
+// nextDigit is the index of the first digit at or after i, or len(s). It
+// passes over 8 bytes without a digit at a time: most of a line is not
+// digits, and a card or an address starts with one.
+func nextDigit(s string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		low := x &^ highs                     // each byte's low 7 bits: adding below cannot carry
+		atLeast0 := low + ones*(0x80-'0')     // high bit set where the byte is >= '0'
+		above9 := low + ones*(0x80-'9'-1)     // high bit set where the byte is > '9'
+		if (atLeast0&^above9&^x)&highs != 0 { // some ASCII byte in '0'..'9'
+			break
+		}
+	}
+	for i < len(s) && !isDigit(s[i]) {
+		i++
+	}
+	return i
+}
+
 // luhn checks the digits of s (other bytes are separators).
 func luhn(s string) bool {
 	sum, double := 0, false
@@ -157,7 +207,10 @@ func luhn(s string) bool {
 // dotted number or word.
 func nextIPv4(s string, from int) (int, int) {
 	for i := from; i < len(s); i++ {
-		if !isDigit(s[i]) || i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.') {
+		if i = nextDigit(s, i); i == len(s) {
+			break
+		}
+		if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.') {
 			continue
 		}
 		j, ok := i, true
@@ -191,6 +244,14 @@ func nextIPv4(s string, from int) (int, int) {
 var secretKeys = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "authorization"}
 
 func isSecretKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	switch key[len(key)-1] | 0x20 { // what the secret keys end in: most keys are not looked at further
+	case 'd', 't', 'n', 'y':
+	default:
+		return false
+	}
 	for _, k := range secretKeys {
 		if n := len(key) - len(k); n >= 0 && equalFoldASCII(key[n:], k) && (n == 0 || !isAlpha(key[n-1])) {
 			return true
@@ -215,9 +276,15 @@ func equalFoldASCII(a, b string) bool {
 // where the key names a secret (password=…, token=…, "api_key": "…").
 // For Authorization the scheme is kept: "Authorization: Bearer ***".
 func nextSecret(s string, from int) (int, int) {
-	for i := from; i < len(s); i++ {
-		if c := s[i]; c != '=' && c != ':' {
-			continue
+	// The next '=' and ':' come from IndexByte (vectorised), each looked
+	// for again only once passed.
+	eq, colon := indexByteFrom(s, '=', from), indexByteFrom(s, ':', from)
+	for eq >= 0 || colon >= 0 {
+		i := eq
+		if i < 0 || colon >= 0 && colon < i {
+			i, colon = colon, indexByteFrom(s, ':', colon+1)
+		} else {
+			eq = indexByteFrom(s, '=', eq+1)
 		}
 		key := keyBefore(s, i)
 		if key == "" || !isSecretKey(key) {
@@ -228,7 +295,8 @@ func nextSecret(s string, from int) (int, int) {
 			j++
 		}
 		if equalFoldASCII(key[len(key)-min(len(key), len("authorization")):], "authorization") {
-			// "Bearer x": skip the scheme, mask the credentials.
+			// "Bearer x": skip the scheme, mask the credentials; without
+			// credentials after it, the word is what to hide.
 			k := j
 			for k < len(s) && isAlpha(s[k]) {
 				k++
@@ -237,7 +305,9 @@ func nextSecret(s string, from int) (int, int) {
 				for k < len(s) && s[k] == ' ' {
 					k++
 				}
-				j = k
+				if start, end := valueSpan(s, k); end > start {
+					return start, end
+				}
 			}
 		}
 		start, end := valueSpan(s, j)

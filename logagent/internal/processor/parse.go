@@ -47,6 +47,9 @@ const formatList = `nginx, apache, syslog, logfmt, or "pattern" for a regular ex
 type parser struct {
 	from fieldRef
 	scan scanner
+	// distinct: the scanner never sets a key twice (not logfmt, whose
+	// lines may repeat a key, nor a pattern, whose groups may share a name).
+	distinct bool
 }
 
 func (c *parseConfig) compile(Options) (step, error) {
@@ -75,6 +78,8 @@ func (c *parseConfig) compile(Options) (step, error) {
 			return nil, badValue("format", c.Format, "unknown format", "write one of "+formatList)
 		}
 		p.scan = newScanner()
+		_, isLogfmt := p.scan.(*logfmt)
+		p.distinct = !isLogfmt
 		if l, ok := p.scan.(*logfmt); ok {
 			l.types, err = checkTypes(c.Types, nil)
 			if err != nil {
@@ -90,7 +95,10 @@ func (c *parseConfig) compile(Options) (step, error) {
 
 func (p *parser) apply(l *Line) Verdict {
 	text, ok := p.from.get(l)
-	if !ok || !p.scan.scan(text, l) {
+	l.appendOnly = p.distinct && len(l.Parsed) == 0
+	ok = ok && p.scan.scan(text, l)
+	l.appendOnly = false
+	if !ok {
 		l.Flag(record.FlagParseFailed)
 	}
 	return Keep

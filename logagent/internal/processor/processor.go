@@ -65,6 +65,10 @@ type Line struct {
 	// Source names the file the line came from; a per-file rate limit keys
 	// on it.
 	Source string
+
+	// appendOnly says set need not look for the key: a scanner whose keys
+	// are distinct runs on a line without parsed fields.
+	appendOnly bool
 }
 
 // Flag adds flag once.
@@ -87,9 +91,11 @@ func (l *Line) Field(key string) *record.Field {
 // set replaces the parsed field of f's key, or appends f; keys stay unique
 // so the record's "parsed" object has no duplicates.
 func (l *Line) set(f record.Field) {
-	if old := l.Field(f.Key); old != nil {
-		*old = f
-		return
+	if !l.appendOnly {
+		if old := l.Field(f.Key); old != nil {
+			*old = f
+			return
+		}
 	}
 	if len(l.Parsed) >= MaxParsedFields {
 		l.Flag(record.FlagFieldsCapped)
