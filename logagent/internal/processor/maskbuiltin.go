@@ -148,10 +148,12 @@ func nextCard(s string, from int) (int, int) {
 
 type digitRun struct{ end, digits int }
 
-// runEnd measures the run of digits and single separators at s[i].
+// runEnd measures the run of digits and single separators at s[i], up to
+// its 13th digit: enough to tell whether it can hold a card. (Measuring
+// all of it from every group made "1 1 1 …" quadratic.)
 func runEnd(s string, i int) digitRun {
 	digits := 0
-	for i < len(s) {
+	for i < len(s) && digits < 13 {
 		if c := s[i]; isDigit(c) {
 			digits++
 		} else if !(c == ' ' || c == '-') || i+1 == len(s) || !isDigit(s[i+1]) {

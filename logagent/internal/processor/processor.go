@@ -159,6 +159,7 @@ func (c *Chain) Apply(l *Line) (v Verdict) {
 	defer func() {
 		if recover() != nil {
 			l.Message, l.Time, l.Created, l.Parsed, l.Flags = msg, t, created, parsed, flags
+			l.appendOnly = false
 			l.Flag(record.FlagProcessorError)
 			c.failed.Add(1)
 			v = Keep
