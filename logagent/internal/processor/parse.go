@@ -78,9 +78,9 @@ func (c *parseConfig) compile(Options) (step, error) {
 			return nil, badValue("format", c.Format, "unknown format", "write one of "+formatList)
 		}
 		p.scan = newScanner()
-		_, isLogfmt := p.scan.(*logfmt)
+		l, isLogfmt := p.scan.(*logfmt)
 		p.distinct = !isLogfmt
-		if l, ok := p.scan.(*logfmt); ok {
+		if isLogfmt {
 			l.types, err = checkTypes(c.Types, nil)
 			if err != nil {
 				return nil, err
