@@ -2,8 +2,10 @@ package processor
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -144,4 +146,28 @@ func BenchmarkProcessors(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzChain runs every scanner on arbitrary lines: none may panic (the
+// chain would hide it as processor_error) and the document stays valid
+// JSON.
+func FuzzChain(f *testing.F) {
+	c := mustParse(f, `[{"type":"parse","format":"nginx"},{"type":"parse","format":"syslog"},{"type":"parse","format":"logfmt"},
+		{"type":"timestamp","field":"parsed.time","layouts":["nginx","syslog","rfc3339","iso8601","unix","unix_ms"]},
+		{"type":"timestamp","field":"parsed.timestamp","layouts":["syslog","rfc3339"]},
+		{"type":"mask","builtins":["email","credit_card","secrets","ipv4"]}]`)
+	for _, seed := range []string{nginxLine, plainNginxLine, `<165>1 2003-10-11T22:14:15.003Z h a - ID47 [x@1 a="\]"] m`,
+		`Nov  1 03:04:05 web-1 sshd[1234]: password=x`, `a=1 b="q\"" c`, "4111 1111 1111 1111", "a@b.cd 10.0.0.1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		l := &Line{Message: msg, Time: readTime}
+		c.Apply(l)
+		if slices.Contains(l.Flags, record.FlagProcessorError) {
+			t.Fatalf("a processor panicked on %q", msg)
+		}
+		if doc := encode(l); !json.Valid(doc) {
+			t.Fatalf("invalid document for %q: %s", msg, doc)
+		}
+	})
 }

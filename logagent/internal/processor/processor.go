@@ -18,7 +18,8 @@
 //     processor's index, its type, the field, the bad value and what to
 //     write instead; unknown fields are rejected.
 //
-// Cost (see the benchmarks; figures on one core of the build machine):
+// Cost (BenchmarkProcessors reports wall and CPU time per line; figures in
+// docs/logagent.md):
 //   - cheap, hand-written scanners without allocations on a plain line:
 //     parse nginx/apache, syslog and logfmt; the mask built-ins (email,
 //     credit_card, secrets, ipv4; they allocate only the masked copy);
