@@ -14,6 +14,10 @@ import (
 
 const nginxLine = `93.184.216.34 - - [21/Nov/2026:10:00:00 +0000] "GET /login?user=bob@example.com&token=abc HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`
 
+const jsonLine = `{"level":"info","msg":"request done","attrs":{"method":"GET","path":"/api/v1/items"},"status":200,"ts":"2026-11-21T10:00:00.123Z"}`
+
+var jsonObject = []byte(jsonLine)
+
 const plainNginxLine = `93.184.216.34 - - [21/Nov/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`
 
 // nginxChain is the chain the agent benchmark targets.
@@ -112,6 +116,7 @@ func BenchmarkProcessors(b *testing.B) {
 		{"timestamp/nginx", `[{"type":"parse","format":"nginx"},{"type":"timestamp","field":"parsed.time","layouts":["nginx"]}]`, nginxLine},
 		{"timestamp/rfc3339", `[{"type":"parse","format":"logfmt"},{"type":"timestamp","field":"parsed.ts","layouts":["rfc3339"]}]`, logfmtLine},
 		{"timestamp/go-layout", `[{"type":"parse","format":"logfmt"},{"type":"timestamp","field":"parsed.ts","layouts":["2006-01-02T15:04:05.000Z07:00"]}]`, logfmtLine},
+		{"timestamp/json-field", `[{"type":"timestamp","field":"json.ts","layouts":["rfc3339"]}]`, jsonLine},
 		{"rate_limit", `[{"type":"rate_limit","lines_per_second":1e12}]`, nginxLine},
 		{"rate_limit/per_file", `[{"type":"rate_limit","lines_per_second":1e12,"per_file":true}]`, nginxLine},
 		{"chain/nginx+timestamp+mask", nginxChain, nginxLine},
@@ -131,6 +136,9 @@ func BenchmarkProcessors(b *testing.B) {
 			cpu0, cpuOK := threadCPU()
 			for b.Loop() {
 				*l = Line{Message: bm.line, Time: readTime, Source: "/var/log/a.log", Parsed: l.Parsed[:0], Flags: l.Flags[:0]}
+				if bm.line == jsonLine {
+					l.JSON = jsonObject
+				}
 				c.Apply(l)
 				if c.Len() == 0 {
 					buf = (&record.Record{Timestamp: l.Time, Message: l.Message, HostName: "web-1", HostIP: "10.0.0.5",

@@ -1,10 +1,13 @@
 package processor
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/logcollect/logcollect/pkg/rawjson"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
@@ -67,28 +70,68 @@ func fieldText(f *record.Field) string {
 }
 
 // jsonText is the top-level key of obj as text: a string's contents, or a
-// number's or boolean's literal. Objects, arrays and null are absent.
+// number's or boolean's literal. Objects, arrays and null are absent; of
+// duplicate keys the last counts (as for encoding/json). obj is the
+// object format=json already checked, so this walks its members without
+// decoding them (decoding the object per line cost microseconds); what it
+// cannot read is absent.
 func jsonText(obj []byte, key string) (string, bool) {
-	if len(obj) == 0 {
+	var found []byte
+	i := rawjson.SkipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
 		return "", false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(obj, &m) != nil {
+	i = rawjson.SkipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
 		return "", false
 	}
-	v, ok := m[key]
-	if !ok || len(v) == 0 {
+	for i < len(obj) {
+		k := i
+		if i = rawjson.SkipValue(obj, i); i < 0 || obj[k] != '"' {
+			return "", false
+		}
+		name := obj[k:i]
+		if i = rawjson.SkipSpace(obj, i); i >= len(obj) || obj[i] != ':' {
+			return "", false
+		}
+		v := rawjson.SkipSpace(obj, i+1)
+		if i = rawjson.SkipValue(obj, v); i < 0 {
+			return "", false
+		}
+		if jsonKeyIs(name, key) {
+			found = obj[v:i]
+		}
+		if i = rawjson.SkipSpace(obj, i); i < len(obj) && obj[i] == ',' {
+			i = rawjson.SkipSpace(obj, i+1)
+			continue
+		}
+		break
+	}
+	if len(found) == 0 {
 		return "", false
 	}
-	switch v[0] {
+	switch found[0] {
 	case '"':
+		if bytes.IndexByte(found, '\\') < 0 && utf8.Valid(found) {
+			return string(found[1 : len(found)-1]), true
+		}
 		var s string
-		if json.Unmarshal(v, &s) != nil {
+		if json.Unmarshal(found, &s) != nil {
 			return "", false
 		}
 		return s, true
 	case '{', '[', 'n':
 		return "", false
 	}
-	return string(v), true
+	return string(found), true
+}
+
+// jsonKeyIs reports whether the quoted JSON string name is key.
+func jsonKeyIs(name []byte, key string) bool {
+	raw := name[1 : len(name)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw) == key
+	}
+	var s string
+	return json.Unmarshal(name, &s) == nil && s == key
 }

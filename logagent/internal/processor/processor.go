@@ -30,7 +30,8 @@
 //     linear in the line; a pattern that would backtrack catastrophically
 //     elsewhere is merely slow here, never exponential. Timestamps with a
 //     free Go layout go through time.Parse (a few hundred ns). Fields read
-//     from format=json ("json.x") decode the JSON object per line.
+//     from format=json ("json.x") walk the JSON object per line (no
+//     decoding, but the whole object up to the key).
 package processor
 
 import (

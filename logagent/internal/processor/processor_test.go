@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -191,4 +192,71 @@ func TestConfigErrorMessage(t *testing.T) {
 	if _, err := Parse([]byte(`{"type":"drop"}`), Options{}); err == nil || !strings.Contains(err.Error(), "want a JSON array") {
 		t.Errorf("not an array: %v", err)
 	}
+}
+
+// jsonTextDecoded is what jsonText replaced: the oracle it must agree with
+// on valid objects.
+func jsonTextDecoded(obj []byte, key string) (string, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return "", false
+	}
+	v, ok := m[key]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[', 'n':
+		return "", false
+	}
+	return string(v), true
+}
+
+var jsonTextCases = []string{
+	`{"ts":1732183200123,"level":"info"}`,
+	` { "level" : "debug" , "ts" : "2026-11-21T10:00:00Z" } `,
+	`{"a":{"ts":"inner"},"ts":"outer"}`,
+	`{"ts":"first","ts":"last"}`,
+	`{"t\u0073":"escaped key","x":[1,"]",{"y":"}"}]}`,
+	`{"ts":"a\"b\\c\n"}`,
+	`{"ts":null}`, `{"ts":true}`, `{"ts":-1.5e3}`, `{"ts":[1]}`, `{"ts":{}}`, `{}`, `{"ts":""}`,
+}
+
+func TestJSONTextMatchesDecoding(t *testing.T) {
+	for _, obj := range jsonTextCases {
+		for _, key := range []string{"ts", "level", "a", "x", "missing"} {
+			got, gotOK := jsonText([]byte(obj), key)
+			want, wantOK := jsonTextDecoded([]byte(obj), key)
+			if got != want || gotOK != wantOK {
+				t.Errorf("jsonText(%s, %q) = %q, %v; decoding says %q, %v", obj, key, got, gotOK, want, wantOK)
+			}
+		}
+	}
+	// Not an object, or broken: absent, no panic.
+	for _, obj := range []string{``, `[]`, `"ts"`, `{"ts"`, `{"ts":`, `{"ts":"x`, `{"ts":[1,2}`, `{ts:1}`, `{"a":1 "ts":2}`} {
+		if v, ok := jsonText([]byte(obj), "ts"); ok {
+			t.Errorf("jsonText(%s) = %q, true", obj, v)
+		}
+	}
+}
+
+func FuzzJSONText(f *testing.F) {
+	for _, obj := range jsonTextCases {
+		f.Add(obj, "ts")
+	}
+	f.Fuzz(func(t *testing.T, obj, key string) {
+		got, gotOK := jsonText([]byte(obj), key)
+		if !json.Valid([]byte(obj)) {
+			return // the agent only hands valid objects over; this must merely not panic
+		}
+		if want, wantOK := jsonTextDecoded([]byte(obj), key); got != want || gotOK != wantOK {
+			t.Errorf("jsonText(%s, %q) = %q, %v; decoding says %q, %v", obj, key, got, gotOK, want, wantOK)
+		}
+	})
 }
