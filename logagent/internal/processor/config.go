@@ -153,7 +153,7 @@ func decodeError(typ string, cfg compiler, err error) error {
 		return &ConfigError{Field: strings.Trim(name, `"`), Problem: "unknown field",
 			Fix: fmt.Sprintf("the fields of %s are %s", typ, strings.Join(fieldNames(cfg), ", "))}
 	}
-	return &ConfigError{Problem: err.Error()}
+	return &ConfigError{Problem: err.Error(), Fix: "see the example of " + typ + " in docs/logagent.md"}
 }
 
 func jsonKind(t reflect.Type) string {
