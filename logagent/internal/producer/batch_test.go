@@ -329,7 +329,7 @@ func TestAddedPartitionsGetRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 200 * time.Millisecond })
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 200 * time.Millisecond })
 	acks := &ackSet{}
 	send := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -389,7 +389,7 @@ func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 100 * time.Millisecond })
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 100 * time.Millisecond })
 	acks := &ackSet{}
 	waitAcked := func(n int) {
 		t.Helper()
