@@ -56,6 +56,18 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"json":`...)
 		dst = append(dst, r.JSON...)
 	}
+	if len(r.Parsed) > 0 {
+		dst = append(dst, `,"parsed":{`...)
+		for i := range r.Parsed {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, r.Parsed[i].Key)
+			dst = append(dst, ':')
+			dst = r.Parsed[i].AppendValue(dst)
+		}
+		dst = append(dst, '}')
+	}
 	if r.Stream != "" {
 		dst = append(dst, `,"stream":`...)
 		dst = AppendString(dst, r.Stream)
@@ -82,6 +94,11 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 
 	dst = append(dst, `,"event":{"id":`...)
 	dst = AppendString(dst, r.EventID)
+	if !r.Created.IsZero() {
+		dst = append(dst, `,"created":"`...)
+		dst = AppendTimestamp(dst, r.Created)
+		dst = append(dst, '"')
+	}
 	dst = append(dst, `}}`...)
 	return dst
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"time"
@@ -24,6 +25,12 @@ const (
 	FlagInvalidJSON = "invalid_json" // format=json but the line did not parse; message holds it raw
 	FlagInvalidUTF8 = "invalid_utf8" // bytes that are not UTF-8 were replaced by U+FFFD
 	FlagMultiline   = "multiline"    // several physical lines joined into one event
+
+	// Set by processors (see logagent's internal/processor).
+	FlagParseFailed     = "parse_failed"     // a parse processor did not match; message is kept as read
+	FlagTimestampFailed = "timestamp_failed" // no parsable time; @timestamp is the read time
+	FlagFieldsCapped    = "fields_capped"    // the line had more parsed fields than kept
+	FlagProcessorError  = "processor_error"  // a processor failed; the line went on unprocessed
 )
 
 // Record is one log event as the agent sends it to Kafka.
@@ -45,6 +52,9 @@ type Record struct {
 	// JSON is a parsed JSON object (format=json) placed under "json"; it must
 	// already be a valid JSON object.
 	JSON []byte
+	// Parsed holds the fields processors parsed from the line, encoded in
+	// this order as one object under "parsed"; keys must be unique.
+	Parsed []Field
 	// Stream is stdout/stderr for container formats (docker, cri).
 	Stream     string
 	Kubernetes *Kubernetes
@@ -54,6 +64,49 @@ type Record struct {
 	Extra    map[string]string
 
 	EventID string
+	// Created is when the agent read the line, encoded as event.created
+	// when set: a timestamp processor moves @timestamp to the time the log
+	// line itself states.
+	Created time.Time
+}
+
+// Kind is the JSON type of a Field's value.
+type Kind uint8
+
+const (
+	KindString Kind = iota
+	KindInt
+	KindFloat
+)
+
+// Field is one parsed value. Only the member its Kind names is used, so
+// a number stays a number in the document (Elasticsearch maps it as one).
+type Field struct {
+	Key   string
+	Kind  Kind
+	Str   string
+	Int   int64
+	Float float64
+}
+
+// StringField, IntField and FloatField build a Field of their kind.
+func StringField(key, v string) Field        { return Field{Key: key, Kind: KindString, Str: v} }
+func IntField(key string, v int64) Field     { return Field{Key: key, Kind: KindInt, Int: v} }
+func FloatField(key string, v float64) Field { return Field{Key: key, Kind: KindFloat, Float: v} }
+
+// AppendValue appends the field's value as JSON. A float that JSON cannot
+// hold (NaN, ±Inf) is null.
+func (f *Field) AppendValue(dst []byte) []byte {
+	switch f.Kind {
+	case KindInt:
+		return strconv.AppendInt(dst, f.Int, 10)
+	case KindFloat:
+		if math.IsNaN(f.Float) || math.IsInf(f.Float, 0) {
+			return append(dst, "null"...)
+		}
+		return strconv.AppendFloat(dst, f.Float, 'g', -1, 64)
+	}
+	return AppendString(dst, f.Str)
 }
 
 // Kubernetes is the metadata a container log path reveals.

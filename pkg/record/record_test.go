@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -258,5 +259,59 @@ func TestCheckHostID(t *testing.T) {
 		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("CheckHostID(%q) = %v, want %q", tt.id, err, tt.want)
 		}
+	}
+}
+
+func TestAppendJSONParsedAndCreated(t *testing.T) {
+	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	base := Record{Timestamp: ts, Message: "m", HostName: "h", HostIP: "10.0.0.5", Path: "/p", EventID: "abc"}
+	tests := []struct {
+		name   string
+		parsed []Field
+		create time.Time
+		want   string // the encoding after "log":{...}
+	}{
+		{"none", nil, time.Time{}, `,"event":{"id":"abc"}}`},
+		{"typed fields in order", []Field{
+			StringField("method", "GET"), IntField("status", 200), FloatField("request_time", 0.25),
+			IntField("neg", -7), StringField("q\"uote", "a\x00b"),
+		}, time.Time{}, `,"parsed":{"method":"GET","status":200,"request_time":0.25,"neg":-7,"q\"uote":"a\u0000b"},"event":{"id":"abc"}}`},
+		{"float edge values", []Field{
+			FloatField("big", 1e21), FloatField("nan", math.NaN()), FloatField("inf", math.Inf(-1)), FloatField("whole", 3),
+		}, time.Time{}, `,"parsed":{"big":1e+21,"nan":null,"inf":null,"whole":3},"event":{"id":"abc"}}`},
+		{"created", nil, ts.Add(1500 * time.Millisecond), `,"event":{"id":"abc","created":"2026-11-21T10:00:01.500Z"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := base
+			r.Parsed, r.Created = tt.parsed, tt.create
+			out := string(r.AppendJSON(nil))
+			if !json.Valid([]byte(out)) {
+				t.Fatalf("not valid JSON: %s", out)
+			}
+			if !strings.HasSuffix(out, tt.want) {
+				t.Errorf("AppendJSON = %s\nwant suffix %s", out, tt.want)
+			}
+			// The transfer's reader still finds the id and time, and sees
+			// "parsed" as one more level.
+			meta, ok := Peek([]byte(out))
+			if !ok || meta.EventID != "abc" || !meta.Timestamp.Equal(ts) {
+				t.Fatalf("Peek = %+v, %v", meta, ok)
+			}
+			if want := 3; meta.Depth != want { // record → log → file
+				t.Errorf("Peek depth = %d, want %d", meta.Depth, want)
+			}
+		})
+	}
+}
+
+// A record without the new fields encodes exactly as before they existed.
+func TestAppendJSONWithoutNewFieldsUnchanged(t *testing.T) {
+	r := Record{Timestamp: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), Message: "m", HostName: "h", HostIP: "ip",
+		Path: "/p", Inode: 1, Device: 2, Offset: 3, Flags: []string{FlagPartial}, Stream: "stdout", EventID: "x"}
+	const want = `{"@timestamp":"2026-11-21T10:00:00.000Z","message":"m","host":{"name":"h","ip":"ip"},` +
+		`"log":{"file":{"path":"/p","inode":1,"device":2},"offset":3,"flags":["partial"]},"stream":"stdout","event":{"id":"x"}}`
+	if got := string(r.AppendJSON(nil)); got != want {
+		t.Errorf("AppendJSON = %s\nwant        %s", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/olivere/elastic/v7"
 
+	"github.com/logcollect/logcollect/pkg/rawjson"
 	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/logcollect/logcollect/pkg/redact"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
@@ -163,30 +164,30 @@ func appendAction(dst []byte, a Action) []byte {
 // "items" without decoding them. ok is false when the body is not shaped
 // like a bulk response; the caller then decodes it in full.
 func scanBulkResponse(b []byte) (failed bool, items int, ok bool) {
-	i := skipSpace(b, 0)
+	i := rawjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false, 0, false
 	}
 	i++
 	sawErrors, sawItems := false, false
 	for {
-		i = skipSpace(b, i)
+		i = rawjson.SkipSpace(b, i)
 		if i < len(b) && b[i] == '}' {
 			return failed, items, sawErrors && sawItems
 		}
 		if i >= len(b) || b[i] != '"' {
 			return false, 0, false
 		}
-		end := skipString(b, i)
+		end := rawjson.SkipString(b, i)
 		if end < 0 {
 			return false, 0, false
 		}
 		key := string(b[i+1 : end-1])
-		i = skipSpace(b, end)
+		i = rawjson.SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return false, 0, false
 		}
-		i = skipSpace(b, i+1)
+		i = rawjson.SkipSpace(b, i+1)
 		switch key {
 		case "errors":
 			switch {
@@ -202,15 +203,15 @@ func scanBulkResponse(b []byte) (failed bool, items int, ok bool) {
 			if i >= len(b) || b[i] != '[' {
 				return false, 0, false
 			}
-			i = skipSpace(b, i+1)
+			i = rawjson.SkipSpace(b, i+1)
 			for i < len(b) && b[i] != ']' {
-				if i = skipValue(b, i); i < 0 {
+				if i = rawjson.SkipValue(b, i); i < 0 {
 					return false, 0, false
 				}
 				items++
-				i = skipSpace(b, i)
+				i = rawjson.SkipSpace(b, i)
 				if i < len(b) && b[i] == ',' {
-					i = skipSpace(b, i+1)
+					i = rawjson.SkipSpace(b, i+1)
 				}
 			}
 			if i >= len(b) {
@@ -219,70 +220,13 @@ func scanBulkResponse(b []byte) (failed bool, items int, ok bool) {
 			i++
 			sawItems = true
 		default:
-			if i = skipValue(b, i); i < 0 {
+			if i = rawjson.SkipValue(b, i); i < 0 {
 				return false, 0, false
 			}
 		}
-		i = skipSpace(b, i)
+		i = rawjson.SkipSpace(b, i)
 		if i < len(b) && b[i] == ',' {
 			i++
 		}
 	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] (a
-// quote), or -1.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index after the value starting at b[i], or -1. It
-// trusts the server to send JSON: it tracks strings and nesting only.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = skipString(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' {
-		i++
-	}
-	return i
 }
