@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
-	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
@@ -124,7 +124,7 @@ func (f *File) ServiceSettings(service, iniPath, envPrefix string) (*settings.Fi
 // RepoServiceSettings is ServiceSettings on the repository's own
 // docker-compose.yml, found above the working directory.
 func RepoServiceSettings(service, iniPath, envPrefix string) (*settings.File, Service, error) {
-	root, err := proc.RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		return nil, Service{}, err
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 // TestRepositoryComposeFile checks the structure of the repository's
 // docker-compose.yml; each service's module checks its environment
 // variables against its own settings loader.
 func TestRepositoryComposeFile(t *testing.T) {
-	root, err := proc.RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

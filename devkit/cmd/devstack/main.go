@@ -22,10 +22,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -45,6 +45,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noES      = fs.Bool("no-es", false, "do not start the Elasticsearch-API emulator")
 		blackhole = fs.Bool("es-blackhole", false, "the emulator acknowledges bulks without indexing (throughput benchmarks)")
 		syncKafka = fs.Bool("kafka-sync-writes", false, "fsync every produce, so a killed broker keeps every acknowledged record")
+		autoTopic = fs.Bool("kafka-auto-create", true, "create unknown topics on first use (with 4 partitions)")
+		maxMsg    = fs.Int("kafka-max-message-bytes", 0, "the broker's message.max.bytes: larger produce batches are refused (0: about 1 MiB)")
+		sasl      = fs.String("kafka-sasl", "", "require SASL with these users, as MECHANISM:user:password, comma separated (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+		refresh   = fs.Duration("es-refresh-interval", 0, "the emulator's refresh interval: writes become searchable after it (0: 1s)")
+		esCtl     = fs.String("es-control", "", "serve the emulator's down switch (POST/DELETE /down) over HTTP on this 127.0.0.1 address, e.g. 127.0.0.1:0")
+		tlsCert   = fs.String("tls-cert", "", "serve every part over TLS with this PEM certificate (and -tls-key)")
+		tlsKey    = fs.String("tls-key", "", "PEM key of -tls-cert")
+		tlsCA     = fs.String("tls-client-ca", "", "with -tls-cert, require client certificates signed by this PEM CA")
+		stdinEOF  = fs.Bool("stdin-eof", false, "stop when standard input closes: a test runs the stack as a child with a pipe, so it dies with the test")
 		version   = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -83,10 +92,18 @@ Flags:
 		fmt.Fprintf(stderr, "devstack: -topics: %v\n", err)
 		return 2
 	}
+	users, err := parseSASL(*sasl)
+	if err != nil {
+		fmt.Fprintf(stderr, "devstack: -kafka-sasl: %v\n", err)
+		return 2
+	}
 	stack, err := devstack.Start(devstack.StackConfig{
 		EtcdPort: *etcdPort, KafkaPorts: ports, ESPort: *esPort, KafkaShuffleLeaders: *shuffle, KafkaControlAddr: *kafkaCtl,
 		DataDir: *dataDir, Topics: topicMap, ESUsername: *esUser, ESPassword: *esPass,
 		ESBlackhole: *blackhole, KafkaSyncWrites: *syncKafka, NoEtcd: *noEtcd, NoKafka: *noKafka, NoES: *noES,
+		KafkaNoAutoCreate: !*autoTopic, KafkaMaxMessageBytes: *maxMsg, KafkaSASL: users,
+		ESRefreshInterval: *refresh, ESControlAddr: *esCtl,
+		TLS: devstack.TLSFiles{CertFile: *tlsCert, KeyFile: *tlsKey, ClientCAFile: *tlsCA},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "devstack: %v\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)\n", err)
@@ -106,10 +123,14 @@ Flags:
 		{"kafka", ep.Kafka, "kcat -b " + ep.Kafka + " -L"},
 		{"kafka control", ep.KafkaControl, "curl -s -XPOST " + ep.KafkaControl + `/produce-errors -d '{"error":"NOT_LEADER_FOR_PARTITION","for":"5s"}'`},
 		{"elasticsearch", ep.Elasticsearch, "curl -s '" + ep.Elasticsearch + "/_cat/indices?format=json'"},
+		{"es control", ep.ESControl, "curl -s -XPOST " + ep.ESControl + "/down"},
 	} {
 		if part.addr != "" {
 			fmt.Fprintf(stdout, "  %-14s %-28s try: %s\n", part.name, part.addr, part.try)
 		}
+	}
+	if *stdinEOF {
+		ctx = untilEOF(ctx, stdin)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack: stopping")
@@ -118,6 +139,37 @@ Flags:
 		return 1
 	}
 	return 0
+}
+
+// untilEOF is ctx, also cancelled when r reaches its end (or fails): the
+// parent that holds the pipe's other end closed it or died.
+func untilEOF(ctx context.Context, r io.Reader) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	return ctx
+}
+
+// parseSASL reads -kafka-sasl: MECHANISM:user:password, comma separated.
+func parseSASL(s string) (map[string]map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		mech, rest, ok1 := strings.Cut(strings.TrimSpace(part), ":")
+		user, pw, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || mech == "" || user == "" {
+			return nil, fmt.Errorf("%q: want MECHANISM:user:password, like PLAIN:alice:pw", part)
+		}
+		if out[mech] == nil {
+			out[mech] = map[string]string{}
+		}
+		out[mech][user] = pw
+	}
+	return out, nil
 }
 
 func parseTopics(s string) (map[string]int32, error) {
