@@ -107,6 +107,12 @@ func (e *ES) FailBulksFor(d time.Duration, status int) {
 	e.mustCall(http.MethodPost, e.URL()+"/_emulator/faults", map[string]any{"fail_bulks_for": d.String(), "status": status})
 }
 
+// SetLatency delays every request but the /_emulator ones by d (0: none).
+func (e *ES) SetLatency(d time.Duration) {
+	e.t.Helper()
+	e.mustCall(http.MethodPost, e.URL()+"/_emulator/faults", map[string]string{"latency": d.String()})
+}
+
 // ClearFaults removes every injected fault.
 func (e *ES) ClearFaults() {
 	e.t.Helper()

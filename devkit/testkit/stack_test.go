@@ -34,6 +34,12 @@ func TestESProcess(t *testing.T) {
 		t.Errorf("bulk while failing: %v, want 503", err)
 	}
 	es.ClearFaults()
+	es.SetLatency(300 * time.Millisecond)
+	start := time.Now()
+	if _, _, err := es.Get("logs-1", "a"); err != nil || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("Get with 300ms latency took %s, %v", time.Since(start), err)
+	}
+	es.SetLatency(0)
 	es.SetDown(true)
 	if _, err := es.Count("logs-*"); err == nil {
 		t.Error("Count while down succeeded")
