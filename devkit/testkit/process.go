@@ -156,7 +156,9 @@ func buildDevstack() (string, error) {
 	tmp.Close()
 	defer os.Remove(tmp.Name())
 	cmd := exec.Command("go", "build", "-o", tmp.Name(), "./devkit/cmd/devstack")
-	cmd.Dir = root
+	// The workspace even when the tests run with GOWORK=off: the devstack
+	// is built from devkit, which the product module does not require.
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./devkit/cmd/devstack in %s: %w\n%s", root, err, out)
 	}
