@@ -67,6 +67,8 @@ Examples:
   devstack -data-dir .data/devstack         # state survives a restart
   devstack -etcd-port 0 -kafka-port 0 -es-port 0 -endpoints-file /tmp/ep.json
   devstack -kafka-brokers 3 -kafka-shuffle-leaders 2s   # brokers on 9092-9094, leaders moving
+  devstack -no-etcd -no-kafka -es-port 0 -es-control 127.0.0.1:0 -stdin-eof -endpoints-file ep.json
+                                            # the emulator alone, as devkit/testkit runs it for a test
 
 Flags:
 `)
