@@ -5,6 +5,7 @@ package kafkaconf
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -29,31 +30,40 @@ type Settings struct {
 	SASLMechanism string
 	SASLUser      string
 	SASLPassword  string
+	// TopicRefreshInterval: how often topic metadata (partition counts) is
+	// read again; 0 keeps sarama's 10 minutes.
+	TopicRefreshInterval time.Duration
+}
+
+// Defaults are the settings of an empty section. Topic metadata is read
+// again every 30 s (Kafka's own producers wait 5 minutes,
+// metadata.max.age.ms; sarama 10).
+func Defaults(clientID string) Settings {
+	return Settings{Brokers: []string{"127.0.0.1:9092"}, Version: DefaultVersion, ClientID: clientID,
+		TopicRefreshInterval: 30 * time.Second}
 }
 
 // Read reads the settings from section, recording bad values in f:
 // brokers (tutorial alias: address), version, client_id, tls_* and sasl_*
 // (sasl_password_file reads the secret from a file so it stays out of the
-// ini and the environment).
+// ini and the environment), topic_refresh_interval.
 func Read(f *settings.File, section, defaultClientID string) Settings {
+	d := Defaults(defaultClientID)
 	s := Settings{
-		Brokers:       f.Strings(section, "brokers", []string{"127.0.0.1:9092"}, "address"),
-		Version:       f.String(section, "version", DefaultVersion),
-		ClientID:      f.String(section, "client_id", defaultClientID),
+		Brokers:       f.Strings(section, "brokers", d.Brokers, "address"),
+		Version:       f.String(section, "version", d.Version),
+		ClientID:      f.String(section, "client_id", d.ClientID),
 		TLS:           tlsconf.Read(f, section, ""),
 		SASLMechanism: f.Enum(section, "sasl_mechanism", "", Mechanisms),
 		SASLUser:      f.String(section, "sasl_username", ""),
-		SASLPassword:  f.String(section, "sasl_password", ""),
+		SASLPassword:  f.Secret(section, "sasl_password"),
+		TopicRefreshInterval: f.Duration(section, "topic_refresh_interval", d.TopicRefreshInterval,
+			time.Second, 100*time.Millisecond, 24*time.Hour),
 	}
 	if _, err := sarama.ParseKafkaVersion(s.Version); err != nil {
 		f.Check(section, "version", s.Version, fmt.Errorf("a Kafka version like %s", DefaultVersion))
 	} else if v, _ := sarama.ParseKafkaVersion(s.Version); !v.IsAtLeast(sarama.V0_11_0_0) {
 		f.Check(section, "version", s.Version, fmt.Errorf("0.11.0 or newer (record headers and idempotence need it)"))
-	}
-	if file := f.String(section, "sasl_password_file", ""); file != "" {
-		pw, err := settings.ReadSecretFile(file)
-		f.Check(section, "sasl_password_file", file, err)
-		s.SASLPassword = pw
 	}
 	if s.SASLMechanism != "" && s.SASLUser == "" {
 		f.Check(section, "sasl_username", "", fmt.Errorf("a user name when sasl_mechanism is %s", s.SASLMechanism))

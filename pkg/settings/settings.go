@@ -312,10 +312,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// ReadSecretFile reads a password or token from a file, trimming the final
-// newline editors add, so secrets need not sit in the ini or the
-// environment.
-func ReadSecretFile(path string) (string, error) {
+// Secret reads a password or token from key, or from the file that
+// key_file names (the file wins), so a secret need sit in neither the ini nor
+// the environment. A file that cannot be read is reported against key_file.
+func (f *File) Secret(section, key string) string {
+	value := f.String(section, key, "")
+	if file := f.String(section, key+"_file", ""); file != "" {
+		secret, err := readSecretFile(file)
+		f.Check(section, key+"_file", file, err)
+		return secret
+	}
+	return value
+}
+
+// readSecretFile reads a secret, trimming the final newline editors add.
+func readSecretFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read secret file: %w", err)

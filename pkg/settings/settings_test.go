@@ -1,6 +1,8 @@
 package settings
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,32 @@ func TestEnvNames(t *testing.T) {
 	got := strings.Join(f.EnvNames(), ",")
 	if got != "APP_AGENT_CHAN_MAX_SIZE,APP_KAFKA_ADDRESS,APP_KAFKA_BROKERS" {
 		t.Errorf("EnvNames = %s", got)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, ini, want, wantErr string
+	}{
+		{"inline", "[es]\npassword = inline\n", "inline", ""},
+		{"file wins and loses its newline", "[es]\npassword = inline\npassword_file = " + file + "\n", "from-file", ""},
+		{"neither", "[es]\n", "", ""},
+		{"missing file", "[es]\npassword_file = " + filepath.Join(dir, "nope") + "\n", "", "[es] password_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := parse(t, tc.ini, nil)
+			if got := f.Secret("es", "password"); got != tc.want {
+				t.Errorf("Secret = %q, want %q", got, tc.want)
+			}
+			err := f.Err()
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Err() = %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
 	}
 }

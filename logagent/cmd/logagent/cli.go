@@ -55,8 +55,8 @@ endpoints. Without -config: -endpoints, else LOGAGENT_ETCD_ENDPOINTS, else
 const validateUsage = `logagent validate [-config agent.ini] FILE
 
 Checks a collect config (the JSON array an agent reads from etcd) exactly as
-the agent does: collect.Parse, plus the [agent] allowed_paths and
-allow_journal of -config when given. Prints "OK" with the entry count, or every problem with its fix.
+the agent does (one function, collect.Policy.Load): the entries, plus the
+[agent] allowed_paths and allow_journal of -config when given. Prints "OK" with the entry count, or every problem with its fix.
 FILE "-" reads standard input. Exit code 0 valid, 1 invalid, 2 usage.
 
 Examples:
@@ -239,51 +239,6 @@ func readInput(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// checkConfig validates data exactly as the agent does (collect.Parse,
-// then the host's collect.Policy) and lists every problem: when Parse
-// rejects the whole, each entry is checked alone to find all the bad ones.
-// The verdict is always Parse's and the policy's.
-func checkConfig(data []byte, policy collect.Policy) (entries []collect.Entry, problems []error) {
-	entries, err := collect.Parse(data)
-	if err == nil {
-		for i, e := range entries {
-			if aerr := policy.Check([]collect.Entry{e}); aerr != nil {
-				problems = append(problems, renumber(aerr, i+1))
-			}
-		}
-		return entries, problems
-	}
-	var raws []json.RawMessage
-	if errors.Is(err, collect.ErrSyntax) || json.Unmarshal(bytes.TrimSpace(data), &raws) != nil {
-		return nil, []error{err}
-	}
-	for i, raw := range raws {
-		one, perr := collect.Parse(append(append([]byte("["), raw...), ']'))
-		switch {
-		case perr != nil:
-			problems = append(problems, renumber(perr, i+1))
-		default:
-			if aerr := policy.Check(one); aerr != nil {
-				problems = append(problems, renumber(aerr, i+1))
-			}
-		}
-	}
-	if len(problems) == 0 { // only a problem between entries (a duplicate path)
-		problems = []error{err}
-	}
-	return nil, problems
-}
-
-func renumber(err error, index int) error {
-	var ce *collect.Error
-	if errors.As(err, &ce) {
-		c := *ce
-		c.Index = index
-		return &c
-	}
-	return err
-}
-
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
@@ -291,16 +246,21 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// validateFile runs checkConfig on FILE and reports; ok is false when the
-// caller must stop with exit code 1.
+// validateFile gives the agent's verdict on FILE (collect.Policy.Load) and
+// reports every problem; ok is false when the caller must stop with exit
+// code 1.
 func (c *cli) validateFile(file string, policy collect.Policy) (data []byte, entries []collect.Entry, ok bool) {
 	data, err := readInput(file)
 	if err != nil {
 		c.fail(exitRuntime, "%v", err)
 		return nil, nil, false
 	}
-	entries, problems := checkConfig(data, policy)
-	if len(problems) > 0 {
+	entries, err = policy.Load(data)
+	if err != nil {
+		var problems collect.Problems
+		if !errors.As(err, &problems) {
+			problems = collect.Problems{err}
+		}
 		for _, p := range problems {
 			fmt.Fprintf(c.stderr, "%s: %v\n", file, p)
 		}
@@ -321,7 +281,7 @@ func (c *cli) policy() (collect.Policy, error) {
 	if err != nil {
 		return collect.Policy{}, err
 	}
-	return collect.Policy{AllowedPaths: cfg.Agent.AllowedPaths, AllowJournal: cfg.Agent.AllowJournal}, nil
+	return cfg.Agent.CollectPolicy(), nil
 }
 
 func runValidate(_ context.Context, c *cli) int {

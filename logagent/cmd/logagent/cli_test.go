@@ -54,7 +54,7 @@ func TestValidate(t *testing.T) {
 		{[]string{"validate", good}, 0, []string{"OK: " + good + ": 2 entries\n"}, nil},
 		{[]string{"validate", empty}, 0, []string{"OK: " + empty + ": 0 entries (an agent given this stops collecting)\n"}, nil},
 		{[]string{"validate", bad}, 1, nil, []string{
-			bad + `: collect config entry 1 (/var/log/a.log): field "topic": "web log" is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it` + "\n",
+			bad + `: collect config entry 1 (/var/log/a.log): field "topic": "web log" is not a valid Kafka topic name: ' ' is not allowed (only letters, digits, '.', '_', '-'): rename it` + "\n",
 			bad + `: collect config entry 3 (rel.log): field "path": "rel.log" is relative: use an absolute path such as /var/log/app/*.log` + "\n",
 			bad + ": 2 problems\n"}},
 		{[]string{"validate", dup}, 1, nil, []string{

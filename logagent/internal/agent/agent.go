@@ -18,11 +18,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
@@ -51,6 +51,12 @@ type Agent struct {
 	http         *obs.Server
 	status       *statusReporter
 
+	// etcd is the agent's one etcd client, shared by the config watch and
+	// the status publisher; set by connectEtcd before etcdReady closes
+	// (nil if it never connected).
+	etcd      *clientv3.Client
+	etcdReady chan struct{}
+
 	mu    sync.Mutex
 	tasks map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
 	specs map[string]collect.Entry
@@ -60,7 +66,7 @@ type Agent struct {
 // checkpoint store and the Kafka sink, and binds the HTTP listener.
 func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
-		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners()}
+		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners(), etcdReady: make(chan struct{})}
 	a.status = newStatusReporter(a)
 	log = slog.New(errorRecorder{log.Handler(), a.status}) // the status shows the latest warning or error
 	a.log = log
@@ -94,7 +100,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	k := cfg.Kafka
 	a.sink, err = producer.New(producer.Config{Client: k.Client, ChanMaxSize: k.ChanMaxSize, RequiredAcks: k.RequiredAcks, Compression: k.Compression,
-		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, MaxInflightBytes: k.MaxInflightBytes, TopicRefreshInterval: k.TopicRefreshInterval,
+		MaxMessageBytes: k.MaxMessageBytes, Idempotent: k.Idempotent, MaxInflightBytes: k.MaxInflightBytes,
 		DeadLetterPath: filepath.Join(cfg.Agent.DataDir, "dead-letter.ndjson"), DeadLetterMaxBytes: k.DeadLetterMaxBytes, DeadLetterBackups: k.DeadLetterFiles}, log, a.m, a.ready)
 	if err != nil {
 		return nil, err
@@ -129,6 +135,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		a.store.Run(bg, a.cfg.Agent.CheckpointInterval, a.cfg.Agent.CheckpointRetention, a.live)
+	}()
+	connectCtx, stopConnect := context.WithCancel(context.Background())
+	connected := make(chan struct{})
+	go func() {
+		defer close(connected)
+		a.connectEtcd(connectCtx)
 	}()
 	stopStatus := a.startStatus()
 	a.sched = harvester.NewScheduler(0, a.cfg.Agent.PollInterval)
@@ -171,6 +183,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("shutdown", "err", err)
 	}
 	stopStatus() // revokes the status lease: the key goes at once
+	stopConnect()
+	<-connected
+	if a.etcd != nil {
+		a.etcd.Close()
+	}
 	stopBG()
 	wg.Wait() // store.Run saves once more on its way out
 	if serr := a.store.Save(); serr != nil {
@@ -180,7 +197,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-func (a *Agent) live(key string) bool {
+func (a *Agent) live(key checkpoint.Key) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, t := range a.tasks {
@@ -191,13 +208,11 @@ func (a *Agent) live(key string) bool {
 	return false
 }
 
-// apply validates a collect config and reconciles the tasks to it; a bad
-// config is logged once and the running config stays.
+// apply validates a collect config (collect.Policy.Load, as `logagent
+// validate` does) and reconciles the tasks to it; a bad config is logged
+// once with every problem and the running config stays.
 func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
-	entries, err := collect.Parse(data)
-	if err == nil {
-		err = collect.Policy{AllowedPaths: a.cfg.Agent.AllowedPaths, AllowJournal: a.cfg.Agent.AllowJournal}.Check(entries)
-	}
+	entries, err := a.cfg.Agent.CollectPolicy().Load(data)
 	if err != nil {
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
 		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)
@@ -271,36 +286,45 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	}
 }
 
+// connectEtcd creates the agent's one etcd client (etcdclient.Connect:
+// with a username it authenticates while it is created, so etcd being down
+// or refusing the password is retried here), then lets the config watch
+// and the status publisher use it.
+func (a *Agent) connectEtcd(ctx context.Context) {
+	defer close(a.etcdReady)
+	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
+	cli, err := etcdclient.Connect(ctx, a.cfg.Etcd, &bo, func(err error) {
+		a.ready.Set("etcd", err)
+		a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile",
+			"key", a.cfg.CollectKey(a.ip), "endpoints", a.cfg.Etcd.Endpoints, "err", err)
+	})
+	if errors.Is(err, etcdclient.ErrSettings) {
+		a.ready.Set("etcd", err)
+		a.log.Error("etcd client; collecting with the cached config only, no fleet status", "err", err)
+	}
+	a.etcd = cli
+}
+
+// etcdClient waits for the shared client; ok is false when ctx ended
+// first or the client cannot be built.
+func (a *Agent) etcdClient(ctx context.Context) (cli *clientv3.Client, ok bool) {
+	select {
+	case <-a.etcdReady:
+		return a.etcd, a.etcd != nil
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
 // watchEtcd reads the collect key, then watches it. Every failure is
 // retryable: collection goes on with the current config meanwhile.
 func (a *Agent) watchEtcd(ctx context.Context) {
 	key := a.cfg.CollectKey(a.ip)
-	tlsCfg, err := a.cfg.Etcd.TLS.Config()
-	if err != nil {
-		a.log.Error("etcd TLS settings; collecting with the cached config only", "err", err)
+	cli, ok := a.etcdClient(ctx)
+	if !ok {
 		return
 	}
 	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
-	// With a username the client authenticates while it is created, so
-	// etcd being down or refusing the password fails here: retry too.
-	var cli *clientv3.Client
-	for cli == nil {
-		cli, err = clientv3.New(clientv3.Config{Endpoints: a.cfg.Etcd.Endpoints, DialTimeout: a.cfg.Etcd.DialTimeout,
-			Username: a.cfg.Etcd.Username, Password: a.cfg.Etcd.Password, TLS: tlsCfg,
-			// The client's own zap logs would duplicate ours in another format;
-			// every failure surfaces through the calls below and is logged there.
-			Logger:            zap.NewNop(),
-			DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			a.ready.Set("etcd", err)
-			a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile", "key", key, "endpoints", a.cfg.Etcd.Endpoints, "err", err)
-			bo.Wait(ctx)
-		}
-	}
-	defer cli.Close()
 	for ctx.Err() == nil {
 		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
 		resp, err := cli.Get(gctx, key)

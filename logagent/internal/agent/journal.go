@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/journaltask"
@@ -10,7 +11,7 @@ import (
 // files, a journal task for "type":"journald".
 type task interface {
 	Stop()
-	Live(checkpointKey string) bool
+	Live(checkpoint.Key) bool
 }
 
 var (

@@ -193,7 +193,7 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 	files := []FileStatus{}
 	var total int64
 	for key, cp := range a.store.Entries() {
-		_, topic, _ := strings.Cut(key, "|")
+		topic := key.Topic()
 		if !belongs(specs, cp.Path, topic) {
 			continue
 		}
@@ -257,19 +257,10 @@ func (s *statusReporter) run(ctx context.Context) {
 		failing = true
 		bo.Wait(ctx)
 	}
-	// With a username the client authenticates while it is created, so an
-	// unreachable etcd fails here too.
-	var cli *clientv3.Client
-	for cli == nil {
-		var err error
-		if cli, err = etcdclient.New(a.cfg.Etcd); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			fail("connect", err)
-		}
+	cli, ok := a.etcdClient(ctx) // connecting is logged by connectEtcd
+	if !ok {
+		return
 	}
-	defer cli.Close()
 	for ctx.Err() == nil {
 		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
 		lease, err := cli.Grant(gctx, ttl)

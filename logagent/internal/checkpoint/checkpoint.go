@@ -1,5 +1,5 @@
 // Package checkpoint is the agent's durable record of how far each file was
-// delivered. Entries are keyed by file identity (device:inode), carry the
+// delivered. Entries are keyed by file identity and topic (Key), carry the
 // fingerprint that tells a reused inode from the original file and the
 // stable file id used for Kafka keys and event ids, and are written
 // atomically (temp file, fsync, rename, fsync of the directory) so a crash
@@ -59,12 +59,12 @@ type Cursor struct {
 
 type state struct {
 	Version int               `json:"version"`
-	Files   map[string]Entry  `json:"files"`
-	Seen    map[string]string `json:"seen"` // collect entry path → first seen (RFC 3339): decides start=end only once
+	Files   map[Key]Entry     `json:"files"`
+	Seen    map[string]string `json:"seen"` // seenKey (collect entry path and topic) → first seen (RFC 3339): decides start=end only once
 	// Cursors are journal positions by stream key. Added after version 1
 	// without a version bump: older agents ignore the field, and a file
 	// written by them simply has none.
-	Cursors map[string]Cursor `json:"cursors,omitempty"`
+	Cursors map[Key]Cursor `json:"cursors,omitempty"`
 	// Topics is collect entry path → the topic its last task sent to, so
 	// a task started after the entry's topic was edited knows which
 	// stream it takes over (see EntryTopic). Added like Cursors.
@@ -84,15 +84,12 @@ type Store struct {
 	// saved is key → id as of the file on disk (the last successful Save,
 	// or what Open read): Saved tells whether a file's id would survive a
 	// crash.
-	saved map[string]string
+	saved map[Key]string
 
 	// OnSave, when set before Run, learns the outcome of every Save: nil
 	// means everything acknowledged so far is on disk (metrics, alerts).
 	OnSave func(err error)
 }
-
-// Key is the identity key of a file.
-func Key(dev, ino uint64) string { return fmt.Sprintf("%d:%d", dev, ino) }
 
 // Open loads dir/checkpoints.json. A missing file starts empty (logged); a
 // corrupt one is renamed aside to checkpoints.json.corrupt-<time>, reported,
@@ -102,7 +99,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{}, Cursors: map[string]Cursor{}, Topics: map[string]string{}}}
+	s := &Store{path: filepath.Join(dir, FileName), log: log, st: state{Version: 1, Files: map[Key]Entry{}, Seen: map[string]string{}, Cursors: map[Key]Cursor{}, Topics: map[string]string{}}}
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -128,7 +125,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		st.Seen = map[string]string{}
 	}
 	if st.Cursors == nil {
-		st.Cursors = map[string]Cursor{}
+		st.Cursors = map[Key]Cursor{}
 	}
 	if st.Topics == nil {
 		st.Topics = map[string]string{}
@@ -138,8 +135,8 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-func savedIDs(files map[string]Entry) map[string]string {
-	ids := make(map[string]string, len(files))
+func savedIDs(files map[Key]Entry) map[Key]string {
+	ids := make(map[Key]string, len(files))
 	for k, e := range files {
 		ids[k] = e.ID
 	}
@@ -149,14 +146,14 @@ func savedIDs(files map[string]Entry) map[string]string {
 // Saved reports whether the file on disk holds id under key: only then may
 // lines be sent under id, since a crash would otherwise give the file
 // another id and its lines, sent again, other event ids (duplicates).
-func (s *Store) Saved(key, id string) bool {
+func (s *Store) Saved(key Key, id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.saved[key] == id && id != ""
 }
 
 // Get returns the entry of key.
-func (s *Store) Get(key string) (Entry, bool) {
+func (s *Store) Get(key Key) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -164,7 +161,7 @@ func (s *Store) Get(key string) (Entry, bool) {
 }
 
 // Put stores e under key.
-func (s *Store) Put(key string, e Entry) {
+func (s *Store) Put(key Key, e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.Updated = time.Now().UTC()
@@ -174,7 +171,7 @@ func (s *Store) Put(key string, e Entry) {
 
 // SetOffset advances the offset of key, if the entry still has id (a
 // truncated file gets a new id; late acks of the old one must not move it).
-func (s *Store) SetOffset(key, id string, offset int64) {
+func (s *Store) SetOffset(key Key, id string, offset int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -188,7 +185,7 @@ func (s *Store) SetOffset(key, id string, offset int64) {
 
 // SetOffsetTail is SetOffset that also records tail, the hash of the bytes
 // just before offset (see Entry.Tail).
-func (s *Store) SetOffsetTail(key, id string, offset int64, tail string) {
+func (s *Store) SetOffsetTail(key Key, id string, offset int64, tail string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -201,7 +198,7 @@ func (s *Store) SetOffsetTail(key, id string, offset int64, tail string) {
 }
 
 // SetFingerprint extends the fingerprint of key as the file grows (same id).
-func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
+func (s *Store) SetFingerprint(key Key, id string, fpLen int, fp string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -216,7 +213,7 @@ func (s *Store) SetFingerprint(key, id string, fpLen int, fp string) {
 // SetPath records that key's file is now named path (renamed by rotation),
 // so expiry looks for it there (see Expire). The update time is kept: a
 // rename is not delivery.
-func (s *Store) SetPath(key, path string) {
+func (s *Store) SetPath(key Key, path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -229,7 +226,7 @@ func (s *Store) SetPath(key, path string) {
 }
 
 // Delete removes key.
-func (s *Store) Delete(key string) {
+func (s *Store) Delete(key Key) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.st.Files[key]; ok {
@@ -239,35 +236,36 @@ func (s *Store) Delete(key string) {
 }
 
 // Entries returns a copy of all entries.
-func (s *Store) Entries() map[string]Entry {
+func (s *Store) Entries() map[Key]Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.st.Files)
 }
 
 // Seen reports whether the collect entry with this path was seen before
-// (so its existing files were already positioned once).
-func (s *Store) Seen(entryPath string) bool {
+// sending to topic (so its existing files were already positioned once).
+func (s *Store) Seen(entryPath, topic string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.st.Seen[entryPath]
+	_, ok := s.st.Seen[seenKey(entryPath, topic)]
 	return ok
 }
 
-// MarkSeen records that the collect entry's existing files were positioned.
-func (s *Store) MarkSeen(entryPath string) {
+// MarkSeen records that the collect entry's existing files were positioned
+// for topic.
+func (s *Store) MarkSeen(entryPath, topic string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.st.Seen[entryPath]; !ok {
-		s.st.Seen[entryPath] = time.Now().UTC().Format(time.RFC3339)
+	k := seenKey(entryPath, topic)
+	if _, ok := s.st.Seen[k]; !ok {
+		s.st.Seen[k] = time.Now().UTC().Format(time.RFC3339)
 		s.dirty = true
 	}
 }
 
 // EntryTopic is the topic the collect entry with this path last sent to,
 // or "" if none is known. A store written before topics were recorded
-// knows it when the entry was seen under a single topic (Seen keys are
-// "path|topic", as the harvester marks them).
+// knows it when the entry was seen under a single topic (see seenKey).
 func (s *Store) EntryTopic(entryPath string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,7 +274,7 @@ func (s *Store) EntryTopic(entryPath string) string {
 	}
 	topic := ""
 	for k := range s.st.Seen {
-		if rest, ok := strings.CutPrefix(k, entryPath+"|"); ok && !strings.Contains(rest, "|") {
+		if rest, ok := strings.CutPrefix(k, seenKey(entryPath, "")); ok && !strings.Contains(rest, sep) {
 			if topic != "" {
 				return "" // seen under several: which was last is unknown
 			}
@@ -297,7 +295,7 @@ func (s *Store) SetEntryTopic(entryPath, topic string) {
 }
 
 // GetCursor returns the saved position of a journal stream.
-func (s *Store) GetCursor(key string) (Cursor, bool) {
+func (s *Store) GetCursor(key Key) (Cursor, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.st.Cursors[key]
@@ -306,7 +304,7 @@ func (s *Store) GetCursor(key string) (Cursor, bool) {
 
 // PutCursor saves the position of a journal stream; it is written with
 // the next Save, atomically with every file checkpoint.
-func (s *Store) PutCursor(key string, c Cursor) {
+func (s *Store) PutCursor(key Key, c Cursor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.st.Cursors[key]; ok && old.Cursor == c.Cursor && old.Source == c.Source && old.Topic == c.Topic {
@@ -395,10 +393,10 @@ func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, 
 // exists would have it read again from 0 under a new id: every line twice.
 // The files are looked at outside the store's lock (one directory read per
 // directory per run, hourly).
-func (s *Store) Expire(retention time.Duration, live func(key string) bool) int {
+func (s *Store) Expire(retention time.Duration, live func(Key) bool) int {
 	cutoff := time.Now().Add(-retention)
 	s.mu.Lock()
-	candidates := map[string]Entry{}
+	candidates := map[Key]Entry{}
 	for k, e := range s.st.Files {
 		if !e.Updated.After(cutoff) {
 			candidates[k] = e
@@ -406,7 +404,7 @@ func (s *Store) Expire(retention time.Duration, live func(key string) bool) int 
 	}
 	s.mu.Unlock()
 	dirs := map[string]map[fileID]bool{} // directory -> files in it, read once per run
-	gone := make([]string, 0, len(candidates))
+	gone := make([]Key, 0, len(candidates))
 	for k, e := range candidates {
 		if (live != nil && live(k)) || exists(e, dirs) {
 			continue
@@ -478,7 +476,7 @@ func idOf(fi fs.FileInfo) fileID {
 
 // Run saves every interval and expires old entries hourly until ctx is
 // done, then saves once more.
-func (s *Store) Run(ctx context.Context, interval, retention time.Duration, live func(string) bool) {
+func (s *Store) Run(ctx context.Context, interval, retention time.Duration, live func(Key) bool) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastExpire := time.Now()

@@ -17,10 +17,10 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Put("1:2", Entry{ID: "abc", Path: "/x", Device: 1, Inode: 2, Offset: 10})
-	s.SetOffset("1:2", "abc", 42)
-	s.SetOffset("1:2", "other-generation", 99) // ignored: a stale generation
-	s.MarkSeen("/var/log/*.log")
+	s.Put(FileKey(1, 2, "t"), Entry{ID: "abc", Path: "/x", Device: 1, Inode: 2, Offset: 10})
+	s.SetOffset(FileKey(1, 2, "t"), "abc", 42)
+	s.SetOffset(FileKey(1, 2, "t"), "other-generation", 99) // ignored: a stale generation
+	s.MarkSeen("/var/log/*.log", "t")
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok := s2.Get("1:2")
-	if !ok || e.Offset != 42 || e.ID != "abc" || !s2.Seen("/var/log/*.log") {
+	e, ok := s2.Get(FileKey(1, 2, "t"))
+	if !ok || e.Offset != 42 || e.ID != "abc" || !s2.Seen("/var/log/*.log", "t") {
 		t.Fatalf("got %+v %v", e, ok)
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*"))
@@ -66,18 +66,19 @@ func TestExpire(t *testing.T) {
 	os.WriteFile(live, []byte("x\n"), 0o600)
 	fi, _ := os.Stat(live)
 	st := fi.Sys().(*syscall.Stat_t)
-	s.Put("gone", Entry{Path: filepath.Join(dir, "gone.log"), Device: 1, Inode: 1})
-	s.Put("present", Entry{Path: live, Device: uint64(st.Dev), Inode: st.Ino})
-	s.Put("inuse", Entry{Path: filepath.Join(dir, "rotated-away"), Device: 3, Inode: 3})
+	gone, present, inuse := FileKey(1, 1, "t"), FileKey(2, 2, "t"), FileKey(3, 3, "t")
+	s.Put(gone, Entry{Path: filepath.Join(dir, "gone.log"), Device: 1, Inode: 1})
+	s.Put(present, Entry{Path: live, Device: uint64(st.Dev), Inode: st.Ino})
+	s.Put(inuse, Entry{Path: filepath.Join(dir, "rotated-away"), Device: 3, Inode: 3})
 	time.Sleep(5 * time.Millisecond)
-	n := s.Expire(time.Millisecond, func(k string) bool { return k == "inuse" })
+	n := s.Expire(time.Millisecond, func(k Key) bool { return k == inuse })
 	if n != 1 {
 		t.Fatalf("expired %d, want 1", n)
 	}
-	if _, ok := s.Get("gone"); ok {
+	if _, ok := s.Get(gone); ok {
 		t.Fatal("gone file kept")
 	}
-	if _, ok := s.Get("present"); !ok {
+	if _, ok := s.Get(present); !ok {
 		t.Fatal("existing file expired")
 	}
 }
@@ -105,27 +106,29 @@ func TestExpireKeepsFilesThatStillExist(t *testing.T) {
 		}
 		return p
 	}
+	keys := map[string]Key{"at_path": FileKey(1, 1, "t"), "renamed_in_dir": FileKey(1, 2, "t"), "gone": FileKey(1, 3, "t"),
+		"dir_gone": FileKey(1, 4, "t"), "retired": RetiredKey("r", "t")}
 	at := write("app.log")
 	dev, ino := idOf(at)
-	s.Put("at_path", Entry{Path: at, Device: dev, Inode: ino})
+	s.Put(keys["at_path"], Entry{Path: at, Device: dev, Inode: ino})
 	moved := write("app.log.1")
 	mdev, mino := idOf(moved)
-	s.Put("renamed_in_dir", Entry{Path: filepath.Join(dir, "app.log.0"), Device: mdev, Inode: mino})
-	s.Put("gone", Entry{Path: filepath.Join(dir, "deleted.log"), Device: dev, Inode: ino + 1000000})
-	s.Put("dir_gone", Entry{Path: filepath.Join(dir, "nodir", "x.log"), Device: dev, Inode: ino})
-	s.Put("retired", Entry{Path: "", Device: dev, Inode: ino})
+	s.Put(keys["renamed_in_dir"], Entry{Path: filepath.Join(dir, "app.log.0"), Device: mdev, Inode: mino})
+	s.Put(keys["gone"], Entry{Path: filepath.Join(dir, "deleted.log"), Device: dev, Inode: ino + 1000000})
+	s.Put(keys["dir_gone"], Entry{Path: filepath.Join(dir, "nodir", "x.log"), Device: dev, Inode: ino})
+	s.Put(keys["retired"], Entry{Path: "", Device: dev, Inode: ino})
 	time.Sleep(5 * time.Millisecond)
 	if n := s.Expire(time.Millisecond, nil); n != 3 {
 		t.Fatalf("expired %d, want 3: %v", n, s.Entries())
 	}
 	for key, want := range map[string]bool{"at_path": true, "renamed_in_dir": true, "gone": false, "dir_gone": false, "retired": false} {
-		if _, ok := s.Get(key); ok != want {
+		if _, ok := s.Get(keys[key]); ok != want {
 			t.Errorf("%s kept = %v, want %v", key, ok, want)
 		}
 	}
 	// A path update is a rename, not delivery: it does not keep an entry
 	// of a gone file alive.
-	s.SetPath("at_path", filepath.Join(dir, "elsewhere", "app.log"))
+	s.SetPath(keys["at_path"], filepath.Join(dir, "elsewhere", "app.log"))
 	os.Remove(at)
 	time.Sleep(5 * time.Millisecond)
 	if n := s.Expire(time.Millisecond, nil); n != 1 {
@@ -137,7 +140,7 @@ func TestExpireKeepsFilesThatStillExist(t *testing.T) {
 // cursors existed loads, and unused cursors expire unless live.
 func TestCursors(t *testing.T) {
 	dir := t.TempDir()
-	old := `{"version":1,"files":{"1:2":{"id":"abc","path":"/x","device":1,"inode":2,"offset":7}},"seen":{}}`
+	old := `{"version":1,"files":{"1:2|t":{"id":"abc","path":"/x","device":1,"inode":2,"offset":7}},"seen":{}}`
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +148,12 @@ func TestCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.GetCursor("j"); ok {
+	j, gone := JournalKey("/var/log/journal", "sys_log", "f1"), JournalKey("system", "sys_log", "f2")
+	if _, ok := s.GetCursor(j); ok {
 		t.Fatal("a cursor out of nowhere")
 	}
-	s.PutCursor("j", Cursor{Cursor: "s=1;i=2", Source: "journald:/var/log/journal", Topic: "sys_log"})
-	s.PutCursor("gone", Cursor{Cursor: "s=1;i=1"})
+	s.PutCursor(j, Cursor{Cursor: "s=1;i=2", Source: "journald:/var/log/journal", Topic: "sys_log"})
+	s.PutCursor(gone, Cursor{Cursor: "s=1;i=1"})
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -157,18 +161,18 @@ func TestCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, ok := s2.GetCursor("j")
-	if e, _ := s2.Get("1:2"); !ok || c.Cursor != "s=1;i=2" || c.Topic != "sys_log" || e.Offset != 7 {
+	c, ok := s2.GetCursor(j)
+	if e, _ := s2.Get(FileKey(1, 2, "t")); !ok || c.Cursor != "s=1;i=2" || c.Topic != "sys_log" || e.Offset != 7 {
 		t.Fatalf("cursor %+v %v, file entry %+v", c, ok, e)
 	}
 	time.Sleep(5 * time.Millisecond)
-	if n := s2.Expire(time.Millisecond, func(k string) bool { return k == "j" }); n != 2 {
+	if n := s2.Expire(time.Millisecond, func(k Key) bool { return k == j }); n != 2 {
 		t.Fatalf("expired %d, want 2 (the unused cursor and the gone file /x)", n)
 	}
-	if _, ok := s2.GetCursor("gone"); ok {
+	if _, ok := s2.GetCursor(gone); ok {
 		t.Fatal("unused cursor kept")
 	}
-	if _, ok := s2.GetCursor("j"); !ok {
+	if _, ok := s2.GetCursor(j); !ok {
 		t.Fatal("live cursor expired")
 	}
 }
@@ -184,7 +188,7 @@ func TestOnSaveReportsOutcome(t *testing.T) {
 	}
 	var got []error
 	s.OnSave = func(err error) { got = append(got, err) }
-	s.Put("1:2", Entry{ID: "id", Path: "/var/log/a.log", Device: 1, Inode: 2, Offset: 10})
+	s.Put(FileKey(1, 2, "t"), Entry{ID: "id", Path: "/var/log/a.log", Device: 1, Inode: 2, Offset: 10})
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +202,7 @@ func TestOnSaveReportsOutcome(t *testing.T) {
 	if err := os.WriteFile(dir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.SetOffset("1:2", "id", 20)
+	s.SetOffset(FileKey(1, 2, "t"), "id", 20)
 	if err := s.Save(); err == nil {
 		t.Fatal("Save into a missing directory succeeded")
 	}
@@ -216,25 +220,25 @@ func TestSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Put("1:2", Entry{ID: "a"})
-	if s.Saved("1:2", "a") {
+	s.Put(FileKey(1, 2, "t"), Entry{ID: "a"})
+	if s.Saved(FileKey(1, 2, "t"), "a") {
 		t.Fatal("saved before Save")
 	}
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Saved("1:2", "a") || s.Saved("1:2", "b") || s.Saved("1:3", "") {
+	if !s.Saved(FileKey(1, 2, "t"), "a") || s.Saved(FileKey(1, 2, "t"), "b") || s.Saved(FileKey(1, 3, "t"), "") {
 		t.Fatal("Saved after Save")
 	}
 	if err := os.Rename(dir, dir+".away"); err != nil { // every save fails
 		t.Fatal(err)
 	}
-	s.Put("1:2", Entry{ID: "b"})
-	s.Put("1:3", Entry{ID: "c"})
+	s.Put(FileKey(1, 2, "t"), Entry{ID: "b"})
+	s.Put(FileKey(1, 3, "t"), Entry{ID: "c"})
 	if err := s.Save(); err == nil {
 		t.Fatal("save into a missing dir succeeded")
 	}
-	if s.Saved("1:2", "b") || !s.Saved("1:2", "a") || s.Saved("1:3", "c") {
+	if s.Saved(FileKey(1, 2, "t"), "b") || !s.Saved(FileKey(1, 2, "t"), "a") || s.Saved(FileKey(1, 3, "t"), "c") {
 		t.Fatal("a failed save counted as saved")
 	}
 	if err := os.Rename(dir+".away", dir); err != nil {
@@ -243,14 +247,14 @@ func TestSaved(t *testing.T) {
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Saved("1:2", "b") || !s.Saved("1:3", "c") {
+	if !s.Saved(FileKey(1, 2, "t"), "b") || !s.Saved(FileKey(1, 3, "t"), "c") {
 		t.Fatal("not saved after a successful save")
 	}
 	s2, err := Open(dir, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s2.Saved("1:2", "b") || !s2.Saved("1:3", "c") {
+	if !s2.Saved(FileKey(1, 2, "t"), "b") || !s2.Saved(FileKey(1, 3, "t"), "c") {
 		t.Fatal("not saved after Open")
 	}
 }

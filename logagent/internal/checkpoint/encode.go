@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/logcollect/logcollect/pkg/record"
@@ -18,12 +20,12 @@ func (st *state) appendJSON(b []byte) []byte {
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(st.Version), 10)
 	b = append(b, `,"files":`...)
-	b = appendMap(b, st.Files, appendEntry)
+	b = appendKeyMap(b, st.Files, appendEntry)
 	b = append(b, `,"seen":`...)
 	b = appendMap(b, st.Seen, record.AppendString)
 	if len(st.Cursors) > 0 {
 		b = append(b, `,"cursors":`...)
-		b = appendMap(b, st.Cursors, appendCursor)
+		b = appendKeyMap(b, st.Cursors, appendCursor)
 	}
 	if len(st.Topics) > 0 {
 		b = append(b, `,"topics":`...)
@@ -39,6 +41,39 @@ func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []
 		return append(b, "null"...)
 	}
 	return record.AppendObject(b, m, value)
+}
+
+// appendKeyMap is appendMap for a map keyed by Key: the keys are written,
+// and sorted, in their form in the file (Key.String). Their text is built
+// in one buffer rather than a string per key (a save of 1,000 files took
+// twice as long with them).
+func appendKeyMap[V any](b []byte, m map[Key]V, value func([]byte, V) []byte) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	type keyed struct {
+		k        Key
+		from, to int // its text in text
+	}
+	all := make([]keyed, 0, len(m))
+	var buf []byte
+	for k := range m {
+		from := len(buf)
+		buf = k.appendTo(buf)
+		all = append(all, keyed{k, from, len(buf)})
+	}
+	text := string(buf)
+	slices.SortFunc(all, func(x, y keyed) int { return strings.Compare(text[x.from:x.to], text[y.from:y.to]) })
+	b = append(b, '{')
+	for i, e := range all {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = record.AppendString(b, text[e.from:e.to])
+		b = append(b, ':')
+		b = value(b, m[e.k])
+	}
+	return append(b, '}')
 }
 
 func appendEntry(b []byte, e Entry) []byte {

@@ -30,7 +30,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if round%2 == 1 {
 			alphabet = odd
 		}
-		st := state{Version: 1 + rng.IntN(3), Files: map[string]Entry{}, Seen: map[string]string{}}
+		st := state{Version: 1 + rng.IntN(3), Files: map[Key]Entry{}, Seen: map[string]string{}}
 		for range rng.IntN(6) {
 			e := Entry{ID: pick(alphabet), Path: pick(alphabet), Device: rng.Uint64(), Inode: rng.Uint64(),
 				FPLen: rng.IntN(1025), FP: pick(alphabet), Offset: rng.Int64(),
@@ -38,7 +38,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			if rng.IntN(2) == 0 { // entries without a tail omit both fields
 				e.TailOff, e.Tail = rng.Int64(), pick(alphabet)
 			}
-			st.Files[pick(alphabet)] = e
+			st.Files[keyOf(pick(alphabet))] = e
 		}
 		for range rng.IntN(3) {
 			st.Seen[pick(alphabet)] = pick(alphabet)
@@ -46,9 +46,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		switch rng.IntN(3) {
 		case 0: // omitted
 		case 1:
-			st.Cursors = map[string]Cursor{}
+			st.Cursors = map[Key]Cursor{}
 		default:
-			st.Cursors = map[string]Cursor{pick(alphabet): {Cursor: pick(alphabet), Source: pick(alphabet), Topic: pick(alphabet), Updated: time.Unix(rng.Int64N(4e9), 0)}}
+			st.Cursors = map[Key]Cursor{keyOf(pick(alphabet)): {Cursor: pick(alphabet), Source: pick(alphabet), Topic: pick(alphabet), Updated: time.Unix(rng.Int64N(4e9), 0)}}
 		}
 		switch rng.IntN(3) {
 		case 0: // omitted
@@ -81,12 +81,20 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// keyOf reads s as checkpoints.json's keys are read: a key of a known form,
+// or kept as it is.
+func keyOf(s string) Key {
+	var k Key
+	_ = k.UnmarshalText([]byte(s))
+	return k
+}
+
 // BenchmarkEncode1000 encodes the state of 1,000 followed files, as every
 // Save does: go test -run XXX -bench Encode ./internal/checkpoint/
 func BenchmarkEncode1000(b *testing.B) {
-	st := state{Version: 1, Files: map[string]Entry{}, Seen: map[string]string{"/var/log/app/*.log|t": "2026-11-21T00:00:00Z"}}
+	st := state{Version: 1, Files: map[Key]Entry{}, Seen: map[string]string{"/var/log/app/*.log|t": "2026-11-21T00:00:00Z"}}
 	for i := range 1000 {
-		st.Files[Key(2049, uint64(100000+i))+"|app"] = Entry{ID: "0123456789abcdef01234567", Path: "/var/log/app/app-" + strings.Repeat("x", 8) + ".log",
+		st.Files[FileKey(2049, uint64(100000+i), "app")] = Entry{ID: "0123456789abcdef01234567", Path: "/var/log/app/app-" + strings.Repeat("x", 8) + ".log",
 			Device: 2049, Inode: uint64(100000 + i), FPLen: 1024, FP: "00112233445566778899aabbccddeeff", Offset: int64(i) * 12345, Updated: time.Now().UTC()}
 	}
 	b.Run("appendJSON", func(b *testing.B) {

@@ -18,8 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+	"github.com/logcollect/logcollect/pkg/kafkaconf"
 )
 
 // Defaults and bounds of the optional fields.
@@ -104,8 +106,6 @@ func (e *Error) Error() string {
 
 // ErrSyntax wraps malformed JSON.
 var ErrSyntax = errors.New("collect config is not a JSON array of entries")
-
-var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // Parse decodes and validates a collect config. An empty array (or "null")
 // means no tasks.
@@ -256,13 +256,18 @@ func (e *Entry) JournalOptions() journald.Options {
 }
 
 // Key identifies the entry's task across config changes. A file entry is
-// its path. A journald entry is its journal, topic and filters (units,
-// priority, match): the key of its cursor checkpoint, so editing fields or
-// seek keeps the position while changing a filter starts a new stream.
+// its path. A journald entry is its cursor checkpoint's key (JournalKey).
 func (e *Entry) Key() string {
 	if e.Type != TypeJournald {
 		return e.Path
 	}
+	return e.JournalKey().String()
+}
+
+// JournalKey is the checkpoint key of a journald entry's cursor: its
+// journal, topic and filters (units, priority, match), so editing fields or
+// seek keeps the position while changing a filter starts a new stream.
+func (e *Entry) JournalKey() checkpoint.Key {
 	units := slices.Clone(e.Units)
 	slices.Sort(units)
 	filters, _ := json.Marshal(struct {
@@ -275,15 +280,12 @@ func (e *Entry) Key() string {
 	if journal == "" {
 		journal = "system"
 	}
-	return "journald:" + journal + "|" + e.Topic + "|" + hex.EncodeToString(sum[:8])
+	return checkpoint.JournalKey(journal, e.Topic, hex.EncodeToString(sum[:8]))
 }
 
 func validateTopic(e *Entry, fail func(field, format string, args ...any) error) error {
-	if e.Topic == "" {
-		return fail("topic", "missing: set the Kafka topic the lines go to")
-	}
-	if !topicRE.MatchString(e.Topic) || e.Topic == "." || e.Topic == ".." {
-		return fail("topic", "%q is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it", e.Topic)
+	if err := kafkaconf.CheckTopic(e.Topic); err != nil {
+		return fail("topic", "%v", err)
 	}
 	return nil
 }

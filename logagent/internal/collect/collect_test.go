@@ -49,7 +49,7 @@ func TestRejections(t *testing.T) {
 		{`[{"path":"/a","topic":"t"}`, "not a JSON array"},
 		{`[{"topic":"t"}]`, `entry 1: field "path": missing`},
 		{`[{"path":"/var/log/a.log","topic":"ok"},{"path":"/var/log/x.log","topic":"web log"}]`,
-			`collect config entry 2 (/var/log/x.log): field "topic": "web log" is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249): rename it`},
+			`collect config entry 2 (/var/log/x.log): field "topic": "web log" is not a valid Kafka topic name: ' ' is not allowed (only letters, digits, '.', '_', '-'): rename it`},
 		{`[{"path":"/a","topic":".."}]`, "not a valid Kafka topic"},
 		{`[{"path":"/a","topic":"` + strings.Repeat("x", 250) + `"}]`, "not a valid Kafka topic"},
 		{`[{"path":"/a"}]`, `field "topic": missing`},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
@@ -44,9 +45,6 @@ type Kafka struct {
 	// file is rotated, DeadLetterFiles rotated files are kept.
 	DeadLetterMaxBytes int64
 	DeadLetterFiles    int
-	// TopicRefreshInterval: how often the partition counts of the topics
-	// written to are read again, so partitions added to a topic are used.
-	TopicRefreshInterval time.Duration
 }
 
 // InflightBytesFor is the default max_inflight_bytes: a quarter of
@@ -92,6 +90,12 @@ type Agent struct {
 	MemoryLimit         int64 // Go's soft memory limit (bytes; 0 = none)
 }
 
+// CollectPolicy is what this host lets a remote collect config read
+// (allowed_paths, allow_journal).
+func (a Agent) CollectPolicy() collect.Policy {
+	return collect.Policy{AllowedPaths: a.AllowedPaths, AllowJournal: a.AllowJournal}
+}
+
 // Log configures the agent's own log.
 type Log struct {
 	Level  string
@@ -102,7 +106,7 @@ type Log struct {
 func Default() Config {
 	c := Config{
 		Kafka: Kafka{
-			Client:          kafkaconf.Settings{Brokers: []string{"127.0.0.1:9092"}, Version: kafkaconf.DefaultVersion, ClientID: "logagent"},
+			Client:          kafkaconf.Defaults("logagent"),
 			ChanMaxSize:     5000,
 			RequiredAcks:    "all",
 			Compression:     "none",
@@ -110,9 +114,6 @@ func Default() Config {
 			// MaxInflightBytes follows Agent.MemoryLimit (below).
 			DeadLetterMaxBytes: 64 << 20,
 			DeadLetterFiles:    1,
-			// Kafka's producers re-read metadata every 5 minutes
-			// (metadata.max.age.ms); the transfer's default is 30 s.
-			TopicRefreshInterval: 30 * time.Second,
 		},
 		Etcd: Etcd{
 			Endpoints:      []string{"127.0.0.1:2379"},
@@ -167,21 +168,13 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	k.Idempotent = f.Bool("kafka", "idempotent", k.Idempotent)
 	k.DeadLetterMaxBytes = f.Size("kafka", "dead_letter_max_bytes", k.DeadLetterMaxBytes, 4<<10, 1<<40)
 	k.DeadLetterFiles = f.Int("kafka", "dead_letter_files", k.DeadLetterFiles, 0, 100)
-	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
 
 	e := &c.Etcd
 	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")
 	e.DialTimeout = f.Duration("etcd", "dial_timeout", e.DialTimeout, time.Second, 100*time.Millisecond, 5*time.Minute, "timeout")
 	e.CollectLogKey = f.String("etcd", "collect_log_key", e.CollectLogKey)
 	e.Username = f.String("etcd", "username", "")
-	e.Password = f.String("etcd", "password", "")
-	if file := f.String("etcd", "password_file", ""); file != "" {
-		// From a file readable only by the agent, so the secret is in
-		// neither the ini nor the environment.
-		pw, err := settings.ReadSecretFile(file)
-		f.Check("etcd", "password_file", file, err)
-		e.Password = pw
-	}
+	e.Password = f.Secret("etcd", "password")
 	e.TLS = tlsconf.Read(f, "etcd", "")
 	if strings.Count(e.CollectLogKey, "%s") != 1 || strings.Count(e.CollectLogKey, "%") != 1 {
 		f.Check("etcd", "collect_log_key", e.CollectLogKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/collect_config"))

@@ -1,6 +1,7 @@
 // Package etcdclient builds the etcd client of the agent's [etcd] settings
-// (endpoints, dial timeout, TLS, username and password), shared by the
-// agent's status publisher and the operator CLI.
+// (endpoints, dial timeout, TLS, username and password): the one place that
+// knows them. The agent's one client (config watch and status publisher)
+// and the operator CLI's come from New.
 package etcdclient
 
 import (
@@ -15,14 +16,21 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/pkg/backoff"
 )
 
-// New returns a client for e. It does not dial: the first request does,
-// bounded by the caller's context.
+// ErrSettings marks a client that cannot be built from the settings (TLS
+// files): retrying does not help.
+var ErrSettings = errors.New("etcd client settings")
+
+// New returns a client for e. Without a username it does not dial: the
+// first request does, bounded by the caller's context. With one, it
+// authenticates now, so an unreachable etcd or a refused password fails
+// here (see Connect).
 func New(e config.Etcd) (*clientv3.Client, error) {
 	tlsCfg, err := e.TLS.Config()
 	if err != nil {
-		return nil, fmt.Errorf("etcd TLS settings: %w", err)
+		return nil, fmt.Errorf("%w: TLS: %w", ErrSettings, err)
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints, DialTimeout: e.DialTimeout,
 		Username: e.Username, Password: e.Password, TLS: tlsCfg,
@@ -34,6 +42,28 @@ func New(e config.Etcd) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	return cli, nil
+}
+
+// Connect calls New until it succeeds or ctx ends, waiting with bo
+// between attempts and telling failed about each failure (explained). A
+// settings error is returned at once.
+func Connect(ctx context.Context, e config.Etcd, bo *backoff.Backoff, failed func(error)) (*clientv3.Client, error) {
+	for {
+		cli, err := New(e)
+		switch {
+		case err == nil:
+			return cli, nil
+		case errors.Is(err, ErrSettings):
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		failed(Explain(err, e))
+		if err := bo.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Explain turns a failed request into an operator's message: an

@@ -54,7 +54,7 @@ func BenchmarkTailToKafka(b *testing.B) {
 			PollInterval: 10 * time.Millisecond, CloseInactive: time.Minute, PartialFlush: time.Second, StopTimeout: 10 * time.Second,
 			Store: store, Sender: snd, Metrics: m, Log: logging.Discard()})
 		fi, _ := statFile(p)
-		key := Key(fi.dev, fi.ino, "bench")
+		key := checkpoint.FileKey(fi.dev, fi.ino, "bench")
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			if cp, ok := store.Get(key); ok && cp.Offset == size {

@@ -4,7 +4,8 @@ package harvester
 //
 // A file that appears and is rotated out of the glob (or deleted) between
 // two scans was never read: with busy services a quarter of the lines. So
-// the task watches, with inotify (inotify.go; one instance for all tasks),
+// the task watches, with inotify (internal/dirwatch; one instance for all
+// tasks, shared through dirhub.go),
 // the directories its glob can match, and opens a file whose name matches at its create event: the open
 // descriptor holds the file, however soon it is renamed or deleted, and the
 // next scan (a few milliseconds later, coalescing the burst) identifies it
@@ -27,9 +28,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 )
 
 // settleDelay is how long a scan triggered by a directory event waits for
@@ -57,7 +57,7 @@ type discovery struct {
 
 	// Files whose checkpoint covered them when last checked (see readToEnd),
 	// by key; scan goroutine only.
-	complete map[string]completeFile
+	complete map[checkpoint.Key]completeFile
 	gen      int // scans so far
 }
 
@@ -181,40 +181,40 @@ func (d *discovery) sync() {
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
 // event handles one directory event, on the hub's goroutine. Writes raise
-// none (see dirWatch): a followed file's growth reaches its harvester by
+// none (see dirwatch): a followed file's growth reaches its harvester by
 // itself.
-func (d *discovery) event(ev dirEvent) {
+func (d *discovery) event(ev dirwatch.Event) {
 	switch {
-	case ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
-		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.name); ok && ev.mask&unix.IN_ISDIR == 0 {
-			if d.pin(ev.name, ev.name) {
+	case ev.Arrived():
+		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.Name); ok && !ev.IsDir() {
+			if d.pin(ev.Name, ev.Name) {
 				d.t.rescanSoon()
 			}
 			return
 		}
-		if old, ok := d.moved[ev.cookie]; ok && ev.mask&unix.IN_MOVED_TO != 0 {
+		if old, ok := d.moved[ev.Cookie]; ok && ev.MovedIn() {
 			// A matching file renamed out of the glob: open it under its
 			// new name in case it was never seen under the old one.
-			delete(d.moved, ev.cookie)
-			if d.pin(ev.name, old) {
+			delete(d.moved, ev.Cookie)
+			if d.pin(ev.Name, old) {
 				d.t.rescanSoon()
 			}
 			return
 		}
-		if ev.mask&unix.IN_ISDIR != 0 {
+		if ev.IsDir() {
 			d.mu.Lock()
-			leaf := d.dirs[filepath.Dir(ev.name)]
+			leaf := d.dirs[filepath.Dir(ev.Name)]
 			d.mu.Unlock()
 			if !leaf {
 				d.t.rescanSoon() // a directory a deeper level of the glob may match
 			}
 		}
-	case ev.mask&unix.IN_MOVED_FROM != 0:
-		if d.t.matches(ev.name) {
+	case ev.MovedAway():
+		if d.t.matches(ev.Name) {
 			if len(d.moved) >= 256 { // halves never seen: moved out of the watched directories
 				clear(d.moved)
 			}
-			d.moved[ev.cookie] = ev.name
+			d.moved[ev.Cookie] = ev.Name
 		}
 	}
 }
@@ -232,7 +232,7 @@ func (d *discovery) pin(path, name string) bool {
 		return false // gone already, or refused by the checked open: the scan logs why if it is still there
 	}
 	fi.path = name
-	if t.Live(Key(fi.dev, fi.ino, t.o.Entry.Topic)) {
+	if t.Live(checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)) {
 		f.Close()
 		return false
 	}
@@ -293,7 +293,7 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 			continue
 		}
 		fi.path = p.fi.path
-		key := Key(fi.dev, fi.ino, t.o.Entry.Topic)
+		key := checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)
 		if pendingKey(*starts, key) || t.Live(key) {
 			p.f.Close()
 			continue
@@ -322,7 +322,7 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 // never be read (every other generation of a file deleted and recreated
 // with the same size). So the fingerprint is compared once, and again only
 // when the inode's change time moved. f is the open file, or nil.
-func (t *Task) readToEnd(key string, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
+func (t *Task) readToEnd(key checkpoint.Key, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
 	d := &t.disc
 	if c, ok := d.complete[key]; ok && c.ctime == fi.ctime {
 		d.complete[key] = completeFile{fi.ctime, d.gen}
@@ -344,7 +344,7 @@ func (t *Task) readToEnd(key string, fi fileInfo, cp checkpoint.Entry, f *os.Fil
 		return false // another file in that inode: the scan identifies it
 	}
 	if d.complete == nil {
-		d.complete = map[string]completeFile{}
+		d.complete = map[checkpoint.Key]completeFile{}
 	}
 	d.complete[key] = completeFile{fi.ctime, d.gen}
 	return true

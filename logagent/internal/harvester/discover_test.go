@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
 
@@ -126,7 +127,7 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
 	t.Cleanup(e.task.Stop)
-	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path + "|t") })
+	waitFor(t, "the first scan", func() bool { return e.store.Seen(e.task.o.Entry.Path, "t") })
 	sub := filepath.Join(e.dir, "svc")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -155,8 +156,8 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 // whose path is taken by a new file (rename rotation) has its task scan at
 // once, instead of after scan_interval (a minute here).
 func TestRotationOfFollowedFileTriggersScan(t *testing.T) {
-	startDirWatch = func() (*dirWatch, error) { return nil, errors.New("no inotify in this test") }
-	t.Cleanup(func() { startDirWatch = newDirWatch })
+	startDirWatch = func() (*dirwatch.Watch, error) { return nil, errors.New("no inotify in this test") }
+	t.Cleanup(func() { startDirWatch = dirwatch.New })
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
 	appendTo(t, p, nl("a", 1, 5)...)
@@ -191,7 +192,7 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 			ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
 			PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: snd, Metrics: e.m, Log: logging.Discard()})
 		t.Cleanup(task.Stop)
-		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path + "|" + topic) })
+		waitFor(t, "the first scan of "+topic, func() bool { return e.store.Seen(es[0].Path, topic) })
 		return task
 	}
 	first, second := &fakeSender{}, &fakeSender{}

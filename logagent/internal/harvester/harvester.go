@@ -4,6 +4,12 @@
 // inode and a fingerprint of its first bytes) through an open descriptor,
 // so a rename never skips the old file's last lines and a new file at the
 // path gets its own harvester from offset 0.
+//
+// It holds the file task (glob scans, discovery, identity, restart
+// recovery, one claim per file and topic) and the per-file harvester with
+// its scheduler. It does not split lines (internal/linereader), decode
+// formats (internal/decode), talk to inotify (internal/dirwatch), or store
+// positions (internal/checkpoint).
 package harvester
 
 import (
@@ -26,6 +32,8 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/ack"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/decode"
+	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/record"
@@ -71,7 +79,7 @@ const FingerprintSize = 1024
 // harvester follows one file through an open descriptor.
 type harvester struct {
 	o    *Options
-	key  string
+	key  checkpoint.Key
 	dev  uint64
 	ino  uint64
 	path atomic.Pointer[string]
@@ -82,8 +90,8 @@ type harvester struct {
 	kafkaKey []byte // id as the records' Kafka key
 	eventIDs *record.EventIDs
 	tracker  *ack.Tracker
-	lr       *lineReader
-	dec      *decoder
+	lr       *linereader.Reader
+	dec      *decode.Decoder
 	k8s      *record.Kubernetes
 	fpLen    int64  // bytes the stored fingerprint covers
 	fp       string // the fingerprint
@@ -194,7 +202,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 		scratches.Put(sc)
 	}
 	h.buf, h.out = nil, nil
-	h.lr.release()
+	h.lr.Release()
 	return wait, done
 }
 
@@ -235,7 +243,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 				h.o.Log.Error("read file start; will reopen at the next scan", "path", *h.path.Load(), "err", err)
 				return 0, true
 			}
-			if size < h.lr.readPos() || !same {
+			if size < h.lr.Pos() || !same {
 				if err := h.truncated(size); err != nil {
 					h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
 					return 0, true
@@ -254,7 +262,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			}
 			h.lastSize = size
 		}
-		h.lr.size = size
+		h.lr.SetSize(size)
 		n, more, err := h.readAvailable(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -287,14 +295,14 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 
 		// A partial last line is sent after PartialFlush without growth,
 		// flagged; the checkpoint then covers it, so it is not resent.
-		if h.lr.pending() && n == 0 {
+		if h.lr.Pending() && n == 0 {
 			if h.partialSince.IsZero() {
 				h.partialSince = now
 			} else if now.Sub(h.partialSince) >= h.o.PartialFlush {
-				line, start, end, trunc := h.lr.flush()
-				evs := h.dec.add(line, start, end, trunc, now)
+				line, start, end, trunc := h.lr.Flush()
+				evs := h.dec.Add(line, start, end, trunc, now)
 				for _, ev := range evs {
-					ev.flag(record.FlagPartial)
+					ev.Flag(record.FlagPartial)
 				}
 				if err := h.emit(ctx, evs, now); err != nil {
 					return 0, true
@@ -304,13 +312,13 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 		} else {
 			h.partialSince = time.Time{}
 		}
-		if err := h.emit(ctx, h.dec.expire(now), now); err != nil {
+		if err := h.emit(ctx, h.dec.Expire(now), now); err != nil {
 			return 0, true
 		}
 		if err := h.flush(ctx); err != nil {
 			return 0, true
 		}
-		holding := h.lr.pending() || h.dec.holding()
+		holding := h.lr.Pending() || h.dec.Holding()
 		inFlight := h.tracker.Pending() > 0
 		if n == 0 && !holding && !inFlight && now.Sub(h.lastData) >= h.o.CloseInactive {
 			h.o.Log.Debug("closing inactive file", "path", *h.path.Load())
@@ -324,7 +332,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			h.w.stop()
 			h.w = nil
 		case !active && h.w == nil:
-			w, err := watchDescriptor(h.f, h.lr.readPos())
+			w, err := watchDescriptor(h.f, h.lr.Pos())
 			if err != nil {
 				h.o.Log.Error("watch file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
 				return 0, true
@@ -404,9 +412,9 @@ var startSeed = maphash.MakeSeed()
 // readAvailable sends the complete lines up to EOF, or up to stepBytes
 // (more: there is more to read), and returns the bytes consumed.
 func (h *harvester) readAvailable(ctx context.Context) (n int64, more bool, err error) {
-	startPos := h.lr.readPos()
+	startPos := h.lr.Pos()
 	defer func() {
-		h.o.Metrics.BytesRead.Add(float64(h.lr.readPos() - startPos))
+		h.o.Metrics.BytesRead.Add(float64(h.lr.Pos() - startPos))
 		if ferr := h.flush(ctx); ferr != nil && err == nil {
 			err = ferr
 		}
@@ -421,18 +429,18 @@ func (h *harvester) readAvailable(ctx context.Context) (n int64, more bool, err 
 				return 0, false, err
 			}
 			now = time.Now()
-			if h.lr.readPos()-startPos >= stepBytes {
-				return h.lr.readPos() - startPos, true, nil
+			if h.lr.Pos()-startPos >= stepBytes {
+				return h.lr.Pos() - startPos, true, nil
 			}
 		}
-		line, start, end, trunc, err := h.lr.next()
+		line, start, end, trunc, err := h.lr.Next()
 		if errors.Is(err, io.EOF) {
-			return h.lr.readPos() - startPos, false, nil
+			return h.lr.Pos() - startPos, false, nil
 		}
 		if err != nil {
 			return 0, false, fmt.Errorf("read %s: %w", *h.path.Load(), err)
 		}
-		if err := h.emit(ctx, h.dec.add(line, start, end, trunc, now), now); err != nil {
+		if err := h.emit(ctx, h.dec.Add(line, start, end, trunc, now), now); err != nil {
 			return 0, false, err
 		}
 	}
@@ -449,13 +457,13 @@ func (h *harvester) truncated(size int64) error {
 		// (copytruncate's app.log.1) is recognised and continued.
 		old.Offset = h.tracker.Offset()
 		old.Path = ""
-		h.o.Store.Put(retiredPrefix+old.ID+"|"+h.o.Entry.Topic, old)
+		h.o.Store.Put(checkpoint.RetiredKey(old.ID, h.o.Entry.Topic), old)
 	}
-	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.readPos())
-	if err := h.lr.reset(0); err != nil {
+	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.Pos())
+	if err := h.lr.Reset(0); err != nil {
 		return err
 	}
-	h.dec.reset()
+	h.dec.Reset()
 	id := newID()
 	// The fingerprint of zero bytes, as identify computes it for an empty
 	// file: a restart before the file is re-fingerprinted must find the
@@ -481,27 +489,27 @@ func (h *harvester) truncated(size int64) error {
 // sent so its ack can never be missed. now is when they were read: the
 // @timestamp of events that carry none. Queued events go to the sink in
 // batches of sendBatch, and at the end of every read (flush).
-func (h *harvester) emit(ctx context.Context, evs []*event, now time.Time) error {
+func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time) error {
 	for _, ev := range evs {
-		checkUTF8(ev)
+		ev.CheckUTF8()
 		path := *h.path.Load()
-		ts := ev.ts
+		ts := ev.Time
 		if ts.IsZero() {
 			ts = now
 		}
 		r := record.Record{
-			// Message only lives while r is encoded below, and ev.msg is
+			// Message only lives while r is encoded below, and ev.Msg is
 			// not written meanwhile: no need for a copy.
-			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.msg), len(ev.msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
-			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.start, Flags: ev.flags,
-			Fields: h.o.Entry.Fields, JSON: ev.json, Stream: ev.stream, Kubernetes: h.k8s,
-			EventID: h.eventIDs.ID(ev.start),
+			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
+			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.Start, Flags: ev.Flags,
+			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
+			EventID: h.eventIDs.ID(ev.Start),
 		}
 		from := len(h.buf)
 		h.buf = r.AppendJSON(h.buf)
 		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
-			Offset: ev.start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.end)})
-		h.lastEnd = ev.end
+			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: h.tracker.Add(ev.End)})
+		h.lastEnd = ev.End
 		if len(h.out) == sendBatch || len(h.buf) >= sendBatchBytes {
 			if err := h.send(ctx); err != nil {
 				return err

@@ -391,8 +391,8 @@ func TestInodeReuse(t *testing.T) {
 	appendTo(t, p, "new content 1\n", "new content 2\n")
 	fi, _ := statFile(p)
 	// A checkpoint of an older, deleted file that had this inode.
-	e.store.Put(Key(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino, FPLen: 10, FP: "0123456789abcdef0123456789abcdef", Offset: 20})
-	e.store.MarkSeen(filepath.Join(e.dir, "app.log") + "|t")
+	e.store.Put(checkpoint.FileKey(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino, FPLen: 10, FP: "0123456789abcdef0123456789abcdef", Offset: 20})
+	e.store.MarkSeen(filepath.Join(e.dir, "app.log"), "t")
 	e.start(t, `{"path":"DIR/app.log","topic":"t"}`)
 	waitFor(t, "both lines", func() bool { return hasAll(t, e.snd.all(), []string{"new content 1", "new content 2"}) })
 	if e.snd.all()[0].Key == "oldid" {
@@ -410,10 +410,10 @@ func TestShortFileFingerprintGrows(t *testing.T) {
 	waitFor(t, "more", func() bool { return len(e.snd.all()) == 31 })
 	fi, _ := statFile(p)
 	waitFor(t, "fingerprint extended", func() bool {
-		cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+		cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
 		return cp.FPLen == FingerprintSize
 	})
-	cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+	cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
 	if cp.ID != e.snd.all()[0].Key {
 		t.Fatal("id changed when the fingerprint grew")
 	}
@@ -552,7 +552,7 @@ func TestBackpressureKeepsCheckpoint(t *testing.T) {
 	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "lines sent", func() bool { return len(e.snd.all()) == 5 })
 	fi, _ := statFile(p)
-	cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+	cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
 	if cp.Offset != 0 {
 		t.Fatalf("checkpoint moved to %d without any ack", cp.Offset)
 	}
@@ -957,10 +957,10 @@ func TestStopWhileWorkersBlocked(t *testing.T) {
 	}
 }
 
-func (t *Task) runningKeys() []string {
+func (t *Task) runningKeys() []checkpoint.Key {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var keys []string
+	var keys []checkpoint.Key
 	for k := range t.running {
 		keys = append(keys, k)
 	}

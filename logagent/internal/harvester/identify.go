@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -121,11 +120,10 @@ var copyMaxWait = 30 * time.Second // a variable for tests
 // A file that may still become such a copy (shorter than TailOff, or the
 // original not truncated yet) and was written in the last copySettle
 // returns errCopyNotSettled, for at most copyMaxWait.
-func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entry, bool, error) {
-	suffix := "|" + t.o.Entry.Topic
+func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (checkpoint.Entry, bool, error) {
 	unsettled := false
 	for k, cp := range t.o.Store.Entries() {
-		if k == key || !strings.HasSuffix(k, suffix) || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
+		if k == key || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
 			continue
 		}
 		if cp.TailOff <= 0 {
@@ -137,7 +135,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 			// (retired: truncated or replaced) continues from 0 under its
 			// id; one whose original still starts the same is a
 			// distinct file (or a plain cp) and gets its own.
-			if cp.Offset == 0 && (strings.HasPrefix(k, retiredPrefix) || !t.stillHolds(cp, int64(cp.FPLen), cp.FP)) {
+			if cp.Offset == 0 && (k.IsRetired() || !t.stillHolds(cp, int64(cp.FPLen), cp.FP)) {
 				return cp, true, nil
 			}
 			continue
@@ -156,7 +154,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key, sum string) (checkpoint.Entr
 		if tail != cp.Tail {
 			continue // the same first KiB, other content: a distinct file
 		}
-		if !strings.HasPrefix(k, retiredPrefix) && t.stillHolds(cp, cp.TailOff, cp.Tail) {
+		if !k.IsRetired() && t.stillHolds(cp, cp.TailOff, cp.Tail) {
 			unsettled = true // copytruncate not truncated yet, or a plain copy
 			continue
 		}
@@ -189,10 +187,6 @@ func (t *Task) mayWait(path string) bool {
 	}
 	return now.Sub(since) < copyMaxWait
 }
-
-// retiredPrefix marks the entry of a file's earlier generation (see
-// harvester.truncated).
-const retiredPrefix = "retired:"
 
 // stillHolds reports whether cp's file, at its stored path (which follows
 // renames), still holds the bytes before end whose hash is sum (tailSum):

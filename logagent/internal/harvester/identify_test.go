@@ -76,7 +76,7 @@ func TestCopyTruncateCopyInProgress(t *testing.T) {
 	}
 	fi, _ := statFile(p)
 	waitFor(t, "the checkpoint at the end", func() bool {
-		cp, _ := e.store.Get(Key(fi.dev, fi.ino, "t"))
+		cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
 		return cp.Offset == int64(len(data))
 	})
 	half := len(data) / 2
@@ -113,10 +113,10 @@ func TestInodeReuseSameHeader(t *testing.T) {
 	}
 	fi, _ := statFile(p)
 	// The checkpoint of the deleted file that had this inode, all shipped.
-	e.store.Put(Key(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino,
+	e.store.Put(checkpoint.FileKey(fi.dev, fi.ino, "t"), checkpoint.Entry{ID: "oldid", Path: p, Device: fi.dev, Inode: fi.ino,
 		FPLen: FingerprintSize, FP: fingerprintOf([]byte(old[:FingerprintSize])), Offset: int64(len(old)),
 		TailOff: int64(len(old)), Tail: fingerprintOf([]byte(old[len(old)-TailSize:]))})
-	e.store.MarkSeen(p + "|t")
+	e.store.MarkSeen(p, "t")
 	e.start(t, `{"path":"DIR/app.csv","topic":"t"}`)
 	want := append([]string{strings.TrimSuffix(header, "\n")}, trimmed(nl("new", 1, 20))...)
 	waitFor(t, "the whole new file", func() bool { return hasAll(t, e.snd.all(), want) })

@@ -3,6 +3,8 @@ package harvester
 import (
 	"path/filepath"
 	"sync"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 )
 
 // Owners makes one file go to one topic once, whatever the collect entries
@@ -11,8 +13,8 @@ import (
 // same checkpoint key: every line sent twice, and a truncated generation
 // given two ids. Validation cannot catch it (globs overlap through the files
 // that happen to exist, and through renames), so the tasks of one agent
-// share this registry of claims, keyed like the checkpoints by (device,
-// inode, topic). The same file to two topics has two keys: a deliberate
+// share this registry of claims, keyed by checkpoint key (device, inode,
+// topic). The same file to two topics has two keys: a deliberate
 // fan-out.
 //
 // Who wins is deterministic: of the running entries with the topic whose
@@ -25,9 +27,9 @@ import (
 // left, under the same file id: nothing re-read, nothing skipped.
 type Owners struct {
 	mu     sync.Mutex
-	claims map[string]claim // checkpoint key → who reads it
+	claims map[checkpoint.Key]claim // checkpoint key → who reads it
 	tasks  map[*Task]bool
-	told   map[string]*Task // key → the task last told it does not own it (logged once)
+	told   map[checkpoint.Key]*Task // key → the task last told it does not own it (logged once)
 }
 
 type claim struct {
@@ -37,11 +39,11 @@ type claim struct {
 
 // NewOwners returns an empty registry for the tasks of one agent.
 func NewOwners() *Owners {
-	return &Owners{claims: map[string]claim{}, tasks: map[*Task]bool{}, told: map[string]*Task{}}
+	return &Owners{claims: map[checkpoint.Key]claim{}, tasks: map[*Task]bool{}, told: map[checkpoint.Key]*Task{}}
 }
 
 // Owner is the collect entry (its path) whose task holds the key.
-func (o *Owners) Owner(key string) (entry string, ok bool) {
+func (o *Owners) Owner(key checkpoint.Key) (entry string, ok bool) {
 	if o == nil {
 		return "", false
 	}
@@ -89,7 +91,7 @@ func before(u, t *Task) bool {
 // claim reports whether t may harvest the file with key, known as path:
 // nobody else holds it and no earlier running entry with the topic matches
 // path (that one takes it).
-func (t *Task) claim(key, path string) bool {
+func (t *Task) claim(key checkpoint.Key, path string) bool {
 	o := t.o.Owners
 	if o == nil {
 		return true
@@ -119,7 +121,7 @@ func (t *Task) claim(key, path string) bool {
 // release gives up t's claim on key once its harvester ended (or never
 // started), and asks the other entries with the topic that match the file
 // to scan: one of them may take it over.
-func (t *Task) release(key string) {
+func (t *Task) release(key checkpoint.Key) {
 	o := t.o.Owners
 	if o == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
@@ -25,19 +26,20 @@ func TestOwnersClaim(t *testing.T) {
 	noGz := ownerTask(o, 3, "/var/log/app/*", "v", "*.gz")
 	late := ownerTask(o, 4, "/var/log/app/*", "v")
 	for _, tc := range []struct {
-		name      string
-		task      *Task
-		key, path string
-		want      bool
+		name string
+		task *Task
+		key  checkpoint.Key
+		path string
+		want bool
 	}{
-		{"a later entry yields to an earlier one matching the file, even when it asks first", aOnly, "1:1|t", "/var/log/app/a.log", false},
-		{"the earlier entry claims it", all, "1:1|t", "/var/log/app/a.log", true},
-		{"and may claim it again", all, "1:1|t", "/var/log/app/a.log", true},
-		{"another topic is a fan-out, not a conflict", other, "1:1|u", "/var/log/app/a.log", true},
-		{"a file only the later entry matches is its own", aOnly, "1:2|t", "/var/log/app/a.old", true},
-		{"once claimed, an earlier entry matching it after a rename waits", all, "1:2|t", "/var/log/app/a2.log", false},
-		{"an earlier entry that excludes the file does not take it", late, "1:3|v", "/var/log/app/x.gz", true},
-		{"the earlier entry finds it claimed", noGz, "1:3|v", "/var/log/app/x.gz", false},
+		{"a later entry yields to an earlier one matching the file, even when it asks first", aOnly, checkpoint.FileKey(1, 1, "t"), "/var/log/app/a.log", false},
+		{"the earlier entry claims it", all, checkpoint.FileKey(1, 1, "t"), "/var/log/app/a.log", true},
+		{"and may claim it again", all, checkpoint.FileKey(1, 1, "t"), "/var/log/app/a.log", true},
+		{"another topic is a fan-out, not a conflict", other, checkpoint.FileKey(1, 1, "u"), "/var/log/app/a.log", true},
+		{"a file only the later entry matches is its own", aOnly, checkpoint.FileKey(1, 2, "t"), "/var/log/app/a.old", true},
+		{"once claimed, an earlier entry matching it after a rename waits", all, checkpoint.FileKey(1, 2, "t"), "/var/log/app/a2.log", false},
+		{"an earlier entry that excludes the file does not take it", late, checkpoint.FileKey(1, 3, "v"), "/var/log/app/x.gz", true},
+		{"the earlier entry finds it claimed", noGz, checkpoint.FileKey(1, 3, "v"), "/var/log/app/x.gz", false},
 	} {
 		if got := tc.task.claim(tc.key, tc.path); got != tc.want {
 			t.Errorf("%s: claim = %v, want %v", tc.name, got, tc.want)
@@ -48,7 +50,7 @@ func TestOwnersClaim(t *testing.T) {
 	// asked to scan and may claim it; the owner's entry is stopping, so it
 	// no longer comes first.
 	all.cancel()
-	all.release("1:1|t")
+	all.release(checkpoint.FileKey(1, 1, "t"))
 	select {
 	case <-aOnly.kick:
 	default:
@@ -59,10 +61,10 @@ func TestOwnersClaim(t *testing.T) {
 		t.Fatal("an entry of another topic was asked to scan")
 	default:
 	}
-	if !aOnly.claim("1:1|t", "/var/log/app/a.log") {
+	if !aOnly.claim(checkpoint.FileKey(1, 1, "t"), "/var/log/app/a.log") {
 		t.Fatal("the released file was not handed to the other entry")
 	}
-	if e, _ := o.Owner("1:1|t"); e != "/var/log/app/a*.log" {
+	if e, _ := o.Owner(checkpoint.FileKey(1, 1, "t")); e != "/var/log/app/a*.log" {
 		t.Fatalf("owner %q, want the second entry", e)
 	}
 }

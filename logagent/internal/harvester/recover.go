@@ -3,7 +3,6 @@ package harvester
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -24,10 +23,9 @@ import (
 // checkpoint's fingerprint and be longer than its offset; it is then
 // continued from there under its id, like a file the glob matched.
 func (t *Task) recoverRotated() []pinnedFile {
-	suffix := "|" + t.o.Entry.Topic
 	lost := map[string]map[[2]uint64]checkpoint.Entry{} // directory → (device, inode) → checkpoint
 	for key, cp := range t.o.Store.Entries() {
-		if !strings.HasSuffix(key, suffix) || strings.HasPrefix(key, "retired:") || cp.Path == "" || cp.FPLen == 0 || !t.matches(cp.Path) {
+		if !key.IsFile() || key.Topic() != t.o.Entry.Topic || cp.Path == "" || cp.FPLen == 0 || !t.matches(cp.Path) {
 			continue
 		}
 		if fi, err := statFile(cp.Path); err == nil && fi.dev == cp.Device && fi.ino == cp.Inode {

@@ -1,5 +1,7 @@
 package harvester
 
+import "github.com/logcollect/logcollect/logagent/internal/checkpoint"
+
 // renamedTo reports whether the file fi, known under old, is now named
 // path: old no longer holds it. With hard links, both names hold it and the
 // old one is kept, rather than flipping the name at every scan.
@@ -17,7 +19,7 @@ func renamedTo(old, path string, fi fileInfo) bool {
 // written only when the file was first seen made a rotated file at rest
 // look gone after checkpoint_retention, and read again from 0 under a new
 // id. h is nil when no harvester follows the file.
-func (t *Task) followRename(h *harvester, key, old, path string, fi fileInfo) {
+func (t *Task) followRename(h *harvester, key checkpoint.Key, old, path string, fi fileInfo) {
 	if !renamedTo(old, path, fi) {
 		return
 	}

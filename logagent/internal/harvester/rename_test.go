@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 )
 
 // TestRotatedFileSurvivesRetention: logrotate renames app.log to app.log.1,
@@ -38,7 +40,7 @@ func TestRotatedFileSurvivesRetention(t *testing.T) {
 			appendTo(t, p, nl("b", 1, 3)...)
 			want := append(trimmed(nl("a", 1, 20)), trimmed(nl("b", 1, 3))...)
 			waitFor(t, "the new app.log", func() bool { return hasAll(t, e.snd.all(), want) })
-			key := Key(fi.dev, fi.ino, "t")
+			key := checkpoint.FileKey(fi.dev, fi.ino, "t")
 			if tc.glob == "DIR/app.log*" {
 				waitFor(t, "the stored path to follow the rename", func() bool {
 					cp, _ := e.store.Get(key)

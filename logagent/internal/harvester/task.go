@@ -20,12 +20,16 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/decode"
+	"github.com/logcollect/logcollect/logagent/internal/linereader"
+	"github.com/logcollect/logcollect/pkg/logging"
 )
 
 // Task runs the harvesters of one collect entry: it rescans the entry's
@@ -46,9 +50,9 @@ type Task struct {
 	disc      discovery
 	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
 
-	mu        sync.Mutex
-	running   map[string]*harvester
-	lastError map[string]time.Time // path → when an open error was last logged
+	mu      sync.Mutex
+	running map[checkpoint.Key]*harvester
+	errLog  *logging.Limited // per path, a line a minute
 }
 
 // Start begins scanning.
@@ -57,7 +61,7 @@ func Start(o Options) *Task {
 		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[string]*harvester{}, lastError: map[string]time.Time{}}
+	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute)}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	t.o.rescan = t.rescanSoon
 	t.o.Owners.join(t)
@@ -90,7 +94,7 @@ func (t *Task) Stop() {
 }
 
 // Live reports whether a harvester of this task holds checkpoint key.
-func (t *Task) Live(key string) bool {
+func (t *Task) Live(key checkpoint.Key) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_, ok := t.running[key]
@@ -119,12 +123,6 @@ func (t *Task) loop() {
 	}
 }
 
-func (t *Task) seenKey() string { return t.o.Entry.Path + "|" + t.o.Entry.Topic }
-
-// Key is the checkpoint key of a file for a topic: the same file collected
-// to two topics keeps two positions.
-func Key(dev, ino uint64, topic string) string { return checkpoint.Key(dev, ino) + "|" + topic }
-
 func (t *Task) scan() {
 	e := &t.o.Entry
 	matches, err := filepath.Glob(e.Path)
@@ -132,7 +130,7 @@ func (t *Task) scan() {
 		t.o.Log.Error("bad path pattern", "path", e.Path, "err", err)
 		return
 	}
-	firstScan := !t.o.Store.Seen(t.seenKey())
+	firstScan := !t.o.Store.Seen(t.o.Entry.Path, t.o.Entry.Topic)
 	// Harvesters start after the loop, and only those whose ids are on
 	// disk (see persistNewIDs).
 	var starts []pendingStart
@@ -167,7 +165,7 @@ func (t *Task) scan() {
 			}
 			continue
 		}
-		key := Key(fi.dev, fi.ino, e.Topic)
+		key := checkpoint.FileKey(fi.dev, fi.ino, e.Topic)
 		if pendingKey(starts, key) {
 			continue // another name of a file this scan starts (hard link)
 		}
@@ -216,7 +214,7 @@ func (t *Task) scan() {
 		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp})
 	}
 	if firstScan {
-		t.o.Store.MarkSeen(t.seenKey())
+		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
 }
@@ -231,21 +229,13 @@ func (t *Task) following(path string) bool {
 		return false
 	}
 	t.mu.Lock()
-	h := t.running[Key(fi.dev, fi.ino, t.o.Entry.Topic)]
+	h := t.running[checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)]
 	t.mu.Unlock()
 	return h != nil && *h.path.Load() == path
 }
 
 func (t *Task) logOnce(path, msg string, args ...any) {
-	t.mu.Lock()
-	last := t.lastError[path]
-	if time.Since(last) < time.Minute {
-		t.mu.Unlock()
-		return
-	}
-	t.lastError[path] = time.Now()
-	t.mu.Unlock()
-	t.o.Log.Error(msg, append([]any{"path", path}, args...)...)
+	t.errLog.Log(t.o.Log, slog.LevelError, path, msg, append([]any{"path", path}, args...)...)
 }
 
 func fingerprint(f *os.File, n int64) (string, error) {
@@ -276,7 +266,7 @@ func fingerprintOf(buf []byte) string {
 //     ids (see copyOf);
 //   - otherwise new: from the end if the entry is seen for the first time
 //     and start is "end", else from 0.
-func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id string, offset int64, fp fileprint, err error) {
+func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan bool) (id string, offset int64, fp fileprint, err error) {
 	fpLen := min(fi.size, FingerprintSize)
 	sum, err := fingerprint(f, fpLen)
 	if err != nil {
@@ -330,7 +320,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 		if cp.FPLen > 0 {
 			retired := cp
 			retired.Path = ""
-			t.o.Store.Put(retiredPrefix+cp.ID+"|"+t.o.Entry.Topic, retired)
+			t.o.Store.Put(checkpoint.RetiredKey(cp.ID, t.o.Entry.Topic), retired)
 		}
 		return put(newID(), 0, checkpoint.Entry{})
 	}
@@ -355,13 +345,13 @@ func (t *Task) identify(f *os.File, fi fileInfo, key string, firstScan bool) (id
 type pendingStart struct {
 	f      *os.File
 	fi     fileInfo
-	key    string
+	key    checkpoint.Key
 	id     string
 	offset int64
 	fp     fileprint
 }
 
-func pendingKey(starts []pendingStart, key string) bool {
+func pendingKey(starts []pendingStart, key checkpoint.Key) bool {
 	for _, s := range starts {
 		if s.key == key {
 			return true
@@ -404,7 +394,7 @@ type fileprint struct {
 	sum string
 }
 
-func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset int64, fp fileprint) {
+func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id string, offset int64, fp fileprint) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		f.Close()
 		t.release(key)
@@ -412,7 +402,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key, id string, offset in
 		return
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
-		lr: newLineReader(f, offset, t.o.Entry.MaxLineBytes), dec: newDecoder(t.o.Entry), fpLen: fp.n, fp: fp.sum}
+		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
 	path := fi.path
 	h.path.Store(&path)
 	if t.o.Entry.Format == "docker" || t.o.Entry.Format == "cri" {

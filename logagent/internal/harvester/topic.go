@@ -24,11 +24,11 @@ func previousTopic(store *checkpoint.Store, entryPath, topic string) string {
 // read under it since, or the topic went back and forth). Only the same
 // collect entry takes over: another entry reading the same file to another
 // topic is a deliberate fan-out and starts where its start says.
-func (t *Task) fromPreviousTopic(f readerAt, fi fileInfo, key string) (checkpoint.Entry, bool, error) {
+func (t *Task) fromPreviousTopic(f readerAt, fi fileInfo, key checkpoint.Key) (checkpoint.Entry, bool, error) {
 	if t.prevTopic == "" {
 		return checkpoint.Entry{}, false, nil
 	}
-	prev, ok := t.o.Store.Get(Key(fi.dev, fi.ino, t.prevTopic))
+	prev, ok := t.o.Store.Get(checkpoint.FileKey(fi.dev, fi.ino, t.prevTopic))
 	if !ok || prev.Offset > fi.size || int64(prev.FPLen) > fi.size {
 		return checkpoint.Entry{}, false, nil
 	}

@@ -55,9 +55,9 @@ type Options struct {
 // Task follows one journal.
 type Task struct {
 	o        Options
-	key      string // checkpoint key: collect.Entry.Key
-	source   string // log.file.path of the records
-	kafkaKey []byte // one journal, one partition: ordered
+	key      checkpoint.Key // of the cursor: collect.Entry.JournalKey
+	source   string         // log.file.path of the records
+	kafkaKey []byte         // one journal, one partition: ordered
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -82,7 +82,7 @@ func Start(o Options) *Task {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	source := o.Entry.JournalOptions().Source()
-	t := &Task{o: o, key: o.Entry.Key(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
+	t := &Task{o: o, key: o.Entry.JournalKey(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
 		ctx: ctx, cancel: cancel, cursors: map[int64]string{}}
 	t.tracker = ack.New(0, t.acked)
 	t.wg.Add(1)
@@ -101,10 +101,10 @@ func (t *Task) Stop() {
 }
 
 // Live reports whether this task holds checkpoint key.
-func (t *Task) Live(key string) bool { return key == t.key }
+func (t *Task) Live(key checkpoint.Key) bool { return key == t.key }
 
 // Key is the task's checkpoint key.
-func (t *Task) Key() string { return t.key }
+func (t *Task) Key() checkpoint.Key { return t.key }
 
 // acked runs under the tracker's lock whenever the contiguous acknowledged
 // run grows to sequence seq.

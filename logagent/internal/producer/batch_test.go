@@ -308,7 +308,7 @@ func TestKeysForgotten(t *testing.T) {
 func TestAddedPartitionsGetRecords(t *testing.T) {
 	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"grow": 1}})
 	defer k.Close()
-	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 200 * time.Millisecond })
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 200 * time.Millisecond })
 	acks := &ackSet{}
 	send := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -365,7 +365,7 @@ func TestAddedPartitionsGetRecords(t *testing.T) {
 func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
 	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"mv": 1}, Brokers: 2})
 	defer k.Close()
-	s := newTestSink(t, k.Addr(), func(c *Config) { c.TopicRefreshInterval = 100 * time.Millisecond })
+	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 100 * time.Millisecond })
 	acks := &ackSet{}
 	waitAcked := func(n int) {
 		t.Helper()

@@ -21,6 +21,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/pkg/budget"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
 
@@ -64,9 +65,6 @@ type Config struct {
 	// files (path.1, path.2, ...) are kept beside it.
 	DeadLetterMaxBytes int64
 	DeadLetterBackups  int
-	// TopicRefreshInterval: partition counts are read again this often
-	// (sarama's Metadata.RefreshFrequency); 0 keeps sarama's 10 minutes.
-	TopicRefreshInterval time.Duration
 }
 
 // Defaults of the Config fields whose zero value means "default".
@@ -93,7 +91,7 @@ type Kafka struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	lastLog time.Time // of a retryable error; run goroutine only
+	retryLog *logging.Limited // a retryable error, at most every 5 s
 
 	prod atomic.Pointer[producer] // once connected; for tests, which post to it
 }
@@ -125,6 +123,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 		bytes: budget.New(cfg.MaxInflightBytes),
 		in:    make(chan []*Message, cfg.ChanMaxSize),
 		ctx:   ctx, cancel: cancel,
+		retryLog: logging.NewLimited(5 * time.Second),
 	}
 	k.wg.Add(1)
 	go k.run()
@@ -132,10 +131,12 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, ready *obs.Readiness)
 }
 
 func saramaConfig(cfg Config) (*sarama.Config, error) {
-	sc := sarama.NewConfig()
-	if err := cfg.Client.Apply(sc); err != nil {
-		return nil, fmt.Errorf("kafka client settings: %w", err)
-	}
+	return cfg.Client.NewConfig(func(sc *sarama.Config) error { return producerKnobs(cfg, sc) })
+}
+
+// producerKnobs are the agent's own settings on top of the shared client
+// settings.
+func producerKnobs(cfg Config, sc *sarama.Config) error {
 	switch cfg.RequiredAcks {
 	case "all", "":
 		sc.Producer.RequiredAcks = sarama.WaitForAll
@@ -144,26 +145,25 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	case "none":
 		sc.Producer.RequiredAcks = sarama.NoResponse
 	default:
-		return nil, fmt.Errorf("kafka required_acks %q: want all, leader or none", cfg.RequiredAcks)
+		return fmt.Errorf("kafka required_acks %q: want all, leader or none", cfg.RequiredAcks)
 	}
 	codecs := map[string]sarama.CompressionCodec{"": sarama.CompressionNone, "none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP,
 		"snappy": sarama.CompressionSnappy, "lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD}
 	codec, ok := codecs[cfg.Compression]
 	if !ok {
-		return nil, fmt.Errorf("kafka compression %q: want none, gzip, snappy, lz4 or zstd", cfg.Compression)
+		return fmt.Errorf("kafka compression %q: want none, gzip, snappy, lz4 or zstd", cfg.Compression)
 	}
 	sc.Producer.Compression = codec
 	if cfg.MaxMessageBytes > 0 {
 		sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
 	}
+	// Shorter than sarama's 30 s: a dead broker shows within seconds, so
+	// its records go back to resending (and readiness says so) sooner.
 	sc.Net.DialTimeout = 5 * time.Second
 	sc.Net.ReadTimeout = 10 * time.Second
 	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
-	if cfg.TopicRefreshInterval > 0 {
-		sc.Metadata.RefreshFrequency = cfg.TopicRefreshInterval
-	}
 	// Batching (read by producer.go): a partition's batch goes out once it
 	// holds 512 KiB or its oldest record waited 20 ms (when 1,000 files
 	// trickle lines, 5 ms meant a request per 50 lines and the request
@@ -176,10 +176,7 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 		sc.Producer.RequiredAcks = sarama.WaitForAll
 		sc.Net.MaxOpenRequests = 1
 	}
-	if err := sc.Validate(); err != nil {
-		return nil, fmt.Errorf("kafka producer settings: %w", err)
-	}
-	return sc, nil
+	return nil
 }
 
 // Send queues m, blocking while chan_max_size records or max_inflight_bytes
@@ -283,19 +280,10 @@ func (k *Kafka) InFlightBytes() int64 { return k.bytes.InUse() }
 func (k *Kafka) run() {
 	defer k.wg.Done()
 	bo := retryBackoff()
-	var client sarama.Client
-	for {
-		c, err := sarama.NewClient(k.cfg.Client.Brokers, k.scfg)
-		if err == nil {
-			client = c
-			break
-		}
-		// Broker unreachable is retryable: keep trying, records wait.
-		k.ready.Set("kafka", err)
-		k.log.Warn("connect to kafka; retrying", "brokers", k.cfg.Client.Brokers, "err", err, "attempt", bo.Attempt()+1)
-		if bo.Wait(k.ctx) != nil {
-			return
-		}
+	// Broker unreachable is retryable: keep trying, records wait.
+	client, err := k.cfg.Client.Connect(k.ctx, k.scfg, &bo, k.log, k.ready)
+	if err != nil {
+		return // closed while connecting
 	}
 	p := newProducer(k, client)
 	k.prod.Store(p)
@@ -370,10 +358,8 @@ func (k *Kafka) deadLetter(m *Message, reason error) {
 // most every 5 s.
 func (k *Kafka) retryable(err error, topic string, records int) {
 	k.ready.Set("kafka", err)
-	if now := time.Now(); now.Sub(k.lastLog) > 5*time.Second {
-		k.log.Warn("kafka produce failed; resending with backoff", "topic", topic, "records", records, "err", err, "in_flight", k.InFlight())
-		k.lastLog = now
-	}
+	k.retryLog.Log(k.log, slog.LevelWarn, "", "kafka produce failed; resending with backoff",
+		"topic", topic, "records", records, "err", err, "in_flight", k.InFlight())
 }
 
 // Class is how the sink handles a producer error.

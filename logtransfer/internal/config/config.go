@@ -39,18 +39,17 @@ type Config struct {
 
 // Kafka is [kafka].
 type Kafka struct {
-	Client kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_*
+	Client kafkaconf.Settings // brokers, version, client_id, tls_*, sasl_*, topic_refresh_interval
 
-	Topics               []string
-	TopicPattern         *regexp.Regexp // nil when unset
-	TopicRefreshInterval time.Duration
-	GroupID              string
-	InitialOffset        string // "oldest" or "newest"
-	BalanceStrategy      string
-	SessionTimeout       time.Duration
-	HeartbeatInterval    time.Duration
-	RebalanceTimeout     time.Duration
-	CommitInterval       time.Duration
+	Topics            []string
+	TopicPattern      *regexp.Regexp // nil when unset (re-evaluated every Client.TopicRefreshInterval)
+	GroupID           string
+	InitialOffset     string // "oldest" or "newest"
+	BalanceStrategy   string
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	CommitInterval    time.Duration
 }
 
 // ES is [es].
@@ -94,19 +93,14 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Kafka: Kafka{
-			Client: kafkaconf.Settings{
-				Brokers:  []string{"127.0.0.1:9092"},
-				Version:  kafkaconf.DefaultVersion,
-				ClientID: "logtransfer",
-			},
-			TopicRefreshInterval: 30 * time.Second,
-			GroupID:              "logtransfer",
-			InitialOffset:        "oldest",
-			BalanceStrategy:      "range",
-			SessionTimeout:       10 * time.Second,
-			HeartbeatInterval:    3 * time.Second,
-			RebalanceTimeout:     60 * time.Second,
-			CommitInterval:       time.Second,
+			Client:            kafkaconf.Defaults("logtransfer"),
+			GroupID:           "logtransfer",
+			InitialOffset:     "oldest",
+			BalanceStrategy:   "range",
+			SessionTimeout:    10 * time.Second,
+			HeartbeatInterval: 3 * time.Second,
+			RebalanceTimeout:  60 * time.Second,
+			CommitInterval:    time.Second,
 		},
 		ES: ES{
 			URLs:            []string{"http://127.0.0.1:9200"},
@@ -168,7 +162,6 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		f.Check("kafka", "topic_pattern", p, wrapWant(err, "a Go regular expression (RE2), matched against whole topic names"))
 		k.TopicPattern = re
 	}
-	k.TopicRefreshInterval = f.Duration("kafka", "topic_refresh_interval", k.TopicRefreshInterval, time.Second, 100*time.Millisecond, 24*time.Hour)
 	k.GroupID = f.String("kafka", "group_id", k.GroupID)
 	k.InitialOffset = f.Enum("kafka", "initial_offset", k.InitialOffset, []string{"oldest", "newest"})
 	k.BalanceStrategy = f.Enum("kafka", "balance_strategy", k.BalanceStrategy, BalanceStrategies)
@@ -185,12 +178,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		e.URLs[i] = norm
 	}
 	e.Username = f.String("es", "username", "")
-	e.Password = f.String("es", "password", "")
-	if file := f.String("es", "password_file", ""); file != "" {
-		pw, err := settings.ReadSecretFile(file)
-		f.Check("es", "password_file", file, err)
-		e.Password = pw
-	}
+	e.Password = f.Secret("es", "password")
 	e.TLS = tlsconf.Read(f, "es", "")
 	e.Sniff = f.Bool("es", "sniff", e.Sniff)
 	e.IndexPrefix = strings.ToLower(f.String("es", "index_prefix", e.IndexPrefix))
@@ -241,7 +229,10 @@ func FromFile(f *settings.File) (Config, []string, error) {
 		f.Check("kafka", "topics", "", errors.New("at least one topic, or a topic_pattern"))
 	}
 	for _, topic := range k.Topics {
-		f.Check("kafka", "topics", topic, CheckTopic(topic))
+		var te *kafkaconf.TopicError
+		if errors.As(kafkaconf.CheckTopic(topic), &te) {
+			f.Check("kafka", "topics", topic, errors.New("a valid Kafka topic name ("+te.Problem+")"))
+		}
 	}
 	if k.HeartbeatInterval*3 > k.SessionTimeout {
 		f.Check("kafka", "heartbeat_interval", k.HeartbeatInterval.String(),
@@ -283,14 +274,4 @@ func NormalizeURL(s string) (string, error) {
 		return s, errors.New(`an Elasticsearch URL like "http://127.0.0.1:9200" or "https://es:9200"`)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-
-// CheckTopic applies Kafka's topic name rules.
-func CheckTopic(t string) error {
-	if t == "" || t == "." || t == ".." || len(t) > 249 || !topicChars.MatchString(t) {
-		return errors.New("a Kafka topic name: 1 to 249 characters from a-z A-Z 0-9 . _ -, not . or ..")
-	}
-	return nil
 }

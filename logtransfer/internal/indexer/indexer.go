@@ -24,6 +24,7 @@ import (
 
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/budget"
+	"github.com/logcollect/logcollect/pkg/logging"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	"github.com/logcollect/logcollect/logtransfer/internal/metrics"
@@ -88,8 +89,8 @@ type Pool struct {
 	log     *slog.Logger
 	health  func(error) // readiness of Elasticsearch; may be nil
 
-	rejectLog rateLog
-	retryLog  rateLog
+	rejectLog *logging.Limited // one line a second, with the count held back
+	retryLog  *logging.Limited
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -102,7 +103,7 @@ func New(cfg Config, bulk Bulk, m *metrics.Metrics, log *slog.Logger, health fun
 	}
 	return &Pool{
 		cfg: cfg, bulk: bulk, in: make(chan *Item, cfg.QueueSize), metrics: m, log: log, health: health,
-		rejectLog: rateLog{every: time.Second}, retryLog: rateLog{every: time.Second},
+		rejectLog: logging.NewLimited(time.Second), retryLog: logging.NewLimited(time.Second),
 	}
 }
 
@@ -246,7 +247,7 @@ func (w *worker) deliver(ctx context.Context, items []*Item) {
 			// these records. The backoff grows until a round succeeds.
 			w.metrics.Retried.Add(float64(len(retry)))
 			d := bo.Next()
-			w.retryLog.log(w.log, "elasticsearch bulk failed; retrying the failed documents",
+			w.retryLog.Log(w.log, slog.LevelWarn, "", "elasticsearch bulk failed; retrying the failed documents",
 				"documents", len(retry), "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", failure)
 			if err := backoff.Sleep(ctx, d); err != nil {
 				w.abandon(retry, again)
@@ -330,7 +331,7 @@ func (w *worker) send(ctx context.Context, items []*Item) (retry, again []*Item,
 
 // reject turns it into its dead-letter document.
 func (w *worker) reject(it *Item, rej document.Rejection) *Item {
-	w.rejectLog.log(w.log, "elasticsearch rejected a document; writing it to the dead-letter index",
+	w.rejectLog.Log(w.log, slog.LevelWarn, "", "elasticsearch rejected a document; writing it to the dead-letter index",
 		"topic", it.Msg.Topic, "partition", it.Msg.Partition, "offset", it.Msg.Offset,
 		"index", it.doc.Index, "id", it.doc.ID, "status", rej.Status, "error_type", rej.Type, "reason", rej.Reason,
 		"dead_letter_index", w.cfg.DeadLetterIndex)
@@ -380,31 +381,4 @@ func statusOf(err error) int {
 		return e.Status
 	}
 	return 0
-}
-
-// rateLog logs at most once per interval and says how many it skipped, so
-// a flood of rejected documents cannot flood the log.
-type rateLog struct {
-	every time.Duration
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (r *rateLog) log(l *slog.Logger, msg string, args ...any) {
-	r.mu.Lock()
-	now := time.Now()
-	if now.Sub(r.last) < r.every {
-		r.suppressed++
-		r.mu.Unlock()
-		return
-	}
-	n := r.suppressed
-	r.last, r.suppressed = now, 0
-	r.mu.Unlock()
-	if n > 0 {
-		args = append(args, "similar_messages_suppressed", n)
-	}
-	l.Warn(msg, args...)
 }

@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return err
 	}
-	client, err := connectKafka(ctx, cfg.Kafka, scfg, log, ready)
+	client, err := cfg.Kafka.Client.Connect(ctx, scfg, &backoff.Backoff{Min: time.Second, Max: 30 * time.Second}, log, ready)
 	if err != nil {
 		return err
 	}
@@ -221,10 +221,15 @@ func installTemplates(ctx context.Context, es *elastic.Client, spec template.Spe
 }
 
 func saramaConfig(k config.Kafka) (*sarama.Config, error) {
-	c := sarama.NewConfig()
-	if err := k.Client.Apply(c); err != nil {
-		return nil, err
-	}
+	return k.Client.NewConfig(func(c *sarama.Config) error {
+		consumerKnobs(k, c)
+		return nil
+	})
+}
+
+// consumerKnobs are the transfer's own settings on top of the shared client
+// settings.
+func consumerKnobs(k config.Kafka, c *sarama.Config) {
 	c.Consumer.Return.Errors = true
 	// sarama buffers this many records per claimed partition ahead of the
 	// byte budget (default 256: 256 MB of 1 MB records); a few are enough
@@ -253,30 +258,8 @@ func saramaConfig(k config.Kafka) (*sarama.Config, error) {
 		s = sarama.NewBalanceStrategyRange()
 	}
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{s}
-	// The group rejoins when a topic's partition count changes, checked at
-	// this interval (sarama's default is 10 minutes: partitions added to a
-	// topic went unconsumed that long).
-	c.Metadata.RefreshFrequency = k.TopicRefreshInterval
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("kafka settings: %w", err)
-	}
-	return c, nil
-}
-
-func connectKafka(ctx context.Context, k config.Kafka, scfg *sarama.Config, log *slog.Logger, ready *obs.Readiness) (sarama.Client, error) {
-	bo := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
-	for {
-		c, err := sarama.NewClient(k.Client.Brokers, scfg)
-		if err == nil {
-			return c, nil
-		}
-		ready.Set("kafka", err)
-		d := bo.Next()
-		log.Warn("kafka unreachable at start; retrying", "brokers", k.Client.Brokers, "attempt", bo.Attempt(), "retry_in", d.Round(time.Millisecond), "error", err)
-		if err := backoff.Sleep(ctx, d); err != nil {
-			return nil, fmt.Errorf("connect to kafka %v: %w", k.Client.Brokers, err)
-		}
-	}
+	// The group rejoins when a topic's partition count changes, checked
+	// every topic_refresh_interval (the shared metadata refresh).
 }
 
 // consumeLoop joins the group with the current topic list and joins again
@@ -291,7 +274,7 @@ func consumeLoop(ctx context.Context, k config.Kafka, client sarama.Client, grou
 				err = fmt.Errorf("no topic matches topic_pattern %s yet", k.TopicPattern)
 			}
 			ready.Set("kafka", err)
-			d := min(bo.Next(), k.TopicRefreshInterval)
+			d := min(bo.Next(), k.Client.TopicRefreshInterval)
 			log.Warn("no topics to consume; retrying", "retry_in", d.Round(time.Millisecond), "error", err)
 			if backoff.Sleep(ctx, d) != nil {
 				return
@@ -332,7 +315,7 @@ func consumeLoop(ctx context.Context, k config.Kafka, client sarama.Client, grou
 // Consume is called again with the new list (sarama takes the list per
 // Consume call).
 func watchTopics(ctx context.Context, endSession context.CancelFunc, client sarama.Client, k config.Kafka, current []string, log *slog.Logger) {
-	t := time.NewTicker(k.TopicRefreshInterval)
+	t := time.NewTicker(k.Client.TopicRefreshInterval)
 	defer t.Stop()
 	for {
 		select {

@@ -30,7 +30,7 @@ func testConfig(brokers, esURL, group string, topics ...string) config.Config {
 	c.Kafka.HeartbeatInterval = 500 * time.Millisecond
 	c.Kafka.RebalanceTimeout = 10 * time.Second
 	c.Kafka.CommitInterval = 100 * time.Millisecond
-	c.Kafka.TopicRefreshInterval = 300 * time.Millisecond
+	c.Kafka.Client.TopicRefreshInterval = 300 * time.Millisecond
 	c.ES.URLs = []string{esURL}
 	c.ES.DeadLetterIndex = "logcollect-dead-letter"
 	c.ES.Workers = 2

@@ -1,4 +1,8 @@
-package harvester
+// Package linereader splits an open file into lines with their exact byte
+// offsets, in bounded memory. It does not interpret the lines (see decode),
+// follow renames or truncations (the harvester tells it where to read
+// from), or wait for growth.
+package linereader
 
 import (
 	"bytes"
@@ -8,20 +12,20 @@ import (
 	"sync"
 )
 
-// lineReader splits a file into lines with exact byte offsets and bounded
+// Reader splits a file into lines with exact byte offsets and bounded
 // memory: a line longer than max keeps its first max bytes (flagged
 // truncated) and the rest is skipped, however long it is. nxadm/tail's
 // reader uses bufio.ReadString, which holds a whole line in memory (a
 // 100 MB line without a newline is 100 MB+) and reports one offset for the
 // pieces it splits, so the agent reads the bytes itself.
-type lineReader struct {
+type Reader struct {
 	f    *os.File
 	buf  []byte
 	r, w int
 	pos  int64 // file offset of buf[r]
 	max  int
 	// size is the file size last seen by the caller (-1: unknown). Once
-	// everything up to it is consumed, next reports EOF without the read
+	// everything up to it is consumed, Next reports EOF without the read
 	// that would only return 0: growth after that stat is reported by the
 	// watcher, whose next round sees it.
 	size int64
@@ -34,7 +38,7 @@ type lineReader struct {
 
 // Read buffer sizes: a read starts with a small buffer from readBufs; a
 // read that fills it doubles it up to maxReadBuf for a file that is read in
-// bulk. release gives it back once the bytes read are consumed, so 1,000
+// bulk. Release gives it back once the bytes read are consumed, so 1,000
 // slowly written files do not hold a buffer each.
 const (
 	minReadBuf = 4 << 10
@@ -43,14 +47,18 @@ const (
 
 var readBufs = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
-func newLineReader(f *os.File, offset int64, max int) *lineReader {
-	return &lineReader{f: f, pos: offset, max: max, size: -1}
+// New reads f, positioned at offset, keeping at most max bytes of a line.
+func New(f *os.File, offset int64, max int) *Reader {
+	return &Reader{f: f, pos: offset, max: max, size: -1}
 }
 
-// release gives the read buffer back if every byte read was consumed, and
+// SetSize tells the reader the file size the caller last saw (see size).
+func (lr *Reader) SetSize(size int64) { lr.size = size }
+
+// Release gives the read buffer back if every byte read was consumed, and
 // drops a line buffer a long line grew. A pending partial line keeps its
 // bytes.
-func (lr *lineReader) release() {
+func (lr *Reader) Release() {
 	if lr.buf != nil && lr.r == lr.w {
 		putReadBuf(lr.buf)
 		lr.buf, lr.r, lr.w = nil, 0, 0
@@ -66,9 +74,9 @@ func putReadBuf(b []byte) {
 	}
 }
 
-// reset positions the reader at offset (after a truncation) and drops the
+// Reset positions the reader at offset (after a truncation) and drops the
 // partial line.
-func (lr *lineReader) reset(offset int64) error {
+func (lr *Reader) Reset(offset int64) error {
 	if _, err := lr.f.Seek(offset, io.SeekStart); err != nil {
 		return err
 	}
@@ -77,16 +85,16 @@ func (lr *lineReader) reset(offset int64) error {
 	return nil
 }
 
-// readPos is the offset just after the last byte consumed.
-func (lr *lineReader) readPos() int64 { return lr.pos }
+// Pos is the offset just after the last byte consumed.
+func (lr *Reader) Pos() int64 { return lr.pos }
 
-// pending reports whether an incomplete line is held.
-func (lr *lineReader) pending() bool { return lr.inLine }
+// Pending reports whether an incomplete line is held.
+func (lr *Reader) Pending() bool { return lr.inLine }
 
-// next returns the next complete line without its "\n" (and "\r"), its start
+// Next returns the next complete line without its "\n" (and "\r"), its start
 // and end offsets. At EOF it returns io.EOF, keeping a partial line for the
-// next call. The returned slice is valid until the next call.
-func (lr *lineReader) next() (line []byte, start, end int64, truncated bool, err error) {
+// Next call. The returned slice is valid until the next call.
+func (lr *Reader) Next() (line []byte, start, end int64, truncated bool, err error) {
 	for {
 		if lr.r == lr.w {
 			if lr.size >= 0 && lr.pos >= lr.size {
@@ -132,13 +140,13 @@ func (lr *lineReader) next() (line []byte, start, end int64, truncated bool, err
 	}
 }
 
-// flush returns the partial line held (after a flush timeout).
-func (lr *lineReader) flush() (line []byte, start, end int64, truncated bool) {
+// Flush returns the partial line held (after a flush timeout).
+func (lr *Reader) Flush() (line []byte, start, end int64, truncated bool) {
 	lr.inLine = false
 	return lr.line, lr.lineStart, lr.pos, lr.truncated
 }
 
-func (lr *lineReader) appendBounded(b []byte) {
+func (lr *Reader) appendBounded(b []byte) {
 	room := lr.max - len(lr.line)
 	if len(b) > room {
 		b = b[:room]

@@ -1,0 +1,117 @@
+package linereader
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type line struct {
+	text       string
+	start, end int64
+	truncated  bool
+}
+
+func readAll(t *testing.T, lr *Reader) []line {
+	t.Helper()
+	var out []line
+	for {
+		l, start, end, trunc, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line{string(l), start, end, trunc})
+	}
+}
+
+func open(t *testing.T, content string) *os.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f.log")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestNext(t *testing.T) {
+	long := strings.Repeat("x", 3*maxReadBuf)
+	cases := []struct {
+		name    string
+		content string
+		max     int
+		want    []line
+		pending bool
+	}{
+		{"lines with offsets", "a\nbc\n\nd", 100, []line{{"a", 0, 2, false}, {"bc", 2, 5, false}, {"", 5, 6, false}}, true},
+		{"crlf", "a\r\nb\r\n", 100, []line{{"a", 0, 3, false}, {"b", 3, 6, false}}, false},
+		{"cut at max, rest skipped", "abcdef\ngh\n", 3, []line{{"abc", 0, 7, true}, {"gh", 7, 10, false}}, false},
+		{"a cut line keeps its carriage return", "ab\rcd\n", 3, []line{{"ab\r", 0, 6, true}}, false},
+		{"line longer than the read buffer", long + "\nz\n", 10, []line{{long[:10], 0, int64(len(long) + 1), true}, {"z", int64(len(long) + 1), int64(len(long) + 3), false}}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lr := New(open(t, c.content), 0, c.max)
+			got := readAll(t, lr)
+			if len(got) != len(c.want) {
+				t.Fatalf("lines %+v, want %+v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("line %d = %+v, want %+v", i, got[i], c.want[i])
+				}
+			}
+			if lr.Pending() != c.pending || lr.Pos() != int64(len(c.content)) {
+				t.Errorf("pending %v at %d, want %v at %d", lr.Pending(), lr.Pos(), c.pending, len(c.content))
+			}
+		})
+	}
+}
+
+// TestFlushAndReset: a partial line is handed out by Flush; Reset reads
+// again from an offset; a known size stops the reader without a read.
+func TestFlushAndReset(t *testing.T) {
+	f := open(t, "one\ntwo")
+	lr := New(f, 0, 100)
+	readAll(t, lr)
+	l, start, end, trunc := lr.Flush()
+	if string(l) != "two" || start != 4 || end != 7 || trunc || lr.Pending() {
+		t.Fatalf("flush = %q %d-%d %v", l, start, end, trunc)
+	}
+	if err := lr.Reset(4); err != nil {
+		t.Fatal(err)
+	}
+	lr.SetSize(4)
+	if got := readAll(t, lr); len(got) != 0 || lr.Pos() != 4 {
+		t.Fatalf("read past the known size: %+v", got)
+	}
+	lr.SetSize(-1)
+	if err := lr.Reset(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, lr); len(got) != 1 || got[0] != (line{"one", 0, 4, false}) {
+		t.Fatalf("after reset: %+v", got)
+	}
+	lr.Release()
+}
+
+func TestStartsAtOffset(t *testing.T) {
+	lr := New(open(t, "skip\nkeep\n"), 0, 100)
+	if _, err := lr.f.Seek(5, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	lr = New(lr.f, 5, 100)
+	if got := readAll(t, lr); len(got) != 1 || got[0] != (line{"keep", 5, 10, false}) {
+		t.Fatalf("got %+v", got)
+	}
+}
