@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/logcollect/logcollect/pkg/buildinfo.Version=$(VER
 MODULES := ./pkg/... ./logagent/... ./logtransfer/... ./devkit/... ./devkit/testkit/...
 BIN := bin
 
-.PHONY: all build deps test test-short bench lint devstack demo clean chaos
+.PHONY: all build deps test test-short bench lint devstack demo clean chaos FORCE
 
 all: build
 
@@ -20,14 +20,21 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./devkit/cmd/devstack ./devkit/cmd/demo ./devkit/cmd/bench ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
 
 # Every module, race detector on, integration tests against the embedded dev
-# stack included.
-test: deps
+# stack included. Product tests run the dev stack as a child process
+# (devkit/testkit); they all reuse the bin/devstack built here.
+DEVSTACK := $(CURDIR)/$(BIN)/devstack
+
+$(DEVSTACK): FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DEVSTACK) ./devkit/cmd/devstack
+
+test: deps $(DEVSTACK)
 	$(GO) vet $(MODULES)
-	$(GO) test -race -count=1 -timeout 20m $(MODULES)
+	LOGCOLLECT_DEVSTACK=$(DEVSTACK) $(GO) test -race -count=1 -timeout 20m $(MODULES)
 
 # Without the race detector, for a quick loop while editing.
-test-short:
-	$(GO) test -count=1 -timeout 10m $(MODULES)
+test-short: $(DEVSTACK)
+	LOGCOLLECT_DEVSTACK=$(DEVSTACK) $(GO) test -count=1 -timeout 10m $(MODULES)
 
 # The crash, outage and bad-input suite at the issue's sizes (devkit/chaos;
 # make test runs the short versions). Prints a figure table per scenario and
@@ -41,7 +48,7 @@ chaos: deps build
 # Then the in-process micro-benchmarks. BENCHMARKS.md records the figures.
 bench: deps build
 	$(BIN)/bench all $(BENCH_ARGS)
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(MODULES)
+	LOGCOLLECT_DEVSTACK=$(DEVSTACK) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(MODULES)
 
 lint:
 	$(GO) vet $(MODULES)
@@ -57,3 +64,5 @@ demo: deps build
 
 clean:
 	rm -rf $(BIN) .data
+
+FORCE:

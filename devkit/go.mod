@@ -15,8 +15,7 @@ require (
 	go.etcd.io/etcd/client/v3 v3.7.3
 	go.etcd.io/etcd/server/v3 v3.7.3
 	go.uber.org/zap v1.27.1
-	go.yaml.in/yaml/v2 v2.4.5
-	gopkg.in/ini.v1 v1.67.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.5 // indirect
 )
 
 require (
@@ -112,7 +111,10 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-require github.com/logcollect/logcollect/pkg v0.0.0
+require (
+	github.com/logcollect/logcollect/devkit/testkit v0.0.0
+	github.com/logcollect/logcollect/pkg v0.0.0
+)
 
 replace (
 	github.com/logcollect/logcollect/devkit/testkit => ./testkit

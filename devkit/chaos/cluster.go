@@ -25,7 +25,7 @@ type Binaries struct{ Devstack, Agent, Transfer string }
 
 // Build compiles devstack, logagent and logtransfer into dir.
 func Build(ctx context.Context, dir string) (Binaries, error) {
-	root, err := proc.RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		return Binaries{}, err
 	}
@@ -109,8 +109,8 @@ type Cluster struct {
 //
 // Every part is restarted on its port after a kill, while its clients keep
 // retrying it, so the port comes from below the ephemeral range (see
-// devstack.RestartablePort).
-func FreePort() (int, error) { return devstack.RestartablePort() }
+// testkit.RestartablePort).
+func FreePort() (int, error) { return testkit.RestartablePort() }
 
 // StartCluster starts etcd, the broker and the emulator as three processes.
 // Close stops everything; call it (t.Cleanup) even after an error.

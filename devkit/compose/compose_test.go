@@ -6,18 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 // TestRepositoryComposeFile checks the structure of the repository's
 // docker-compose.yml; each service's module checks its environment
 // variables against its own settings loader.
 func TestRepositoryComposeFile(t *testing.T) {
-	root, err := proc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Load(filepath.Join(root, "docker-compose.yml"))
+	f, err := testkit.RepoCompose()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +65,6 @@ func TestRepositoryComposeFile(t *testing.T) {
 	}
 	if es := f.Services["elasticsearch"]; !strings.Contains(es.Image, ":7.17") || es.Environment["xpack.security.enabled"] != "false" {
 		t.Errorf("elasticsearch should be 7.17 with security off for development: %s %v", es.Image, es.Environment)
-	}
-}
-
-func TestUnknownEnv(t *testing.T) {
-	s := Service{Environment: map[string]string{"APP_KAFKA_BROKERS": "x", "APP_KAFKA_BROKRES": "typo", "OTHER": "y"}}
-	got := s.UnknownEnv("APP_", []string{"APP_KAFKA_BROKERS"})
-	if len(got) != 1 || got[0] != "APP_KAFKA_BROKRES" {
-		t.Errorf("UnknownEnv = %v", got)
 	}
 }
 

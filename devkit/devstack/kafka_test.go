@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 func saramaConfig() *sarama.Config {
@@ -157,7 +158,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func TestKafkaGroupSplitsPartitionsAndResumesAfterBrokerRestart(t *testing.T) {
 	dir := t.TempDir()
-	port, err := RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package devstack
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -104,5 +106,106 @@ func TestKafkaShufflesLeadersPeriodically(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("leaders stayed %v for 30s with a 50ms shuffle", first)
 		}
+	}
+}
+
+// The controls tests of other modules use over HTTP: count produce
+// requests, hold those to one broker until released, move a leader.
+func TestKafkaControlCountsHoldsAndMoves(t *testing.T) {
+	k, err := StartKafka(KafkaConfig{Topics: map[string]int32{"h": 1}, Ports: []int{0, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	url, err := k.ServeControl("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id struct {
+		ID int `json:"id"`
+	}
+	postJSON(t, url+"/produce-counters", "", &id)
+	counter := fmt.Sprintf("%s/produce-counters/%d", url, id.ID)
+	leader := k.Leaders("h")[0]
+	postJSON(t, url+"/holds", fmt.Sprintf(`{"node":%d}`, leader), &id)
+	hold := fmt.Sprintf("%s/holds/%d", url, id.ID)
+
+	p, err := sarama.NewSyncProducer(strings.Split(k.Addrs(), ","), saramaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "h", Value: sarama.StringEncoder("x")})
+		sent <- err
+	}()
+	var held struct {
+		Held int64 `json:"held"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); held.Held == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no produce request held within 30s")
+		}
+		getJSON(t, hold, &held)
+	}
+	select {
+	case err := <-sent:
+		t.Fatalf("produce answered while held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	post(t, url+"/move-leader", fmt.Sprintf(`{"topic":"h","partition":0,"node":%d}`, 1-leader), http.StatusOK)
+	if got := k.Leaders("h")[0]; got != 1-leader {
+		t.Errorf("leader %d after the move, want %d", got, 1-leader)
+	}
+	post(t, url+"/move-leader", `{"topic":"nope","partition":0,"node":0}`, http.StatusBadRequest)
+	req, _ := http.NewRequest(http.MethodDelete, hold, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-sent; err != nil {
+		t.Errorf("produce after the release: %v", err)
+	}
+	var count struct {
+		Count int `json:"count"`
+	}
+	getJSON(t, counter, &count)
+	if count.Count < 1 {
+		t.Errorf("produce count %d, want at least the held request", count.Count)
+	}
+	post(t, url+"/holds/99", "", http.StatusMethodNotAllowed)
+	resp, err = http.Get(url + "/holds/99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown hold: %s, want 404", resp.Status)
+	}
+}
+
+func postJSON(t *testing.T, url, body string, out any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s, %v", url, resp.Status, err)
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +34,20 @@ type StackConfig struct {
 	// KafkaControlAddr, when set, serves the broker's fault controls over
 	// HTTP there (see Kafka.ServeControl).
 	KafkaControlAddr string
+	// KafkaNoAutoCreate refuses unknown topics instead of creating them.
+	KafkaNoAutoCreate bool
+	// KafkaMaxMessageBytes caps a produce batch (0: the broker's default).
+	KafkaMaxMessageBytes int
+	// KafkaSASL turns on SASL with these users (mechanism → user → password).
+	KafkaSASL map[string]map[string]string
+	// ESRefreshInterval is the emulator's refresh interval (0: 1s).
+	ESRefreshInterval time.Duration
+	// ESControlAddr, when set, serves the emulator's down switch over HTTP
+	// there (see ServeESControl): a down emulator cannot take the request
+	// that brings it back on its own port.
+	ESControlAddr string
+	// TLS, when its certificate is set, serves every part over TLS.
+	TLS TLSFiles
 	// Skip parts, to run each part as its own process (crash tests kill
 	// one at a time).
 	NoEtcd, NoKafka, NoES bool
@@ -43,6 +58,9 @@ type Stack struct {
 	Etcd  *Etcd
 	Kafka *Kafka
 	ES    *esemu.Server
+	// esControl is the emulator's control server, when served.
+	esControl *http.Server
+	esCtlURL  string
 }
 
 // Endpoints is what clients need to reach the stack; the devstack command
@@ -53,6 +71,8 @@ type Endpoints struct {
 	Elasticsearch string `json:"elasticsearch"`
 	// KafkaControl is the broker's fault-control URL, when served.
 	KafkaControl string `json:"kafka_control,omitempty"`
+	// ESControl is the emulator's control URL, when served.
+	ESControl string `json:"es_control,omitempty"`
 }
 
 // Start starts etcd, the broker and the emulator; on error the parts already
@@ -64,16 +84,23 @@ func Start(cfg StackConfig) (*Stack, error) {
 		}
 		return filepath.Join(cfg.DataDir, name)
 	}
+	serverTLS, err := cfg.TLS.serverConfig()
+	if err != nil {
+		return nil, err
+	}
 	s := &Stack{}
-	var err error
 	if !cfg.NoEtcd {
-		if s.Etcd, err = StartEtcd(EtcdConfig{Port: cfg.EtcdPort, Dir: sub("etcd")}); err != nil {
+		ec := EtcdConfig{Port: cfg.EtcdPort, Dir: sub("etcd")}
+		if serverTLS != nil {
+			ec.CertFile, ec.KeyFile, ec.TrustedCAFile, ec.ClientCertAuth = cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile, cfg.TLS.ClientCAFile != ""
+		}
+		if s.Etcd, err = StartEtcd(ec); err != nil {
 			return nil, err
 		}
 	}
 	if !cfg.NoKafka {
-		kc := KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: true, SyncWrites: cfg.KafkaSyncWrites,
-			Ports: cfg.KafkaPorts, ShuffleLeaders: cfg.KafkaShuffleLeaders}
+		kc := KafkaConfig{Port: cfg.KafkaPort, DataDir: sub("kafka"), Topics: cfg.Topics, AutoCreateTopics: !cfg.KafkaNoAutoCreate, SyncWrites: cfg.KafkaSyncWrites,
+			Ports: cfg.KafkaPorts, ShuffleLeaders: cfg.KafkaShuffleLeaders, MaxMessageBytes: cfg.KafkaMaxMessageBytes, SASL: cfg.KafkaSASL, TLS: serverTLS}
 		if s.Kafka, err = StartKafka(kc); err != nil {
 			s.Close()
 			return nil, err
@@ -97,10 +124,17 @@ func Start(cfg StackConfig) (*Stack, error) {
 	s.ES, err = esemu.Start(esemu.Config{
 		Addr: fmt.Sprintf("127.0.0.1:%d", cfg.ESPort), DataDir: sub("es"),
 		Username: cfg.ESUsername, Password: cfg.ESPassword, Blackhole: cfg.ESBlackhole,
+		RefreshInterval: cfg.ESRefreshInterval, TLS: serverTLS,
 	})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("start elasticsearch emulator: %w", err)
+	}
+	if cfg.ESControlAddr != "" {
+		if err := s.serveESControl(cfg.ESControlAddr); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -118,6 +152,7 @@ func (s *Stack) Endpoints() Endpoints {
 	}
 	if s.ES != nil {
 		ep.Elasticsearch = s.ES.URL()
+		ep.ESControl = s.esCtlURL
 	}
 	return ep
 }
@@ -140,6 +175,9 @@ func (s *Stack) WriteEndpoints(path string) error {
 // broker, then etcd. Safe to call twice.
 func (s *Stack) Close() error {
 	var errs []error
+	if s.esControl != nil {
+		_ = s.esControl.Close()
+	}
 	if s.ES != nil {
 		errs = append(errs, s.ES.Close())
 	}

@@ -67,3 +67,49 @@ func (c cancelOnClose) Close() error {
 	c.cancel()
 	return err
 }
+
+// statusError is a non-2xx answer.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (s statusError) Error() string { return s.msg }
+
+// callJSON sends body as JSON (none when nil) and decodes a 2xx answer
+// into out (when not nil); other statuses become errors quoting the body.
+func callJSON(client *http.Client, method, url string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = strings.NewReader(string(b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), getTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s %s", method, url, resp.Status, strings.TrimSpace(string(data)))}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode %q: %w", method, url, data, err)
+		}
+	}
+	return nil
+}

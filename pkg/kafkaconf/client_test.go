@@ -13,7 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/kafkaconf/kafkaconftest"
@@ -89,10 +89,7 @@ func TestConnect(t *testing.T) {
 	}
 
 	// A broker that is up: connected at once.
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"t": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"t": 1}})
 	defer k.Close()
 	s.Brokers = []string{k.Addr()}
 	client, err := s.Connect(context.Background(), c, &backoff.Backoff{}, slog.New(slog.DiscardHandler), ready)

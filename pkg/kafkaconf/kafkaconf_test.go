@@ -7,7 +7,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/settings"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
@@ -50,35 +49,27 @@ func TestAuthAgainstBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverTLS, err := certs.ServerTLS(false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name   string
-		broker devstack.KafkaConfig
+		broker testkit.KafkaOptions
 		client Settings
 		ok     bool
 	}{
-		{"plain", devstack.KafkaConfig{SASL: map[string]map[string]string{"PLAIN": {"alice": "pw"}}},
+		{"plain", testkit.KafkaOptions{SASL: map[string]map[string]string{"PLAIN": {"alice": "pw"}}},
 			Settings{SASLMechanism: "PLAIN", SASLUser: "alice", SASLPassword: "pw"}, true},
-		{"scram-256", devstack.KafkaConfig{SASL: map[string]map[string]string{"SCRAM-SHA-256": {"bob": "pw"}}},
+		{"scram-256", testkit.KafkaOptions{SASL: map[string]map[string]string{"SCRAM-SHA-256": {"bob": "pw"}}},
 			Settings{SASLMechanism: "SCRAM-SHA-256", SASLUser: "bob", SASLPassword: "pw"}, true},
-		{"scram-512", devstack.KafkaConfig{SASL: map[string]map[string]string{"SCRAM-SHA-512": {"bob": "pw"}}},
+		{"scram-512", testkit.KafkaOptions{SASL: map[string]map[string]string{"SCRAM-SHA-512": {"bob": "pw"}}},
 			Settings{SASLMechanism: "SCRAM-SHA-512", SASLUser: "bob", SASLPassword: "pw"}, true},
-		{"scram wrong password", devstack.KafkaConfig{SASL: map[string]map[string]string{"SCRAM-SHA-256": {"bob": "pw"}}},
+		{"scram wrong password", testkit.KafkaOptions{SASL: map[string]map[string]string{"SCRAM-SHA-256": {"bob": "pw"}}},
 			Settings{SASLMechanism: "SCRAM-SHA-256", SASLUser: "bob", SASLPassword: "nope"}, false},
-		{"tls", devstack.KafkaConfig{TLS: serverTLS},
+		{"tls", testkit.KafkaOptions{TLS: &certs},
 			Settings{TLS: tlsconf.Files{CAFile: certs.CAFile}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.broker.Topics = map[string]int32{"t": 1}
-			k, err := devstack.StartKafka(tt.broker)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer k.Close()
+			k := testkit.StartKafka(t, tt.broker)
 			tt.client.Brokers, tt.client.Version = []string{k.Addr()}, DefaultVersion
 			cfg := sarama.NewConfig()
 			cfg.Net.DialTimeout = 3 * time.Second

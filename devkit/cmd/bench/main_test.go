@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 // TestSmoke runs the harness's scenarios at a tiny size against the real
 // binaries: the counts must be exact and the figures sane. Speed is judged
 // by `make bench`, never here.
 func TestSmoke(t *testing.T) {
-	root, err := proc.RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/proc"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/backoff"
@@ -673,7 +672,7 @@ func burst(ctx context.Context, o *options, mib, lineBytes int) result {
 	}
 	kdir := e.path("data", "kafka")
 	// The broker is restarted on its port while the agent retries it.
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		r.Err = err
 		return r

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/devkit/proc"
+	"github.com/logcollect/logcollect/devkit/testkit"
 )
 
 // TestDemoEndToEnd runs `make demo` in its non-interactive form: the dev
@@ -20,7 +21,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every binary")
 	}
-	root, err := proc.RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

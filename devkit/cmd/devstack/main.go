@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,11 @@ func main() { program.Main("devstack", Run) }
 // Run is the whole program minus signal handling and exit codes, shaped
 // like the services' (pkg/program).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return run(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// run is Run with standard input passed in, which -stdin-eof watches.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -42,6 +48,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		noES      = fs.Bool("no-es", false, "do not start the Elasticsearch-API emulator")
 		blackhole = fs.Bool("es-blackhole", false, "the emulator acknowledges bulks without indexing (throughput benchmarks)")
 		syncKafka = fs.Bool("kafka-sync-writes", false, "fsync every produce, so a killed broker keeps every acknowledged record")
+		autoTopic = fs.Bool("kafka-auto-create", true, "create unknown topics on first use (with 4 partitions)")
+		maxMsg    = fs.Int("kafka-max-message-bytes", 0, "the broker's message.max.bytes: larger produce batches are refused (0: about 1 MiB)")
+		sasl      = fs.String("kafka-sasl", "", "require SASL with these users, as MECHANISM:user:password, comma separated (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+		refresh   = fs.Duration("es-refresh-interval", 0, "the emulator's refresh interval: writes become searchable after it (0: 1s)")
+		esCtl     = fs.String("es-control", "", "serve the emulator's down switch (POST/DELETE /down) over HTTP on this 127.0.0.1 address, e.g. 127.0.0.1:0")
+		tlsCert   = fs.String("tls-cert", "", "serve every part over TLS with this PEM certificate (and -tls-key)")
+		tlsKey    = fs.String("tls-key", "", "PEM key of -tls-cert")
+		tlsCA     = fs.String("tls-client-ca", "", "with -tls-cert, require client certificates signed by this PEM CA")
+		stdinEOF  = fs.Bool("stdin-eof", false, "stop when standard input closes: a test runs the stack as a child with a pipe, so it dies with the test")
 		version   = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -55,10 +70,15 @@ Examples:
   devstack -data-dir .data/devstack         # state survives a restart
   devstack -etcd-port 0 -kafka-port 0 -es-port 0 -endpoints-file /tmp/ep.json
   devstack -kafka-brokers 3 -kafka-shuffle-leaders 2s   # brokers on 9092-9094, leaders moving
+  devstack -no-etcd -no-kafka -es-port 0 -es-control 127.0.0.1:0 -stdin-eof -endpoints-file ep.json
+                                            # the emulator alone, as devkit/testkit runs it for a test
 
 Flags:
 `)
 		fs.PrintDefaults()
+	}
+	if *stdinEOF {
+		ctx = untilEOF(ctx, stdin)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,10 +98,17 @@ Flags:
 	if err != nil {
 		return program.Usagef("-topics: %w", err)
 	}
+	users, err := parseSASL(*sasl)
+	if err != nil {
+		return program.Usagef("-kafka-sasl: %w", err)
+	}
 	stack, err := devstack.Start(devstack.StackConfig{
 		EtcdPort: *etcdPort, KafkaPorts: ports, ESPort: *esPort, KafkaShuffleLeaders: *shuffle, KafkaControlAddr: *kafkaCtl,
 		DataDir: *dataDir, Topics: topicMap, ESUsername: *esUser, ESPassword: *esPass,
 		ESBlackhole: *blackhole, KafkaSyncWrites: *syncKafka, NoEtcd: *noEtcd, NoKafka: *noKafka, NoES: *noES,
+		KafkaNoAutoCreate: !*autoTopic, KafkaMaxMessageBytes: *maxMsg, KafkaSASL: users,
+		ESRefreshInterval: *refresh, ESControlAddr: *esCtl,
+		TLS: devstack.TLSFiles{CertFile: *tlsCert, KeyFile: *tlsKey, ClientCAFile: *tlsCA},
 	})
 	if err != nil {
 		return fmt.Errorf("%w\n(is another devstack running? pick other ports with -etcd-port/-kafka-port/-es-port, or 0 for free ones)", err)
@@ -99,6 +126,7 @@ Flags:
 		{"kafka", ep.Kafka, "kcat -b " + ep.Kafka + " -L"},
 		{"kafka control", ep.KafkaControl, "curl -s -XPOST " + ep.KafkaControl + `/produce-errors -d '{"error":"NOT_LEADER_FOR_PARTITION","for":"5s"}'`},
 		{"elasticsearch", ep.Elasticsearch, "curl -s '" + ep.Elasticsearch + "/_cat/indices?format=json'"},
+		{"es control", ep.ESControl, "curl -s -XPOST " + ep.ESControl + "/down"},
 	} {
 		if part.addr != "" {
 			fmt.Fprintf(stdout, "  %-14s %-28s try: %s\n", part.name, part.addr, part.try)
@@ -158,4 +186,35 @@ func parsePorts(s string, n int) ([]int, error) {
 	default:
 		return nil, fmt.Errorf("%d ports for %d brokers: give one port, or one per broker", len(ports), n)
 	}
+}
+
+// untilEOF is ctx, also cancelled when r reaches its end (or fails): the
+// parent that holds the pipe's other end closed it or died.
+func untilEOF(ctx context.Context, r io.Reader) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	return ctx
+}
+
+// parseSASL reads -kafka-sasl: MECHANISM:user:password, comma separated.
+func parseSASL(s string) (map[string]map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		mech, rest, ok1 := strings.Cut(strings.TrimSpace(part), ":")
+		user, pw, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || mech == "" || user == "" {
+			return nil, fmt.Errorf("%q: want MECHANISM:user:password, like PLAIN:alice:pw", part)
+		}
+		if out[mech] == nil {
+			out[mech] = map[string]string{}
+		}
+		out[mech][user] = pw
+	}
+	return out, nil
 }

@@ -16,9 +16,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/agent"
+	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/program"
 )
 
@@ -146,16 +146,8 @@ func TestUnreachableEtcd(t *testing.T) {
 }
 
 func TestPutGet(t *testing.T) {
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
 	dir := t.TempDir()
 	goodJSON := `[{"path":"/var/log/nginx/access.log","topic":"web_log"}]`
 	good := writeFile(t, dir, "good.json", goodJSON)
@@ -249,21 +241,8 @@ func TestAgentsAndStatusLifecycle(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := binary(t)
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	stack := kt.StartStack(t)
+	e, k, cli := stack.Etcd, stack.Kafka, stack.Cli
 	dir := t.TempDir()
 	ini := writeFile(t, dir, "config.ini", fmt.Sprintf(`[kafka]
 brokers = %s
@@ -386,10 +365,7 @@ func TestCLITLSAndAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, TrustedCAFile: certs.CAFile, ClientCertAuth: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{TLS: &certs, ClientCertAuth: true})
 	defer e.Close()
 	good := writeFile(t, dir, "good.json", `[{"path":"/var/log/a.log","topic":"a"}]`)
 	tlsIni := writeFile(t, dir, "tls.ini", fmt.Sprintf("[etcd]\nendpoints = %s\ndial_timeout = 1s\ntls_ca_file = %s\ntls_cert_file = %s\ntls_key_file = %s\n",
@@ -406,16 +382,8 @@ func TestCLITLSAndAuth(t *testing.T) {
 	}
 
 	// Username and password.
-	pe, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pe.Close()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{pe.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	pe := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{pe.Endpoint()}})
 	ctx := context.Background()
 	for _, step := range []func() error{
 		func() error { _, err := cli.UserAdd(ctx, "root", "root-Secret-1"); return err },

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/journaltest"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
@@ -65,33 +62,14 @@ func TestJournaldSIGKILLMidStream(t *testing.T) {
 		journaltest.Write(t, staged[i], 1_700_010_000+int64(i)*1000, journaltest.Numbered("entry", first+i*batch+1, batch, map[string]string{"_SYSTEMD_UNIT": "app.service"}))
 	}
 
-	bin := filepath.Join(dir, "logagent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	bin := binary(t)
+	stack := kt.StartStack(t)
+	k := stack.Kafka
 	data := filepath.Join(dir, "data")
 	ini := filepath.Join(dir, "config.ini")
 	os.WriteFile(ini, []byte(fmt.Sprintf("[kafka]\nbrokers = %s\nchan_max_size = 100\n[etcd]\nendpoints = %s\n[agent]\nip = 127.0.0.1\nhostname = kill-test\ndata_dir = %s\nhttp_listen =\nallowed_paths = %s/**\ncheckpoint_interval = 50ms\n",
-		k.Addr(), e.Endpoint(), data, dir)), 0o644)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	if _, err := cli.Put(context.Background(), "/logagent/127.0.0.1/collect_config",
-		`[{"type":"journald","topic":"kill_j","directory":"`+jdir+`","seek":"head","units":["app.service"]}]`); err != nil {
-		t.Fatal(err)
-	}
+		k.Addr(), stack.Etcd.Endpoint(), data, dir)), 0o644)
+	stack.PutCollect(t, `[{"type":"journald","topic":"kill_j","directory":"`+jdir+`","seek":"head","units":["app.service"]}]`)
 
 	p := startAgent(t, bin, ini)
 	moved := make(chan struct{})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/logcollect/logcollect/devkit/devstack"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 )
 
@@ -92,21 +88,9 @@ func TestSIGKILLMidStream(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "logagent")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	bin := binary(t)
+	stack := kt.StartStack(t)
+	k := stack.Kafka
 	ini := filepath.Join(dir, "config.ini")
 	os.WriteFile(ini, []byte(fmt.Sprintf(`[kafka]
 address = %s
@@ -125,16 +109,9 @@ scan_interval = 100ms
 checkpoint_interval = 50ms
 [log]
 level = info
-`, k.Addr(), e.Endpoint(), filepath.Join(dir, "data"), dir)), 0o644)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+`, k.Addr(), stack.Etcd.Endpoint(), filepath.Join(dir, "data"), dir)), 0o644)
 	logPath := filepath.Join(dir, "app.log")
-	if _, err := cli.Put(context.Background(), "/logagent/127.0.0.1/collect_config", `[{"path":"`+logPath+`","topic":"kill_log","start":"beginning"}]`); err != nil {
-		t.Fatal(err)
-	}
+	stack.PutCollect(t, `[{"path":"`+logPath+`","topic":"kill_log","start":"beginning"}]`)
 
 	// A writer appends lines throughout the test.
 	const total = 4000

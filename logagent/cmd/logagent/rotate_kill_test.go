@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/logcollect/logcollect/devkit/devstack"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 )
 
@@ -28,20 +23,9 @@ func TestSIGKILLAroundRenameRotation(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "logagent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	bin := binary(t)
+	stack := kt.StartStack(t)
+	k := stack.Kafka
 	logs := filepath.Join(dir, "logs")
 	os.Mkdir(logs, 0o755)
 	ini := filepath.Join(dir, "config.ini")
@@ -60,15 +44,8 @@ allowed_paths = %s/**
 checkpoint_interval = 200ms
 [log]
 level = info
-`, k.Addr(), e.Endpoint(), filepath.Join(dir, "data"), dir)), 0o644)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	if _, err := cli.Put(context.Background(), "/logagent/127.0.0.1/collect_config", `[{"path":"`+logs+`/*.log","topic":"rot_kill","start":"beginning"}]`); err != nil {
-		t.Fatal(err)
-	}
+`, k.Addr(), stack.Etcd.Endpoint(), filepath.Join(dir, "data"), dir)), 0o644)
+	stack.PutCollect(t, `[{"path":"`+logs+`/*.log","topic":"rot_kill","start":"beginning"}]`)
 
 	var want []string
 	write := func(name string, gen, from, to int) {

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
@@ -23,8 +22,8 @@ import (
 )
 
 type stack struct {
-	etcd  *devstack.Etcd
-	kafka *devstack.Kafka
+	etcd  *testkit.Etcd
+	kafka *testkit.Kafka
 	cli   *clientv3.Client
 	dir   string
 	cfg   config.Config
@@ -33,21 +32,8 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.Close)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
+	st := kt.StartStack(t)
+	e, k := st.Etcd, st.Kafka
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Kafka.Client.Brokers = []string{k.Addr()}
@@ -60,7 +46,7 @@ func newStack(t *testing.T) *stack {
 	cfg.Agent.ScanInterval = 100 * time.Millisecond
 	cfg.Agent.CheckpointInterval = 100 * time.Millisecond
 	cfg.Agent.ShutdownTimeout = 5 * time.Second
-	return &stack{etcd: e, kafka: k, cli: cli, dir: dir, cfg: cfg, logs: &testkit.Buffer{}}
+	return &stack{etcd: e, kafka: k, cli: st.Cli, dir: dir, cfg: cfg, logs: &testkit.Buffer{}}
 }
 
 func (s *stack) put(t *testing.T, v string) {

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 )
 
@@ -19,14 +19,11 @@ func TestKafkaOutage(t *testing.T) {
 	s := newStack(t)
 	kdir := t.TempDir()
 	s.kafka.Close()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true, DataDir: kdir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{AutoCreateTopics: true, DataDir: kdir, Port: port})
 	s.kafka = k
 	t.Cleanup(func() { s.kafka.Close() })
 	s.cfg.Kafka.Client.Brokers = []string{k.Addr()}
@@ -56,10 +53,7 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	t.Logf("kafka down for %s", time.Since(down))
 
-	k2, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true, DataDir: kdir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k2 := testkit.StartKafka(t, testkit.KafkaOptions{AutoCreateTopics: true, DataDir: kdir, Port: port})
 	s.kafka = k2
 	want = append(want, writeLines(t, log, "after", 1, 20)...)
 	rs = kt.WaitFor(t, k2.Addr(), "topic_o", 60*time.Second, func(rs []kt.Record) bool { return contains(rs, want) })
@@ -92,19 +86,15 @@ func TestEtcdLostWhileRunning(t *testing.T) {
 	s := newStack(t)
 	edir := t.TempDir()
 	s.etcd.Close()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{Dir: edir, Port: port})
 	s.etcd = e
 	t.Cleanup(func() { s.etcd.Close() })
 	s.cli.Close()
-	s.cli, _ = clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	t.Cleanup(func() { s.cli.Close() })
+	s.cli = kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
 	s.cfg.Etcd.Endpoints = []string{e.Endpoint()}
 	s.cfg.Etcd.DialTimeout = time.Second
 	s.run(t)
@@ -117,10 +107,7 @@ func TestEtcdLostWhileRunning(t *testing.T) {
 	if !contains(rs, want) {
 		t.Fatalf("not collecting while etcd is down: %q", kt.Messages(rs))
 	}
-	e2, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e2 := testkit.StartEtcd(t, testkit.EtcdOptions{Dir: edir, Port: port})
 	s.etcd = e2
 	s.put(t, `[{"path":"DIR/e.log","topic":"topic_e","start":"beginning"},{"path":"DIR/f.log","topic":"topic_f","start":"beginning"}]`)
 	wantF := writeLines(t, filepath.Join(s.dir, "f.log"), "after-etcd-back", 1, 3)

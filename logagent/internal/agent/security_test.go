@@ -8,26 +8,21 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
+	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
 // swapEtcd replaces the stack's etcd with e, reached by the test client
 // through cc (endpoints filled in).
-func swapEtcd(t *testing.T, s *stack, e *devstack.Etcd, cc clientv3.Config) {
+func swapEtcd(t *testing.T, s *stack, e *testkit.Etcd, cc clientv3.Config) {
 	t.Helper()
 	s.etcd.Close()
 	s.etcd = e
 	t.Cleanup(e.Close)
 	s.cli.Close()
-	cc.Endpoints, cc.DialTimeout = []string{e.Endpoint()}, 5*time.Second
-	cli, err := clientv3.New(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cli = cli
-	t.Cleanup(func() { cli.Close() })
+	cc.Endpoints = []string{e.Endpoint()}
+	s.cli = kt.EtcdClient(t, cc)
 	s.cfg.Etcd.Endpoints = []string{e.Endpoint()}
 	s.cfg.Etcd.DialTimeout = time.Second
 }
@@ -42,10 +37,7 @@ func TestEtcdTLSClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, TrustedCAFile: certs.CAFile, ClientCertAuth: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{TLS: &certs, ClientCertAuth: true})
 	files := tlsconf.Files{CAFile: certs.CAFile, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}
 	tlsCfg, err := files.Config()
 	if err != nil {
@@ -110,12 +102,7 @@ func TestEtcdUsernamePassword(t *testing.T) {
 	fastStatus(s)
 	const rootPass, pass, wrong = "r00t-Secret-91", "agent-Secret-73", "wrong-Secret-55"
 	enableAuth(t, s.cli, rootPass, "agent", pass)
-	root, err := clientv3.New(clientv3.Config{Endpoints: s.cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second, Username: "root", Password: rootPass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { root.Close() })
-	s.cli = root
+	s.cli = kt.EtcdClient(t, clientv3.Config{Endpoints: s.cfg.Etcd.Endpoints, Username: "root", Password: rootPass})
 	// The dial timeout bounds authentication too (bcrypt on the server:
 	// slow under the race detector on a busy machine).
 	s.cfg.Etcd.DialTimeout = 5 * time.Second

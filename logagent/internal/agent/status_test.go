@@ -10,7 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 )
@@ -149,19 +149,15 @@ func TestStatusAfterEtcdOutage(t *testing.T) {
 	fastStatus(s)
 	edir := t.TempDir()
 	s.etcd.Close()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{Dir: edir, Port: port})
 	t.Cleanup(func() { s.etcd.Close() })
 	s.etcd = e
 	s.cli.Close()
-	s.cli, _ = clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second})
-	t.Cleanup(func() { s.cli.Close() })
+	s.cli = kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
 	s.cfg.Etcd.Endpoints = []string{e.Endpoint()}
 	s.cfg.Etcd.DialTimeout = 500 * time.Millisecond
 	s.run(t)
@@ -176,10 +172,7 @@ func TestStatusAfterEtcdOutage(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second) // longer than the TTL
 	waitLog(t, s, "fleet status: lease lost; retrying, collection goes on")
-	e2, err := devstack.StartEtcd(devstack.EtcdConfig{Dir: edir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e2 := testkit.StartEtcd(t, testkit.EtcdOptions{Dir: edir, Port: port})
 	s.etcd = e2
 	back := time.Now().UTC()
 	st := waitStatus(t, s, "a fresh status after etcd came back", func(st Status) bool { return st.UpdatedAt.After(back) })

@@ -3,14 +3,19 @@ package config
 import (
 	"testing"
 
-	"github.com/logcollect/logcollect/devkit/compose"
+	"github.com/logcollect/logcollect/devkit/testkit"
+	"github.com/logcollect/logcollect/pkg/settings"
 )
 
 // TestComposeEnvironment loads the settings exactly as the docker-compose
 // service would (the image's ini plus the service's environment), so a
 // renamed key or a bad value in docker-compose.yml fails here.
 func TestComposeEnvironment(t *testing.T) {
-	f, svc, err := compose.RepoServiceSettings("logagent", "logagent/conf/config.ini", EnvPrefix)
+	path, ini, svc, err := testkit.RepoComposeService("logagent", "logagent/conf/config.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := settings.Parse(path, ini, EnvPrefix, svc.Lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
@@ -42,10 +42,7 @@ func TestConnect(t *testing.T) {
 	}
 
 	// A running etcd: connected at the first attempt.
-	srv, err := devstack.StartEtcd(devstack.EtcdConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testkit.StartEtcd(t, testkit.EtcdOptions{})
 	defer srv.Close()
 	up := e
 	up.Endpoints, up.DialTimeout = []string{srv.Endpoint()}, 5*time.Second

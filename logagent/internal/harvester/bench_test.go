@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
@@ -20,13 +20,9 @@ import (
 )
 
 // BenchmarkTailToKafka measures file → record → sarama → broker → ack →
-// checkpoint, with the in-process broker: lines/s and MB/s of log read.
+// checkpoint, with the dev stack broker: lines/s and MB/s of log read.
 func BenchmarkTailToKafka(b *testing.B) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	k := testkit.StartKafka(b, testkit.KafkaOptions{AutoCreateTopics: true})
 	dir := b.TempDir()
 	store, _ := checkpoint.Open(filepath.Join(dir, "data"), logging.Discard())
 	m := metrics.New(nil)

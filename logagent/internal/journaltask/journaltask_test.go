@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
@@ -25,7 +24,7 @@ import (
 )
 
 type env struct {
-	kafka *devstack.Kafka
+	kafka *testkit.Kafka
 	sink  *producer.Kafka
 	store *checkpoint.Store
 	data  string
@@ -35,12 +34,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	journaltest.Remote(t) // skip early without the tools
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.Close)
+	k := testkit.StartKafka(t, testkit.KafkaOptions{AutoCreateTopics: true})
 	e := &env{kafka: k, data: t.TempDir(), logs: &testkit.Buffer{}}
+	var err error
 	e.sink, err = producer.New(producer.Config{Client: kafkaconf.Settings{Brokers: []string{k.Addr()}, Version: "2.8.0"}, ChanMaxSize: 64,
 		RequiredAcks: "all", DeadLetterPath: filepath.Join(e.data, "dead-letter.ndjson")}, logging.Discard(), metrics.New(nil), obs.NewReadiness("kafka"))
 	if err != nil {

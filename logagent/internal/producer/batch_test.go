@@ -10,7 +10,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
@@ -112,14 +112,11 @@ func closeSink(t *testing.T, s *Kafka) {
 // stay in order, every one is acknowledged once, and none is lost.
 func TestBrokerRestartKeepsOrder(t *testing.T) {
 	dir := t.TempDir()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
 	s := newTestSink(t, k.Addr(), nil)
 	acks := &ackSet{}
 	const n = 3000
@@ -136,10 +133,7 @@ func TestBrokerRestartKeepsOrder(t *testing.T) {
 	if got := s.InFlight(); got > 500 {
 		t.Fatalf("%d records in flight, more than chan_max_size 500", got)
 	}
-	k2, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k2 := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"ord": 3}, DataDir: dir, Port: port})
 	defer k2.Close()
 	<-done
 	closeSink(t, s)
@@ -161,10 +155,7 @@ func TestBrokerRestartKeepsOrder(t *testing.T) {
 // rejects whole batches; the producer resends them a record at a time, so
 // only the record that is really too large is dead-lettered.
 func TestRejectedBatchIsSplit(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"split": 1}, MaxMessageBytes: 4000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"split": 1}, MaxMessageBytes: 4000})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), func(c *Config) { c.MaxMessageBytes = 100_000 })
 	acks := &ackSet{}
@@ -195,10 +186,7 @@ func TestRejectedBatchIsSplit(t *testing.T) {
 // With idempotent = true batches carry a producer id and sequence numbers;
 // the broker accepts them and order holds.
 func TestIdempotentDelivery(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"idem": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"idem": 2}})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), func(c *Config) { c.Idempotent = true })
 	acks := &ackSet{}
@@ -253,14 +241,11 @@ func waitNoKeys(t *testing.T, s *Kafka) {
 // ever read; one key's records stay in order across a broker restart.
 func TestKeysForgotten(t *testing.T) {
 	dir := t.TempDir()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
 	s := newTestSink(t, k.Addr(), nil)
 	const keys, perKey = 300, 6
 	acks := &ackSet{}
@@ -290,10 +275,7 @@ func TestKeysForgotten(t *testing.T) {
 		}
 	}()
 	time.Sleep(time.Second)
-	k2, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k2 := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"keys": 3}, DataDir: dir, Port: port})
 	defer k2.Close()
 	<-done
 	waitAcked(t, acks, keys*perKey)
@@ -324,10 +306,7 @@ func TestKeysForgotten(t *testing.T) {
 // within topic_refresh_interval (the producer used to look the partition
 // count up once, so added partitions stayed empty until a restart).
 func TestAddedPartitionsGetRecords(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"grow": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"grow": 1}})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 200 * time.Millisecond })
 	acks := &ackSet{}
@@ -384,10 +363,7 @@ func TestAddedPartitionsGetRecords(t *testing.T) {
 // metadata refresh, which can itself wait behind the held request when
 // sarama asks the old leader: hence several rounds.
 func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"mv": 1}, Ports: []int{0, 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"mv": 1}, Brokers: 2})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), func(c *Config) { c.Client.TopicRefreshInterval = 100 * time.Millisecond })
 	acks := &ackSet{}
@@ -432,10 +408,7 @@ func TestLeaderMoveWithBatchInFlightKeepsOrder(t *testing.T) {
 // (the producer used to follow each such batch with empty ones, one request
 // each, until the partition had max_open_requests in flight).
 func TestLingeredRecordIsOneRequest(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"one": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"one": 1}})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), nil)
 	acks := &ackSet{}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
 )
 
@@ -62,14 +62,11 @@ func (h *held) peak() int {
 // line is delivered once, in order.
 func TestInflightBytesBounded(t *testing.T) {
 	dir := t.TempDir()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"big": 1}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"big": 1}, DataDir: dir, Port: port})
 	const (
 		budget    = 1 << 20
 		lineBytes = 64 << 10
@@ -127,10 +124,7 @@ func TestInflightBytesBounded(t *testing.T) {
 		t.Fatalf("Send on a full budget with an ending ctx returned %v, want context.DeadlineExceeded", err)
 	}
 
-	k2, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"big": 1}, DataDir: dir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k2 := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"big": 1}, DataDir: dir, Port: port})
 	defer k2.Close()
 	select {
 	case <-done:
@@ -153,10 +147,7 @@ func TestInflightBytesBounded(t *testing.T) {
 // Records larger than max_inflight_bytes pass one at a time instead of
 // waiting forever.
 func TestRecordLargerThanBudget(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"huge": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"huge": 1}})
 	defer k.Close()
 	s := newTestSink(t, k.Addr(), func(c *Config) { c.MaxInflightBytes = 64 << 10 })
 	acks := &ackSet{}

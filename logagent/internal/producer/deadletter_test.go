@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
@@ -62,10 +62,7 @@ func waitAcked(t *testing.T, acks *ackSet, n int) {
 // to .1, the older rotated file is removed and its records are counted as
 // dropped; every record is acknowledged.
 func TestDeadLetterCapped(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"dl": 1}, MaxMessageBytes: 4000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"dl": 1}, MaxMessageBytes: 4000})
 	defer k.Close()
 	dir := t.TempDir()
 	dl := filepath.Join(dir, "dead-letter.ndjson")
@@ -115,10 +112,7 @@ func TestDeadLetterCapped(t *testing.T) {
 // acknowledged. Kafka refuses the records too (its message.max.bytes), so
 // sending them on is no way out.
 func TestDeadLetterWriteFailureStillAcks(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: map[string]int32{"dl": 1}, MaxMessageBytes: 4000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: map[string]int32{"dl": 1}, MaxMessageBytes: 4000})
 	defer k.Close()
 	tests := []struct {
 		name string

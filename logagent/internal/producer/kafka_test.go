@@ -15,7 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
@@ -51,10 +51,7 @@ type countAcks struct{ n *atomic.Int64 }
 func (c countAcks) AckRun(_ uint64, n int) { c.n.Add(int64(n)) }
 
 func TestDeliverAndDeadLetter(t *testing.T) {
-	k, err := devstack.StartKafka(devstack.KafkaConfig{AutoCreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{AutoCreateTopics: true})
 	defer k.Close()
 	dir := t.TempDir()
 	dl := filepath.Join(dir, "dead-letter.ndjson")

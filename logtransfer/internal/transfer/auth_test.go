@@ -8,8 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/esemu"
-
+	"github.com/logcollect/logcollect/devkit/testkit"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
 )
 
@@ -18,11 +17,7 @@ import (
 // naming the fix, nothing consumed or committed; the right one indexes
 // everything; the password never reaches the log.
 func TestElasticsearchBasicAuth(t *testing.T) {
-	es, err := esemu.Start(esemu.Config{Username: "elastic", Password: "s3cret-pw", RefreshInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = es.Close() })
+	es := testkit.StartES(t, testkit.ESOptions{Username: "elastic", Password: "s3cret-pw", RefreshInterval: 100 * time.Millisecond})
 	k := tt.Kafka(t, map[string]int32{"web_log": 2}, "")
 	const n = 200
 	tt.Produce(t, k.Addr(), "web_log", tt.Records("web-auth", n, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)))

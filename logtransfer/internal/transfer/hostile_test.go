@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/esemu"
-
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logtransfer/internal/document"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
 )
@@ -94,7 +93,7 @@ func TestHostileRecordsNeitherWedgeNorVanish(t *testing.T) {
 	}
 }
 
-func countDocs(t *testing.T, es *esemu.Server) (indexed, deadLettered int) {
+func countDocs(t *testing.T, es *testkit.ES) (indexed, deadLettered int) {
 	t.Helper()
 	return tt.Count(t, es, "logcollect-web_log-*"), tt.Count(t, es, "logcollect-dead-letter")
 }

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/esemu"
-
+	"github.com/logcollect/logcollect/devkit/testkit"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
 )
 
@@ -21,11 +20,7 @@ import (
 // server (retries, errors from net/http and olivere embed the URL).
 func TestPasswordInURLNeverShown(t *testing.T) {
 	const pw = "hunter2-s3cret"
-	es, err := esemu.Start(esemu.Config{Username: "elastic", Password: pw, RefreshInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = es.Close() })
+	es := testkit.StartES(t, testkit.ESOptions{Username: "elastic", Password: pw, RefreshInterval: 100 * time.Millisecond})
 	k := tt.Kafka(t, map[string]int32{"web_log": 1}, "")
 	const n = 20
 	tt.Produce(t, k.Addr(), "web_log", tt.Records("web-pw", n, time.Date(2026, 8, 2, 0, 0, 0, 0, time.UTC)))

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/esemu"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/tlsconf"
 
@@ -20,15 +19,7 @@ func TestElasticsearchTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverTLS, err := certs.ServerTLS(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := esemu.Start(esemu.Config{TLS: serverTLS, RefreshInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = es.Close() })
+	es := testkit.StartES(t, testkit.ESOptions{TLS: &certs, RefreshInterval: 100 * time.Millisecond})
 	k := tt.Kafka(t, map[string]int32{"web_log": 2}, "")
 	const n = 100
 	tt.Produce(t, k.Addr(), "web_log", tt.Records("web-tls", n, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)))

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
-	"github.com/logcollect/logcollect/devkit/esemu"
+	"github.com/logcollect/logcollect/devkit/testkit"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/config"
 	tt "github.com/logcollect/logcollect/logtransfer/internal/transfertest"
@@ -109,7 +108,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	return r
 }
 
-func countIs(t *testing.T, es *esemu.Server, pattern string, want int) func() (bool, string) {
+func countIs(t *testing.T, es *testkit.ES, pattern string, want int) func() (bool, string) {
 	return func() (bool, string) {
 		n := tt.Count(t, es, pattern)
 		return n == want, fmt.Sprintf("%s count %d, want %d", pattern, n, want)
@@ -311,10 +310,10 @@ func TestTwoInstancesSplitPartitionsAndRebalanceWithoutLoss(t *testing.T) {
 }
 
 // freePort is for a broker started late on a port the transfer already
-// retries (see devstack.RestartablePort).
+// retries (see testkit.RestartablePort).
 func freePort(t *testing.T) int {
 	t.Helper()
-	port, err := devstack.RestartablePort()
+	port, err := testkit.RestartablePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,10 +365,7 @@ func TestWaitsForKafkaAndElasticsearchAtStart(t *testing.T) {
 	tt.Eventually(t, 15*time.Second, "kafka retry logged", func() (bool, string) {
 		return strings.Contains(logs.String(), "kafka unreachable at start; retrying"), ""
 	})
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Port: port, Topics: map[string]int32{"web_log": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Port: port, Topics: map[string]int32{"web_log": 1}})
 	defer k.Close()
 	tt.Produce(t, brokers, "web_log", [][]byte{[]byte("hello")})
 	tt.Eventually(t, 30*time.Second, "indexed once both are up", countIs(t, es, "logcollect-web_log-*", 1))

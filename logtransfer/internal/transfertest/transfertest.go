@@ -1,6 +1,6 @@
 // Package transfertest starts the dev stack pieces logtransfer's tests need
-// (in-process Kafka broker, Elasticsearch emulator), produces records and
-// reads back what was committed and indexed.
+// (Kafka broker, Elasticsearch emulator: devstack child processes), produces
+// records and reads back what was committed and indexed.
 package transfertest
 
 import (
@@ -11,33 +11,22 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/logcollect/logcollect/devkit/devstack"
-	"github.com/logcollect/logcollect/devkit/esemu"
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/record"
 )
 
 // Kafka starts a broker with topics (name → partitions); dataDir "" keeps
 // it in memory.
-func Kafka(t testing.TB, topics map[string]int32, dataDir string) *devstack.Kafka {
+func Kafka(t testing.TB, topics map[string]int32, dataDir string) *testkit.Kafka {
 	t.Helper()
-	k, err := devstack.StartKafka(devstack.KafkaConfig{Topics: topics, AutoCreateTopics: true, DataDir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.Close)
+	k := testkit.StartKafka(t, testkit.KafkaOptions{Topics: topics, AutoCreateTopics: true, DataDir: dataDir})
 	return k
 }
 
 // ES starts the emulator with a short refresh interval.
-func ES(t testing.TB, blackhole bool) *esemu.Server {
+func ES(t testing.TB, blackhole bool) *testkit.ES {
 	t.Helper()
-	s, err := esemu.Start(esemu.Config{RefreshInterval: 100 * time.Millisecond, Blackhole: blackhole})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.StartES(t, testkit.ESOptions{RefreshInterval: 100 * time.Millisecond, Blackhole: blackhole})
 }
 
 // Records returns n agent records of host as the agent encodes them, one
@@ -139,7 +128,7 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() (bool, s
 }
 
 // Count polls the emulator's count of pattern.
-func Count(t testing.TB, es *esemu.Server, pattern string) int {
+func Count(t testing.TB, es *testkit.ES, pattern string) int {
 	t.Helper()
 	n, err := es.Count(pattern)
 	if err != nil {
