@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/logcollect/logcollect/pkg/settings"
 )
 
 // Levels and Formats are the accepted [log] level and format values.
@@ -13,6 +15,23 @@ var (
 	Levels  = []string{"debug", "info", "warn", "error"}
 	Formats = []string{"text", "json"}
 )
+
+// Settings are a service's [log] settings.
+type Settings struct {
+	Level  string
+	Format string
+}
+
+// DefaultSettings are the [log] settings of an empty ini file.
+func DefaultSettings() Settings { return Settings{Level: "info", Format: "text"} }
+
+// Read reads [log] level and format over def.
+func Read(f *settings.File, def Settings) Settings {
+	return Settings{
+		Level:  f.Enum("log", "level", def.Level, Levels),
+		Format: f.Enum("log", "format", def.Format, Formats),
+	}
+}
 
 // New returns a logger writing to w at level in format ("text" or "json").
 func New(w io.Writer, level, format string) (*slog.Logger, error) {

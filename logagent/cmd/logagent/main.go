@@ -79,23 +79,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printUsage(stderr)
 		return program.Usage(err)
 	}
-	if fs.NArg() > 0 {
-		return program.Usagef("unexpected arguments %q", fs.Args())
-	}
-	if *version {
-		fmt.Fprintln(stdout, buildinfo.String("logagent"))
-		return nil
-	}
-	cfg, warnings, err := config.Load(*cfgPath)
-	if err != nil {
-		return program.Usagef("bad settings:\n%w", err)
-	}
-	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return program.Usage(err)
-	}
-	for _, w := range warnings {
-		log.Warn(w)
+	cfg, log, done, err := program.Setup("logagent", fs, *version, stdout, stderr,
+		func() (config.Config, []string, error) { return config.Load(*cfgPath) },
+		func(c config.Config) logging.Settings { return c.Log })
+	if done || err != nil {
+		return err
 	}
 	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
 	setProcessGlobals(cfg.Agent, log)

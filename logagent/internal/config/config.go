@@ -27,7 +27,7 @@ type Config struct {
 	Kafka Kafka
 	Etcd  Etcd
 	Agent Agent
-	Log   Log
+	Log   logging.Settings
 }
 
 // Kafka configures the producer.
@@ -96,12 +96,6 @@ func (a Agent) CollectPolicy() collect.Policy {
 	return collect.Policy{AllowedPaths: a.AllowedPaths, AllowJournal: a.AllowJournal}
 }
 
-// Log configures the agent's own log.
-type Log struct {
-	Level  string
-	Format string
-}
-
 // Default is the configuration of an empty ini file.
 func Default() Config {
 	c := Config{
@@ -137,7 +131,7 @@ func Default() Config {
 			CheckpointRetention: 7 * 24 * time.Hour,
 			MemoryLimit:         48 << 20,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log: logging.DefaultSettings(),
 	}
 	c.Kafka.MaxInflightBytes = InflightBytesFor(c.Agent.MemoryLimit)
 	return c
@@ -229,8 +223,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 		}
 	}
 
-	c.Log.Level = f.Enum("log", "level", c.Log.Level, logging.Levels)
-	c.Log.Format = f.Enum("log", "format", c.Log.Format, logging.Formats)
+	c.Log = logging.Read(f, c.Log)
 
 	if len(k.Client.Brokers) == 0 {
 		f.Check("kafka", "brokers", "", errors.New("at least one host:port"))

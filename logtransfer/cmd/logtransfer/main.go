@@ -56,23 +56,11 @@ once), 1 on a runtime failure, 2 on bad flags or settings.
 		}
 		return program.Usage(err)
 	}
-	if fs.NArg() > 0 {
-		return program.Usagef("unexpected arguments %q", fs.Args())
-	}
-	if *version {
-		fmt.Fprintln(stdout, buildinfo.String("logtransfer"))
-		return nil
-	}
-	cfg, warnings, err := config.Load(*configPath)
-	if err != nil {
-		return program.Usagef("bad settings:\n%w", err)
-	}
-	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return program.Usage(err)
-	}
-	for _, w := range warnings {
-		log.Warn(w)
+	cfg, log, done, err := program.Setup("logtransfer", fs, *version, stdout, stderr,
+		func() (config.Config, []string, error) { return config.Load(*configPath) },
+		func(c config.Config) logging.Settings { return c.Log })
+	if done || err != nil {
+		return err
 	}
 	if *check {
 		fmt.Fprintln(stdout, "settings ok:", *configPath)

@@ -34,7 +34,7 @@ type Config struct {
 	Kafka    Kafka
 	ES       ES
 	Transfer Transfer
-	Log      Log
+	Log      logging.Settings
 }
 
 // Kafka is [kafka].
@@ -83,12 +83,6 @@ type Transfer struct {
 	ShutdownTimeout  time.Duration
 }
 
-// Log is [log].
-type Log struct {
-	Level  string
-	Format string
-}
-
 // Default is the configuration of an empty ini file.
 func Default() Config {
 	return Config{
@@ -124,7 +118,7 @@ func Default() Config {
 			DrainTimeout:     15 * time.Second,
 			ShutdownTimeout:  30 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log: logging.DefaultSettings(),
 	}
 }
 
@@ -221,8 +215,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	t.DrainTimeout = f.Duration("transfer", "drain_timeout", t.DrainTimeout, time.Second, 0, time.Hour)
 	t.ShutdownTimeout = f.Duration("transfer", "shutdown_timeout", t.ShutdownTimeout, time.Second, time.Second, time.Hour)
 
-	c.Log.Level = f.Enum("log", "level", c.Log.Level, logging.Levels)
-	c.Log.Format = f.Enum("log", "format", c.Log.Format, logging.Formats)
+	c.Log = logging.Read(f, c.Log)
 
 	// Cross-key rules, recorded against the key the operator should change.
 	if len(k.Topics) == 0 && k.TopicPattern == nil {
