@@ -77,9 +77,6 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if *stdinEOF {
-		ctx = untilEOF(ctx, stdin)
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -131,6 +128,9 @@ Flags:
 		if part.addr != "" {
 			fmt.Fprintf(stdout, "  %-14s %-28s try: %s\n", part.name, part.addr, part.try)
 		}
+	}
+	if *stdinEOF {
+		ctx = untilEOF(ctx, stdin)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack: stopping")
