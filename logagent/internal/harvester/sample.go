@@ -62,13 +62,7 @@ func Sample(e collect.Entry, path string, n int, out func(SampleLine)) error {
 		last = s
 		snd.emit(SampleLine{Offset: ev.Start, Dropped: why, Message: string(ev.Msg)})
 	}
-	h := &harvester{o: o, f: f, ctx: context.Background(), id: SampleFileID, kafkaKey: []byte(SampleFileID),
-		eventIDs: record.NewEventIDs(SampleHost, SampleFileID), tracker: contiguous.New[int64](0, nil),
-		lr: linereader.New(f, 0, e.MaxLineBytes), dec: decode.New(e.Format, e.MaxLineBytes, e.Multiline)}
-	h.path.Store(&path)
-	if e.Format == "docker" || e.Format == "cri" {
-		h.k8s = kubernetesFromPath(path)
-	}
+	h := detached(o, f, path)
 	h.lr.SetSize(st.Size())
 	now := time.Now()
 	emit := func(evs []*decode.Event) error {
@@ -103,6 +97,21 @@ func Sample(e collect.Entry, path string, n int, out func(SampleLine)) error {
 		return emit(h.dec.Expire(now.Add(24 * time.Hour)))
 	}
 	return nil
+}
+
+// detached is a harvester of f outside any task, store or scheduler, its
+// acknowledgements tracked from 0 and its record ids made of SampleHost and
+// SampleFileID: what Sample and the benchmarks run emit and send on.
+func detached(o *Options, f *os.File, path string) *harvester {
+	e := &o.Entry
+	h := &harvester{o: o, f: f, ctx: context.Background(), id: SampleFileID, kafkaKey: []byte(SampleFileID),
+		eventIDs: record.NewEventIDs(SampleHost, SampleFileID), tracker: contiguous.New[int64](0, nil),
+		lr: linereader.New(f, 0, e.MaxLineBytes), dec: decode.New(e.Format, e.MaxLineBytes, e.Multiline)}
+	h.path.Store(&path)
+	if e.Format == "docker" || e.Format == "cri" {
+		h.k8s = kubernetesFromPath(path)
+	}
+	return h
 }
 
 // sampleSender hands the records of a sample to its caller, up to n events
