@@ -85,6 +85,10 @@ type Options struct {
 // FingerprintSize is how many leading bytes identify a file's content.
 const FingerprintSize = 1024
 
+// lineEnd is a file's position in the tracker: the byte offset just past a
+// line, where reading resumes once every line before it is acknowledged.
+type lineEnd int64
+
 // harvester follows one file through an open descriptor.
 type harvester struct {
 	o    *Options
@@ -98,7 +102,7 @@ type harvester struct {
 	id       string // current generation's id (changes when the file is truncated)
 	kafkaKey []byte // id as the records' Kafka key
 	eventIDs *record.EventIDs
-	tracker  *contiguous.Tracker[int64] // positions: the byte offset just past a line
+	tracker  *contiguous.Tracker[lineEnd]
 	lr       *linereader.Reader
 	dec      *decode.Decoder
 	k8s      *record.Kubernetes
@@ -154,7 +158,8 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	// the checkpoint skips, and continue under the file's id instead of
 	// being sent again under a new one. An ack ending elsewhere waits for
 	// the next batch end (at worst lines re-sent after a crash, same ids).
-	h.tracker = contiguous.New(offset, func(off int64) {
+	h.tracker = contiguous.New(lineEnd(offset), func(end lineEnd) {
+		off := int64(end)
 		if sum, ok := tails.take(off); ok {
 			store.SetOffsetTail(key, id, off, sum)
 		}
@@ -307,7 +312,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			}
 			h.lag, h.lagPath = m.CheckpointLag.WithLabelValues(*p), p
 		}
-		h.lag.Set(float64(size - h.tracker.Position()))
+		h.lag.Set(float64(size - int64(h.tracker.Position())))
 
 		// A partial last line is sent after PartialFlush without growth,
 		// flagged; the checkpoint then covers it, so it is not resent.
@@ -471,7 +476,7 @@ func (h *harvester) truncated(size int64) error {
 	if old.ID == h.id {
 		// Keep the old generation's fingerprint so a copy of it
 		// (copytruncate's app.log.1) is recognised and continued.
-		old.Offset = h.tracker.Position()
+		old.Offset = int64(h.tracker.Position())
 		old.Path = ""
 		h.o.Store.Put(checkpoint.RetiredKey(old.ID, h.o.Entry.Topic), old)
 	}
@@ -528,7 +533,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			EventID: h.eventIDs.ID(ev.Start),
 		}
 		drop := chain != nil && h.process(chain, &r, ev.JSON) == processor.Drop
-		seq, err := h.tracker.Add(ev.End)
+		seq, err := h.tracker.Add(lineEnd(ev.End))
 		if err != nil {
 			return fmt.Errorf("track the line at offset %d: %w", ev.Start, err)
 		}

@@ -92,7 +92,7 @@ func TestDroppedLinesAckedInOrder(t *testing.T) {
 			e.task.mu.Lock()
 			h := e.task.running[k]
 			e.task.mu.Unlock()
-			return h.tracker.Position()
+			return int64(h.tracker.Position())
 		}
 		t.Fatal("no harvester")
 		return 0

@@ -105,7 +105,7 @@ func Sample(e collect.Entry, path string, n int, out func(SampleLine)) error {
 func detached(o *Options, f *os.File, path string) *harvester {
 	e := &o.Entry
 	h := &harvester{o: o, f: f, ctx: context.Background(), id: SampleFileID, kafkaKey: []byte(SampleFileID),
-		eventIDs: record.NewEventIDs(SampleHost, SampleFileID), tracker: contiguous.New[int64](0, nil),
+		eventIDs: record.NewEventIDs(SampleHost, SampleFileID), tracker: contiguous.New[lineEnd](0, nil),
 		lr: linereader.New(f, 0, e.MaxLineBytes), dec: decode.New(e.Format, e.MaxLineBytes, e.Multiline)}
 	h.path.Store(&path)
 	if e.Format == "docker" || e.Format == "cri" {

@@ -54,6 +54,11 @@ type Options struct {
 	journalDirs []string // test seam: the system journal's directories; nil: collect.SystemJournalDirs()
 }
 
+// entrySeq numbers the journal entries a task read, from 1: its position in
+// the tracker. The checkpoint keeps the cursor of the last entry of the
+// acknowledged run, which the sequence maps to.
+type entrySeq int64
+
 // Task follows one journal.
 type Task struct {
 	o        Options
@@ -65,12 +70,12 @@ type Task struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 
-	tracker *contiguous.Tracker[int64] // positions: the sequence numbers below
+	tracker *contiguous.Tracker[entrySeq]
 	mu      sync.Mutex
-	cursors map[int64]string // sequence (1-based) → cursor, until acknowledged
-	next    int64            // last sequence handed out
-	done    int64            // last sequence of the acknowledged run
-	pos     string           // cursor of the last entry sent: where a restarted journalctl resumes
+	cursors map[entrySeq]string // sequence → cursor, until acknowledged
+	next    entrySeq            // last sequence handed out
+	done    entrySeq            // last sequence of the acknowledged run
+	pos     string              // cursor of the last entry sent: where a restarted journalctl resumes
 	buf     []byte
 }
 
@@ -85,7 +90,7 @@ func Start(o Options) *Task {
 	ctx, cancel := context.WithCancel(context.Background())
 	source := o.Entry.JournalOptions().Source()
 	t := &Task{o: o, key: o.Entry.JournalKey(), source: source, kafkaKey: []byte(o.HostID + "|" + source),
-		ctx: ctx, cancel: cancel, cursors: map[int64]string{}}
+		ctx: ctx, cancel: cancel, cursors: map[entrySeq]string{}}
 	t.tracker = contiguous.New(0, t.acked)
 	t.wg.Add(1)
 	go t.run()
@@ -110,7 +115,7 @@ func (t *Task) Key() checkpoint.Key { return t.key }
 
 // acked runs under the tracker's lock whenever the contiguous acknowledged
 // run grows to sequence seq.
-func (t *Task) acked(seq int64) {
+func (t *Task) acked(seq entrySeq) {
 	t.mu.Lock()
 	cursor := t.cursors[seq]
 	for i := t.done + 1; i <= seq; i++ {
