@@ -1,6 +1,7 @@
 package esemu
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -151,5 +152,67 @@ func TestTotalFieldsLimit(t *testing.T) {
 	_, m := call(t, s, "GET", "/lim/_mapping", "")
 	if dig(m, "lim", "mappings", "properties", "d") != nil {
 		t.Error("rejected document changed the mapping")
+	}
+}
+
+// TestDynamicTemplatesByPathAndJSONType is what logtransfer's template
+// relies on for parsed.*: path_match with match_mapping_type picks keyword,
+// long or double by the JSON type of the first value, a string that date
+// detection takes for a date matches "date" (not "string"), fields outside
+// the path keep the default mappings, a long answers a query_string term,
+// and a later value of another shape is refused as in Elasticsearch 7.17.
+func TestDynamicTemplatesByPathAndJSONType(t *testing.T) {
+	s := startServer(t, Config{})
+	call(t, s, "PUT", "/p", `{"mappings":{"dynamic_templates":[
+		{"parsed_strings":{"path_match":"parsed.*","match_mapping_type":"string","mapping":{"type":"keyword","ignore_above":1024}}},
+		{"parsed_dates":{"path_match":"parsed.*","match_mapping_type":"date","mapping":{"type":"keyword","ignore_above":1024}}},
+		{"parsed_longs":{"path_match":"parsed.*","match_mapping_type":"long","mapping":{"type":"long"}}},
+		{"parsed_doubles":{"path_match":"parsed.*","match_mapping_type":"double","mapping":{"type":"double"}}}],
+		"properties":{"event":{"properties":{"created":{"type":"date"}}}}}}`)
+	doc := `{"parsed":{"status":500,"request":"GET /x HTTP/1.1","rt":0.25,"ts":"2026-11-21T10:00:00Z","deep":{"n":1}},
+		"other":"2026-11-21T10:00:00Z","num":1.5,"event":{"created":"2026-11-21T10:00:01Z"}}`
+	if status, resp := call(t, s, "PUT", "/p/_doc/1?refresh=true", doc); status != 201 {
+		t.Fatalf("index: %d %v", status, resp)
+	}
+	_, m := call(t, s, "GET", "/p/_mapping", "")
+	props := dig(m, "p", "mappings", "properties")
+	for path, want := range map[string]string{
+		"parsed.status": "long", "parsed.request": "keyword", "parsed.rt": "double", "parsed.ts": "keyword",
+		"parsed.deep.n": "long", "other": "date", "num": "float", "event.created": "date",
+	} {
+		var leaf any = props
+		parts := strings.Split(path, ".")
+		for i, name := range parts {
+			leaf = dig(leaf, name)
+			if i < len(parts)-1 {
+				leaf = dig(leaf, "properties")
+			}
+		}
+		if got := dig(leaf, "type"); got != want {
+			t.Errorf("%s mapped as %v, want %s", path, got, want)
+		}
+	}
+	if got := dig(props, "parsed", "properties", "request", "ignore_above"); got != float64(1024) {
+		t.Errorf("parsed.request ignore_above = %v", got)
+	}
+	for q, want := range map[string]float64{
+		"parsed.status:500": 1, "parsed.status:404": 0, `parsed.request:"GET /x HTTP/1.1"`: 1, "parsed.rt:0.25": 1,
+		"parsed.status:[400 TO 599]": 1,
+	} {
+		_, r := call(t, s, "POST", "/p/_count", `{"query":{"query_string":{"query":`+strconv.Quote(q)+`}}}`)
+		if r["count"] != want {
+			t.Errorf("%s: count %v, want %v", q, r["count"], want)
+		}
+	}
+	// A number where a string was seen becomes the keyword "404"; a word
+	// where a long was seen, or an object where a value was, is refused.
+	if status, resp := call(t, s, "PUT", "/p/_doc/2", `{"parsed":{"request":404}}`); status != 201 {
+		t.Errorf("number into keyword: %d %v", status, resp)
+	}
+	for _, bad := range []string{`{"parsed":{"status":"-"}}`, `{"parsed":{"status":{"code":1}}}`, `{"parsed":{"deep":7}}`} {
+		status, resp := call(t, s, "PUT", "/p/_doc/3", bad)
+		if status != 400 || dig(resp, "error", "type") != "mapper_parsing_exception" {
+			t.Errorf("%s: %d %v, want 400 mapper_parsing_exception", bad, status, resp)
+		}
 	}
 }

@@ -5,6 +5,8 @@
 // cannot walk it returns -1, never panics.
 package rawjson
 
+import "reflect"
+
 // SkipSpace returns the index of the first byte at or after i that is not
 // JSON white space.
 func SkipSpace(b []byte, i int) int {
@@ -67,4 +69,36 @@ func SkipValue(b []byte, i int) int {
 		return -1
 	}
 	return i
+}
+
+// Describe names the JSON a value of Go type t is written as ("a string",
+// "an array of strings"), for errors about a config field of the wrong
+// kind: every config decoder of the project says it the same way.
+func Describe(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.String {
+			return "an object of string values"
+		}
+		return "an object"
+	case reflect.Pointer:
+		return Describe(t.Elem())
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }

@@ -1,6 +1,9 @@
 package rawjson
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestSkipValue(t *testing.T) {
 	tests := []struct {
@@ -32,5 +35,28 @@ func TestSkipValue(t *testing.T) {
 	}
 	if got := SkipSpace([]byte("  "), 1); got != 2 {
 		t.Errorf("SkipSpace at the end = %d", got)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	var cfg struct {
+		S  string
+		B  bool
+		I  int
+		F  float64
+		SS []string
+		A  []any
+		M  map[string]string
+		O  map[string]any
+		P  *struct{ X int }
+		PI *int
+	}
+	want := []string{"a string", "true or false", "an integer", "a number", "an array of strings", "an array",
+		"an object of string values", "an object", "an object", "an integer"}
+	rt := reflect.TypeOf(cfg)
+	for i, w := range want {
+		if got := Describe(rt.Field(i).Type); got != w {
+			t.Errorf("Describe(%s) = %q, want %q", rt.Field(i).Type, got, w)
+		}
 	}
 }

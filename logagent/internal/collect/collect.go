@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,7 +20,9 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/journald"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
+	"github.com/logcollect/logcollect/pkg/rawjson"
 )
 
 // Defaults and bounds of the optional fields.
@@ -41,7 +42,8 @@ const (
 // Entry is one element of the collect config. Type selects which fields
 // apply: path, exclude, start, format, multiline and max_line_bytes to
 // files; units, priority, match, directory, file, seek and cursor to the
-// journal; topic and fields to both.
+// journal; topic and fields to both. processors applies to files only
+// (the journal task does not run them; see docs/logagent.md).
 type Entry struct {
 	Type         string            `json:"type,omitempty"` // file (default) or journald; set by Parse
 	Path         string            `json:"path,omitempty"`
@@ -52,6 +54,11 @@ type Entry struct {
 	Multiline    *Multiline        `json:"multiline,omitempty"`
 	Fields       map[string]string `json:"fields,omitempty"`
 	MaxLineBytes int               `json:"max_line_bytes,omitempty"`
+	// Processors is the entry's "processors" list as written (so a change
+	// of it changes the entry, see Equal); Chain is it compiled by Parse.
+	// The files of the entry share the chain (and its rate limit).
+	Processors json.RawMessage  `json:"processors,omitempty"`
+	Chain      *processor.Chain `json:"-"`
 
 	Units     []string `json:"units,omitempty"`     // systemd units, any of them
 	Priority  string   `json:"priority,omitempty"`  // this syslog priority and more severe: 0-7 or emerg..debug
@@ -65,7 +72,7 @@ type Entry struct {
 // fileOnly and journalOnly are the fields of one type that the other
 // rejects.
 var (
-	fileOnly    = []string{"path", "exclude", "start", "format", "multiline", "max_line_bytes"}
+	fileOnly    = []string{"path", "exclude", "start", "format", "multiline", "max_line_bytes", "processors"}
 	journalOnly = []string{"units", "priority", "match", "directory", "file", "seek", "cursor"}
 )
 
@@ -142,7 +149,7 @@ func Parse(data []byte) ([]Entry, error) {
 			var ute *json.UnmarshalTypeError
 			switch {
 			case errors.As(err, &ute):
-				return nil, fail(ute.Field, "%s is a JSON %s, want %s", ute.Field, ute.Value, describe(ute.Type))
+				return nil, fail(ute.Field, "%s is a JSON %s, want %s", ute.Field, ute.Value, rawjson.Describe(ute.Type))
 			case strings.HasPrefix(err.Error(), "json: unknown field "):
 				name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 				return nil, fail(name, "unknown field: remove it, or use one of type, topic, fields; for files path, %s; for the journal %s",
@@ -182,24 +189,6 @@ func Parse(data []byte) ([]Entry, error) {
 	return entries, nil
 }
 
-func describe(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int:
-		return "an integer"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice:
-		return "an array of strings"
-	case reflect.Map:
-		return "an object of string values"
-	case reflect.Pointer, reflect.Struct:
-		return "an object"
-	}
-	return t.String()
-}
-
 // foreign rejects the first field of another entry type.
 func foreign(present map[string]json.RawMessage, fields []string, other string, fail func(field, format string, args ...any) error) error {
 	lower := make(map[string]bool, len(present))
@@ -210,6 +199,9 @@ func foreign(present map[string]json.RawMessage, fields []string, other string, 
 		if lower[f] {
 			if other == "journald" {
 				return fail(f, "only applies to \"type\":\"journald\" entries: remove it, or add \"type\":\"journald\" (and drop path) to read the journal")
+			}
+			if f == "processors" {
+				return fail(f, "are not run on \"type\":\"journald\" entries (only file entries run processors): remove them, and filter the journal with units, priority, match")
 			}
 			return fail(f, "only applies to file entries, not \"type\":\"journald\": remove it (the journal is chosen by directory or file, filtered by units, priority, match)")
 		}
@@ -373,6 +365,11 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 			m.FlushTimeout = d
 		}
 	}
+	chain, err := processor.Parse(e.Processors, processor.Options{})
+	if err != nil {
+		return fail("", "%v", err) // names processors[i], its type and field
+	}
+	e.Chain = chain
 	return nil
 }
 

@@ -126,6 +126,7 @@ func TestJournaldEntries(t *testing.T) {
 		{`[{"type":"journald","topic":"t","directory":"journal"}]`, `entry 1 (journald journal): field "directory": "journal" is relative`},
 		{`[{"type":"journald","topic":"t","file":"/var/log/../x.journal"}]`, `field "file": "/var/log/../x.journal" is not clean`},
 		{`[{"type":"journald","topic":"t","units":"nginx"}]`, `field "units": units is a JSON string, want an array of strings`},
+		{`[{"type":"journald","topic":"t","processors":[{"type":"drop","pattern":"x"}]}]`, `entry 1 (journald): field "processors": are not run on "type":"journald" entries`},
 		{`[{"type":"journald","topic":"t","colour":"red"}]`, `field "colour": unknown field: remove it, or use one of type, topic, fields; for files path, exclude`},
 		{`[{"type":"journald","topic":"t","units":["a"]},{"type":"journald","topic":"t","units":["a"],"seek":"head"}]`, `entry 2 (journald): field "topic": entry 1 already reads this journal`},
 	}
@@ -276,5 +277,56 @@ func TestCheckSystemJournalForms(t *testing.T) {
 	es, _ := Parse([]byte(`[{"type":"journald","topic":"t","directory":"/var/log/journal"}]`))
 	if err := CheckSystemJournal(es, false); err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+func TestParseProcessors(t *testing.T) {
+	entries, err := Parse([]byte(`[{"path":"/var/log/a.log","topic":"t","processors":[{"type":"parse","format":"nginx"},{"type":"drop","field":"parsed.path","pattern":"^/healthz"}]},
+		{"path":"/var/log/b.log","topic":"t"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Chain == nil || entries[0].Chain.Len() != 2 {
+		t.Fatalf("entry 1 chain: %+v", entries[0].Chain)
+	}
+	if entries[1].Chain == nil || entries[1].Chain.Len() != 0 {
+		t.Fatalf("entry 2 (no processors) chain: %+v", entries[1].Chain)
+	}
+
+	// An entry whose processors changed is another task; white space is not a change.
+	parse := func(s string) Entry {
+		t.Helper()
+		es, err := Parse([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es[0]
+	}
+	a := parse(`[{"path":"/a","topic":"t","processors":[{"type":"drop","pattern":"x"}]}]`)
+	b := parse(`[{"path":"/a","topic":"t","processors":[ {"type": "drop", "pattern": "x"} ]}]`)
+	c := parse(`[{"path":"/a","topic":"t","processors":[{"type":"drop","pattern":"y"}]}]`)
+	d := parse(`[{"path":"/a","topic":"t"}]`)
+	if a.Key() != c.Key() || !Equal(a, b) || Equal(a, c) || Equal(a, d) {
+		t.Errorf("equality: a=b %v, a=c %v, a=d %v", Equal(a, b), Equal(a, c), Equal(a, d))
+	}
+
+	tests := []struct{ in, want string }{
+		{`[{"path":"/var/log/a.log","topic":"t"},{"path":"/var/log/b.log","topic":"t","processors":[{"type":"parse","format":"nginx"},{"type":"mask","builtins":["emial"]}]}]`,
+			`collect config entry 2 (/var/log/b.log): processors[1] (mask): builtins[0] "emial": not a built-in mask; write one of email, credit_card, secrets, ipv4`},
+		{`[{"path":"/var/log/a.log","topic":"t","processors":[{"type":"drop","patern":"x"}]}]`,
+			`collect config entry 1 (/var/log/a.log): processors[0] (drop): patern: unknown field`},
+		{`[{"path":"/var/log/a.log","topic":"t","processors":{"type":"drop"}}]`,
+			`collect config entry 1 (/var/log/a.log): processors: want a JSON array of processors`},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s:\n got  %v\n want %s...", tt.in, err, tt.want)
+		}
+		// The one verdict (agent, validate, put) reports it the same way.
+		_, err = Policy{AllowedPaths: []string{"/var/log/**"}}.Load([]byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load %s:\n got  %v\n want ...%s...", tt.in, err, tt.want)
+		}
 	}
 }

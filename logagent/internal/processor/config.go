@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/logcollect/logcollect/pkg/rawjson"
 )
 
 // The processor types, as written in "type".
@@ -146,7 +148,7 @@ func compileOne(item json.RawMessage, opts Options) (string, step, error) {
 func decodeError(typ string, cfg compiler, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return &ConfigError{Field: te.Field, Problem: fmt.Sprintf("is a JSON %s, want %s", te.Value, jsonKind(te.Type)),
+		return &ConfigError{Field: te.Field, Problem: fmt.Sprintf("is a JSON %s, want %s", te.Value, rawjson.Describe(te.Type)),
 			Fix: "see the example of " + typ + " in docs/logagent.md"}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -154,24 +156,6 @@ func decodeError(typ string, cfg compiler, err error) error {
 			Fix: fmt.Sprintf("the fields of %s are %s", typ, strings.Join(fieldNames(cfg), ", "))}
 	}
 	return &ConfigError{Problem: err.Error(), Fix: "see the example of " + typ + " in docs/logagent.md"}
-}
-
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int64, reflect.Float64:
-		return "a number"
-	case reflect.Slice:
-		return "an array"
-	case reflect.Map:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
 }
 
 // fieldNames lists the JSON names a config struct accepts.

@@ -146,7 +146,7 @@ func TestConfigErrors(t *testing.T) {
 		{`[{"type":"mask"}]`, ConfigError{Type: "mask", Field: "pattern"}},
 		{`[{"type":"mask","builtins":["email","emial"]}]`, ConfigError{Type: "mask", Field: "builtins[1]", Value: `"emial"`, Problem: "not a built-in mask", Fix: "write one of email, credit_card, secrets, ipv4"}},
 		{`[{"type":"mask","builtins":["email","email"]}]`, ConfigError{Type: "mask", Field: "builtins[1]", Problem: "listed twice"}},
-		{`[{"type":"mask","builtins":"email"}]`, ConfigError{Type: "mask", Field: "builtins", Problem: "is a JSON string, want an array"}},
+		{`[{"type":"mask","builtins":"email"}]`, ConfigError{Type: "mask", Field: "builtins", Problem: "is a JSON string, want an array of strings"}},
 		{`[{"type":"parse"}]`, ConfigError{Type: "parse", Field: "format", Problem: "missing"}},
 		{`[{"type":"parse","format":"json"}]`, ConfigError{Type: "parse", Field: "format", Value: `"json"`, Problem: "unknown format"}},
 		{`[{"type":"parse","format":"nginx","pattern":"(?P<a>x)"}]`, ConfigError{Type: "parse", Field: "format", Problem: "given together with a pattern"}},
@@ -162,7 +162,7 @@ func TestConfigErrors(t *testing.T) {
 		{`[{"type":"rate_limit"}]`, ConfigError{Type: "rate_limit", Field: "lines_per_second", Value: "0", Problem: "must be more than 0"}},
 		{`[{"type":"rate_limit","lines_per_second":-5}]`, ConfigError{Type: "rate_limit", Field: "lines_per_second", Value: "-5"}},
 		{`[{"type":"rate_limit","lines_per_second":5,"burst":-1}]`, ConfigError{Type: "rate_limit", Field: "burst", Value: "-1", Problem: "negative"}},
-		{`[{"type":"rate_limit","lines_per_second":5,"burst":1.5}]`, ConfigError{Type: "rate_limit", Field: "burst", Problem: "is a JSON number 1.5, want a number"}},
+		{`[{"type":"rate_limit","lines_per_second":5,"burst":1.5}]`, ConfigError{Type: "rate_limit", Field: "burst", Problem: "is a JSON number 1.5, want an integer"}},
 		{`[{"type":"rate_limit","lines_per_second":5,"per_file":"yes"}]`, ConfigError{Type: "rate_limit", Field: "per_file", Problem: "is a JSON string, want true or false"}},
 	}
 	for _, tt := range tests {

@@ -55,18 +55,42 @@ func props(p map[string]any) map[string]any {
 	return map[string]any{"properties": p}
 }
 
+func date() map[string]any { return map[string]any{"type": "date"} }
+
+// dynamic maps the fields under path whose first value has the JSON type
+// matchType (as Elasticsearch names it: string, date, long, double, ...).
+func dynamic(name, path, matchType string, mapping map[string]any) map[string]any {
+	return map[string]any{name: map[string]any{"path_match": path, "match_mapping_type": matchType, "mapping": mapping}}
+}
+
 // Mappings are those of the data indices: the agent's record fields
 // (@timestamp, message, host.*, log.*, event.*), the kafka.* coordinates of
-// foreign values, and fields.* as dynamic keywords.
+// foreign values, fields.* as dynamic keywords, and parsed.* (what the
+// agent's parse processors extract) typed by its JSON values: strings are
+// keywords (searched whole, like parsed.request:"GET / HTTP/1.1"), integers
+// longs and fractions doubles, so parsed.status:500 and ranges work.
+//
+// Every topic has indices of its own (the index pattern requires {topic}),
+// so parsed.status a number in one topic and a word in another is no
+// conflict; within one index, a later value of another shape (a word where
+// a number was first seen) is a mapping conflict, which the transfer sends
+// to the dead-letter index. Records without parsed.* or event.created, as
+// older agents send them, map exactly as before.
 func Mappings() map[string]any {
 	return map[string]any{
 		"dynamic_templates": []any{
-			map[string]any{"fields_as_keywords": map[string]any{
-				"path_match": "fields.*", "match_mapping_type": "string", "mapping": keyword(),
-			}},
+			dynamic("fields_as_keywords", "fields.*", "string", keyword()),
+			dynamic("parsed_strings_as_keywords", "parsed.*", "string", keyword()),
+			// A string that looks like a date (a syslog 5424 timestamp) is
+			// matched as "date", not "string": kept a keyword too, so the
+			// next line's non-date word does not conflict with it.
+			dynamic("parsed_dates_as_keywords", "parsed.*", "date", keyword()),
+			dynamic("parsed_integers_as_longs", "parsed.*", "long", long()),
+			// Elasticsearch would pick float: double keeps every digit.
+			dynamic("parsed_fractions_as_doubles", "parsed.*", "double", map[string]any{"type": "double"}),
 		},
 		"properties": map[string]any{
-			"@timestamp": map[string]any{"type": "date"},
+			"@timestamp": date(),
 			"message":    map[string]any{"type": "text"},
 			"host":       props(map[string]any{"name": keyword(), "ip": keyword()}),
 			"log": props(map[string]any{
@@ -74,9 +98,12 @@ func Mappings() map[string]any {
 				"offset": long(),
 				"flags":  keyword(),
 			}),
-			"event":  props(map[string]any{"id": keyword(), "ingested": map[string]any{"type": "date"}}),
+			// created: when the agent read the line, kept when a timestamp
+			// processor set @timestamp to the time the line states.
+			"event":  props(map[string]any{"id": keyword(), "ingested": date(), "created": date()}),
 			"kafka":  props(map[string]any{"topic": keyword(), "partition": long(), "offset": long()}),
 			"fields": map[string]any{"type": "object", "dynamic": true},
+			"parsed": map[string]any{"type": "object", "dynamic": true},
 			"stream": keyword(),
 		},
 	}
