@@ -156,8 +156,9 @@ func TestProcessorsEndToEnd(t *testing.T) {
 	// (a) Kafka: every kept line once, nothing masked or dropped in it.
 	values := readTopic(ctx, t, c.Endpoints.Kafka)
 	seen := map[int]bool{}
+	var bad findings
 	for _, v := range values {
-		checkClean(t, "Kafka record", v)
+		bad.leaks("a Kafka record", v)
 		var rec struct {
 			Message string `json:"message"`
 		}
@@ -178,31 +179,32 @@ func TestProcessorsEndToEnd(t *testing.T) {
 	}
 	indices := map[string]int{}
 	for _, d := range docs {
-		checkClean(t, "document", d.raw)
+		bad.leaks("a document", d.raw)
 		l, ok := kept[lineID(t, d.Source.Message)]
 		if !ok {
-			t.Errorf("document of a dropped or unknown line: %s", d.raw)
+			bad.add("document of a dropped line", "%s", d.raw)
 			continue
 		}
 		indices[d.Index]++
 		if d.Index != l.wantIdx {
-			t.Errorf("line %d (time %s) in %s, want %s", l.id, l.at, d.Index, l.wantIdx)
+			bad.add("line in the wrong daily index", "line %d (time %s) in %s, want %s", l.id, l.at, d.Index, l.wantIdx)
 		}
 		ts, err := time.Parse(time.RFC3339Nano, d.Source.Timestamp)
 		if err != nil || !ts.Equal(l.at) {
-			t.Errorf("line %d: @timestamp %q, want its own time %s (%v)", l.id, d.Source.Timestamp, l.at.Format(time.RFC3339), err)
+			bad.add("@timestamp not the line's own time", "line %d: @timestamp %q, want %s (%v)", l.id, d.Source.Timestamp, l.at.Format(time.RFC3339), err)
 		}
 		created, err := time.Parse(time.RFC3339Nano, d.Source.Event.Created)
 		if err != nil || created.Before(now.Add(-time.Minute)) || created.After(time.Now().Add(time.Minute)) {
-			t.Errorf("line %d: event.created %q is not the read time (%v)", l.id, d.Source.Event.Created, err)
+			bad.add("event.created not the read time", "line %d: event.created %q (%v)", l.id, d.Source.Event.Created, err)
 		}
 		if d.Source.Parsed.Status != l.status || !strings.HasPrefix(d.Source.Parsed.Path, "/") {
-			t.Errorf("line %d: parsed %+v, want status %d and a path", l.id, d.Source.Parsed, l.status)
+			bad.add("parsed fields wrong", "line %d: parsed %+v, want status %d and a path", l.id, d.Source.Parsed, l.status)
 		}
 		if l.secret && !strings.Contains(d.Source.Message, "password=***") {
-			t.Errorf("line %d: the password is not masked as ***: %q", l.id, d.Source.Message)
+			bad.add("password not masked as ***", "line %d: %q", l.id, d.Source.Message)
 		}
 	}
+	bad.report(t)
 	yesterday := "logcollect-" + topic + "-" + now.AddDate(0, 0, -1).Format("2006.01.02")
 	if indices[yesterday] == 0 || len(indices) < 2 {
 		t.Errorf("documents per index %v: want yesterday's %s used too", indices, yesterday)
@@ -215,8 +217,8 @@ func TestProcessorsEndToEnd(t *testing.T) {
 		t.Errorf("parsed.status:500 found %d documents, want the %d lines with status 500", len(hits), want500)
 	}
 	for _, h := range hits {
-		if l := kept[lineID(t, h.Source.Message)]; l.status != 500 {
-			t.Errorf("parsed.status:500 found line %d (status %d)", l.id, l.status)
+		if l, ok := kept[lineID(t, h.Source.Message)]; !ok || l.status != 500 {
+			t.Errorf("parsed.status:500 found a line with another status: %s", h.raw)
 		}
 	}
 	// Nothing of the health checks, and no unmasked secret, by search.
@@ -239,14 +241,39 @@ func lineID(t *testing.T, message string) int {
 	return id
 }
 
-// checkClean fails the test if v holds a secret, an e-mail address or a
-// dropped line.
-func checkClean(t *testing.T, what string, v []byte) {
-	t.Helper()
+// findings counts what is wrong by kind and keeps the first example of
+// each, so a pipeline that ignores the chain fails with a short report
+// instead of one error per line.
+type findings struct {
+	kinds []string
+	n     map[string]int
+	first map[string]string
+}
+
+func (f *findings) add(kind, format string, args ...any) {
+	if f.n == nil {
+		f.n, f.first = map[string]int{}, map[string]string{}
+	}
+	if f.n[kind] == 0 {
+		f.kinds = append(f.kinds, kind)
+		f.first[kind] = fmt.Sprintf(format, args...)
+	}
+	f.n[kind]++
+}
+
+// leaks adds a finding for each secret, e-mail address or dropped line in v.
+func (f *findings) leaks(where string, v []byte) {
 	for _, bad := range []string{secret, domain, "healthz"} {
 		if bytes.Contains(v, []byte(bad)) {
-			t.Errorf("%s contains %q: %s", what, bad, v)
+			f.add(fmt.Sprintf("%s contains %q", where, bad), "%s", v)
 		}
+	}
+}
+
+func (f *findings) report(t *testing.T) {
+	t.Helper()
+	for _, k := range f.kinds {
+		t.Errorf("%s: %d times, first: %s", k, f.n[k], f.first[k])
 	}
 }
 
