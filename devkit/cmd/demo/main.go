@@ -338,17 +338,7 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
 		d.say("   %-40v %v docs", ix["index"], ix["docs.count"])
 	}
 	q := `message:"api/orders" AND fields.service:nginx`
-	var res struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				Index  string         `json:"_index"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
+	var res searchResult
 	if err := d.esGet(ctx, "/logcollect-*/_search?size=3&sort=@timestamp:desc&q="+url.QueryEscape(q), &res); err != nil {
 		return err
 	}
@@ -378,33 +368,30 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
 	return nil
 }
 
+// searchResult is what the demo prints of a _search answer.
+type searchResult struct {
+	Hits struct {
+		Total struct {
+			Value int64 `json:"value"`
+		} `json:"total"`
+		Hits []struct {
+			Index  string         `json:"_index"`
+			Source map[string]any `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
 // showParsed shows what the access log's processors made of its lines: a
 // search on a parsed field, the oldest hit (from yesterday's backlog, in
 // yesterday's index by its own time) and the newest, each with @timestamp
 // (the line's time) and event.created (when the agent read it), and a
 // login line whose password the agent masked.
 func (d *demo) showParsed(ctx context.Context) error {
-	type hits struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				Index  string `json:"_index"`
-				Source struct {
-					Timestamp string         `json:"@timestamp"`
-					Message   string         `json:"message"`
-					Event     map[string]any `json:"event"`
-					Parsed    map[string]any `json:"parsed"`
-				} `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
 	q := "parsed.status:500"
-	var oldest, newest hits
+	var oldest, newest searchResult
 	for _, s := range []struct {
 		order string
-		res   *hits
+		res   *searchResult
 	}{{"asc", &oldest}, {"desc", &newest}} {
 		if err := d.esGet(ctx, "/logcollect-web_log-*/_search?size=1&sort=@timestamp:"+s.order+"&q="+url.QueryEscape(q), s.res); err != nil {
 			return err
@@ -412,18 +399,19 @@ func (d *demo) showParsed(ctx context.Context) error {
 	}
 	d.say("\n== search %s (fields the agent parsed from the nginx lines): %d hits; the oldest and the newest:", q, newest.Hits.Total.Value)
 	for _, h := range append(oldest.Hits.Hits, newest.Hits.Hits...) {
-		p := h.Source.Parsed
-		d.say("   [%s] @timestamp %s (the line's own time)   event.created %v (read by the agent)", h.Index, h.Source.Timestamp, h.Source.Event["created"])
+		p, _ := h.Source["parsed"].(map[string]any)
+		event, _ := h.Source["event"].(map[string]any)
+		d.say("   [%s] @timestamp %v (the line's own time)   event.created %v (read by the agent)", h.Index, h.Source["@timestamp"], event["created"])
 		d.say("      parsed: client_ip=%v method=%v path=%v status=%v bytes=%v", p["client_ip"], p["method"], p["path"], p["status"], p["bytes"])
 	}
 	q = "message:password"
-	var login hits
+	var login searchResult
 	if err := d.esGet(ctx, "/logcollect-web_log-*/_search?size=1&q="+url.QueryEscape(q), &login); err != nil {
 		return err
 	}
 	d.say("\n== search %s: %d hits; the agent masked the password before the line left the host:", q, login.Hits.Total.Value)
 	for _, h := range login.Hits.Hits {
-		d.say("   %s", h.Source.Message)
+		d.say("   %v", h.Source["message"])
 	}
 	return nil
 }
