@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/decode"
 	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/contiguous"
 	"github.com/logcollect/logcollect/pkg/record"
@@ -71,6 +73,7 @@ type Options struct {
 	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
 
 	rescan func() // asks the task for a scan at once (see checkMoved)
+	report func() // publishes the entry's processor counts (see Task.reportChain)
 
 	// Test seams, zero in production.
 	copyMaxWait time.Duration     // how long a possible copy is left alone (see copyOf); 0: defaultCopyMaxWait
@@ -104,6 +107,8 @@ type harvester struct {
 	startSum uint64
 	buf      []byte             // values of the records in out, encoded one after another
 	out      []producer.Message // records read and not yet handed to the sink
+	drops    []uint64           // tracker seqs of the lines in out's batch the processors dropped (see send)
+	line     processor.Line     // the processors' view of the line being emitted, reused
 	lastEnd  int64              // end offset of the last record queued in out
 	tails    shippedTails       // of batches sent and not yet acknowledged (see noteTail)
 
@@ -197,24 +202,28 @@ const stepBytes = 1 << 20
 // heap the garbage collector walked on every cycle).
 func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 	sc := scratches.Get().(*scratch)
-	h.buf, h.out = sc.buf[:0], sc.out[:0]
+	h.buf, h.out, h.drops = sc.buf[:0], sc.out[:0], sc.drops[:0]
 	wait, done = h.stepOnce(lost)
-	if len(h.out) > 0 { // not expected: every path flushes; never strand a tracked line
+	if len(h.out) > 0 || len(h.drops) > 0 { // not expected: every path flushes; never strand a tracked line
 		_ = h.flush(h.ctx)
 	}
 	if cap(h.buf) <= maxScratch {
-		sc.buf, sc.out = h.buf[:0], h.out[:0]
+		sc.buf, sc.out, sc.drops = h.buf[:0], h.out[:0], h.drops[:0]
 		scratches.Put(sc)
 	}
-	h.buf, h.out = nil, nil
+	h.buf, h.out, h.drops = nil, nil, nil
 	h.lr.Release()
+	if h.o.report != nil {
+		h.o.report()
+	}
 	return wait, done
 }
 
 // scratch is a step's encode buffer and queue of records.
 type scratch struct {
-	buf []byte
-	out []producer.Message
+	buf   []byte
+	out   []producer.Message
+	drops []uint64
 }
 
 // maxScratch is the largest encode buffer kept for the next step; one that
@@ -492,9 +501,15 @@ func (h *harvester) truncated(size int64) error {
 
 // emit queues events for the sink in order; each is tracked before it is
 // sent so its ack can never be missed. now is when they were read: the
-// @timestamp of events that carry none. Queued events go to the sink in
+// @timestamp of events that carry none. The entry's processors run on each
+// (see process); a line they drop is tracked too, and acknowledged with
+// its batch without being sent (see send). Queued events go to the sink in
 // batches of sendBatch, and at the end of every read (flush).
 func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time) error {
+	chain := h.o.Entry.Chain
+	if chain != nil && chain.Len() == 0 {
+		chain = nil
+	}
 	for _, ev := range evs {
 		ev.CheckUTF8()
 		path := *h.path.Load()
@@ -510,9 +525,20 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
 			EventID: h.eventIDs.ID(ev.Start),
 		}
+		drop := chain != nil && h.process(chain, &r, ev.JSON) == processor.Drop
 		seq, err := h.tracker.Add(ev.End)
 		if err != nil {
 			return fmt.Errorf("track the line at offset %d: %w", ev.Start, err)
+		}
+		if drop {
+			h.drops = append(h.drops, seq)
+			h.lastEnd = ev.End
+			if len(h.drops) == maxDrops {
+				if err := h.send(ctx); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		from := len(h.buf)
 		h.buf = r.AppendJSON(h.buf)
@@ -527,6 +553,27 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 	}
 	return nil
 }
+
+// process runs the entry's processors on r (read time in r.Timestamp) and
+// maps what they changed back onto it. h.line is reused from line to line,
+// so its parsed fields and flags cost no allocation in the steady state;
+// r points into it only until r is encoded.
+func (h *harvester) process(chain *processor.Chain, r *record.Record, json []byte) processor.Verdict {
+	l := &h.line
+	l.Message, l.Time, l.Created, l.JSON, l.Source = r.Message, r.Timestamp, time.Time{}, json, r.Path
+	l.Parsed = l.Parsed[:0]
+	l.Flags = append(l.Flags[:0], r.Flags...)
+	if chain.Apply(l) == processor.Drop {
+		return processor.Drop
+	}
+	r.Message, r.Timestamp, r.Created, r.Parsed, r.Flags = l.Message, l.Time, l.Created, l.Parsed, l.Flags
+	return processor.Keep
+}
+
+// maxDrops bounds the dropped lines a batch collects before it is
+// acknowledged (a file whose lines are all dropped has no records to fill
+// a batch).
+const maxDrops = 4096
 
 // A harvester hands the sink at most sendBatch records, or about
 // sendBatchBytes of encoded values, at once. The byte bound keeps what a
@@ -548,12 +595,22 @@ func (h *harvester) flush(ctx context.Context) error {
 }
 
 // send hands the queued records to the sink (see flush), first noting the
-// hash of the bytes before the last record's end (see noteTail).
+// hash of the bytes before the last line's end (see noteTail), and then
+// acknowledges the lines of the batch that the processors dropped: in the
+// tracker, in order with the lines around them, so the checkpoint passes a
+// dropped line once every line before it was acknowledged, and a batch of
+// dropped lines alone moves it at once. (Acking them before the tail is
+// noted could move the run to the batch's end with no proof for the
+// checkpoint.)
 func (h *harvester) send(ctx context.Context) error {
-	if len(h.out) == 0 {
+	if len(h.out) == 0 && len(h.drops) == 0 {
 		return nil
 	}
 	h.noteTail()
+	if len(h.out) == 0 {
+		h.ackDrops()
+		return nil
+	}
 	size := 0
 	for i := range h.out {
 		size += len(h.out[i].Value)
@@ -572,13 +629,41 @@ func (h *harvester) send(ctx context.Context) error {
 	h.out, h.buf = h.out[:0], h.buf[:0]
 	sent, err := h.o.Sender.SendBatch(ctx, ptrs)
 	if err != nil {
-		for i := len(ptrs) - 1; i >= sent; i-- {
-			h.tracker.Cancel(ptrs[i].Seq)
-		}
+		h.cancelUnsent(ptrs[sent:])
 		return err
 	}
 	h.o.Metrics.LinesRead.Add(float64(len(ptrs)))
+	h.ackDrops()
 	return nil
+}
+
+// ackDrops acknowledges the batch's dropped lines.
+func (h *harvester) ackDrops() {
+	for _, seq := range h.drops {
+		h.tracker.Ack(seq)
+	}
+	h.o.Metrics.LinesRead.Add(float64(len(h.drops)))
+	h.drops = h.drops[:0]
+}
+
+// cancelUnsent withdraws the records the sink did not take (the task is
+// stopping) from the tracker, with the dropped lines after the first of
+// them; those before it are acknowledged, as their batch was sent up to
+// there. Cancel takes the last item added first.
+func (h *harvester) cancelUnsent(unsent []*producer.Message) {
+	keep, _ := slices.BinarySearch(h.drops, unsent[0].Seq) // drops are in tracker order
+	later := slices.Clone(h.drops[keep:])
+	h.drops = h.drops[:keep]
+	h.ackDrops()
+	for i, j := len(unsent)-1, len(later)-1; i >= 0 || j >= 0; {
+		if j < 0 || (i >= 0 && unsent[i].Seq > later[j]) {
+			h.tracker.Cancel(unsent[i].Seq)
+			i--
+		} else {
+			h.tracker.Cancel(later[j])
+			j--
+		}
+	}
 }
 
 // fileInfo is what a scan learns of a path.

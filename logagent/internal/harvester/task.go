@@ -53,6 +53,8 @@ type Task struct {
 	mu      sync.Mutex
 	running map[checkpoint.Key]*harvester
 	errLog  *logging.Limited // per path, a line a minute
+
+	chainRep chainReport
 }
 
 // Start begins scanning.
@@ -64,6 +66,7 @@ func Start(o Options) *Task {
 	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute)}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	t.o.rescan = t.rescanSoon
+	t.o.report = t.reportChain
 	t.o.Owners.join(t)
 	if t.o.Scheduler == nil {
 		t.o.Scheduler, t.ownSched = NewScheduler(0, o.PollInterval), true
@@ -86,6 +89,7 @@ func (t *Task) Close() {
 		t.mu.Unlock()
 		t.o.Scheduler.drop(hs) // any started meanwhile run at once, and their step ends
 		t.wg.Wait()
+		t.reportChain()
 		t.o.Owners.leave(t)
 		if t.ownSched {
 			t.o.Scheduler.Close()

@@ -25,6 +25,13 @@ type Metrics struct {
 	// DeadLetterDropped counts records Kafka rejected permanently that are
 	// not in the dead-letter files, by reason: write_failed, rotated.
 	DeadLetterDropped *prometheus.CounterVec
+
+	// ProcessorDropped counts the lines an entry's processors dropped (and
+	// acknowledged unsent), by entry (its path) and reason: filtered (drop,
+	// keep) or rate_limited. ProcessorErrors counts the lines a processor
+	// failed on, sent on unprocessed and flagged processor_error.
+	ProcessorDropped *prometheus.CounterVec
+	ProcessorErrors  *prometheus.CounterVec
 }
 
 // New registers the metrics in reg (a fresh registry per agent, so tests
@@ -49,8 +56,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Bytes of the records read and not yet acknowledged (bounded by max_inflight_bytes)."})
 	m.DeadLetterDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_dead_letter_dropped_total",
 		Help: "Records Kafka rejected permanently that are not in the dead-letter files: write_failed (full or read-only data_dir) or rotated (removed by the size cap)."}, []string{"reason"})
+	m.ProcessorDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_processor_dropped_total",
+		Help: "Lines a collect entry's processors dropped (acknowledged without being sent), by entry and reason: filtered (drop, keep) or rate_limited."}, []string{"entry", "reason"})
+	m.ProcessorErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_processor_errors_total",
+		Help: "Lines a processor failed on; they were sent unprocessed, flagged processor_error."}, []string{"entry"})
 	if reg != nil {
-		reg.MustRegister(m.QueueBytes, m.DeadLetterDropped)
+		reg.MustRegister(m.QueueBytes, m.DeadLetterDropped, m.ProcessorDropped, m.ProcessorErrors)
 		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads, m.CheckpointSaved, m.CheckpointSaveErrors)
 	}
 	return m
