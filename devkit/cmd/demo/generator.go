@@ -30,7 +30,7 @@ const demoPassword = "hunter2"
 
 func accessLine(dst []byte, seq int, at time.Time) []byte {
 	return fmt.Appendf(dst, "10.0.%d.%d - - [%s] \"GET %s HTTP/1.1\" %d %d \"-\" \"demo/1.0\" seq=%d\n",
-		seq%7, seq%250, at.Format("02/Jan/2006:15:04:05 -0700"), paths[seq%len(paths)], statuses[seq%len(statuses)], 200+seq%5000, seq)
+		seq%7, seq%250, at.Format("02/Jan/2006:15:04:05 -0700"), paths[seq%len(paths)], statuses[(seq/len(paths))%len(statuses)], 200+seq%5000, seq)
 }
 
 var (
