@@ -25,6 +25,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
+	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
@@ -56,17 +57,25 @@ endpoints. Without -config: -endpoints, else LOGAGENT_ETCD_ENDPOINTS, else
 127.0.0.1:2379. The keys follow [etcd] collect_log_key and status_key.
 `
 
-const validateUsage = `logagent validate [-config agent.ini] FILE
+const validateUsage = `logagent validate [-config agent.ini] [-sample LOGFILE [-lines N]] FILE
 
 Checks a collect config (the JSON array an agent reads from etcd) exactly as
 the agent does (one function, collect.Policy.Load): the entries, plus the
 [agent] allowed_paths and allow_journal of -config when given. Prints "OK" with the entry count, or every problem with its fix.
 FILE "-" reads standard input. Exit code 0 valid, 1 invalid, 2 usage.
 
+With -sample, each file entry of a valid config then reads the first N
+events of LOGFILE as its harvester would (format, multiline, processors) and
+prints, one per line and prefixed by the entry, the record the agent would
+send to Kafka (JSON; host and file id are placeholders), or "dropped by
+drop/keep" / "dropped by rate_limit" with the line. journald entries are
+skipped.
+
 Examples:
   logagent validate collect.json
   logagent validate -config /etc/logagent/config.ini collect.json
   kubectl get cm x -o jsonpath='{.data.collect}' | logagent validate -
+  logagent validate -sample /var/log/nginx/access.log -lines 3 collect.json
 
 Flags:
 `
@@ -127,6 +136,8 @@ type cli struct {
 	configPath, endpoints, ip string
 	dialTimeout               time.Duration
 	status, asJSON            bool // get -status, agents -json
+	sample                    string
+	sampleLines               int // validate -sample, -lines
 }
 
 // runCommand runs subcommand name with args.
@@ -141,6 +152,10 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 	switch name {
 	case "put", "get":
 		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys (required)")
+	}
+	if name == "validate" {
+		c.fs.StringVar(&c.sample, "sample", "", "a log file: print what each file entry would send of its first lines")
+		c.fs.IntVar(&c.sampleLines, "lines", 5, "with -sample: how many events (lines, or joined multiline events) per entry")
 	}
 	if name == "get" {
 		c.fs.BoolVar(&c.status, "status", false, "print the agent's status document instead of its collect config")
@@ -307,7 +322,36 @@ func runValidate(_ context.Context, c *cli) int {
 	if policy.AllowedPaths != nil {
 		note += " within allowed_paths " + strings.Join(policy.AllowedPaths, ", ")
 	}
+	if c.sample != "" && c.sampleLines < 1 {
+		return c.usageError("-lines %d: want 1 or more", c.sampleLines)
+	}
 	fmt.Fprintf(c.stdout, "OK: %s: %s%s\n", c.args[0], plural(len(entries), "entry", "entries"), note)
+	if c.sample == "" {
+		return exitOK
+	}
+	return c.printSample(entries)
+}
+
+// printSample runs each file entry over the first lines of -sample
+// (harvester.Sample: the harvester's own decoding, processors and encoding).
+func (c *cli) printSample(entries []collect.Entry) int {
+	for i, e := range entries {
+		name := fmt.Sprintf("entry %d (%s)", i+1, e.Key())
+		if e.Type == collect.TypeJournald {
+			fmt.Fprintf(c.stdout, "%s: skipped: -sample reads files; journald entries take no processors\n", name)
+			continue
+		}
+		err := harvester.Sample(e, c.sample, c.sampleLines, func(l harvester.SampleLine) {
+			if l.Dropped != "" {
+				fmt.Fprintf(c.stdout, "%s: offset %d dropped by %s: %q\n", name, l.Offset, l.Dropped, l.Message)
+				return
+			}
+			fmt.Fprintf(c.stdout, "%s: %s\n", name, l.Value)
+		})
+		if err != nil {
+			return c.fail(exitRuntime, "-sample: %v", err)
+		}
+	}
 	return exitOK
 }
 

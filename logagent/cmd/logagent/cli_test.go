@@ -68,7 +68,7 @@ func TestValidate(t *testing.T) {
 			good + `: collect config entry 2 (/srv/app/*.log): field "path": "/srv/app/*.log" is outside the agent's allowed_paths (/var/log/**): collect from there, or widen [agent] allowed_paths on the host` + "\n",
 			good + ": 1 problem\n"}},
 		{[]string{"validate", "-config", ini, empty}, 0, []string{"OK: " + empty + ": 0 entries"}, nil},
-		{[]string{"validate"}, 2, nil, []string{"logagent validate: want exactly one FILE, got 0 arguments\n", "Usage: logagent validate [-config agent.ini] FILE\n"}},
+		{[]string{"validate"}, 2, nil, []string{"logagent validate: want exactly one FILE, got 0 arguments\n", "Usage: logagent validate [-config agent.ini] [-sample LOGFILE [-lines N]] FILE\n"}},
 		{[]string{"validate", filepath.Join(dir, "missing.json")}, 1, nil, []string{"no such file"}},
 	}
 	for _, tt := range tests {
@@ -86,6 +86,77 @@ func TestValidate(t *testing.T) {
 				t.Errorf("%v: stderr %q lacks %q", tt.args, errs, w)
 			}
 		}
+	}
+}
+
+// validate -sample prints what each entry would send of the first lines:
+// records after the processors, and the dropped lines with the reason.
+func TestValidateSample(t *testing.T) {
+	dir := t.TempDir()
+	logf := writeFile(t, dir, "access.log", strings.Join([]string{
+		`10.0.0.1 - - [21/Nov/2026:10:00:01 +0000] "GET /login?password=hunter2 HTTP/1.1" 500 12 "-" "curl/8"`,
+		`10.0.0.2 - - [21/Nov/2026:10:00:02 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe"`,
+		`garbage`,
+		`10.0.0.4 - - [21/Nov/2026:10:00:04 +0000] "GET /four HTTP/1.1" 200 2 "-" "curl/8"`,
+		`10.0.0.5 - - [21/Nov/2026:10:00:05 +0000] "GET /five HTTP/1.1" 200 2 "-" "curl/8"`,
+	}, "\n")+"\n")
+	cfg := writeFile(t, dir, "collect.json", `[{"path":"/var/log/nginx/access.log","topic":"web","processors":[
+		{"type":"mask","builtins":["secrets"]},{"type":"parse","format":"nginx"},
+		{"type":"drop","field":"parsed.path","pattern":"^/healthz"},
+		{"type":"timestamp","field":"parsed.time","layouts":["nginx"]}]},
+		{"path":"/var/log/raw.log","topic":"raw"},
+		{"type":"journald","topic":"j"}]`)
+	code, out, errs := run(t, "validate", "-sample", logf, "-lines", "4", cfg)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	const e1, e2 = "entry 1 (/var/log/nginx/access.log): ", "entry 2 (/var/log/raw.log): "
+	want := []string{
+		"OK: " + cfg + ": 3 entries",
+		e1 + "{", // the record, checked below
+		e1 + `offset 101 dropped by drop/keep: "10.0.0.2 - - [21/Nov/2026:10:00:02 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe\""`,
+		e1 + "{",
+		e1 + "{",
+		e2 + "{", e2 + "{", e2 + "{", e2 + "{",
+		"entry 3 (journald:system|j|",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i], w)
+		}
+	}
+	var first struct {
+		Timestamp string         `json:"@timestamp"`
+		Message   string         `json:"message"`
+		Parsed    map[string]any `json:"parsed"`
+		Log       struct {
+			Offset int64 `json:"offset"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[1], e1)), &first); err != nil {
+		t.Fatalf("record is not JSON: %v: %s", err, lines[1])
+	}
+	if strings.Contains(strings.Join(lines[:5], "\n"), "hunter2") || first.Parsed["status"] != float64(500) || first.Timestamp != "2026-11-21T10:00:01.000Z" {
+		t.Errorf("first record not masked, parsed and timed: %s", lines[1])
+	}
+	if !strings.Contains(lines[3], `"parse_failed"`) || !strings.Contains(lines[3], `"message":"garbage"`) {
+		t.Errorf("the non-matching line: %s, want it kept as read and flagged parse_failed", lines[3])
+	}
+	if strings.Contains(lines[5], `"parsed"`) {
+		t.Errorf("entry without processors parsed: %s", lines[5])
+	}
+
+	code, _, errs = run(t, "validate", "-sample", logf, "-lines", "0", cfg)
+	if code != 2 || !strings.Contains(errs, "-lines 0: want 1 or more") {
+		t.Errorf("-lines 0: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = run(t, "validate", "-sample", filepath.Join(dir, "missing.log"), cfg)
+	if code != 1 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing sample: exit %d, stderr %q", code, errs)
 	}
 }
 

@@ -50,7 +50,10 @@ type Status struct {
 	Files        []FileStatus `json:"files"`
 	FilesOmitted int          `json:"files_omitted,omitempty"`
 	TotalLag     int64        `json:"total_lag"` // bytes written and not yet acknowledged, over all files
-	LastError    *ErrorStatus `json:"last_error,omitempty"`
+	// Processors are the counts of the running entries that have
+	// processors, since each entry's task (re)started.
+	Processors []ProcessorStatus `json:"processors,omitempty"`
+	LastError  *ErrorStatus      `json:"last_error,omitempty"`
 }
 
 // Config states.
@@ -87,6 +90,15 @@ type FileStatus struct {
 	Open    bool   `json:"open"`              // a harvester follows it now
 	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
 	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
+}
+
+// ProcessorStatus is what one collect entry's processors did.
+type ProcessorStatus struct {
+	Entry       string `json:"entry"` // the entry's path
+	Topic       string `json:"topic"`
+	Filtered    uint64 `json:"dropped_filtered"`     // lines dropped by drop or keep
+	RateLimited uint64 `json:"dropped_rate_limited"` // lines dropped by rate_limit
+	Failed      uint64 `json:"processor_errors"`     // lines sent on unprocessed, flagged processor_error
 }
 
 // ErrorStatus is the agent's latest warning or error log.
@@ -173,6 +185,7 @@ func (s *statusReporter) snapshot() Status {
 	}
 	s.mu.Unlock()
 	st.Files, st.TotalLag = a.fileStatuses()
+	st.Processors = a.processorStatuses()
 	if len(st.Files) > MaxStatusFiles {
 		st.FilesOmitted = len(st.Files) - MaxStatusFiles
 		st.Files = st.Files[:MaxStatusFiles]
@@ -222,6 +235,22 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 		return files[i].Topic < files[j].Topic
 	})
 	return files, total
+}
+
+// processorStatuses reads the counts of the running entries' chains.
+func (a *Agent) processorStatuses() []ProcessorStatus {
+	a.mu.Lock()
+	var out []ProcessorStatus
+	for _, e := range a.specs {
+		if e.Chain == nil || e.Chain.Len() == 0 {
+			continue
+		}
+		s := e.Chain.Stats()
+		out = append(out, ProcessorStatus{Entry: e.Path, Topic: e.Topic, Filtered: s.Filtered, RateLimited: s.RateLimited, Failed: s.Failed})
+	}
+	a.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Entry < out[j].Entry })
+	return out
 }
 
 func belongs(specs []collect.Entry, path, topic string) bool {

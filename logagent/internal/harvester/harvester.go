@@ -72,8 +72,9 @@ type Options struct {
 	Owners        *Owners // shared by the agent's tasks: one harvester per file and topic (see owners.go); nil: no other task
 	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
 
-	rescan func() // asks the task for a scan at once (see checkMoved)
-	report func() // publishes the entry's processor counts (see Task.reportChain)
+	rescan  func()                 // asks the task for a scan at once (see checkMoved)
+	report  func()                 // publishes the entry's processor counts (see Task.reportChain)
+	dropped func(ev *decode.Event) // Sample's view of a line the processors dropped; nil in the agent
 
 	// Test seams, zero in production.
 	copyMaxWait time.Duration     // how long a possible copy is left alone (see copyOf); 0: defaultCopyMaxWait
@@ -531,6 +532,9 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			return fmt.Errorf("track the line at offset %d: %w", ev.Start, err)
 		}
 		if drop {
+			if h.o.dropped != nil {
+				h.o.dropped(ev)
+			}
 			h.drops = append(h.drops, seq)
 			h.lastEnd = ev.End
 			if len(h.drops) == maxDrops {
