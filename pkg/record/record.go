@@ -7,6 +7,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -95,7 +96,9 @@ func IntField(key string, v int64) Field     { return Field{Key: key, Kind: Kind
 func FloatField(key string, v float64) Field { return Field{Key: key, Kind: KindFloat, Float: v} }
 
 // AppendValue appends the field's value as JSON. A float that JSON cannot
-// hold (NaN, ±Inf) is null.
+// hold (NaN, ±Inf) is null. A whole float keeps a fraction (3.0, not 3):
+// Elasticsearch maps a field by its first value, and a request_time of
+// 0.000 written as 0 would make it a long that truncates every later 0.25.
 func (f *Field) AppendValue(dst []byte) []byte {
 	switch f.Kind {
 	case KindInt:
@@ -104,7 +107,12 @@ func (f *Field) AppendValue(dst []byte) []byte {
 		if math.IsNaN(f.Float) || math.IsInf(f.Float, 0) {
 			return append(dst, "null"...)
 		}
-		return strconv.AppendFloat(dst, f.Float, 'g', -1, 64)
+		start := len(dst)
+		dst = strconv.AppendFloat(dst, f.Float, 'g', -1, 64)
+		if !bytes.ContainsAny(dst[start:], ".e") {
+			dst = append(dst, ".0"...)
+		}
+		return dst
 	}
 	return AppendString(dst, f.Str)
 }

@@ -278,7 +278,8 @@ func TestAppendJSONParsedAndCreated(t *testing.T) {
 		}, time.Time{}, `,"parsed":{"method":"GET","status":200,"request_time":0.25,"neg":-7,"q\"uote":"a\u0000b"},"event":{"id":"abc"}}`},
 		{"float edge values", []Field{
 			FloatField("big", 1e21), FloatField("nan", math.NaN()), FloatField("inf", math.Inf(-1)), FloatField("whole", 3),
-		}, time.Time{}, `,"parsed":{"big":1e+21,"nan":null,"inf":null,"whole":3},"event":{"id":"abc"}}`},
+			FloatField("zero", 0), FloatField("neg", -2), FloatField("small", 1e-7),
+		}, time.Time{}, `,"parsed":{"big":1e+21,"nan":null,"inf":null,"whole":3.0,"zero":0.0,"neg":-2.0,"small":1e-07},"event":{"id":"abc"}}`},
 		{"created", nil, ts.Add(1500 * time.Millisecond), `,"event":{"id":"abc","created":"2026-11-21T10:00:01.500Z"}}`},
 	}
 	for _, tt := range tests {

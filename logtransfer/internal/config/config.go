@@ -81,6 +81,8 @@ type Transfer struct {
 	HTTPListen       string
 	DrainTimeout     time.Duration
 	ShutdownTimeout  time.Duration
+	// ForeignJSON is how a JSON object without event.id is indexed.
+	ForeignJSON document.ForeignJSON
 }
 
 // Log is [log].
@@ -123,6 +125,7 @@ func Default() Config {
 			HTTPListen:       "127.0.0.1:9102",
 			DrainTimeout:     15 * time.Second,
 			ShutdownTimeout:  30 * time.Second,
+			ForeignJSON:      document.ForeignJSONMessage,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -220,6 +223,7 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	}
 	t.DrainTimeout = f.Duration("transfer", "drain_timeout", t.DrainTimeout, time.Second, 0, time.Hour)
 	t.ShutdownTimeout = f.Duration("transfer", "shutdown_timeout", t.ShutdownTimeout, time.Second, time.Second, time.Hour)
+	t.ForeignJSON = document.ForeignJSON(f.Enum("transfer", "foreign_json", string(t.ForeignJSON), document.ForeignJSONModes))
 
 	c.Log.Level = f.Enum("log", "level", c.Log.Level, logging.Levels)
 	c.Log.Format = f.Enum("log", "format", c.Log.Format, logging.Formats)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/logtransfer/internal/document"
 )
 
 func parse(t *testing.T, ini string, env map[string]string) (Config, []string, error) {
@@ -200,6 +202,34 @@ func TestMaxInflightBytes(t *testing.T) {
 		}
 		if err != nil || c.Transfer.MaxInflightBytes != tc.want {
 			t.Errorf("%q %v: %d, %v; want %d", tc.ini, tc.env, c.Transfer.MaxInflightBytes, err, tc.want)
+		}
+	}
+}
+
+func TestForeignJSON(t *testing.T) {
+	tests := []struct {
+		ini  string
+		env  map[string]string
+		want document.ForeignJSON
+		err  string
+	}{
+		{"", nil, document.ForeignJSONMessage, ""},
+		{"foreign_json = object", nil, document.ForeignJSONObject, ""},
+		{"foreign_json = Object", nil, document.ForeignJSONObject, ""},
+		{"foreign_json = object", map[string]string{"LOGTRANSFER_TRANSFER_FOREIGN_JSON": "message"}, document.ForeignJSONMessage, ""},
+		{"foreign_json = fields", nil, "", `[transfer] foreign_json = "fields": want one of message, object`},
+		{"", map[string]string{"LOGTRANSFER_TRANSFER_FOREIGN_JSON": "json"}, "", `LOGTRANSFER_TRANSFER_FOREIGN_JSON: [transfer] foreign_json = "json": want one of message, object`},
+	}
+	for _, tc := range tests {
+		c, _, err := parse(t, "[kafka]\ntopics = t\n[transfer]\n"+tc.ini+"\n", tc.env)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q %v: error %v, want %s", tc.ini, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.Transfer.ForeignJSON != tc.want {
+			t.Errorf("%q %v: %q, %v; want %q", tc.ini, tc.env, c.Transfer.ForeignJSON, err, tc.want)
 		}
 	}
 }

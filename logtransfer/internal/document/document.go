@@ -5,7 +5,9 @@
 // The agent's record is indexed byte for byte with _id = event.id, so a
 // redelivered record overwrites itself. Anything else (the tutorial's plain
 // text lines, foreign JSON) is wrapped as a message document whose _id comes
-// from its Kafka coordinates, so redelivery of those overwrites too.
+// from its Kafka coordinates, so redelivery of those overwrites too; a
+// foreign JSON object can instead keep its fields, under json
+// (ForeignJSONObject).
 package document
 
 import (
@@ -46,6 +48,7 @@ type Builder struct {
 	pattern *IndexPattern
 	now     func() time.Time
 	cache   map[indexKey]string
+	foreign ForeignJSON
 }
 
 type indexKey struct {
@@ -87,7 +90,15 @@ func (b *Builder) Build(m Message) Doc {
 		// read it is the best we know.
 		ts = b.now()
 	}
-	return Doc{Index: b.index(m.Topic, ts), ID: KafkaID(m.Topic, m.Partition, m.Offset), Body: appendMessageDoc(nil, m, ts)}
+	d := Doc{Index: b.index(m.Topic, ts), ID: KafkaID(m.Topic, m.Partition, m.Offset)}
+	if b.foreign == ForeignJSONObject {
+		if body, invalid, ok := objectDoc(m, ts); ok {
+			d.Body, d.Invalid = body, invalid
+			return d
+		}
+	}
+	d.Body = appendMessageDoc(nil, m, ts)
+	return d
 }
 
 func (b *Builder) index(topic string, ts time.Time) string {
@@ -150,9 +161,9 @@ func KafkaID(topic string, partition int32, offset int64) string {
 }
 
 // appendMessageDoc wraps a value that is not an agent record. The whole
-// value goes into message as a string, foreign JSON included: its fields
-// are unknown and could clash with the template's mappings, and the text
-// stays searchable.
+// value goes into message as a string, foreign JSON included unless
+// [transfer] foreign_json = object: its fields are unknown and could clash
+// with the template's mappings, and the text stays searchable.
 func appendMessageDoc(dst []byte, m Message, ts time.Time) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = ts.UTC().AppendFormat(dst, record.TimeLayout)

@@ -86,6 +86,7 @@ type Config struct {
 	RetryMax        time.Duration
 	DeadLetterIndex string
 	Pattern         *document.IndexPattern
+	ForeignJSON     document.ForeignJSON // how JSON objects without event.id are indexed
 }
 
 // Pool is the worker pool.
@@ -149,7 +150,7 @@ type worker struct {
 }
 
 func (p *Pool) work(ctx context.Context) {
-	w := &worker{Pool: p, builder: document.NewBuilder(p.cfg.Pattern)}
+	w := &worker{Pool: p, builder: document.NewBuilder(p.cfg.Pattern).WithForeignJSON(p.cfg.ForeignJSON)}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {

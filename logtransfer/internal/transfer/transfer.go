@@ -124,7 +124,7 @@ func (t *Transfer) run(ctx context.Context) error {
 		Workers: cfg.ES.Workers, QueueSize: cfg.Transfer.ChanMaxSize,
 		BulkActions: cfg.ES.BulkActions, BulkBytes: cfg.ES.BulkBytes, FlushInterval: cfg.ES.FlushInterval,
 		RetryMin: cfg.ES.RetryMin, RetryMax: cfg.ES.RetryMax,
-		DeadLetterIndex: cfg.ES.DeadLetterIndex, Pattern: pattern,
+		DeadLetterIndex: cfg.ES.DeadLetterIndex, Pattern: pattern, ForeignJSON: cfg.Transfer.ForeignJSON,
 	}, &indexer.ElasticBulk{Client: es}, m, log, func(err error) { ready.Set("elasticsearch", redact.Error(err)) })
 	pool.Start()
 	defer pool.Close()
