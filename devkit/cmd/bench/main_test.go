@@ -94,6 +94,13 @@ func TestChainFlag(t *testing.T) {
 		}
 	}
 
+	// The flags reach the scenario: a bad chain is the row's error.
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"-dir", t.TempDir(), "agent-file", "-chain", "apache"}, &out, &errOut)
+	if err == nil || !strings.Contains(out.String(), `-chain "apache": want nginx`) {
+		t.Errorf("agent-file -chain apache: %v\n%s%s", err, out.String(), errOut.String())
+	}
+
 	var secrets, emails int
 	for seq := range int64(1000) {
 		line := appendLine(nil, seq)
