@@ -3,6 +3,7 @@ package harvester
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
@@ -239,4 +241,25 @@ func parseEntry(t *testing.T, e *env, entryJSON string) collect.Entry {
 		t.Fatal(err)
 	}
 	return es[0]
+}
+
+// Lines over an entry's rate_limit are dropped, counted per entry and
+// logged (once a minute), and still acknowledged.
+func TestRateLimitedCountedAndLogged(t *testing.T) {
+	e := newEnv(t)
+	logs := &testkit.Buffer{}
+	e.log = slog.New(slog.NewTextHandler(logs, nil))
+	p := filepath.Join(e.dir, "app.log")
+	appendTo(t, p, nl("a", 1, 5)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning","processors":[{"type":"rate_limit","lines_per_second":0.001,"burst":2}]}`)
+	waitFor(t, "checkpoint at EOF", func() bool { return e.checkpointOf(t, p) == fileSize(t, p) })
+	if got := e.snd.messages(); !slices.Equal(got, trimmed(nl("a", 1, 2))) {
+		t.Fatalf("sent %q, want the burst of 2", got)
+	}
+	waitFor(t, "3 rate-limited lines counted", func() bool {
+		return testutil.ToFloat64(e.m.ProcessorDropped.WithLabelValues(e.dir+"/app.log", "rate_limited")) == 3
+	})
+	if n := strings.Count(logs.String(), "collect entry over its rate_limit"); n != 1 {
+		t.Fatalf("logged the rate limit %d times, want once:\n%s", n, logs.String())
+	}
 }
