@@ -75,7 +75,8 @@ func accessLines(n int, now time.Time) []accessLine {
 // and a drop of health checks. A masked password is in neither Kafka nor
 // Elasticsearch, parsed.status:500 finds exactly the 500 lines, a line's
 // own time decides its daily index, and dropped lines are nowhere while the
-// checkpoint still reaches the end of the file.
+// checkpoint still reaches the end of the file. Read again from a rewound
+// checkpoint, every line overwrites its own document.
 func TestProcessorsEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every binary")
@@ -151,7 +152,8 @@ func TestProcessorsEndToEnd(t *testing.T) {
 
 	// (e) the checkpoint reaches the end of the file although its last line
 	// was dropped (acknowledged without being sent).
-	waitCheckpoint(ctx, t, filepath.Join(c.AgentData, "checkpoints.json"), file, int64(text.Len()))
+	cpFile := filepath.Join(c.AgentData, "checkpoints.json")
+	waitCheckpoint(ctx, t, cpFile, file, int64(text.Len()))
 
 	// (a) Kafka: every kept line once, nothing masked or dropped in it.
 	values := readTopic(ctx, t, c.Endpoints.Kafka)
@@ -204,7 +206,6 @@ func TestProcessorsEndToEnd(t *testing.T) {
 			bad.add("password not masked as ***", "line %d: %q", l.id, d.Source.Message)
 		}
 	}
-	bad.report(t)
 	yesterday := "logcollect-" + topic + "-" + now.AddDate(0, 0, -1).Format("2006.01.02")
 	if indices[yesterday] == 0 || len(indices) < 2 {
 		t.Errorf("documents per index %v: want yesterday's %s used too", indices, yesterday)
@@ -227,6 +228,90 @@ func TestProcessorsEndToEnd(t *testing.T) {
 			t.Errorf("%s: %d documents (%v), want none", q, n, err)
 		}
 	}
+
+	// (f) Deterministic: the agent reads the whole file again under the same
+	// file id (its checkpoint rewound to 0, as after a crash between Kafka's
+	// acknowledgements and the checkpoint's save). Every kept line is sent
+	// and indexed a second time and must overwrite its own document: same
+	// _id in the same daily index (the line's time, not the read time).
+	if err := agent.Stop(10 * time.Second); err != nil && !strings.Contains(err.Error(), "terminated") {
+		t.Logf("stop the agent: %v", err)
+	}
+	rewindCheckpoint(t, cpFile, file)
+	again, err := c.NewAgent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexedTotal(ctx, t, transfer, float64(2*len(kept)))
+	if n := len(readTopic(ctx, t, c.Endpoints.Kafka)); n != 2*len(kept) {
+		t.Errorf("after the re-read the topic holds %d records, want every kept line twice (%d)", n, 2*len(kept))
+	}
+	after := search(ctx, t, c, "*", len(lines)+10)
+	if len(after) != len(docs) {
+		t.Errorf("after the re-read: %d documents, want the same %d", len(after), len(docs))
+	}
+	where := map[string]string{}
+	for _, d := range docs {
+		where[d.ID] = d.Index
+	}
+	for _, d := range after {
+		if idx, ok := where[d.ID]; !ok || idx != d.Index {
+			bad.add("re-read line not in its first document", "_id %s in %s, first in %q: %s", d.ID, d.Index, idx, d.raw)
+		}
+	}
+	bad.report(t)
+}
+
+// rewindCheckpoint sets the checkpoint of path back to offset 0, keeping
+// its file id (what a crash before the checkpoint's save leaves).
+func rewindCheckpoint(t *testing.T, cpFile, path string) {
+	t.Helper()
+	b, err := os.ReadFile(cpFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp map[string]any
+	if err := json.Unmarshal(b, &cp); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := cp["files"].(map[string]any)
+	rewound := 0
+	for _, v := range files {
+		if f, ok := v.(map[string]any); ok && f["path"] == path {
+			f["offset"] = 0
+			delete(f, "tail_off")
+			delete(f, "tail")
+			rewound++
+		}
+	}
+	if rewound != 1 {
+		t.Fatalf("checkpoint of %s not found in %s", path, b)
+	}
+	if b, err = json.Marshal(cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cpFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitIndexedTotal waits until the transfer has indexed want documents
+// (overwrites included).
+func waitIndexedTotal(ctx context.Context, t *testing.T, transfer *chaos.Service, want float64) {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if m, err := transfer.Metrics(ctx); err == nil {
+			if got = m["logtransfer_documents_indexed_total"]; got >= want {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("the transfer indexed %.0f documents, want %.0f (every kept line twice)", got, want)
 }
 
 var idRE = regexp.MustCompile(`\?id=l(\d+)[& ]`)
@@ -278,6 +363,7 @@ func (f *findings) report(t *testing.T) {
 }
 
 type doc struct {
+	ID     string `json:"_id"`
 	Index  string `json:"_index"`
 	Source struct {
 		Message   string `json:"message"`
