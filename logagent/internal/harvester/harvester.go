@@ -213,6 +213,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 		scratches.Put(sc)
 	}
 	h.buf, h.out, h.drops = nil, nil, nil
+	h.forgetLine()
 	h.lr.Release()
 	if h.o.report != nil {
 		h.o.report()
@@ -572,6 +573,15 @@ func (h *harvester) process(chain *processor.Chain, r *record.Record, json []byt
 	}
 	r.Message, r.Timestamp, r.Created, r.Parsed, r.Flags = l.Message, l.Time, l.Created, l.Parsed, l.Flags
 	return processor.Keep
+}
+
+// forgetLine drops h.line's references into the step's buffers (the last
+// line's message, JSON and parsed values), so an idle harvester holds none.
+func (h *harvester) forgetLine() {
+	l := &h.line
+	l.Message, l.JSON, l.Source = "", nil, ""
+	clear(l.Parsed[:cap(l.Parsed)])
+	l.Parsed = l.Parsed[:0]
 }
 
 // maxDrops bounds the dropped lines a batch collects before it is
