@@ -515,3 +515,22 @@ func (c *Cluster) esDo(ctx context.Context, method, path, body string, out any) 
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// DumpLogs logs the tail of every service log below dir (a failed test's
+// evidence); with keep set, it also copies the whole logs to keep/name.
+func DumpLogs(logf func(format string, args ...any), dir, keep, name string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "service-logs", "*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if keep != "" {
+			to := filepath.Join(keep, name)
+			if err := os.MkdirAll(to, 0o755); err == nil {
+				_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
+			}
+		}
+		if len(b) > 6000 {
+			b = b[len(b)-6000:]
+		}
+		logf("---- %s (tail)\n%s", filepath.Base(l), b)
+	}
+}

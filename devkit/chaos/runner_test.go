@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,21 +135,7 @@ func newEnv(t *testing.T, name string, o envOptions) *env {
 // dumpLogs prints the tail of every service's log; with CHAOS_LOGS=DIR the
 // whole logs are also copied to DIR/<test>/.
 func dumpLogs(t *testing.T, dir string) {
-	logs, _ := filepath.Glob(filepath.Join(dir, "service-logs", "*.log"))
-	keep := os.Getenv("CHAOS_LOGS")
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		if keep != "" {
-			to := filepath.Join(keep, t.Name())
-			if err := os.MkdirAll(to, 0o755); err == nil {
-				_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
-			}
-		}
-		if len(b) > 6000 {
-			b = b[len(b)-6000:]
-		}
-		t.Logf("---- %s (tail)\n%s", filepath.Base(l), b)
-	}
+	DumpLogs(t.Logf, dir, os.Getenv("CHAOS_LOGS"), t.Name())
 }
 
 func (e *env) config() string {

@@ -134,7 +134,8 @@ func freeAddr() (string, error) {
 type agentConfig struct {
 	kafka, etcd  string
 	chanMaxSize  int
-	maxLineBytes int // 0: the default
+	maxLineBytes int    // 0: the default
+	processors   string // the entry's processors array; "": none
 }
 
 // startAgent writes the agent's ini, puts the collect config for files
@@ -171,6 +172,9 @@ checkpoint_interval = 1s
 	entry := fmt.Sprintf(`{"path":%q,"topic":%q,"start":"beginning"`, glob, topic)
 	if c.maxLineBytes > 0 {
 		entry += fmt.Sprintf(`,"max_line_bytes":%d`, c.maxLineBytes)
+	}
+	if c.processors != "" {
+		entry += `,"processors":` + c.processors
 	}
 	if err := putCollectConfig(ctx, c.etcd, "["+entry+"}]"); err != nil {
 		return nil, "", err

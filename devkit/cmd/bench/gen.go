@@ -20,11 +20,17 @@ var (
 	statuses = []int{200, 200, 200, 200, 304, 404, 500, 201}
 )
 
+// secretPrefix starts every password the generator writes: a masking
+// chain must leave none of them in Kafka.
+const secretPrefix = "pw-"
+
 var base = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
 // appendLine appends nginx combined-log line seq (without newline). Lines
 // are deterministic (a function of seq only), about 195 bytes, and carry
-// "s<seq>" as a searchable token for the end-to-end latency probe.
+// "s<seq>" as a searchable token for the end-to-end latency probe. One line
+// in 16 carries a password in its query string and one in 16 an e-mail
+// address as its user, so a masking chain (-chain nginx) has work to do.
 func appendLine(dst []byte, seq int64) []byte {
 	h := uint64(seq)*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
 	h ^= h >> 29
@@ -35,12 +41,23 @@ func appendLine(dst []byte, seq int64) []byte {
 	dst = strconv.AppendUint(dst, (h>>16)%256, 10)
 	dst = append(dst, '.')
 	dst = strconv.AppendUint(dst, 1+(h>>24)%254, 10)
-	dst = append(dst, " - - ["...)
+	if (h>>48)%16 == 1 {
+		dst = append(dst, " - user"...)
+		dst = strconv.AppendUint(dst, (h>>20)%1000, 10)
+		dst = append(dst, "@shop.example ["...)
+	} else {
+		dst = append(dst, " - - ["...)
+	}
 	dst = base.Add(time.Duration(seq)*time.Millisecond).AppendFormat(dst, "02/Jan/2006:15:04:05 -0700")
 	dst = append(dst, `] "GET `...)
 	dst = append(dst, paths[(h>>32)%uint64(len(paths))]...)
 	dst = append(dst, "?id=s"...)
 	dst = strconv.AppendInt(dst, seq, 10)
+	if (h>>44)%16 == 0 {
+		dst = append(dst, "&password="...)
+		dst = append(dst, secretPrefix...)
+		dst = strconv.AppendUint(dst, h%1_000_000, 16)
+	}
 	dst = append(dst, ` HTTP/1.1" `...)
 	dst = strconv.AppendInt(dst, int64(statuses[(h>>36)%uint64(len(statuses))]), 10)
 	dst = append(dst, ' ')

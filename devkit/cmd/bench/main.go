@@ -33,7 +33,8 @@ type options struct {
 const usage = `Usage: bench [common flags] <scenario> [flags]
 
 Scenarios (each starts its own broker, etcd and emulator processes):
-  agent-file  -lines 1000000 -files 1        file → Kafka through logagent
+  agent-file  -lines 1000000 -files 1 [-chain nginx | -processors FILE]
+                                             file → Kafka through logagent
   agent-many  -files 1000 -rate 10 -duration 60s
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
@@ -87,7 +88,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "agent-file":
 		lines := sub.Int64("lines", 1_000_000, "lines to read")
 		files := sub.Int("files", 1, "split the lines over this many files")
-		runAll = func() []result { return []result{agentFile(ctx, o, *lines, *files)} }
+		chainName := sub.String("chain", "", "run every line through a processors chain: nginx (parse nginx + timestamp + mask secrets, email)")
+		procFile := sub.String("processors", "", "run every line through the processors in this file (a JSON array, as in a collect entry)")
+		runAll = func() []result {
+			ch, err := chainFlag(*chainName, *procFile)
+			if err != nil {
+				return []result{{Scenario: "agent-file", Err: err}}
+			}
+			return []result{agentFile(ctx, o, *lines, *files, ch)}
+		}
 	case "agent-many":
 		files := sub.Int("files", 1000, "files appended to")
 		rate := sub.Int("rate", 10, "lines per second per file")
@@ -128,8 +137,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		burstMB := sub.Int("burst-mb", 500, "burst MiB")
 		runAll = func() []result {
 			steps := []func() result{
-				func() result { return agentFile(ctx, o, *lines, 1) },
-				func() result { return agentFile(ctx, o, *lines, 8) },
+				func() result { return agentFile(ctx, o, *lines, 1, chain{}) },
+				func() result { return agentFile(ctx, o, *lines, 1, nginxChain) },
+				func() result { return agentFile(ctx, o, *lines, 8, chain{}) },
 				func() result { return agentMany(ctx, o, *manyFiles, 10, *manyDuration) },
 				func() result { return transfer(ctx, o, *records, "blackhole") },
 				func() result { return transfer(ctx, o, *indexRecords, "index") },

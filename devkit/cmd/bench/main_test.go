@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +40,9 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: figures not sane: %+v", r.Scenario, r)
 		}
 	}
-	sane(agentFile(ctx, o, 20000, 2))
+	sane(agentFile(ctx, o, 20000, 2, chain{}))
+	// The chain's row also reads records back: parsed, event time, masked.
+	sane(agentFile(ctx, o, 20000, 1, nginxChain))
 	sane(transfer(ctx, o, 20000, "blackhole"))
 
 	var out bytes.Buffer
@@ -59,5 +63,61 @@ func TestLinesDeterministic(t *testing.T) {
 	}
 	if avg := total / 10000; avg < 180 || avg > 215 {
 		t.Errorf("average line %d bytes, want about 195", avg)
+	}
+}
+
+// TestChainFlag: -chain and -processors, and that the nginx chain's check
+// fails on what the agent sends without processors (so an ignored chain
+// cannot pass as a fast one).
+func TestChainFlag(t *testing.T) {
+	if c, err := chainFlag("nginx", ""); err != nil || c.name != "nginx" || !strings.Contains(c.json, `"format":"nginx"`) {
+		t.Errorf("-chain nginx: %+v, %v", c, err)
+	}
+	if c, err := chainFlag("", ""); err != nil || c.json != "" {
+		t.Errorf("no chain: %+v, %v", c, err)
+	}
+	for _, name := range []string{"apache", "x"} {
+		if _, err := chainFlag(name, ""); err == nil {
+			t.Errorf("-chain %s accepted", name)
+		}
+	}
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.json"), filepath.Join(dir, "bad.json")
+	os.WriteFile(good, []byte("[\n {\"type\": \"drop\", \"pattern\": \"^x\"}\n]\n"), 0o644)
+	os.WriteFile(bad, []byte(`{"type":"drop"}`), 0o644)
+	if c, err := chainFlag("", good); err != nil || c.json != `[{"type":"drop","pattern":"^x"}]` || c.verify != nil {
+		t.Errorf("-processors good.json: %+v, %v", c, err)
+	}
+	for _, args := range [][2]string{{"", bad}, {"", filepath.Join(dir, "missing.json")}, {"nginx", good}} {
+		if _, err := chainFlag(args[0], args[1]); err == nil {
+			t.Errorf("chainFlag(%q, %q) accepted", args[0], args[1])
+		}
+	}
+
+	// The flags reach the scenario: a bad chain is the row's error.
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"-dir", t.TempDir(), "agent-file", "-chain", "apache"}, &out, &errOut)
+	if err == nil || !strings.Contains(out.String(), `-chain "apache": want nginx`) {
+		t.Errorf("agent-file -chain apache: %v\n%s%s", err, out.String(), errOut.String())
+	}
+
+	var secrets, emails int
+	for seq := range int64(1000) {
+		line := appendLine(nil, seq)
+		if bytes.Contains(line, []byte("&password="+secretPrefix)) {
+			secrets++
+		}
+		if bytes.Contains(line, []byte("@shop.example [")) {
+			emails++
+		}
+		if seq < 200 {
+			raw := agentRecord(nil, seq, seq*200, line)
+			if err := nginxChain.verify(raw); err == nil {
+				t.Fatalf("the nginx chain's check passes a record no chain made: %s", raw)
+			}
+		}
+	}
+	if secrets < 30 || secrets > 100 || emails < 30 || emails > 100 {
+		t.Errorf("%d of 1000 lines with a password, %d with an e-mail address; want about 1 in 16 each", secrets, emails)
 	}
 }

@@ -52,4 +52,38 @@ func TestDemoEndToEnd(t *testing.T) {
 	if hits := regexp.MustCompile(`: (\d+) hits`).FindStringSubmatch(text); hits == nil || hits[1] == "0" {
 		t.Errorf("the demo search found nothing:\n%s", text)
 	}
+
+	// The access log's processors: parsed fields searchable, the event's
+	// own time as @timestamp (the backlog's in yesterday's index), the read
+	// time as event.created, the password masked.
+	if hits := regexp.MustCompile(`search parsed\.status:500 .*: (\d+) hits`).FindStringSubmatch(text); hits == nil || hits[1] == "0" {
+		t.Errorf("parsed.status:500 found nothing:\n%s", text)
+	}
+	if !regexp.MustCompile(`parsed: client_ip=10\.0\.\d+\.\d+ method=GET path=/\S* status=500 bytes=\d+`).MatchString(text) {
+		t.Errorf("no parsed fields shown:\n%s", text)
+	}
+	times := regexp.MustCompile(`\[(logcollect-web_log-\S+)\] @timestamp (\S+) .*event\.created (\S+)`).FindAllStringSubmatch(text, -1)
+	if len(times) != 2 {
+		t.Fatalf("want the oldest and the newest hit with @timestamp and event.created:\n%s", text)
+	}
+	for i, m := range times {
+		ts, err1 := time.Parse(time.RFC3339Nano, m[2])
+		created, err2 := time.Parse(time.RFC3339Nano, m[3])
+		if err1 != nil || err2 != nil {
+			t.Errorf("hit %d: @timestamp %q, event.created %q: %v %v", i, m[2], m[3], err1, err2)
+			continue
+		}
+		if wantIdx := "logcollect-web_log-" + ts.UTC().Format("2006.01.02"); m[1] != wantIdx {
+			t.Errorf("hit %d: @timestamp %s in %s, want %s", i, m[2], m[1], wantIdx)
+		}
+		if i == 0 && created.Sub(ts) < 23*time.Hour {
+			t.Errorf("the oldest 500 (yesterday's backlog): @timestamp %s, read at %s: want its own time, a day earlier", m[2], m[3])
+		}
+		if i == 1 && (created.Sub(ts) < -time.Second || created.Sub(ts) > time.Minute) {
+			t.Errorf("the newest 500: @timestamp %s, read at %s: want the time it was written", m[2], m[3])
+		}
+	}
+	if strings.Contains(text, demoPassword) || !strings.Contains(text, "password=***") {
+		t.Errorf("want the login line shown with its password masked:\n%s", text)
+	}
 }

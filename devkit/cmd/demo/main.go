@@ -91,7 +91,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	logs := filepath.Join(d.o.dir, "logs")
-	gen := &generator{accessLog: filepath.Join(logs, "nginx", "access.log"), appLog: filepath.Join(logs, "app", "orders.log"), rate: d.o.rate, out: d.out}
+	gen := &generator{accessLog: filepath.Join(logs, "nginx", "access.log"), appLog: filepath.Join(logs, "app", "orders.log"), rate: d.o.rate, backlog: 50, out: d.out}
 	// Create the files first so "start": "beginning" applies to them.
 	for _, p := range []string{gen.accessLog, gen.appLog} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -101,8 +101,16 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 	}
-	collect := fmt.Sprintf(`[{"path":%q,"topic":"web_log","start":"beginning","fields":{"service":"nginx"}},`+
-		`{"path":%q,"topic":"app_log","format":"json","start":"beginning","fields":{"service":"orders"}}]`,
+	// The access log goes through a processors chain (docs/logagent.md):
+	// its fields parsed, @timestamp from the line's own time (the read time
+	// stays as event.created), passwords and e-mail addresses masked
+	// before they leave the host. The JSON log takes its time from "time".
+	collect := fmt.Sprintf(`[{"path":%q,"topic":"web_log","start":"beginning","fields":{"service":"nginx"},"processors":[`+
+		`{"type":"parse","format":"nginx"},`+
+		`{"type":"timestamp","field":"parsed.time","layouts":["nginx"]},`+
+		`{"type":"mask","builtins":["secrets","email"]}]},`+
+		`{"path":%q,"topic":"app_log","format":"json","start":"beginning","fields":{"service":"orders"},"processors":[`+
+		`{"type":"timestamp","field":"json.time","layouts":["rfc3339"]}]}]`,
 		gen.accessLog, filepath.Join(logs, "app", "*.log"))
 	if err := d.putConfig(ctx, collect); err != nil {
 		return err
@@ -330,17 +338,7 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
 		d.say("   %-40v %v docs", ix["index"], ix["docs.count"])
 	}
 	q := `message:"api/orders" AND fields.service:nginx`
-	var res struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				Index  string         `json:"_index"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
+	var res searchResult
 	if err := d.esGet(ctx, "/logcollect-*/_search?size=3&sort=@timestamp:desc&q="+url.QueryEscape(q), &res); err != nil {
 		return err
 	}
@@ -348,12 +346,16 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
 	for _, h := range res.Hits.Hits {
 		d.say("   [%s] %v", h.Index, h.Source["message"])
 	}
+	if err := d.showParsed(ctx); err != nil {
+		return err
+	}
 	newFile := filepath.Join(d.o.dir, "logs", "new.log")
 	grown := strings.TrimSuffix(collect, "]") + fmt.Sprintf(`,{"path":%q,"topic":"web_log","start":"beginning"}]`, newFile)
 	d.say(`
 == try next
    # search like in Kibana (query_string syntax):
    curl -s '%[1]s/logcollect-*/_search?q=json.level:error&size=2&pretty'
+   curl -s '%[1]s/logcollect-*/_search?q=parsed.status:404&size=2&pretty'
    curl -s '%[1]s/logcollect-*/_count?q=fields.service:orders'
    # add a file to the agent's config and watch it get picked up (no restart):
    etcdctl --endpoints %[2]s put /logagent/127.0.0.1/collect_config '%[7]s'
@@ -363,6 +365,54 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
    curl -s http://%[4]s/metrics | grep ^logagent_
    curl -s http://%[5]s/metrics | grep ^logtransfer_
    # service logs: %[6]s`, d.ep.Elasticsearch, d.ep.Etcd, newFile, d.agentHTTP, d.xferHTTP, filepath.Join(d.o.dir, "service-logs"), grown)
+	return nil
+}
+
+// searchResult is what the demo prints of a _search answer.
+type searchResult struct {
+	Hits struct {
+		Total struct {
+			Value int64 `json:"value"`
+		} `json:"total"`
+		Hits []struct {
+			Index  string         `json:"_index"`
+			Source map[string]any `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
+// showParsed shows what the access log's processors made of its lines: a
+// search on a parsed field, the oldest hit (from yesterday's backlog, in
+// yesterday's index by its own time) and the newest, each with @timestamp
+// (the line's time) and event.created (when the agent read it), and a
+// login line whose password the agent masked.
+func (d *demo) showParsed(ctx context.Context) error {
+	q := "parsed.status:500"
+	var oldest, newest searchResult
+	for _, s := range []struct {
+		order string
+		res   *searchResult
+	}{{"asc", &oldest}, {"desc", &newest}} {
+		if err := d.esGet(ctx, "/logcollect-web_log-*/_search?size=1&sort=@timestamp:"+s.order+"&q="+url.QueryEscape(q), s.res); err != nil {
+			return err
+		}
+	}
+	d.say("\n== search %s (fields the agent parsed from the nginx lines): %d hits; the oldest and the newest:", q, newest.Hits.Total.Value)
+	for _, h := range append(oldest.Hits.Hits, newest.Hits.Hits...) {
+		p, _ := h.Source["parsed"].(map[string]any)
+		event, _ := h.Source["event"].(map[string]any)
+		d.say("   [%s] @timestamp %v (the line's own time)   event.created %v (read by the agent)", h.Index, h.Source["@timestamp"], event["created"])
+		d.say("      parsed: client_ip=%v method=%v path=%v status=%v bytes=%v", p["client_ip"], p["method"], p["path"], p["status"], p["bytes"])
+	}
+	q = "message:password"
+	var login searchResult
+	if err := d.esGet(ctx, "/logcollect-web_log-*/_search?size=1&q="+url.QueryEscape(q), &login); err != nil {
+		return err
+	}
+	d.say("\n== search %s: %d hits; the agent masked the password before the line left the host:", q, login.Hits.Total.Value)
+	for _, h := range login.Hits.Hits {
+		d.say("   %v", h.Source["message"])
+	}
 	return nil
 }
 
