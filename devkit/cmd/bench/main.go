@@ -28,6 +28,7 @@ type options struct {
 	profile        string // directory for pprof profiles; "" = none
 	profileSeconds int
 	timeout        time.Duration
+	cond           conditions // of the agent scenarios
 }
 
 const usage = `Usage: bench [common flags] <scenario> [flags]
@@ -35,6 +36,8 @@ const usage = `Usage: bench [common flags] <scenario> [flags]
 Scenarios (each starts its own broker, etcd and emulator processes):
   agent-file  -lines 1000000 -files 1        file → Kafka through logagent
   agent-many  -files 1000 -rate 10 -duration 60s
+              both take -conditions bench|issue19 (issue 19's outside run) and
+              -acks, -http, -log-level, -scan-interval, -tail to vary one setting
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
   burst       -mb 500 [-line-bytes 200000]   broker down while 500 MiB are written
@@ -49,7 +52,7 @@ Common flags:
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := &options{}
+	o := &options{cond: benchConditions()}
 	fs.StringVar(&o.bin, "bin", "bin", "directory with devstack, logagent and logtransfer (make build)")
 	fs.StringVar(&o.dir, "dir", ".data/bench", "working directory (each scenario's subdirectory is wiped at its start)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of the measured service here (turns on its /debug/pprof)")
@@ -87,12 +90,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "agent-file":
 		lines := sub.Int64("lines", 1_000_000, "lines to read")
 		files := sub.Int("files", 1, "split the lines over this many files")
-		runAll = func() []result { return []result{agentFile(ctx, o, *lines, *files)} }
+		cond := conditionFlags(sub)
+		runAll = func() []result {
+			if err := o.setConditions(cond); err != nil {
+				return []result{{Scenario: "agent-file", Err: err}}
+			}
+			return []result{agentFile(ctx, o, *lines, *files)}
+		}
 	case "agent-many":
 		files := sub.Int("files", 1000, "files appended to")
 		rate := sub.Int("rate", 10, "lines per second per file")
 		duration := sub.Duration("duration", 60*time.Second, "how long to append")
-		runAll = func() []result { return []result{agentMany(ctx, o, *files, *rate, *duration)} }
+		cond := conditionFlags(sub)
+		runAll = func() []result {
+			if err := o.setConditions(cond); err != nil {
+				return []result{{Scenario: "agent-many", Err: err}}
+			}
+			return []result{agentMany(ctx, o, *files, *rate, *duration)}
+		}
 	case "transfer":
 		records := sub.Int64("records", 1_000_000, "records to preload")
 		mode := sub.String("mode", "blackhole", "blackhole (acknowledge without indexing) or index")
