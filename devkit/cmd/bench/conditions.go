@@ -96,7 +96,11 @@ func conditionFlags(fs *flag.FlagSet) func() (conditions, error) {
 
 // ini is the part of the agent's ini these conditions decide.
 func (c conditions) ini(httpAddr string) (kafka, agent, log string) {
-	kafka = fmt.Sprintf("required_acks = %s\ncompression = none\n", c.acks)
+	acks := c.acks
+	if acks == "" {
+		acks = "all" // the zero value is bench's conditions
+	}
+	kafka = fmt.Sprintf("required_acks = %s\ncompression = none\n", acks)
 	if c.noHTTP {
 		httpAddr = ""
 	}
@@ -121,7 +125,7 @@ func (o *options) setConditions(resolve func() (conditions, error)) error {
 
 // label is what a scenario's name says about its conditions.
 func (c conditions) label() string {
-	if c.name == "bench" {
+	if c.name == "" || c.name == "bench" {
 		return ""
 	}
 	return ", conditions " + c.name
