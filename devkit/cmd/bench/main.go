@@ -28,6 +28,7 @@ type options struct {
 	profile        string // directory for pprof profiles; "" = none
 	profileSeconds int
 	timeout        time.Duration
+	cond           conditions // of the agent scenarios
 }
 
 const usage = `Usage: bench [common flags] <scenario> [flags]
@@ -36,6 +37,8 @@ Scenarios (each starts its own broker, etcd and emulator processes):
   agent-file  -lines 1000000 -files 1 [-chain nginx | -processors FILE]
                                              file → Kafka through logagent
   agent-many  -files 1000 -rate 10 -duration 60s
+              both take -conditions bench|issue19 (issue 19's outside run) and
+              -acks, -http, -log-level, -scan-interval, -tail to vary one setting
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
   burst       -mb 500 [-line-bytes 200000]   broker down while 500 MiB are written
@@ -50,7 +53,7 @@ Common flags:
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := &options{}
+	o := &options{cond: benchConditions()}
 	fs.StringVar(&o.bin, "bin", "bin", "directory with devstack, logagent and logtransfer (make build)")
 	fs.StringVar(&o.dir, "dir", ".data/bench", "working directory (each scenario's subdirectory is wiped at its start)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of the measured service here (turns on its /debug/pprof)")
@@ -90,8 +93,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		files := sub.Int("files", 1, "split the lines over this many files")
 		chainName := sub.String("chain", "", "run every line through a processors chain: nginx (parse nginx + timestamp + mask secrets, email)")
 		procFile := sub.String("processors", "", "run every line through the processors in this file (a JSON array, as in a collect entry)")
+		cond := conditionFlags(sub)
 		runAll = func() []result {
 			ch, err := chainFlag(*chainName, *procFile)
+			if err == nil {
+				err = o.setConditions(cond)
+			}
 			if err != nil {
 				return []result{{Scenario: "agent-file", Err: err}}
 			}
@@ -101,7 +108,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		files := sub.Int("files", 1000, "files appended to")
 		rate := sub.Int("rate", 10, "lines per second per file")
 		duration := sub.Duration("duration", 60*time.Second, "how long to append")
-		runAll = func() []result { return []result{agentMany(ctx, o, *files, *rate, *duration)} }
+		cond := conditionFlags(sub)
+		runAll = func() []result {
+			if err := o.setConditions(cond); err != nil {
+				return []result{{Scenario: "agent-many", Err: err}}
+			}
+			return []result{agentMany(ctx, o, *files, *rate, *duration)}
+		}
 	case "transfer":
 		records := sub.Int64("records", 1_000_000, "records to preload")
 		mode := sub.String("mode", "blackhole", "blackhole (acknowledge without indexing) or index")

@@ -43,6 +43,17 @@ func TestSmoke(t *testing.T) {
 	sane(agentFile(ctx, o, 20000, 2, chain{}))
 	// The chain's row also reads records back: parsed, event time, masked.
 	sane(agentFile(ctx, o, 20000, 1, nginxChain))
+	// Issue 19's outside conditions: no metrics endpoint, CPU read 2 s
+	// after the last record; agent-many seeds its files instead of
+	// scraping logagent_files_open.
+	o19 := *o
+	o19.cond = issue19Conditions()
+	r := agentFile(ctx, &o19, 20000, 1, chain{})
+	sane(r)
+	if !strings.Contains(r.Scenario, "conditions issue19") || !strings.Contains(r.Extra, "until 2s after the last record") {
+		t.Errorf("issue19 row: %+v", r)
+	}
+	sane(agentMany(ctx, &o19, 20, 10, 2*time.Second))
 	sane(transfer(ctx, o, 20000, "blackhole"))
 
 	var out bytes.Buffer

@@ -45,7 +45,7 @@ func mb(b int64) float64 { return float64(b) / (1 << 20) }
 // (issue 15's target is lower: ≥250k lines/s), and a sample of the records
 // is checked afterwards to show the chain was applied.
 func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain) result {
-	r := result{Scenario: fmt.Sprintf("agent file→Kafka, %d file(s)", files), Want: lines,
+	r := result{Scenario: fmt.Sprintf("agent file→Kafka, %d file(s)%s", files, o.cond.label()), Want: lines,
 		Target: "≥300k lines/s, ≤20 CPU-s/GB, ≤64 MB"}
 	minRate := 300_000.0
 	name := fmt.Sprintf("agent-file-%d", files)
@@ -83,7 +83,7 @@ func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain
 		r.Err = err
 		return r
 	}
-	u, err := agent.Usage()
+	atDone, u, err := usageAfter(ctx, agent, o.cond.tail)
 	if err != nil {
 		r.Err = err
 		return r
@@ -103,11 +103,14 @@ func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain
 	r.MBps = mb(size) / r.Wall.Seconds()
 	r.CPUPerGB = u.CPUSeconds / (float64(size) / gb)
 	r.PeakRSS = u.PeakRSS
-	r.Extra = fmt.Sprintf("%.0f B/line, agent CPU %.2f s (%.0f %% of a core), broker CPU %.2f s",
+	r.Extra = fmt.Sprintf("%.0f B/line, agent CPU %.2f s from its start (%.0f %% of a core), broker CPU %.2f s",
 		float64(size)/float64(lines), u.CPUSeconds, 100*u.CPUSeconds/r.Wall.Seconds(), bu.CPUSeconds)
 	if err := verifySample(ctx, kc, ch, 2000); err != nil {
 		r.Err = err
 		return r
+	}
+	if o.cond.tail > 0 {
+		r.Extra += fmt.Sprintf("; agent CPU counted until %v after the last record (%.2f s when it arrived)", o.cond.tail, atDone.CPUSeconds)
 	}
 	r.Met = r.Got == lines && r.Rate >= minRate && r.CPUPerGB <= 20 && r.PeakRSS <= 64<<20
 	return r
@@ -116,7 +119,7 @@ func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain
 // agentMany: files appended at rate lines/s each for duration; CPU % of one
 // core and RSS of the agent while they are followed.
 func agentMany(ctx context.Context, o *options, files, rate int, duration time.Duration) result {
-	r := result{Scenario: fmt.Sprintf("agent %d files × %d lines/s, %v", files, rate, duration),
+	r := result{Scenario: fmt.Sprintf("agent %d files × %d lines/s, %v%s", files, rate, duration, o.cond.label()),
 		Target: "≤5 % of a core, ≤64 MB"}
 	e, err := newEnv(o, "agent-many")
 	if err != nil {
@@ -140,12 +143,43 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		return r
 	}
 	defer kc.Close()
-	// Let it find and open every file before measuring.
-	if err := waitMetric(ctx, httpAddr, "logagent_files_open", float64(files), 60*time.Second, agent); err != nil {
-		r.Err = err
-		return r
+	var written, bytes int64
+	var line []byte
+	appendAll := func() error {
+		for _, f := range fs {
+			line = append(appendLine(line[:0], written), '\n')
+			if _, err := f.Write(line); err != nil {
+				return err
+			}
+			written++
+			bytes += int64(len(line))
+		}
+		return nil
 	}
-	_ = backoff.Sleep(ctx, 2*time.Second)
+	if o.cond.seedFiles {
+		// The outside run's way: one line in every file, and the agent
+		// has found them all once those lines are in the topic.
+		if err := appendAll(); err != nil {
+			r.Err = err
+			return r
+		}
+		if _, _, err := waitHighWater(ctx, kc, written, 60*time.Second, agent, broker); err != nil {
+			r.Err = err
+			return r
+		}
+		written, bytes = 0, 0
+	} else {
+		// Let it find and open every file before measuring.
+		if err := waitMetric(ctx, httpAddr, "logagent_files_open", float64(files), 60*time.Second, agent); err != nil {
+			r.Err = err
+			return r
+		}
+		_ = backoff.Sleep(ctx, 2*time.Second)
+	}
+	seeded := int64(0)
+	if o.cond.seedFiles {
+		seeded = int64(files)
+	}
 	u0, err := agent.Usage()
 	if err != nil {
 		r.Err = err
@@ -153,8 +187,6 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 	}
 	t0 := time.Now()
 	prof := e.profileCPU(ctx, "agent-many", httpAddr, o.profileSeconds)
-	var written, bytes int64
-	var line []byte
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	for time.Since(t0) < duration {
 		select {
@@ -164,28 +196,23 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 			return r
 		case <-tick.C:
 		}
-		for _, f := range fs {
-			line = append(appendLine(line[:0], written), '\n')
-			if _, err := f.Write(line); err != nil {
-				tick.Stop()
-				r.Err = err
-				return r
-			}
-			written++
-			bytes += int64(len(line))
+		if err := appendAll(); err != nil {
+			tick.Stop()
+			r.Err = err
+			return r
 		}
 	}
 	tick.Stop()
-	u1, err := agent.Usage()
+	_, u1, err := usageAfter(ctx, agent, o.cond.tail)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	wall := time.Since(t0)
+	wall := time.Since(t0) // includes the tail: the CPU share is over the whole window
 	<-prof
 	e.profileAllocs(ctx, "agent-many", httpAddr)
 	r.Want = written
-	_, r.Got, err = waitHighWater(ctx, kc, written, o.timeout, agent, broker)
+	_, r.Got, err = waitHighWater(ctx, kc, seeded+written, o.timeout, agent, broker)
 	if err != nil {
 		r.Err = err
 		return r
@@ -195,6 +222,7 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		r.Err = err
 		return r
 	}
+	r.Got -= seeded
 	cpuPct := 100 * (u1.CPUSeconds - u0.CPUSeconds) / wall.Seconds()
 	r.Wall = wall
 	r.Rate = float64(written) / wall.Seconds()
