@@ -166,7 +166,9 @@ func plainPrefix(s string) int {
 
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8
 // become U+FFFD and control characters (NUL included) are escaped, so any
-// input line yields valid JSON.
+// input line yields valid JSON. After every escape or multi-byte rune the
+// 8-bytes-at-a-time scan resumes: an nginx line's first quote came early,
+// and without it the rest of the line went a byte at a time.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -193,6 +195,7 @@ func AppendString(dst []byte, s string) []byte {
 			}
 			i++
 			start = i
+			i += plainPrefix(s[i:])
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -201,6 +204,7 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, `\ufffd`...)
 			i++
 			start = i
+			i += plainPrefix(s[i:])
 			continue
 		}
 		// U+2028 and U+2029 are valid JSON but break JavaScript consumers.
@@ -209,9 +213,11 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
 			start = i
+			i += plainPrefix(s[i:])
 			continue
 		}
 		i += size
+		i += plainPrefix(s[i:])
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
@@ -314,5 +315,31 @@ func TestAppendJSONWithoutNewFieldsUnchanged(t *testing.T) {
 		`"log":{"file":{"path":"/p","inode":1,"device":2},"offset":3,"flags":["partial"]},"stream":"stdout","event":{"id":"x"}}`
 	if got := string(r.AppendJSON(nil)); got != want {
 		t.Errorf("AppendJSON = %s\nwant        %s", got, want)
+	}
+}
+
+// The fast path resumes after every escape and multi-byte rune: a second
+// byte that needs escaping, anywhere after the first, must still be caught.
+func TestAppendStringEscapesAfterAnEscape(t *testing.T) {
+	specials := []string{`"`, `\`, "\x00", "\n", "\x80", "\xff", "é", "\u2028"}
+	for n := 0; n <= 20; n++ {
+		for p1 := 0; p1 <= n; p1++ {
+			for _, a := range specials {
+				for _, b := range specials {
+					in := strings.Repeat("a", p1) + a + strings.Repeat("b", n-p1) + b + "cc"
+					out := AppendString(nil, in)
+					var got string
+					if err := json.Unmarshal(out, &got); err != nil {
+						t.Fatalf("AppendString(%q) = %s: %v", in, out, err)
+					}
+					if want := string([]rune(in)); got != want { // each invalid byte: one U+FFFD
+						t.Fatalf("AppendString(%q) decodes to %q, want %q", in, got, want)
+					}
+					if bytes.Contains(out, []byte("\u2028")) {
+						t.Fatalf("AppendString(%q) = %s: U+2028 not escaped", in, out)
+					}
+				}
+			}
+		}
 	}
 }
