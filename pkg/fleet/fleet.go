@@ -1,9 +1,10 @@
-// Package fleet is the contract between the agents and the operator's CLI
-// for running many hosts: where group configs and rollouts live in etcd,
-// what a rollout document says, which agents a wave selects, and what an
-// agent reports about the groups it runs. Both sides use these functions,
-// so the agent that applies a candidate and the command that judges the
-// wave always agree on who is in it.
+// Package fleet is the contract between the agents, the operator's CLI and
+// the console for running many hosts: where group configs and rollouts live
+// in etcd, what a rollout document says, which agents a wave selects, and
+// what an agent reports about the groups it runs. Every side uses these
+// functions, so the agent that applies a candidate, the command that judges
+// the wave and the page that shows it always agree on who is in it. It is in
+// pkg/ because both binaries read it (logtransfer serves the console).
 package fleet
 
 import (
