@@ -213,7 +213,7 @@ func (a *auditor) gaps(ctx context.Context, r *Row, dead map[fileKey][]span) err
 		q := fileQuery(&Row{Device: r.Device, Inode: r.Inode, Since: from, Offset: r.Offset})
 		q["bool"].(obj)["filter"] = append(q["bool"].(obj)["filter"].([]any), term("host.ip", r.IP))
 		size := min(pageSize, a.o.MaxDocs-read)
-		body := obj{"size": size, "query": q, "sort": []any{obj{"log.offset": "asc"}},
+		body := obj{"size": size, "query": q, "sort": []any{obj{"log.offset": obj{"order": "asc", "unmapped_type": "long"}}},
 			"_source": []string{"log.offset", "log.end_offset"}, "track_total_hits": false}
 		var resp struct {
 			Hits struct {
