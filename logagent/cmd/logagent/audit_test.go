@@ -42,9 +42,9 @@ func TestAuditFiltersAndExitCode(t *testing.T) {
 	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
 	for key, doc := range map[string]string{
 		"/logagent/10.0.0.5/status": `{"ip":"10.0.0.5","hostname":"web-1","groups":[{"group":"web"}],
-			"files":[{"path":"/var/log/a.log","topic":"t","offset":0,"device":1,"inode":2,"events":0,"dropped":0,"counted_since":0}]}`,
+			"files":[{"path":"/var/log/a.log","topic":"t","id":"a1","offset":0,"device":1,"inode":2,"events":0,"dropped":0,"counted_since":0}]}`,
 		"/logagent/10.0.0.6/status": `{"ip":"10.0.0.6","hostname":"db-1","groups":[{"group":"db"}],
-			"files":[{"path":"/var/log/b.log","topic":"t","offset":30,"device":1,"inode":3,"events":3,"dropped":0,"counted_since":0}]}`,
+			"files":[{"path":"/var/log/b.log","topic":"t","id":"b1","offset":30,"device":1,"inode":3,"events":3,"dropped":0,"counted_since":0}]}`,
 		"/logagent/10.0.0.6/collect_config": `[]`,
 	} {
 		if _, err := cli.Put(context.Background(), key, doc); err != nil {
