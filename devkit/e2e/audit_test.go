@@ -49,23 +49,8 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 	write(plain, 1, 100)
 	write(filtered, 1, 100)
-	if err := c.PutConfig(ctx, fmt.Sprintf(`[{"path":%q,"topic":%q,"start":"beginning"},`+
-		`{"path":%q,"topic":%q,"start":"beginning","processors":[{"type":"drop","pattern":"^DEBUG"}]}]`, plain, topic, filtered, topic)); err != nil {
-		t.Fatal(err)
-	}
-	transfer, err := c.NewTransfer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := c.NewAgent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*chaos.Service{transfer, agent} {
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, agent := startPipeline(ctx, t, c, fmt.Sprintf(`[{"path":%q,"topic":%q,"start":"beginning"},`+
+		`{"path":%q,"topic":%q,"start":"beginning","processors":[{"type":"drop","pattern":"^DEBUG"}]}]`, plain, topic, filtered, topic))
 	if _, n, err := c.WaitIndexed(ctx, 190, 20*time.Second, 60*time.Second); err != nil || n < 190 {
 		t.Fatalf("%d of 190 lines indexed (%v)", n, err)
 	}
