@@ -17,6 +17,7 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/pkg/audit"
+	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
 const auditUsage = `logagent audit -es URL [-group G] [-host IP] [-o text|json] [-config agent.ini | -endpoints URLS]
@@ -34,8 +35,9 @@ Exit code 0 nothing missing (lines may be in flight), 1 lines missing or an
 error, 2 usage.
 
 -es takes user and password in the URL (http://user:pass@host:9200) or
-LOGAGENT_AUDIT_ES_URL. -index and -dead-letter-index follow the transfer's
-[es] index_prefix and dead_letter_index.
+LOGAGENT_AUDIT_ES_URL; -es-ca trusts a CA for https. -index and
+-dead-letter-index follow the transfer's [es] index_prefix and
+dead_letter_index.
 
 ` + etcdFlagsHelp + `
 Examples:
@@ -48,13 +50,14 @@ Flags:
 
 // auditFlags are audit's own flags.
 type auditFlags struct {
-	es, group, host, output, index, deadLetter string
-	settle, wait                               time.Duration
+	es, esCA, group, host, output, index, deadLetter string
+	settle, wait                                     time.Duration
 }
 
 func (c *cli) addAuditFlags() {
 	a := &c.audit
 	c.fs.StringVar(&a.es, "es", os.Getenv("LOGAGENT_AUDIT_ES_URL"), "Elasticsearch URL (required; default $LOGAGENT_AUDIT_ES_URL)")
+	c.fs.StringVar(&a.esCA, "es-ca", "", "PEM CA bundle to trust for an https -es (default: the system's)")
 	c.fs.StringVar(&a.group, "group", "", "audit only the agents in this group")
 	c.fs.StringVar(&a.host, "host", "", "audit only the agent with this IP")
 	c.fs.StringVar(&a.output, "o", "text", "output: text or json")
@@ -80,6 +83,10 @@ func runAudit(ctx context.Context, c *cli) int {
 	case a.settle <= 0 || a.wait < a.settle:
 		return c.usageError("-settle must be positive and -wait at least -settle (got %s and %s)", a.settle, a.wait)
 	}
+	tlsCfg, err := tlsconf.Files{CAFile: a.esCA}.Config()
+	if err != nil {
+		return c.usageError("-es-ca: %v", err)
+	}
 	cli, cfg, code := c.connect()
 	if cli == nil {
 		return code
@@ -93,7 +100,7 @@ func runAudit(ctx context.Context, c *cli) int {
 	if len(hosts) == 0 {
 		return c.fail(exitRuntime, "no agent publishes status%s: nothing to audit (a stopped agent's status is gone within status_ttl)", filterText(a))
 	}
-	es := audit.HTTPSearcher{URL: a.es, Client: &http.Client{Timeout: time.Minute}}
+	es := audit.HTTPSearcher{URL: a.es, Client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
 	rep, err := audit.Run(ctx, hosts, es, audit.Options{Indices: a.index, DeadLetterIndex: a.deadLetter, Settle: a.settle, Wait: a.wait})
 	if err != nil {
 		return c.fail(exitRuntime, "%v", err)

@@ -23,6 +23,7 @@ func TestAuditUsage(t *testing.T) {
 		{[]string{"audit", "-es", "http://x", "-host", "web-1"}, `-host "web-1" is not an IP address`},
 		{[]string{"audit", "-es", "http://x", "-settle", "10s", "-wait", "5s"}, "-wait at least -settle"},
 		{[]string{"audit", "-es", "http://x", "extra"}, "unexpected arguments"},
+		{[]string{"audit", "-es", "https://x", "-es-ca", "/nonexistent/ca.pem"}, "-es-ca: read TLS CA file"},
 	} {
 		t.Setenv("LOGAGENT_AUDIT_ES_URL", "")
 		code, _, errs := run(t, tc.args...)
@@ -70,5 +71,28 @@ func TestAuditFiltersAndExitCode(t *testing.T) {
 	code, _, errs = audit("-group", "nobody")
 	if code != exitRuntime || !strings.Contains(errs, "no agent publishes status in group nobody") {
 		t.Errorf("-group nobody: exit %d %q", code, errs)
+	}
+}
+
+// An https Elasticsearch is audited with -es-ca, and refused without it
+// (its CA is not the system's).
+func TestAuditTLS(t *testing.T) {
+	certs, err := testkit.GenerateCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	es := testkit.StartES(t, testkit.ESOptions{TLS: &certs})
+	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
+	if _, err := cli.Put(context.Background(), "/logagent/10.0.0.5/status",
+		`{"ip":"10.0.0.5","files":[{"path":"/var/log/a.log","topic":"t","id":"a1","offset":0,"events":0,"counted_since":0}]}`); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"audit", "-es", es.URL(), "-endpoints", e.Endpoint()}
+	if code, out, errs := run(t, append(args, "-es-ca", certs.CAFile)...); code != exitOK || !strings.Contains(out, "0 missing: ok") {
+		t.Errorf("with -es-ca: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, args...); code != exitRuntime || !strings.Contains(errs, "certificate") {
+		t.Errorf("without -es-ca: exit %d %q", code, errs)
 	}
 }
