@@ -52,14 +52,14 @@ func (c *Cluster) AuditText(ctx context.Context, settle time.Duration, args ...s
 
 // AuditClean runs Audit and says what is wrong unless every audited file
 // has counts and nothing is missing or in flight: the final check of a
-// scenario whose pipeline has drained.
-func (c *Cluster) AuditClean(ctx context.Context, settle time.Duration) error {
+// scenario whose pipeline has drained. It returns the report's summary.
+func (c *Cluster) AuditClean(ctx context.Context, settle time.Duration) (string, error) {
 	rep, code, out, err := c.Audit(ctx, settle)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if code != 0 || rep.Missing > 0 || rep.InFlight > 0 || rep.Files == 0 {
-		return fmt.Errorf("audit: exit %d, %s\n%s", code, rep.Summary(), out)
+		return rep.Summary(), fmt.Errorf("audit: exit %d, %s\n%s", code, rep.Summary(), out)
 	}
-	return nil
+	return rep.Summary(), nil
 }

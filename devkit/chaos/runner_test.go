@@ -339,9 +339,12 @@ func (e *env) finish(stall time.Duration) Result {
 	// binary), must agree: every line the agent counted is indexed or
 	// dead-lettered, 0 missing.
 	if e.agent != nil && e.agent.Running() == nil {
-		if err := e.c.AuditClean(e.ctx, 2*time.Second); err != nil {
+		start := time.Now()
+		summary, err := e.c.AuditClean(e.ctx, 2*time.Second)
+		if err != nil {
 			t.Errorf("%s: %v", e.report.Scenario, err)
 		}
+		t.Logf("%s (in %s)", summary, time.Since(start).Round(time.Millisecond))
 	}
 	return res
 }
