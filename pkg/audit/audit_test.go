@@ -273,10 +273,11 @@ func TestAuditWaitsForLinesInFlight(t *testing.T) {
 	}
 }
 
-// An unreachable Elasticsearch is an error naming it, not a report.
+// An unreachable Elasticsearch is an error naming it (never its password),
+// not a report.
 func TestAuditElasticsearchDown(t *testing.T) {
-	_, err := Run(context.Background(), []Host{host("10.0.0.5", counted(1, 0, 100, 10, 0))}, HTTPSearcher{URL: "http://127.0.0.1:1"}, fast)
-	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
-		t.Fatalf("err = %v", err)
+	_, err := Run(context.Background(), []Host{host("10.0.0.5", counted(1, 0, 100, 10, 0))}, HTTPSearcher{URL: "http://elastic:s3cret@127.0.0.1:1"}, fast)
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v; want one naming the server without its password", err)
 	}
 }

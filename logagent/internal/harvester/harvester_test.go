@@ -752,6 +752,16 @@ func TestCopyTruncateWhileDownRecognisesCopy(t *testing.T) {
 	if n := len(e.snd.all()); n != 45 {
 		t.Fatalf("after restart %d records, want the 45 new lines only (the copy continued, not re-sent): %q", n, e.snd.messages())
 	}
+	// The copy goes on under the original's id with its counts (the audit
+	// finds the generation's documents by id, whichever inode they came
+	// from); the new file counts from 0.
+	waitFor(t, "checkpoint at EOF", func() bool { return e.checkpointOf(t, p) == fileSize(t, p) })
+	if got, want := e.countsOf(t, p+".1"), (checkpoint.Counts{Since: 0, Events: 40}); got != want {
+		t.Errorf("counts of the copy %+v, want %+v", got, want)
+	}
+	if got, want := e.countsOf(t, p), (checkpoint.Counts{Since: 0, Events: 45}); got != want {
+		t.Errorf("counts of the new file %+v, want %+v", got, want)
+	}
 }
 
 // TestSymlinkOutsideAllowedPathsIsSkipped: a link inside allowed_paths that
