@@ -42,6 +42,15 @@ func TestHoles(t *testing.T) {
 	}
 }
 
+func TestSearchPath(t *testing.T) {
+	if got, want := searchPath("logcollect-*,other-*", "-logcollect-dead-letter"), "logcollect-*,other-*,-logcollect-dead-letter/_search?ignore_unavailable=true&allow_no_indices=true"; got != want {
+		t.Errorf("searchPath = %s, want %s", got, want)
+	}
+	if got := searchPath("a b?"); !strings.HasPrefix(got, "a%20b%3F/") {
+		t.Errorf("searchPath escapes = %s", got)
+	}
+}
+
 // Status documents as agents publish them: groups (from the fleet work)
 // and files with or without counts.
 const statusWeb = `{"ip":"10.0.0.5","hostname":"web-1","groups":[{"group":"web","revision":3},{"group":"edge"}],

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 )
 
 // The documents of one file generation are those with its id in
@@ -28,7 +29,20 @@ func fileQuery(r *Row) obj {
 // dataPath is the search path over the data indices, without the
 // dead-letter index (which <prefix>-* matches too).
 func (a *auditor) dataPath() string {
-	return url.PathEscape(a.o.Indices+",-"+a.o.DeadLetterIndex) + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	return searchPath(a.o.Indices, "-"+a.o.DeadLetterIndex)
+}
+
+// searchPath is the _search path over the comma-separated targets, each
+// escaped except its wildcards and the list's commas (as ES clients send
+// them); absent indices are no error.
+func searchPath(targets ...string) string {
+	var parts []string
+	for _, t := range targets {
+		for _, name := range strings.Split(t, ",") {
+			parts = append(parts, strings.ReplaceAll(url.PathEscape(name), "%2A", "*"))
+		}
+	}
+	return strings.Join(parts, ",") + "/_search?ignore_unavailable=true&allow_no_indices=true"
 }
 
 // count sets Indexed and MaxOffset of the counted rows of the host ip with
@@ -144,7 +158,7 @@ func (a *auditor) deadLetters(ctx context.Context) (map[string][]span, []string,
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	path := url.PathEscape(a.o.DeadLetterIndex) + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	path := searchPath(a.o.DeadLetterIndex)
 	if err := a.search(ctx, path, body, &resp); err != nil {
 		return nil, nil, fmt.Errorf("read the dead-letter index %s: %w", a.o.DeadLetterIndex, err)
 	}
