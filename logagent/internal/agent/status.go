@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -112,7 +111,7 @@ func (s *statusReporter) applied(origin string, d configsource.Desired, changed 
 		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
 	}
 	s.config, s.groups, s.sources = c, d.Groups, d.Sources
-	s.candidate = slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
+	s.candidate = d.RunsCandidate()
 	s.mu.Unlock()
 	s.nudge()
 }
