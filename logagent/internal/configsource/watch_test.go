@@ -127,6 +127,13 @@ func TestWatcherFollowsGroupsAndRollouts(t *testing.T) {
 		t.Errorf("refused candidate: %s %+v %+v", topics(d), g, d.Rejected)
 	}
 
+	// A rollout document that is not JSON: stable runs, the status says so.
+	w.put(w.keys.Rollout("web"), `{"id":`)
+	d = w.until("the broken document", func(d Desired) bool { return d.Groups[0].Rollout == "" && d.Groups[0].Rejected != "" })
+	if topics(d) != "host,web,prod" || !strings.Contains(d.Groups[0].Rejected, "not valid JSON") {
+		t.Errorf("broken rollout document: %s %+v", topics(d), d.Groups[0])
+	}
+
 	// Rolled back: stable, nothing refused any more.
 	w.putRollout(fleet.Rollout{ID: "r2", Group: "web", State: fleet.StateRolledBack, Candidate: bad, Hash: fleet.ConfigHash(bad), Selection: fleet.Selection{All: true}})
 	d = w.until("stable again", func(d Desired) bool { return d.Groups[0].Rollout == "" })
