@@ -117,8 +117,9 @@ func (p *Publisher) Run(ctx context.Context) {
 	}
 }
 
-// keep writes the document now and then whenever it changes, until ctx
-// is done or the lease is lost; published tells whether a write succeeded.
+// keep writes the document at the first check, then whenever it changes,
+// until ctx is done or the lease is lost; published tells whether a write
+// succeeded.
 // Every Interval (and when kicked) the document is assembled locally and
 // written only if something an operator acts on changed (config, groups,
 // sources, health counts, the latest error, the set of files); lag and
@@ -130,7 +131,13 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	defer tick.Stop()
 	var lastSig, lastDoc []byte
 	var lastWrite time.Time
+	// The first write waits for the first check or kick: an agent starting
+	// reads its config at the same moment, and one write with the config
+	// applied is worth more than two (a fleet starting at once).
 	for {
+		if err := p.wait(ctx, tick.C, ka); err != nil {
+			return published, err
+		}
 		st := o.Snapshot()
 		sig, doc, err := Keys(st)
 		if err != nil {
@@ -171,19 +178,24 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 				}
 			}
 		}
-		for wait := true; wait; {
-			select {
-			case <-ctx.Done():
-				return published, ctx.Err()
-			case _, ok := <-ka:
-				if !ok {
-					return published, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
-				}
-			case <-tick.C:
-				wait = false
-			case <-o.Kick:
-				wait = false
+	}
+}
+
+// wait returns at the next check or kick, or with an error when ctx is
+// done or the lease is lost.
+func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-ka:
+			if !ok {
+				return errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
 			}
+		case <-tick:
+			return nil
+		case <-p.o.Kick:
+			return nil
 		}
 	}
 }
