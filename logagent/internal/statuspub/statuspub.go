@@ -88,33 +88,57 @@ func (p *Publisher) Run(ctx context.Context) {
 		failing = true
 		bo.Wait(ctx)
 	}
+	var lease clientv3.LeaseID // 0: none yet, or lost
 	for ctx.Err() == nil {
-		gctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		lease, err := o.Client.Grant(gctx, ttl)
-		cancel()
-		if err != nil {
-			fail("grant lease", err)
-			continue
+		if lease == 0 {
+			gctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			resp, err := o.Client.Grant(gctx, ttl)
+			cancel()
+			if err != nil {
+				fail("grant lease", err)
+				continue
+			}
+			lease = resp.ID
 		}
 		kctx, kcancel := context.WithCancel(ctx)
-		ka, err := o.Client.KeepAlive(kctx, lease.ID)
+		ka, err := o.Client.KeepAlive(kctx, lease)
 		if err != nil {
 			kcancel()
+			lease = p.alive(ctx, lease)
 			fail("keep lease alive", err)
 			continue
 		}
-		published, err := p.keep(ctx, lease.ID, ka)
+		published, err := p.keep(ctx, lease, ka)
 		kcancel()
 		if published {
 			failing = false // a later outage is logged again
 			bo.Reset()
 		}
 		if ctx.Err() != nil {
-			p.remove(lease.ID)
+			p.remove(lease)
 			return
+		}
+		// The client ends a keep-alive whose first answer is late (an
+		// overloaded etcd, a whole fleet starting): a lease that still
+		// lives is kept, rather than granting another and orphaning it.
+		if lease = p.alive(ctx, lease); lease != 0 {
+			o.Log.Debug("fleet status: keep-alive interrupted, the lease lives on", "key", o.Key, "err", err)
+			bo.Wait(ctx)
+			continue
 		}
 		fail("lease lost", err)
 	}
+}
+
+// alive returns lease if etcd says it has time to live, else 0.
+func (p *Publisher) alive(ctx context.Context, lease clientv3.LeaseID) clientv3.LeaseID {
+	tctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+	defer cancel()
+	resp, err := p.o.Client.TimeToLive(tctx, lease)
+	if err != nil || resp.TTL <= 0 {
+		return 0
+	}
+	return lease
 }
 
 // keep writes the document at the first check, then whenever it changes,
