@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
 // Host is what the audit reads of one agent's status document (the JSON at
@@ -35,48 +37,31 @@ type File struct {
 	CountedSince *int64
 }
 
-// statusDoc is the part of the status document the audit needs; the full
-// type lives with the agent (and pkg/fleet), this decode keeps the audit
-// independent of the fields it does not read.
-type statusDoc struct {
-	IP       string `json:"ip"`
-	Hostname string `json:"hostname"`
-	Groups   []struct {
-		Group string `json:"group"`
-	} `json:"groups"`
-	Files []struct {
-		Path         string `json:"path"`
-		Topic        string `json:"topic"`
-		ID           string `json:"id"`
-		Device       uint64 `json:"device"`
-		Inode        uint64 `json:"inode"`
-		Offset       int64  `json:"offset"`
-		Events       uint64 `json:"events"`
-		Dropped      uint64 `json:"dropped"`
-		CountedSince *int64 `json:"counted_since"`
-	} `json:"files"`
-	FilesOmitted int `json:"files_omitted"`
-}
-
-// DecodeStatus reads an agent's status document. ip, when not empty, is the
-// IP of the key it was read from, used when the document names none.
+// DecodeStatus reads an agent's status document (fleet.Status). ip, when
+// not empty, is the IP of the key it was read from, used when the
+// document names none.
 func DecodeStatus(data []byte, ip string) (Host, error) {
-	var d statusDoc
-	if err := json.Unmarshal(data, &d); err != nil {
+	var st fleet.Status
+	if err := json.Unmarshal(data, &st); err != nil {
 		return Host{}, fmt.Errorf("decode status document: %w", err)
 	}
-	h := Host{IP: d.IP, Hostname: d.Hostname, FilesOmitted: d.FilesOmitted}
+	return FromStatus(st, ip), nil
+}
+
+// FromStatus is what the audit reads of a decoded status document.
+func FromStatus(st fleet.Status, ip string) Host {
+	h := Host{IP: st.IP, Hostname: st.Hostname, FilesOmitted: st.FilesOmitted}
 	if h.IP == "" {
 		h.IP = ip
 	}
-	for _, g := range d.Groups {
+	for _, g := range st.Groups {
 		h.Groups = append(h.Groups, g.Group)
 	}
-	for _, f := range d.Files {
+	for _, f := range st.Files {
 		h.Files = append(h.Files, File{Path: f.Path, Topic: f.Topic, ID: f.ID, Device: f.Device, Inode: f.Inode,
 			Offset: f.Offset, Events: f.Events, Dropped: f.Dropped, CountedSince: f.CountedSince})
 	}
-	return h, nil
+	return h
 }
 
 // Filter keeps the hosts in group (when not empty) with IP ip (when not

@@ -4,17 +4,17 @@ package agent
 // ([etcd] status_key, default /logagent/<ip>/status) attached to an etcd
 // lease it keeps alive. The key disappears by itself when the agent dies
 // (the lease expires after status_ttl) and is deleted (lease revoked) on a
-// clean stop. The publisher runs beside collection and never blocks it:
-// config changes only nudge it through a one-slot channel, and an etcd
-// outage only delays the next write.
+// clean stop. The publisher (statuspub) runs beside collection and never
+// blocks it: config changes only nudge it through a one-slot channel, and
+// an etcd outage only delays the next write. This file assembles the
+// document.
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,105 +24,35 @@ import (
 	"syscall"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/configsource"
 	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
-	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/logagent/internal/statuspub"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
-// Status is the document an agent publishes at its status key.
-type Status struct {
-	Version   string       `json:"version"`
-	Revision  string       `json:"revision"` // VCS commit of the binary
-	GoVersion string       `json:"go_version"`
-	Hostname  string       `json:"hostname"`
-	IP        string       `json:"ip"`
-	PID       int          `json:"pid"`
-	StartedAt time.Time    `json:"started_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
-	Config    ConfigStatus `json:"config"`
-	// Files are the files of the running collect entries that the agent
-	// follows or holds a checkpoint for, largest lag first (at most
-	// MaxStatusFiles; FilesOmitted counts the rest).
-	Files        []FileStatus `json:"files"`
-	FilesOmitted int          `json:"files_omitted,omitempty"`
-	TotalLag     int64        `json:"total_lag"` // bytes written and not yet acknowledged, over all files
-	// Processors are the counts of the running entries that have
-	// processors, since each entry's task (re)started.
-	Processors []ProcessorStatus `json:"processors,omitempty"`
-	LastError  *ErrorStatus      `json:"last_error,omitempty"`
-}
+// The status document is fleet's (pkg/fleet/status.go): the CLI, the audit
+// command and the console decode the same types. These names keep the
+// agent's callers short.
+type (
+	Status          = fleet.Status
+	ConfigStatus    = fleet.ConfigStatus
+	Rejected        = fleet.Rejected
+	FileStatus      = fleet.FileStatus
+	ProcessorStatus = fleet.ProcessorStatus
+	ErrorStatus     = fleet.ErrorStatus
+)
 
 // Config states.
 const (
-	ConfigNone     = "none"     // nothing applied yet (etcd not read, nothing cached)
-	ConfigApplied  = "applied"  // the latest config runs
-	ConfigRejected = "rejected" // the latest config was rejected; Revision still runs
+	ConfigNone     = fleet.ConfigNone
+	ConfigApplied  = fleet.ConfigApplied
+	ConfigRejected = fleet.ConfigRejected
 )
 
-// ConfigStatus tells which collect config runs.
-type ConfigStatus struct {
-	State     string    `json:"state"`
-	Source    string    `json:"source,omitempty"`    // etcd, etcd (key absent), cache <path>, ...
-	Revision  int64     `json:"revision"`            // etcd revision of the running config; 0 when it came from the cache
-	Entries   int       `json:"entries"`             // entries of the running config
-	AppliedAt time.Time `json:"applied_at,omitzero"` // when the running config was applied
-	Rejected  *Rejected `json:"rejected,omitempty"`  // the latest rejected config, when newer than the running one
-}
-
-// Rejected is a collect config the agent refused.
-type Rejected struct {
-	Revision int64     `json:"revision"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
-}
-
-// FileStatus is the delivery position of one file.
-type FileStatus struct {
-	Path    string `json:"path"`
-	Topic   string `json:"topic"`
-	Offset  int64  `json:"offset"`            // acknowledged by Kafka
-	Size    int64  `json:"size"`              // current size; -1 when the file was rotated away while still being read
-	Lag     int64  `json:"lag"`               // size - offset
-	Open    bool   `json:"open"`              // a harvester follows it now
-	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
-	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
-	// ID is the file generation's id: its documents carry it as
-	// log.file.id, whatever inode or name the file had when each line was
-	// read. Events and Dropped count its lines from
-	// CountedSince up to Offset: records Kafka acknowledged, and lines the
-	// processors dropped on purpose. CountedSince is absent when the
-	// agent keeps no counts for the file (see docs/audit.md).
-	ID           string `json:"id"`
-	Device       uint64 `json:"device"`
-	Inode        uint64 `json:"inode"`
-	Events       uint64 `json:"events"`
-	Dropped      uint64 `json:"dropped"`
-	CountedSince *int64 `json:"counted_since,omitempty"`
-}
-
-// ProcessorStatus is what one collect entry's processors did.
-type ProcessorStatus struct {
-	Entry       string `json:"entry"` // the entry's path
-	Topic       string `json:"topic"`
-	Filtered    uint64 `json:"dropped_filtered"`     // lines dropped by drop or keep
-	RateLimited uint64 `json:"dropped_rate_limited"` // lines dropped by rate_limit
-	Failed      uint64 `json:"processor_errors"`     // lines sent on unprocessed, flagged processor_error
-}
-
-// ErrorStatus is the agent's latest warning or error log.
-type ErrorStatus struct {
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
-}
-
-// MaxStatusFiles bounds the files listed in a status document, so a glob
-// over thousands of files cannot outgrow etcd's value limit.
-const MaxStatusFiles = 500
+// MaxStatusFiles bounds the files listed in a status document.
+const MaxStatusFiles = fleet.MaxStatusFiles
 
 // statusReporter holds what the status document says besides the files,
 // and publishes it.
@@ -131,13 +61,26 @@ type statusReporter struct {
 	started time.Time
 	kick    chan struct{} // one slot: "publish now", never blocks the sender
 
-	mu      sync.Mutex
-	config  ConfigStatus
-	lastErr *ErrorStatus
+	mu        sync.Mutex
+	config    ConfigStatus
+	groups    []fleet.GroupState
+	sources   []fleet.EntrySource
+	candidate bool // a rollout's candidate runs: lag is refreshed at status_interval
+	health    health
+	lastErr   *ErrorStatus
+}
+
+// health counts, since the running config was applied, what the rollout
+// gate judges (fleet.Health).
+type health struct {
+	failing       map[string]bool // files that failed to open or read, each counted once
+	read, perm    int64
+	matchedBefore int // files the config before the running one matched when it was replaced (-1: none before)
 }
 
 func newStatusReporter(a *Agent) *statusReporter {
-	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone}}
+	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone},
+		health: health{failing: map[string]bool{}, matchedBefore: -1}}
 }
 
 func (s *statusReporter) nudge() {
@@ -147,20 +90,46 @@ func (s *statusReporter) nudge() {
 	}
 }
 
-// applied records a config that now runs.
-func (s *statusReporter) applied(source string, rev int64, entries int) {
+// applied records the desired config that now runs (changed: its entries
+// or sources differ from the previous one, so the health counts restart
+// and matchedBefore is what the previous one matched, -1 for none);
+// a config refused by the policy shows as rejected, naming the source,
+// while the last good version of that source runs.
+func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool, matchedBefore int) {
+	now := time.Now().UTC()
 	s.mu.Lock()
-	s.config = ConfigStatus{State: ConfigApplied, Source: source, Revision: rev, Entries: entries, AppliedAt: time.Now().UTC()}
+	c := ConfigStatus{State: ConfigApplied, Source: origin, Revision: d.Host(), Entries: len(d.Entries), AppliedAt: s.config.AppliedAt}
+	if changed || c.AppliedAt.IsZero() {
+		c.AppliedAt = now
+	}
+	if n := len(d.Rejected); n > 0 {
+		r := d.Rejected[0]
+		c.State, c.Rejected = ConfigRejected, &r
+	}
+	if changed {
+		s.health.matchedBefore = matchedBefore
+		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
+	}
+	s.config, s.groups, s.sources = c, d.Groups, d.Sources
+	s.candidate = d.RunsCandidate()
 	s.mu.Unlock()
 	s.nudge()
 }
 
-// rejected records a config that was refused; the previous one keeps running.
-func (s *statusReporter) rejected(rev int64, err error) {
+// fileError counts a file that cannot be opened or read, once per file
+// while the config runs.
+func (s *statusReporter) fileError(path string, err error) {
 	s.mu.Lock()
-	s.config.State = ConfigRejected
-	s.config.Rejected = &Rejected{Revision: rev, Reason: err.Error(), At: time.Now().UTC()}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.health.failing[path] {
+		return
+	}
+	s.health.failing[path] = true
+	if errors.Is(err, fs.ErrPermission) {
+		s.health.perm++
+	} else {
+		s.health.read++
+	}
 	s.nudge()
 }
 
@@ -185,8 +154,19 @@ func (s *statusReporter) snapshot() Status {
 	a := s.a
 	st := Status{Version: buildinfo.Version, Revision: buildinfo.Revision(), GoVersion: runtime.Version(),
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
+	st.HostID = a.hostID
+	files, lag := a.fileStatuses()
+	a.mu.Lock()
+	var running []collect.Entry
+	if a.desired != nil {
+		running = a.desired.Entries
+	}
+	a.mu.Unlock()
+	matched := filesMatched(running)
 	s.mu.Lock()
 	st.Config = s.config
+	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
+	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: matched, FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
 	if st.Config.Rejected != nil {
 		r := *st.Config.Rejected
 		st.Config.Rejected = &r
@@ -196,7 +176,7 @@ func (s *statusReporter) snapshot() Status {
 		st.LastError = &e
 	}
 	s.mu.Unlock()
-	st.Files, st.TotalLag = a.fileStatuses()
+	st.Files, st.TotalLag = files, lag
 	st.Processors = a.processorStatuses()
 	if len(st.Files) > MaxStatusFiles {
 		st.FilesOmitted = len(st.Files) - MaxStatusFiles
@@ -253,6 +233,30 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 	return files, total
 }
 
+// filesMatched counts the regular files the entries' globs match now (not
+// excluded), each file once: what the rollout gate compares before and
+// after a switch. From the file system, not the harvesters, so a config
+// just applied is not judged before its first scan.
+func filesMatched(entries []collect.Entry) int {
+	seen := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Type == collect.TypeJournald {
+			continue
+		}
+		matches, _ := filepath.Glob(e.Path) // validated by collect.Parse
+		for _, m := range matches {
+			if seen[m] || e.Excluded(m) {
+				continue
+			}
+			if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+				seen[m] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
 // processorStatuses reads the counts of the running entries' chains.
 func (a *Agent) processorStatuses() []ProcessorStatus {
 	a.mu.Lock()
@@ -286,113 +290,30 @@ func sameFile(fi os.FileInfo, dev, ino uint64) bool {
 	return ok && uint64(st.Dev) == dev && st.Ino == ino
 }
 
-// run publishes until ctx is done, then revokes the lease, which deletes
-// the key. Every failure is retried with backoff; a lost lease (etcd
-// unreachable for longer than the TTL) is granted again.
+// run publishes the status (statuspub) on the shared client until ctx is
+// done.
 func (s *statusReporter) run(ctx context.Context) {
 	a := s.a
-	key := a.cfg.StatusKey(a.ip)
-	ttl := int64(math.Ceil(a.cfg.Etcd.StatusTTL.Seconds()))
-	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
-	failing := false
-	fail := func(what string, err error) {
-		if !failing && ctx.Err() == nil {
-			a.log.Warn("fleet status: "+what+"; retrying, collection goes on", "key", key, "err", etcdclient.Explain(err, a.cfg.Etcd))
-		}
-		failing = true
-		bo.Wait(ctx)
-	}
 	cli, ok := a.etcdClient(ctx) // connecting is logged by connectEtcd
 	if !ok {
 		return
 	}
-	for ctx.Err() == nil {
-		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-		lease, err := cli.Grant(gctx, ttl)
-		cancel()
-		if err != nil {
-			fail("grant lease", err)
-			continue
-		}
-		kctx, kcancel := context.WithCancel(ctx)
-		ka, err := cli.KeepAlive(kctx, lease.ID)
-		if err != nil {
-			kcancel()
-			fail("keep lease alive", err)
-			continue
-		}
-		published, err := s.keep(ctx, cli, key, lease.ID, ka)
-		kcancel()
-		if published {
-			failing = false // a later outage is logged again
-			bo.Reset()
-		}
-		if ctx.Err() != nil {
-			s.remove(cli, key, lease.ID)
-			return
-		}
-		fail("lease lost", err)
-	}
-}
-
-// keep writes the document now, at every status_interval and when nudged,
-// until ctx is done or the lease is lost; published tells whether a write
-// succeeded.
-func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key string, lease clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse) (published bool, err error) {
-	a := s.a
-	tick := time.NewTicker(a.cfg.Etcd.StatusInterval)
-	defer tick.Stop()
-	for {
-		data, err := json.Marshal(s.snapshot())
-		if err != nil {
-			return published, fmt.Errorf("encode status: %w", err)
-		}
-		pctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-		_, err = cli.Put(pctx, key, string(data), clientv3.WithLease(lease))
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return published, ctx.Err()
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			return published, err
-		case err != nil:
-			if !published {
-				return false, err
-			}
-			// A transient failure: the lease may well outlive it.
-			a.log.Debug("fleet status write failed; next interval retries", "err", err)
-		case !published:
-			published = true
-			a.log.Info("fleet status published", "key", key, "ttl", a.cfg.Etcd.StatusTTL, "interval", a.cfg.Etcd.StatusInterval)
-		}
-		for wait := true; wait; {
-			select {
-			case <-ctx.Done():
-				return published, ctx.Err()
-			case _, ok := <-ka:
-				if !ok {
-					return published, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
-				}
-			case <-tick.C:
-				wait = false
-			case <-s.kick:
-				wait = false
-			}
-		}
-	}
-}
-
-// remove revokes the lease at a clean stop, deleting the key at once
-// instead of after the TTL.
-func (s *statusReporter) remove(cli *clientv3.Client, key string, lease clientv3.LeaseID) {
-	a := s.a
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Etcd.DialTimeout)
-	defer cancel()
-	if _, err := cli.Revoke(ctx, lease); err != nil {
-		a.log.Warn("fleet status: revoke lease at stop; the key expires after status_ttl", "key", key, "err", etcdclient.Explain(err, a.cfg.Etcd))
+	e := a.cfg.Etcd
+	p, err := statuspub.New(statuspub.Options{Client: cli, Key: a.cfg.StatusKey(a.ip), TTL: e.StatusTTL, Interval: e.StatusInterval, Refresh: e.StatusRefresh,
+		Timeout: e.DialTimeout, Snapshot: s.snapshot, Fast: s.runsCandidate, Kick: s.kick, Log: a.log,
+		Explain: func(err error) error { return etcdclient.Explain(err, e) }, Written: a.m.StatusWrites.Inc})
+	if err != nil {
+		a.log.Error("fleet status", "err", err)
 		return
 	}
-	a.log.Info("fleet status removed", "key", key)
+	p.Run(ctx)
+}
+
+// runsCandidate tells whether a rollout's candidate runs here.
+func (s *statusReporter) runsCandidate() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.candidate
 }
 
 // startStatus starts the publisher; stop revokes the lease and waits.

@@ -166,6 +166,9 @@ func (t *Task) scan() {
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
+				if pe := (*fs.PathError)(nil); errors.As(err, &pe) { // a stat that failed, not a directory the glob matched
+					t.o.fileError(path, err)
+				}
 			}
 			continue
 		}
@@ -213,6 +216,7 @@ func (t *Task) scan() {
 			f.Close()
 			t.release(key)
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
+			t.o.fileError(path, err)
 			continue
 		}
 		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp})
