@@ -79,6 +79,7 @@ type Options struct {
 	// Test seams, zero in production.
 	copyMaxWait time.Duration     // how long a possible copy is left alone (see copyOf); 0: defaultCopyMaxWait
 	journalDirs []string          // the system journal's directories; nil: collect.SystemJournalDirs()
+	values      *valuePool        // where batches' value buffers come from; nil: the process's (values)
 	beforeOpen  func(path string) // runs in a scan between the stat of a path and its open: the window in which a writer of a watched directory can swap what the path names
 }
 
@@ -604,9 +605,9 @@ const (
 )
 
 // flush hands the queued records to the sink. Their values were encoded
-// into h.buf, which the next batch reuses; they are copied out in one
-// allocation (the producer keeps them until Kafka acknowledged them), as
-// are the messages.
+// into h.buf, which the next batch reuses; they are copied out into one
+// buffer, pooled or allocated (values.go; the producer keeps them until
+// Kafka acknowledged them), and the messages into one allocation.
 // Records not taken because the task is stopping are withdrawn from the
 // tracker: they were never sent.
 func (h *harvester) flush(ctx context.Context) error {
@@ -634,7 +635,20 @@ func (h *harvester) send(ctx context.Context) error {
 	for i := range h.out {
 		size += len(h.out[i].Value)
 	}
-	vals := make([]byte, 0, size)
+	// The values move into a buffer of their own (from the pool: see
+	// values.go) that the sink gives back once every record in it is
+	// released.
+	var vals []byte
+	pool := h.o.values
+	if pool == nil {
+		pool = values
+	}
+	vb := pool.get(size, len(h.out))
+	if vb != nil {
+		vals = vb.b
+	} else {
+		vals = make([]byte, 0, size)
+	}
 	msgs := make([]producer.Message, len(h.out))
 	ptrs := make([]*producer.Message, len(h.out))
 	for i := range h.out {
@@ -642,12 +656,21 @@ func (h *harvester) send(ctx context.Context) error {
 		from := len(vals)
 		vals = append(vals, msgs[i].Value...)
 		msgs[i].Value = vals[from:len(vals):len(vals)]
+		if vb != nil {
+			msgs[i].Owner = vb
+		}
 		ptrs[i] = &msgs[i]
+	}
+	if vb != nil {
+		vb.b = vals
 	}
 	clear(h.out)
 	h.out, h.buf = h.out[:0], h.buf[:0]
 	sent, err := h.o.Sender.SendBatch(ctx, ptrs)
 	if err != nil {
+		if vb != nil {
+			vb.Release(len(ptrs) - sent) // never the sink's
+		}
 		h.cancelUnsent(ptrs[sent:])
 		return err
 	}
