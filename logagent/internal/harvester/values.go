@@ -16,9 +16,10 @@ import (
 const (
 	minPooledValues = 4 << 10
 	maxPooledValues = 512 << 10
-	// idleValueBytes bounds what one size class keeps idle; a class keeps at
-	// least two buffers.
-	idleValueBytes = 512 << 10
+	// idleValueBytes bounds what one size class keeps idle (at least two
+	// buffers): an acknowledged request of 512 KiB batches returns a few
+	// dozen harvester batches at once, which the next ones then reuse.
+	idleValueBytes = 2 << 20
 )
 
 // valueClasses are the pooled buffers' capacities: 2^k and 3·2^(k-1), so a
