@@ -649,10 +649,22 @@ func (h *harvester) send(ctx context.Context) error {
 	} else {
 		vals = make([]byte, 0, size)
 	}
-	msgs := make([]producer.Message, len(h.out))
-	ptrs := make([]*producer.Message, len(h.out))
-	for i := range h.out {
-		msgs[i] = h.out[i]
+	// A full batch (a busy file) hands its queue over as it is and starts
+	// a new one: copying 64 records (pointers, under the GC's write
+	// barriers) cost more than the allocation. A partial one is copied
+	// out, so that a slow file's queue is not an allocation of 64 records
+	// per line.
+	var msgs []producer.Message
+	if len(h.out) == sendBatch {
+		msgs = h.out
+		h.out = make([]producer.Message, 0, sendBatch)
+	} else {
+		msgs = slices.Clone(h.out)
+		clear(h.out)
+		h.out = h.out[:0]
+	}
+	ptrs := make([]*producer.Message, len(msgs))
+	for i := range msgs {
 		from := len(vals)
 		vals = append(vals, msgs[i].Value...)
 		msgs[i].Value = vals[from:len(vals):len(vals)]
@@ -664,8 +676,7 @@ func (h *harvester) send(ctx context.Context) error {
 	if vb != nil {
 		vb.b = vals
 	}
-	clear(h.out)
-	h.out, h.buf = h.out[:0], h.buf[:0]
+	h.buf = h.buf[:0]
 	sent, err := h.o.Sender.SendBatch(ctx, ptrs)
 	if err != nil {
 		if vb != nil {
