@@ -162,6 +162,9 @@ func TestEventIDsMatchesEventID(t *testing.T) {
 		if got, want := ids.ID(pos), EventID("10.0.0.5", "2049-1234-abcd", pos); got != want {
 			t.Errorf("ID(%d) = %s, EventID = %s", pos, got, want)
 		}
+		if got, want := string(ids.AppendID([]byte("x"), pos)), "x"+ids.ID(pos); got != want || len(got) != 1+EventIDLen {
+			t.Errorf("AppendID(x, %d) = %s, want %s", pos, got, want)
+		}
 	}
 	// The contract's value, computed independently of both: fnv128a of
 	// "10.0.0.5\x00f1\x00100".

@@ -112,6 +112,7 @@ type harvester struct {
 	startFor string // the fp that startSum was taken for (see sameStart)
 	startSum uint64
 	buf      []byte             // values of the records in out, encoded one after another
+	ids      []byte             // event ids, appended only (see eventID)
 	out      []producer.Message // records read and not yet handed to the sink
 	drops    []uint64           // tracker seqs of the lines in out's batch the processors dropped (see send)
 	line     processor.Line     // the processors' view of the line being emitted, reused
@@ -218,7 +219,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 		sc.buf, sc.out, sc.drops = h.buf[:0], h.out[:0], h.drops[:0]
 		scratches.Put(sc)
 	}
-	h.buf, h.out, h.drops = nil, nil, nil
+	h.buf, h.out, h.drops, h.ids = nil, nil, nil, nil
 	h.forgetLine()
 	h.lr.Release()
 	if h.o.report != nil {
@@ -531,7 +532,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
 			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.Start, Flags: ev.Flags,
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
-			EventID: h.eventIDs.ID(ev.Start),
+			EventID: h.eventID(ev.Start),
 		}
 		drop := chain != nil && h.process(chain, &r, ev.JSON) == processor.Drop
 		seq, err := h.tracker.Add(lineEnd(ev.End))
@@ -563,6 +564,22 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 		}
 	}
 	return nil
+}
+
+// eventID is the id of the line at start. The ids of many records share
+// one allocation (an id per line was an allocation per line): each is
+// appended into ids' spare room, which is never written again, so the
+// strings stay unchanged while their records are in flight. The room
+// doubles from 4 ids to a batch's worth within a step, and is dropped at
+// its end (an idle file holds none).
+func (h *harvester) eventID(start int64) string {
+	if cap(h.ids)-len(h.ids) < record.EventIDLen {
+		n := min(max(2*cap(h.ids)/record.EventIDLen, 4), sendBatch)
+		h.ids = make([]byte, 0, n*record.EventIDLen)
+	}
+	from := len(h.ids)
+	h.ids = h.eventIDs.AppendID(h.ids, start)
+	return unsafe.String(&h.ids[from], len(h.ids)-from)
 }
 
 // process runs the entry's processors on r (read time in r.Timestamp) and

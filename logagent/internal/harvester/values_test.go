@@ -32,8 +32,8 @@ func TestValueClasses(t *testing.T) {
 }
 
 // A batch's value buffer goes back to the pool only when the sink returned
-// every record in it; until then no other batch writes into it, and then
-// the next batch reuses it.
+// every record in it; until then no other batch writes into it (nor into
+// its records' event ids), and then the next batch reuses it.
 func TestValueBufferReusedOnlyAfterRelease(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "app.log")
@@ -86,6 +86,9 @@ func TestValueBufferReusedOnlyAfterRelease(t *testing.T) {
 		for i, m := range ms {
 			if !bytes.Equal(m.Value, was[i]) {
 				t.Fatalf("batch %s, record %d changed while in flight:\n%s\nwas\n%s", tag, i, m.Value, was[i])
+			}
+			if want := h.eventIDs.ID(m.Offset); m.EventID != want || !bytes.Contains(m.Value, []byte(want)) {
+				t.Fatalf("batch %s, record %d: event id %s, want %s (ids share an allocation: see eventID)", tag, i, m.EventID, want)
 			}
 		}
 	}
