@@ -148,20 +148,26 @@ const hexDigits = "0123456789abcdef"
 // It tests 8 bytes at a time (most log lines are plain ASCII), where a loop
 // over bytes made escaping the largest part of encoding a record.
 func plainPrefix(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		quote, bslash := x^(ones*'"'), x^(ones*'\\')
-		// (v - ones*n) &^ v has a high bit set iff some byte of v is below
-		// n (exact as to whether any is); x itself has one iff some byte
-		// is not ASCII.
-		if (x|(x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0 {
+		// x has a high bit set iff some byte is not ASCII.
+		if x := binary.LittleEndian.Uint64(b[i:]); x&highs != 0 || special(x) {
 			break
 		}
 	}
 	return i
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// special reports whether one of x's 8 bytes ends or interrupts a JSON
+// string's plain run: '"', '\\' or a control character. (v - ones*n) &^ v
+// has a high bit set iff some byte of v is below n (exact as to whether
+// any is, for n up to 0x80).
+func special(x uint64) bool {
+	quote, bslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
 }
 
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8
