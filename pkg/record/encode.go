@@ -17,24 +17,40 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // rather than reflective because it runs once per log line on the agent's
 // hot path; keys come out in a fixed order so equal records encode equally.
 func (r *Record) AppendJSON(dst []byte) []byte {
+	return r.AppendJSONCached(dst, nil)
+}
+
+// SourceJSON caches the encoding of a record's host and log.file fields,
+// which every line of a file shares: AppendJSONCached encodes them again
+// only when they change. The zero value is ready; not safe for concurrent
+// use.
+type SourceJSON struct {
+	name, ip, path string
+	inode, device  uint64
+	json           []byte // from `,"host":` to `"offset":`; nil until filled
+}
+
+func (c *SourceJSON) matches(r *Record) bool {
+	return c.json != nil && c.name == r.HostName && c.ip == r.HostIP && c.path == r.Path && c.inode == r.Inode && c.device == r.Device
+}
+
+// AppendJSONCached is AppendJSON taking the host and log.file fields from
+// c (nil: encoded afresh), refilled whenever r's differ.
+func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = AppendTimestamp(dst, r.Timestamp)
 	dst = append(dst, `","message":`...)
 	dst = AppendString(dst, r.Message)
 
-	dst = append(dst, `,"host":{"name":`...)
-	dst = AppendString(dst, r.HostName)
-	dst = append(dst, `,"ip":`...)
-	dst = AppendString(dst, r.HostIP)
-	dst = append(dst, '}')
-
-	dst = append(dst, `,"log":{"file":{"path":`...)
-	dst = AppendString(dst, r.Path)
-	dst = append(dst, `,"inode":`...)
-	dst = strconv.AppendUint(dst, r.Inode, 10)
-	dst = append(dst, `,"device":`...)
-	dst = strconv.AppendUint(dst, r.Device, 10)
-	dst = append(dst, `},"offset":`...)
+	if c == nil {
+		dst = r.appendSource(dst)
+	} else {
+		if !c.matches(r) {
+			c.name, c.ip, c.path, c.inode, c.device = r.HostName, r.HostIP, r.Path, r.Inode, r.Device
+			c.json = r.appendSource(c.json[:0])
+		}
+		dst = append(dst, c.json...)
+	}
 	dst = strconv.AppendInt(dst, r.Offset, 10)
 	if len(r.Flags) > 0 {
 		dst = append(dst, `,"flags":[`...)
@@ -101,6 +117,24 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `}}`...)
 	return dst
+}
+
+// appendSource appends the fields of r that a file's lines share, up to
+// the log's offset.
+func (r *Record) appendSource(dst []byte) []byte {
+	dst = append(dst, `,"host":{"name":`...)
+	dst = AppendString(dst, r.HostName)
+	dst = append(dst, `,"ip":`...)
+	dst = AppendString(dst, r.HostIP)
+	dst = append(dst, '}')
+
+	dst = append(dst, `,"log":{"file":{"path":`...)
+	dst = AppendString(dst, r.Path)
+	dst = append(dst, `,"inode":`...)
+	dst = strconv.AppendUint(dst, r.Inode, 10)
+	dst = append(dst, `,"device":`...)
+	dst = strconv.AppendUint(dst, r.Device, 10)
+	return append(dst, `},"offset":`...)
 }
 
 // AppendTimestamp appends t in TimeLayout. It writes the digits itself:

@@ -113,6 +113,7 @@ type harvester struct {
 	startSum uint64
 	buf      []byte             // values of the records in out, encoded one after another
 	ids      []byte             // event ids, appended only (see eventID)
+	source   record.SourceJSON  // the records' host and log.file JSON, encoded once
 	out      []producer.Message // records read and not yet handed to the sink
 	drops    []uint64           // tracker seqs of the lines in out's batch the processors dropped (see send)
 	line     processor.Line     // the processors' view of the line being emitted, reused
@@ -553,7 +554,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			continue
 		}
 		from := len(h.buf)
-		h.buf = r.AppendJSON(h.buf)
+		h.buf = r.AppendJSONCached(h.buf, &h.source)
 		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: seq})
 		h.lastEnd = ev.End
