@@ -17,28 +17,40 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // rather than reflective because it runs once per log line on the agent's
 // hot path; keys come out in a fixed order so equal records encode equally.
 func (r *Record) AppendJSON(dst []byte) []byte {
+	return r.AppendJSONCached(dst, nil)
+}
+
+// SourceJSON caches the encoding of a record's host and log.file fields,
+// which every line of a file shares: AppendJSONCached encodes them again
+// only when they change. The zero value is ready; not safe for concurrent
+// use.
+type SourceJSON struct {
+	name, ip, path, fileID string
+	inode, device          uint64
+	json                   []byte // from `,"host":` to `"offset":`; nil until filled
+}
+
+func (c *SourceJSON) matches(r *Record) bool {
+	return c.json != nil && c.name == r.HostName && c.ip == r.HostIP && c.path == r.Path && c.fileID == r.FileID && c.inode == r.Inode && c.device == r.Device
+}
+
+// AppendJSONCached is AppendJSON taking the host and log.file fields from
+// c (nil: encoded afresh), refilled whenever r's differ.
+func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = AppendTimestamp(dst, r.Timestamp)
 	dst = append(dst, `","message":`...)
 	dst = AppendString(dst, r.Message)
 
-	dst = append(dst, `,"host":{"name":`...)
-	dst = AppendString(dst, r.HostName)
-	dst = append(dst, `,"ip":`...)
-	dst = AppendString(dst, r.HostIP)
-	dst = append(dst, '}')
-
-	dst = append(dst, `,"log":{"file":{"path":`...)
-	dst = AppendString(dst, r.Path)
-	dst = append(dst, `,"inode":`...)
-	dst = strconv.AppendUint(dst, r.Inode, 10)
-	dst = append(dst, `,"device":`...)
-	dst = strconv.AppendUint(dst, r.Device, 10)
-	if r.FileID != "" {
-		dst = append(dst, `,"id":`...)
-		dst = AppendString(dst, r.FileID)
+	if c == nil {
+		dst = r.appendSource(dst)
+	} else {
+		if !c.matches(r) {
+			c.name, c.ip, c.path, c.fileID, c.inode, c.device = r.HostName, r.HostIP, r.Path, r.FileID, r.Inode, r.Device
+			c.json = r.appendSource(c.json[:0])
+		}
+		dst = append(dst, c.json...)
 	}
-	dst = append(dst, `},"offset":`...)
 	dst = strconv.AppendInt(dst, r.Offset, 10)
 	if r.End > r.Offset {
 		dst = append(dst, `,"end_offset":`...)
@@ -111,6 +123,28 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	return dst
 }
 
+// appendSource appends the fields of r that a file's lines share, up to
+// the log's offset.
+func (r *Record) appendSource(dst []byte) []byte {
+	dst = append(dst, `,"host":{"name":`...)
+	dst = AppendString(dst, r.HostName)
+	dst = append(dst, `,"ip":`...)
+	dst = AppendString(dst, r.HostIP)
+	dst = append(dst, '}')
+
+	dst = append(dst, `,"log":{"file":{"path":`...)
+	dst = AppendString(dst, r.Path)
+	dst = append(dst, `,"inode":`...)
+	dst = strconv.AppendUint(dst, r.Inode, 10)
+	dst = append(dst, `,"device":`...)
+	dst = strconv.AppendUint(dst, r.Device, 10)
+	if r.FileID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, r.FileID)
+	}
+	return append(dst, `},"offset":`...)
+}
+
 // AppendTimestamp appends t in TimeLayout. It writes the digits itself:
 // time.AppendFormat parses the layout on every call, which was a fifth of
 // the encoding cost of a line.
@@ -156,20 +190,26 @@ const hexDigits = "0123456789abcdef"
 // It tests 8 bytes at a time (most log lines are plain ASCII), where a loop
 // over bytes made escaping the largest part of encoding a record.
 func plainPrefix(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		quote, bslash := x^(ones*'"'), x^(ones*'\\')
-		// (v - ones*n) &^ v has a high bit set iff some byte of v is below
-		// n (exact as to whether any is); x itself has one iff some byte
-		// is not ASCII.
-		if (x|(x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0 {
+		// x has a high bit set iff some byte is not ASCII.
+		if x := binary.LittleEndian.Uint64(b[i:]); x&highs != 0 || special(x) {
 			break
 		}
 	}
 	return i
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// special reports whether one of x's 8 bytes ends or interrupts a JSON
+// string's plain run: '"', '\\' or a control character. (v - ones*n) &^ v
+// has a high bit set iff some byte of v is below n (exact as to whether
+// any is, for n up to 0x80).
+func special(x uint64) bool {
+	quote, bslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
 }
 
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
@@ -194,7 +195,22 @@ func (s *peekScanner) object(member func(key []byte) bool) bool {
 func (s *peekScanner) str() (raw []byte, escaped, ok bool) {
 	s.i++
 	start := s.i
+	fast := true
 	for s.i < len(s.b) {
+		if fast {
+			// Skip 8 bytes at a time up to the next quote, backslash or
+			// control character, at the start and after each escape (a
+			// record's message is most of its bytes, and a byte at a
+			// time made this scan a fifth of the transfer's CPU). The
+			// few bytes before such a byte go one at a time.
+			for s.i+8 <= len(s.b) && !special(binary.LittleEndian.Uint64(s.b[s.i:])) {
+				s.i += 8
+			}
+			fast = false
+			if s.i >= len(s.b) {
+				break
+			}
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -202,7 +218,7 @@ func (s *peekScanner) str() (raw []byte, escaped, ok bool) {
 			s.i++
 			return raw, escaped, true
 		case c == '\\':
-			escaped = true
+			escaped, fast = true, true
 			s.i++
 			if s.i >= len(s.b) {
 				return nil, false, false

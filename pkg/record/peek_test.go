@@ -84,6 +84,25 @@ func check(t *testing.T, v []byte) {
 	}
 }
 
+// The string scan skips 8 bytes at a time: a quote, backslash, control
+// character or multi-byte rune at any position of a long string, and a
+// string ending at any position, must read as the reflective decoder reads
+// them.
+func TestPeekStringsAtEveryPosition(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, `\u00e9`, "\x01", `"`, "é", "\xff"} {
+		for n := 0; n < 20; n++ {
+			msg := strings.Repeat("a", n) + special + strings.Repeat("b", 19-n)
+			for _, v := range []string{
+				`{"event":{"id":"abc"},"@timestamp":"2026-11-21T10:00:00Z","message":"` + msg + `"}`,
+				`{"message":"` + msg + `","@timestamp":"2026-11-21T10:00:00Z","event":{"id":"` + msg + `"}}`,
+				`{"@timestamp":"2026-11-21T10:00:00Z","event":{"id":"x` + strings.Repeat("y", n) + `"}}`,
+			} {
+				check(t, []byte(v))
+			}
+		}
+	}
+}
+
 func FuzzPeek(f *testing.F) {
 	for _, v := range peekCases {
 		f.Add([]byte(v))

@@ -172,14 +172,21 @@ func NewEventIDs(hostID, source string) *EventIDs {
 
 // ID is EventID(hostID, source, position). Safe for concurrent use.
 func (e *EventIDs) ID(position int64) string {
+	return string(e.AppendID(nil, position))
+}
+
+// EventIDLen is the length of an event id.
+const EventIDLen = 32
+
+// AppendID appends ID(position) to dst: a caller that needs many ids can
+// keep them in one allocation.
+func (e *EventIDs) AppendID(dst []byte, position int64) []byte {
 	h := e.prefix
 	var digits [20]byte
 	for _, c := range strconv.AppendInt(digits[:0], position, 10) {
 		h.writeByte(c)
 	}
-	var out [32]byte
-	hex.Encode(out[:], h.sum())
-	return string(out[:])
+	return hex.AppendEncode(dst, h.sum())
 }
 
 // MaxHostIDLen bounds a host id: long enough for a UUID, a machine id or

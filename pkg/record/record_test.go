@@ -164,6 +164,9 @@ func TestEventIDsMatchesEventID(t *testing.T) {
 		if got, want := ids.ID(pos), EventID("10.0.0.5", "2049-1234-abcd", pos); got != want {
 			t.Errorf("ID(%d) = %s, EventID = %s", pos, got, want)
 		}
+		if got, want := string(ids.AppendID([]byte("x"), pos)), "x"+ids.ID(pos); got != want || len(got) != 1+EventIDLen {
+			t.Errorf("AppendID(x, %d) = %s, want %s", pos, got, want)
+		}
 	}
 	// The contract's value, computed independently of both: fnv128a of
 	// "10.0.0.5\x00f1\x00100".
@@ -342,6 +345,33 @@ func TestAppendStringEscapesAfterAnEscape(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// A cached source encodes exactly as AppendJSON, and follows every change
+// of the fields it caches (a renamed file, a new inode, another host).
+func TestAppendJSONCachedMatchesAppendJSON(t *testing.T) {
+	base := Record{Timestamp: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Message: `GET "/" 200`, HostName: "web-1", HostIP: "10.0.0.5",
+		Path: "/var/log/app.log", Inode: 12, Device: 2049, Offset: 0, EventID: "id"}
+	var c SourceJSON
+	for i, change := range []func(r *Record){
+		func(r *Record) {},
+		func(r *Record) { r.Offset = 100 },
+		func(r *Record) { r.Path = "/var/log/app.log.1" },
+		func(r *Record) { r.Inode = 13 },
+		func(r *Record) { r.Device = 2050 },
+		func(r *Record) { r.HostName = "web-2" },
+		func(r *Record) { r.HostIP = "10.0.0.6" },
+		func(r *Record) { r.FileID = "2049-13-abcd" },
+		func(r *Record) { r.FileID = "2049-13-ef01"; r.End = 180 },
+		func(r *Record) { r.Path = `C:\logs\"quoted".log` },
+		func(r *Record) { r.Flags = []string{"truncated"}; r.Message = "next" },
+	} {
+		change(&base)
+		want := base.AppendJSON(nil)
+		if got := base.AppendJSONCached([]byte("x"), &c); string(got) != "x"+string(want) {
+			t.Fatalf("change %d: cached\n%s\nwant\n%s", i, got[1:], want)
 		}
 	}
 }

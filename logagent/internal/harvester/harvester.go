@@ -82,6 +82,7 @@ type Options struct {
 	// Test seams, zero in production.
 	copyMaxWait time.Duration     // how long a possible copy is left alone (see copyOf); 0: defaultCopyMaxWait
 	journalDirs []string          // the system journal's directories; nil: collect.SystemJournalDirs()
+	values      *valuePool        // where batches' value buffers come from; nil: the process's (values)
 	beforeOpen  func(path string) // runs in a scan between the stat of a path and its open: the window in which a writer of a watched directory can swap what the path names
 }
 
@@ -114,6 +115,8 @@ type harvester struct {
 	startFor string // the fp that startSum was taken for (see sameStart)
 	startSum uint64
 	buf      []byte             // values of the records in out, encoded one after another
+	ids      []byte             // event ids, appended only (see eventID)
+	source   record.SourceJSON  // the records' host and log.file JSON, encoded once
 	out      []producer.Message // records read and not yet handed to the sink
 	drops    []uint64           // tracker seqs of the lines in out's batch the processors dropped (see send)
 	line     processor.Line     // the processors' view of the line being emitted, reused
@@ -228,7 +231,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 		sc.buf, sc.out, sc.drops = h.buf[:0], h.out[:0], h.drops[:0]
 		scratches.Put(sc)
 	}
-	h.buf, h.out, h.drops = nil, nil, nil
+	h.buf, h.out, h.drops, h.ids = nil, nil, nil, nil
 	h.forgetLine()
 	h.lr.Release()
 	if h.o.report != nil {
@@ -544,7 +547,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
 			Path: path, Device: h.dev, Inode: h.ino, FileID: h.id, Offset: ev.Start, End: ev.End, Flags: ev.Flags,
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
-			EventID: h.eventIDs.ID(ev.Start),
+			EventID: h.eventID(ev.Start),
 		}
 		drop := chain != nil && h.process(chain, &r, ev.JSON) == processor.Drop
 		seq, err := h.tracker.Add(lineEnd(ev.End))
@@ -566,7 +569,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			continue
 		}
 		from := len(h.buf)
-		h.buf = r.AppendJSON(h.buf)
+		h.buf = r.AppendJSONCached(h.buf, &h.source)
 		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: seq})
 		h.lastEnd = ev.End
@@ -578,6 +581,22 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 		}
 	}
 	return nil
+}
+
+// eventID is the id of the line at start. The ids of many records share
+// one allocation (an id per line was an allocation per line): each is
+// appended into ids' spare room, which is never written again, so the
+// strings stay unchanged while their records are in flight. The room
+// doubles from 4 ids to a batch's worth within a step, and is dropped at
+// its end (an idle file holds none).
+func (h *harvester) eventID(start int64) string {
+	if cap(h.ids)-len(h.ids) < record.EventIDLen {
+		n := min(max(2*cap(h.ids)/record.EventIDLen, 4), sendBatch)
+		h.ids = make([]byte, 0, n*record.EventIDLen)
+	}
+	from := len(h.ids)
+	h.ids = h.eventIDs.AppendID(h.ids, start)
+	return unsafe.String(&h.ids[from], len(h.ids)-from)
 }
 
 // process runs the entry's processors on r (read time in r.Timestamp) and
@@ -620,9 +639,9 @@ const (
 )
 
 // flush hands the queued records to the sink. Their values were encoded
-// into h.buf, which the next batch reuses; they are copied out in one
-// allocation (the producer keeps them until Kafka acknowledged them), as
-// are the messages.
+// into h.buf, which the next batch reuses; they are copied out into one
+// buffer, pooled or allocated (values.go; the producer keeps them until
+// Kafka acknowledged them), and the messages into one allocation.
 // Records not taken because the task is stopping are withdrawn from the
 // tracker: they were never sent.
 func (h *harvester) flush(ctx context.Context) error {
@@ -650,20 +669,53 @@ func (h *harvester) send(ctx context.Context) error {
 	for i := range h.out {
 		size += len(h.out[i].Value)
 	}
-	vals := make([]byte, 0, size)
-	msgs := make([]producer.Message, len(h.out))
-	ptrs := make([]*producer.Message, len(h.out))
-	for i := range h.out {
-		msgs[i] = h.out[i]
+	// The values move into a buffer of their own (from the pool: see
+	// values.go) that the sink gives back once every record in it is
+	// released.
+	var vals []byte
+	pool := h.o.values
+	if pool == nil {
+		pool = values
+	}
+	vb := pool.get(size, len(h.out))
+	if vb != nil {
+		vals = vb.b
+	} else {
+		vals = make([]byte, 0, size)
+	}
+	// A full batch (a busy file) hands its queue over as it is and starts
+	// a new one: copying 64 records (pointers, under the GC's write
+	// barriers) cost more than the allocation. A partial one is copied
+	// out, so that a slow file's queue is not an allocation of 64 records
+	// per line.
+	var msgs []producer.Message
+	if len(h.out) == sendBatch {
+		msgs = h.out
+		h.out = make([]producer.Message, 0, sendBatch)
+	} else {
+		msgs = slices.Clone(h.out)
+		clear(h.out)
+		h.out = h.out[:0]
+	}
+	ptrs := make([]*producer.Message, len(msgs))
+	for i := range msgs {
 		from := len(vals)
 		vals = append(vals, msgs[i].Value...)
 		msgs[i].Value = vals[from:len(vals):len(vals)]
+		if vb != nil {
+			msgs[i].Owner = vb
+		}
 		ptrs[i] = &msgs[i]
 	}
-	clear(h.out)
-	h.out, h.buf = h.out[:0], h.buf[:0]
+	if vb != nil {
+		vb.b = vals
+	}
+	h.buf = h.buf[:0]
 	sent, err := h.o.Sender.SendBatch(ctx, ptrs)
 	if err != nil {
+		if vb != nil {
+			vb.Release(len(ptrs) - sent) // never the sink's
+		}
 		h.cancelUnsent(ptrs[sent:])
 		return err
 	}

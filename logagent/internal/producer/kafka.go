@@ -40,6 +40,20 @@ type Message struct {
 	// out of order.
 	Acker Acker
 	Seq   uint64
+	// Owner, when set, is told once the sink no longer reads Value: after
+	// the record's AckRun (delivered or dead-lettered), or when a sender
+	// drops it undelivered at close. Only then may the caller reuse
+	// Value's bytes; the Message itself stays the sink's. A record still
+	// queued when the sink closes may never be returned (its bytes are
+	// left to the GC).
+	Owner ValueOwner
+}
+
+// ValueOwner lends the sink the bytes of records' values (a buffer shared
+// by a batch of them). Release(n) returns n of the records that share it,
+// possibly from another goroutine; each record is returned at most once.
+type ValueOwner interface {
+	Release(n int)
 }
 
 // Acker learns which records were delivered (contiguous.Tracker is one):
@@ -256,14 +270,30 @@ func (k *Kafka) acquire(ctx context.Context, n int64) error {
 	return nil
 }
 
-// release frees the slots and bytes of records that left the sink.
+// release frees the slots and bytes of records that left the sink, and
+// returns their values to their owners (a run of neighbours sharing one
+// owner in one call).
 func (k *Kafka) release(ms ...*Message) {
 	var size, claims int64
+	var owner ValueOwner
+	owned := 0
 	for _, m := range ms {
 		n := heldBytes(m)
 		size += n
 		claims += k.bytes.Claim(n)
 		<-k.slots
+		if m.Owner != owner {
+			if owned > 0 {
+				owner.Release(owned)
+			}
+			owner, owned = m.Owner, 0
+		}
+		if owner != nil {
+			owned++
+		}
+	}
+	if owned > 0 {
+		owner.Release(owned)
 	}
 	k.bytes.Give(claims)
 	k.m.QueueDepth.Sub(float64(len(ms)))
