@@ -26,6 +26,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
@@ -80,31 +81,39 @@ Examples:
 Flags:
 `
 
-const putUsage = `logagent put -ip IP [-config agent.ini | -endpoints URLS] FILE
+const putUsage = `logagent put (-ip IP | -group GROUP) [-config agent.ini | -endpoints URLS] FILE
 
 Validates FILE like "logagent validate" and, only if it is valid, writes it to
-the agent's collect key (/logagent/IP/collect_config by default). The agent
+the agent's collect key (/logagent/IP/collect_config by default) or, with
+-group, to the group's (/logagent/groups/GROUP/collect_config), which every
+agent whose [agent] groups names GROUP runs beside its own key. The agent
 applies it within moments; "logagent get -status -ip IP" shows whether it did.
+The allowed_paths checked here are -config's; every agent also applies its own
+allowed_paths and rejects what they refuse (logagent agents shows it). To
+change a group step by step with a health check, use "logagent rollout".
 Exit code 0 written, 1 invalid or etcd error, 2 usage.
 
 ` + etcdFlagsHelp + `
 Examples:
   logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
   logagent put -ip 10.0.0.5 -config /etc/logagent/config.ini collect.json
+  logagent put -group web -endpoints http://etcd1:2379 collect.json
 
 Flags:
 `
 
-const getUsage = `logagent get -ip IP [-status] [-config agent.ini | -endpoints URLS]
+const getUsage = `logagent get (-ip IP [-status] | -group GROUP) [-config agent.ini | -endpoints URLS]
 
-Prints the agent's collect config JSON as stored in etcd, or with -status its
-status document (identity, config state, files and lag, last error).
+Prints the agent's (or with -group the group's) collect config JSON as stored
+in etcd, or with -status the agent's status document (identity, groups,
+config state, files and lag, last error).
 Exit code 0 printed, 1 absent or etcd error, 2 usage.
 
 ` + etcdFlagsHelp + `
 Examples:
   logagent get -ip 10.0.0.5 -endpoints http://etcd1:2379
   logagent get -ip 10.0.0.5 -status -config /etc/logagent/config.ini
+  logagent get -group web -endpoints http://etcd1:2379
 
 Flags:
 `
@@ -133,7 +142,7 @@ type cli struct {
 	stdout, stderr io.Writer
 	args           []string // positional
 
-	configPath, endpoints, ip string
+	configPath, endpoints, ip, group string
 	dialTimeout               time.Duration
 	status, asJSON            bool // get -status, agents -json
 	sample                    string
@@ -151,7 +160,8 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 	}
 	switch name {
 	case "put", "get":
-		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys (required)")
+		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys")
+		c.fs.StringVar(&c.group, "group", "", "a group of agents (their [agent] groups), instead of -ip")
 	}
 	if name == "validate" {
 		c.fs.StringVar(&c.sample, "sample", "", "a log file: print what each file entry would send of its first lines")
@@ -243,11 +253,30 @@ func (c *cli) settings() (config.Config, error) {
 	return cfg, nil
 }
 
-func (c *cli) needIP() (string, bool) {
-	if c.ip == "" {
-		return "", false
+// target is the collect key put and get use: the agent's (-ip) or the
+// group's (-group), exactly one of them; code is non-zero after a usage
+// error was reported.
+func (c *cli) target(cfg config.Config) (key, what string, code int) {
+	switch {
+	case c.ip != "" && c.group != "":
+		return "", "", c.usageError("-ip and -group name different keys: give one of them")
+	case c.group != "":
+		if err := fleet.CheckGroup(c.group); err != nil {
+			return "", "", c.usageError("-group: %v", err)
+		}
+		return fleetKeys(cfg).GroupConfig(c.group), "-group " + c.group, exitOK
+	case c.ip == "":
+		return "", "", c.usageError("-ip or -group is required: the agent's IP as in its etcd keys, or a group of agents")
+	case net.ParseIP(c.ip) == nil:
+		return "", "", c.usageError("-ip %q is not an IP address", c.ip)
 	}
-	return c.ip, net.ParseIP(c.ip) != nil
+	return cfg.CollectKey(c.ip), "-ip " + c.ip, exitOK
+}
+
+// fleetKeys are the group keys, derived from the collect key pattern as
+// the agents derive them.
+func fleetKeys(cfg config.Config) fleet.Keys {
+	return fleet.Keys{CollectPattern: cfg.Etcd.CollectLogKey}
 }
 
 // readInput reads FILE, or standard input for "-".
@@ -381,14 +410,16 @@ func request[T any](ctx context.Context, cfg config.Config, call func(context.Co
 }
 
 func runPut(ctx context.Context, c *cli) int {
-	ip, valid := c.needIP()
-	switch {
-	case ip == "":
-		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
-	case !valid:
-		return c.usageError("-ip %q is not an IP address", ip)
-	case len(c.args) != 1:
+	if len(c.args) != 1 {
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
+	}
+	cfg, err := c.settings()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	key, _, code := c.target(cfg)
+	if code != exitOK {
+		return code
 	}
 	policy, err := c.policy()
 	if err != nil {
@@ -404,7 +435,6 @@ func runPut(ctx context.Context, c *cli) int {
 		return code
 	}
 	defer cli.Close()
-	key := cfg.CollectKey(ip)
 	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.PutResponse, error) { return cli.Put(ctx, key, string(data)) })
 	if err != nil {
 		return c.fail(exitRuntime, "write %s: %v", key, err)
@@ -414,23 +444,27 @@ func runPut(ctx context.Context, c *cli) int {
 }
 
 func runGet(ctx context.Context, c *cli) int {
-	ip, valid := c.needIP()
-	switch {
-	case ip == "":
-		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
-	case !valid:
-		return c.usageError("-ip %q is not an IP address", ip)
-	case len(c.args) != 0:
+	if len(c.args) != 0 {
 		return c.usageError("unexpected arguments %q", c.args)
+	}
+	if c.status && c.group != "" {
+		return c.usageError("-status is an agent's: use -ip, or logagent agents -group %s for the group's agents", c.group)
+	}
+	cfg, err := c.settings()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	key, what, code := c.target(cfg)
+	if code != exitOK {
+		return code
 	}
 	cli, cfg, code := c.connect()
 	if cli == nil {
 		return code
 	}
 	defer cli.Close()
-	key := cfg.CollectKey(ip)
 	if c.status {
-		key = cfg.StatusKey(ip)
+		key = cfg.StatusKey(c.ip)
 	}
 	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) { return cli.Get(ctx, key) })
 	if err != nil {
@@ -438,9 +472,9 @@ func runGet(ctx context.Context, c *cli) int {
 	}
 	if len(resp.Kvs) == 0 {
 		if c.status {
-			return c.fail(exitRuntime, "no status at %s: no agent with IP %s is running and connected to this etcd (a stopped agent's status is gone within status_ttl)", key, ip)
+			return c.fail(exitRuntime, "no status at %s: no agent with IP %s is running and connected to this etcd (a stopped agent's status is gone within status_ttl)", key, c.ip)
 		}
-		return c.fail(exitRuntime, "no collect config at %s: write one with logagent put -ip %s FILE", key, ip)
+		return c.fail(exitRuntime, "no collect config at %s: write one with logagent put %s FILE", key, what)
 	}
 	value := resp.Kvs[0].Value
 	if c.status {
