@@ -143,10 +143,10 @@ type cli struct {
 	args           []string // positional
 
 	configPath, endpoints, ip, group string
-	dialTimeout               time.Duration
-	status, asJSON            bool // get -status, agents -json
-	sample                    string
-	sampleLines               int // validate -sample, -lines
+	dialTimeout                      time.Duration
+	status, asJSON                   bool // get -status, agents -json
+	sample                           string
+	sampleLines                      int // validate -sample, -lines
 }
 
 // runCommand runs subcommand name with args.
