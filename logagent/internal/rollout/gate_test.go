@@ -18,7 +18,9 @@ func TestJudge(t *testing.T) {
 	target := func(host string, rep *Report, since time.Time, lag int64) Target {
 		return Target{HostID: "id-" + host, Host: host, IP: "10.0.0.1", Report: rep, AppliedSince: since, LagAtApply: lag}
 	}
-	healthy := func(g *fleet.GroupState) *Report { return &Report{Group: g, Health: Health{FilesMatched: 2, FilesMatchedBefore: 2}} }
+	healthy := func(g *fleet.GroupState) *Report {
+		return &Report{Group: g, Health: Health{FilesMatched: 2, FilesMatchedBefore: 2}}
+	}
 	with := func(h Health) *Report { return &Report{Group: onCandidate, Health: h} }
 	tests := []struct {
 		name     string
@@ -47,7 +49,7 @@ func TestJudge(t *testing.T) {
 		{name: "matched files fell to zero", targets: []Target{target("a", with(Health{FilesMatchedBefore: 4}), t0, 0)}, now: t0.Add(time.Second), failures: []string{"a: matches no files (the stable config matched 4)"}},
 		{name: "no files before and after is fine", targets: []Target{target("a", with(Health{}), t0, 0)}, now: t0.Add(time.Minute), passed: true},
 		{name: "lag within slack", targets: []Target{target("a", with(Health{FilesMatched: 1, Lag: LagSlack}), t0, 100)}, now: t0.Add(time.Minute), passed: true},
-		{name: "lag growing", targets: []Target{target("a", with(Health{FilesMatched: 1, Lag: 3 << 20}), t0, 1 << 20)}, now: t0.Add(5 * time.Second), failures: []string{"a: lag growing: 3145728 bytes, 1048576 when"}},
+		{name: "lag growing", targets: []Target{target("a", with(Health{FilesMatched: 1, Lag: 3 << 20}), t0, 1<<20)}, now: t0.Add(5 * time.Second), failures: []string{"a: lag growing: 3145728 bytes, 1048576 when"}},
 		{name: "every failing host is named", targets: []Target{
 			target("c", with(Health{ReadErrors: 1}), t0, 0),
 			target("a", healthy(&fleet.GroupState{Group: "web", Rollout: "r1", Rejected: "bad"}), time.Time{}, 0),
