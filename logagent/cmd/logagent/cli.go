@@ -48,6 +48,8 @@ func lookupCommand(name string) (command, bool) {
 		return command{getUsage, runGet}, true
 	case "agents":
 		return command{agentsUsage, runAgents}, true
+	case "rollout":
+		return command{rolloutUsage, runRollout}, true
 	}
 	return command{}, false
 }
@@ -147,6 +149,9 @@ type cli struct {
 	status, asJSON                   bool // get -status, agents -json
 	sample                           string
 	sampleLines                      int // validate -sample, -lines
+
+	output, steps              string // -o, rollout -steps
+	bake, waveTimeout, lockTTL time.Duration
 }
 
 // runCommand runs subcommand name with args.
@@ -159,9 +164,18 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 		c.fs.DurationVar(&c.dialTimeout, "dial-timeout", 0, "how long to wait for etcd (default: [etcd] dial_timeout, 5s)")
 	}
 	switch name {
-	case "put", "get":
-		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys")
+	case "put", "get", "rollout":
+		if name != "rollout" {
+			c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys")
+		}
 		c.fs.StringVar(&c.group, "group", "", "a group of agents (their [agent] groups), instead of -ip")
+	}
+	if name == "rollout" {
+		c.fs.StringVar(&c.steps, "steps", fleet.DefaultSteps, "start: the waves, counts of agents or percentages of the group, growing; 100% is added when missing")
+		c.fs.DurationVar(&c.bake, "bake", time.Minute, "start: how long every agent of a wave must stay healthy on the candidate before the next wave")
+		c.fs.DurationVar(&c.waveTimeout, "timeout", 5*time.Minute, "start, resume: how long a wave's agents have to report the candidate applied before they fail it")
+		c.fs.DurationVar(&c.lockTTL, "lock-ttl", 10*time.Second, "start, resume: lease of the controller's lock (a killed command's rollout shows paused after it; etcd may be unreachable this long before the command gives up)")
+		c.fs.StringVar(&c.output, "o", "", "status: json prints the rollout document")
 	}
 	if name == "validate" {
 		c.fs.StringVar(&c.sample, "sample", "", "a log file: print what each file entry would send of its first lines")
@@ -600,6 +614,7 @@ const commandList = `  validate  check a collect config file with the agent's ru
   put       validate a collect config file and write it to etcd
   get       print an agent's collect config (or -status document) from etcd
   agents    list the agents' status documents from etcd (a fleet table)
+  rollout   change a group's collect config wave by wave with a health gate
   help      help on a command: logagent help put
 `
 
