@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/logcollect/logcollect/devkit/testkit"
+	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
@@ -77,24 +77,7 @@ type fixture struct {
 	c      *Controller
 	cli    *clientv3.Client
 	agents []*fakeAgent
-	out    *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out    *testkit.Buffer
 }
 
 // start runs n fake agents of group "web"; the canary (lowest wave hash)
@@ -107,7 +90,7 @@ func start(t *testing.T, n int, rejectCanary bool) *fixture {
 	}
 	t.Cleanup(func() { cli.Close() })
 	keys := fleet.Keys{CollectPattern: "/logagent/%s/collect_config"}
-	f := &fixture{cli: cli, out: &syncBuf{}}
+	f := &fixture{cli: cli, out: &testkit.Buffer{}}
 	f.c = &Controller{Cli: cli, Keys: keys, Status: StatusKeys{Prefix: "/logagent/", Suffix: "/status"}, Request: 5 * time.Second, LockTTL: 2 * time.Second, Out: f.out}
 	if _, err := cli.Put(context.Background(), keys.GroupConfig("web"), `[{"path":"/var/log/a.log","topic":"a"}]`); err != nil {
 		t.Fatal(err)
@@ -131,17 +114,10 @@ func start(t *testing.T, n int, rejectCanary bool) *fixture {
 		go func() { defer wg.Done(); a.run(ctx, t, cli, keys, "web") }()
 	}
 	// Every agent reports before the rollout starts (members).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	kt.Poll(t, "every fake agent's status", 10*time.Second, func() bool {
 		resp, err := cli.Get(context.Background(), "/logagent/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-		if err == nil && resp.Count == int64(n)+1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fake agents did not report: %v %v", resp, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && resp.Count == int64(n)+1 // and the group's config
+	})
 	return f
 }
 
@@ -226,7 +202,7 @@ func TestAbortAndResume(t *testing.T) {
 	o.Bake = time.Minute
 	errc := make(chan error, 1)
 	go func() { _, err := f.c.Start(context.Background(), o); errc <- err }()
-	waitFor(t, "the rollout to run", func() bool { s := f.snapshot(t); return s.Rollout != nil && s.Lock != nil })
+	kt.Poll(t, "the rollout to run", 10*time.Second, func() bool { s := f.snapshot(t); return s.Rollout != nil && s.Lock != nil })
 	if _, err := f.c.Start(context.Background(), o); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "is running at wave 1: wait for it, or stop it with logagent rollout abort -group web") {
 		t.Errorf("second start: %v", err)
 	}
@@ -250,7 +226,7 @@ func TestAbortAndResume(t *testing.T) {
 	// killed) shows as paused and resume finishes it.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, err := f.c.Start(ctx, f.options()); errc <- err }()
-	waitFor(t, "the second rollout to run", func() bool { s := f.snapshot(t); return s.Rollout.Active() && s.Lock != nil })
+	kt.Poll(t, "the second rollout to run", 10*time.Second, func() bool { s := f.snapshot(t); return s.Rollout.Active() && s.Lock != nil })
 	cancel()
 	if err := <-errc; !errors.Is(err, ErrPaused) || !strings.Contains(err.Error(), "(interrupted)") {
 		t.Errorf("interrupted: %v", err)
@@ -262,16 +238,5 @@ func TestAbortAndResume(t *testing.T) {
 	r, err = f.c.Resume(context.Background(), "web", 5*time.Second)
 	if err != nil || f.snapshot(t).Rollout.State != fleet.StateDone {
 		t.Fatalf("resume: %v %+v\n%s", err, r, f.out)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
