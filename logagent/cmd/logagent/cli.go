@@ -14,9 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -120,22 +118,6 @@ Examples:
 Flags:
 `
 
-const agentsUsage = `logagent agents [-json] [-config agent.ini | -endpoints URLS]
-
-Lists every agent that publishes status (agents that stopped or died are
-gone within [etcd] status_ttl): IP, host, version, files followed, total lag
-(bytes written and not yet acknowledged by Kafka), config state and last
-error. -json prints the status documents as a JSON array.
-Exit code 0 listed (even none), 1 etcd error, 2 usage.
-
-` + etcdFlagsHelp + `
-Examples:
-  logagent agents -endpoints http://etcd1:2379
-  logagent agents -json -config /etc/logagent/config.ini | jq '.[] | select(.total_lag > 1e6) | .ip'
-
-Flags:
-`
-
 // cli is the parsed state of one subcommand run.
 type cli struct {
 	name           string
@@ -152,6 +134,7 @@ type cli struct {
 
 	output, steps              string // -o, rollout -steps
 	bake, waveTimeout, lockTTL time.Duration
+	stale                      time.Duration // agents -stale
 }
 
 // runCommand runs subcommand name with args.
@@ -186,6 +169,9 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 	}
 	if name == "agents" {
 		c.fs.BoolVar(&c.asJSON, "json", false, "print the status documents as a JSON array")
+		c.fs.StringVar(&c.group, "group", "", "list only the agents of this group")
+		c.fs.StringVar(&c.output, "o", "", "json prints the table and the group summaries as JSON")
+		c.fs.DurationVar(&c.stale, "stale", 15*time.Minute, "flag agents whose status is older than this as stale (0: never)")
 	}
 	printUsage := func(w io.Writer) {
 		c.fs.SetOutput(w)
@@ -501,69 +487,6 @@ func runGet(ctx context.Context, c *cli) int {
 	if !bytes.HasSuffix(value, []byte("\n")) {
 		fmt.Fprintln(c.stdout)
 	}
-	return exitOK
-}
-
-func runAgents(ctx context.Context, c *cli) int {
-	if len(c.args) != 0 {
-		return c.usageError("unexpected arguments %q", c.args)
-	}
-	cli, cfg, code := c.connect()
-	if cli == nil {
-		return code
-	}
-	defer cli.Close()
-	prefix, suffix := cfg.Etcd.StatusKeyParts()
-	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) {
-		return cli.Get(ctx, prefix, clientv3.WithPrefix())
-	})
-	if err != nil {
-		return c.fail(exitRuntime, "read %s*%s: %v", prefix, suffix, err)
-	}
-	var raws []json.RawMessage
-	var sts []agent.Status
-	for _, kv := range resp.Kvs {
-		k := string(kv.Key)
-		ip, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), suffix)
-		if !ok || ip == "" || strings.Contains(ip, "/") {
-			continue // another key under the prefix (a collect config)
-		}
-		var st agent.Status
-		if err := json.Unmarshal(kv.Value, &st); err != nil {
-			fmt.Fprintf(c.stderr, "logagent agents: %s is not a status document (%v); skipped\n", k, err)
-			continue
-		}
-		if st.IP == "" {
-			st.IP = ip
-		}
-		raws = append(raws, kv.Value)
-		sts = append(sts, st)
-	}
-	if c.asJSON {
-		if raws == nil {
-			raws = []json.RawMessage{}
-		}
-		out, _ := json.MarshalIndent(raws, "", "  ")
-		fmt.Fprintf(c.stdout, "%s\n", out)
-		return exitOK
-	}
-	if len(sts) == 0 {
-		fmt.Fprintf(c.stderr, "no agent publishes status under %s<ip>%s at %s\n", prefix, suffix, strings.Join(cfg.Etcd.Endpoints, ","))
-		return exitOK
-	}
-	sort.SliceStable(sts, func(i, j int) bool { return sts[i].IP < sts[j].IP })
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tHOST\tVERSION\tFILES\tLAG\tCONFIG\tUPDATED\tLAST ERROR")
-	now := time.Now()
-	for _, st := range sts {
-		updated := "-"
-		if !st.UpdatedAt.IsZero() {
-			updated = now.Sub(st.UpdatedAt).Round(time.Second).String() + " ago"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", st.IP, st.Hostname, st.Version, len(st.Files)+st.FilesOmitted,
-			bytesHuman(st.TotalLag), configState(st.Config), updated, lastError(st.LastError, now))
-	}
-	tw.Flush()
 	return exitOK
 }
 
