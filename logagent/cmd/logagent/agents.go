@@ -23,16 +23,19 @@ import (
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
-const agentsUsage = `logagent agents [-group GROUP] [-o json | -json] [-stale 15m] [-config agent.ini | -endpoints URLS]
+const agentsUsage = `logagent agents [-group GROUP] [-o json | -json] [-stale DURATION] [-config agent.ini | -endpoints URLS]
 
 Lists every agent that publishes status (agents that stopped or died are
 gone within [etcd] status_ttl): IP, host, version, files followed, total lag
 (bytes written and not yet acknowledged by Kafka), config state, the groups
 it runs with the revision of each (rN: the group's config at etcd revision N;
 "wave K": a rollout's candidate), flags and last error. Flags:
-  stale     its status is older than -stale (an agent writes it when
-            something changes and refreshes it at least every status_refresh;
-            the key itself lives as long as the agent's lease)
+  stale     its status key has no lease (nothing removes it when its agent
+            dies), or with -stale it is older than that. An agent writes its
+            status when something in it changes, and lag at most every
+            status_refresh, so an idle agent's status may be old and true:
+            that it is alive is its lease, which expires status_ttl after
+            the agent stops renewing it and takes the key with it
   rejected  it refused its latest config (host key or a group's)
   drifted   not on what its group expects (the group's config revision, or
             the candidate when a rollout selects it): still applying, or stuck
@@ -53,11 +56,10 @@ Examples:
 Flags:
 `
 
-// agentDoc is what the table reads of a status document.
+// agentDoc is a status document and whether its key has a lease.
 type agentDoc struct {
-	agent.Status
-	HostID string             `json:"host_id"`
-	Groups []fleet.GroupState `json:"groups"`
+	fleet.Status
+	leased bool
 }
 
 // groupInfo is a group's stable config revision and rollout.
@@ -130,18 +132,17 @@ func fleetView(docs []agentDoc, groups map[string]groupInfo, only string, staleA
 		if st.LastError != nil {
 			row.LastError = st.LastError.Message
 		}
-		stale := staleAfter > 0 && !st.UpdatedAt.IsZero() && now.Sub(st.UpdatedAt) > staleAfter
+		// Agents write their status when it changes, so an old one is no
+		// sign of trouble: liveness is the lease. A key without one never
+		// expires, whatever became of its agent.
+		stale := !d.leased || staleAfter > 0 && !st.UpdatedAt.IsZero() && now.Sub(st.UpdatedAt) > staleAfter
 		rejected := st.Config.State == agent.ConfigRejected
 		drifted, member := false, only == ""
 		for _, g := range d.Groups {
 			gi := groups[g.Group]
 			c := groupCheck{GroupState: g}
 			c.ExpectedRevision, c.ExpectedCandidate = fleet.Expected(gi.rollout, d.HostID, gi.stable)
-			if c.ExpectedCandidate != "" {
-				c.Drifted = g.Rollout != gi.rollout.ID || g.Hash != c.ExpectedCandidate
-			} else {
-				c.Drifted = g.Rollout != "" || g.Revision != c.ExpectedRevision
-			}
+			c.Drifted = !g.Runs(c.ExpectedRevision, c.ExpectedCandidate)
 			if gi.rollout.Active() && g.Rollout == gi.rollout.ID {
 				c.Wave = gi.rollout.Wave + 1
 			}
@@ -295,6 +296,7 @@ func runAgents(ctx context.Context, c *cli) int {
 		if d.IP == "" {
 			d.IP = ip
 		}
+		d.leased = kv.Lease != 0
 		raws = append(raws, kv.Value)
 		docs = append(docs, d)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logcollect/logcollect/logagent/internal/agent"
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
@@ -17,7 +16,7 @@ func TestFleetView(t *testing.T) {
 	r := &fleet.Rollout{ID: "R", Group: "web", State: fleet.StateRunning, Hash: "h1", Wave: 2, Selection: fleet.Selection{All: true, Targets: 3}}
 	groups := map[string]groupInfo{"web": {stable: 14, rollout: r}, "db": {stable: 7}, "ops": {stable: 3}}
 	doc := func(ip string, age time.Duration, gs ...fleet.GroupState) agentDoc {
-		return agentDoc{Status: agent.Status{IP: ip, Hostname: "h-" + ip, UpdatedAt: now.Add(-age), Config: agent.ConfigStatus{State: agent.ConfigApplied}}, HostID: "id-" + ip, Groups: gs}
+		return agentDoc{Status: fleet.Status{IP: ip, Hostname: "h-" + ip, HostID: "id-" + ip, UpdatedAt: now.Add(-age), Config: fleet.ConfigStatus{State: fleet.ConfigApplied}, Groups: gs}, leased: true}
 	}
 	docs := []agentDoc{
 		doc("10.0.0.1", time.Second, fleet.GroupState{Group: "web", Revision: 14, Rollout: "R", Hash: "h1"}, fleet.GroupState{Group: "db", Revision: 7}),
@@ -26,6 +25,7 @@ func TestFleetView(t *testing.T) {
 		doc("10.0.0.4", time.Hour, fleet.GroupState{Group: "db", Revision: 7, Rejected: "entry 1: outside allowed_paths"}),
 		doc("10.0.0.5", time.Second),
 	}
+	docs[4].leased = false
 	rows, sums := fleetView(docs, groups, "", 15*time.Minute, now)
 	var lines []string
 	for _, s := range sums {
@@ -43,7 +43,7 @@ func TestFleetView(t *testing.T) {
 	for _, row := range rows {
 		flags[row.IP] = strings.Join(row.Flags, ",")
 	}
-	wantFlags := map[string]string{"10.0.0.1": "", "10.0.0.2": "drifted", "10.0.0.3": "drifted", "10.0.0.4": "stale,rejected", "10.0.0.5": ""}
+	wantFlags := map[string]string{"10.0.0.1": "", "10.0.0.2": "drifted", "10.0.0.3": "drifted", "10.0.0.4": "stale,rejected", "10.0.0.5": "stale"}
 	for ip, f := range wantFlags {
 		if flags[ip] != f {
 			t.Errorf("%s flags %q, want %q", ip, flags[ip], f)

@@ -52,14 +52,14 @@ func (a *fakeAgent) run(ctx context.Context, t *testing.T, cli *clientv3.Client,
 		gs := fleet.GroupState{Group: group, Revision: stable}
 		if r.Selects(a.id) {
 			if a.reject {
-				gs.Rollout, gs.Rejected = r.ID, "entry 1: outside allowed_paths"
+				gs.Rollout, gs.Hash, gs.Rejected = r.ID, r.Hash, "entry 1: outside allowed_paths"
 			} else {
-				gs.Rollout, gs.Hash = r.ID, r.Hash
+				gs.Revision, gs.Rollout, gs.Hash = 0, r.ID, r.Hash
 				a.ran.Store(true)
 			}
 		}
 		doc, _ := json.Marshal(Member{HostID: a.id, Host: "host-" + a.id, IP: a.ip, UpdatedAt: time.Now(), Groups: []fleet.GroupState{gs},
-			Health: Health{FilesMatched: 1, FilesMatchedBefore: 1}})
+			Health: fleet.Health{FilesMatched: 1, FilesMatchedBefore: 1}})
 		if string(doc) != last {
 			if _, err := cli.Put(ctx, "/logagent/"+a.ip+"/status", string(doc)); err != nil {
 				return

@@ -30,17 +30,7 @@ type Target struct {
 // Report is what an agent's status says about the group under rollout.
 type Report struct {
 	Group  *fleet.GroupState // nil: the agent does not list the group (any more)
-	Health Health
-}
-
-// Health is the part of an agent's status the gate reads besides its
-// group state.
-type Health struct {
-	ReadErrors         int64 // read errors since the current config was applied
-	PermissionErrors   int64 // permission errors since then
-	FilesMatched       int   // files the running entries match
-	FilesMatchedBefore int   // files the config before the switch matched
-	Lag                int64 // bytes not yet acknowledged, over all files
+	Health fleet.Health
 }
 
 // LagSlack is how much an agent's lag may grow over its lag when it
@@ -95,13 +85,11 @@ func Judge(r *fleet.Rollout, targets []Target, now time.Time, timeout time.Durat
 			continue
 		}
 		g := rep.Group
-		if g.Rejected != "" && (g.Rollout == r.ID || g.Rollout == "") {
-			// The agent should run the candidate (it is a target): what it
-			// refused is the candidate.
+		if g.Rejected != "" && g.Rollout == r.ID {
 			fail(t, "rejected the candidate: "+g.Rejected)
 			continue
 		}
-		if g.Rollout != r.ID || g.Hash != r.Hash {
+		if g.Rollout != r.ID || !g.Runs(0, r.Hash) {
 			wait(t, fmt.Sprintf("not running the candidate yet (runs r%d)", g.Revision))
 			continue
 		}
@@ -127,7 +115,7 @@ func Judge(r *fleet.Rollout, targets []Target, now time.Time, timeout time.Durat
 
 // unhealthy names what is wrong with an agent running the candidate, or
 // "" when nothing is.
-func unhealthy(h Health, t Target) string {
+func unhealthy(h fleet.Health, t Target) string {
 	switch {
 	case h.PermissionErrors > 0:
 		return fmt.Sprintf("%d permission errors since the candidate was applied", h.PermissionErrors)

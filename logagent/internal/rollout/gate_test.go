@@ -19,9 +19,9 @@ func TestJudge(t *testing.T) {
 		return Target{HostID: "id-" + host, Host: host, IP: "10.0.0.1", Report: rep, AppliedSince: since, LagAtApply: lag}
 	}
 	healthy := func(g *fleet.GroupState) *Report {
-		return &Report{Group: g, Health: Health{FilesMatched: 2, FilesMatchedBefore: 2}}
+		return &Report{Group: g, Health: fleet.Health{FilesMatched: 2, FilesMatchedBefore: 2}}
 	}
-	with := func(h Health) *Report { return &Report{Group: onCandidate, Health: h} }
+	with := func(h fleet.Health) *Report { return &Report{Group: onCandidate, Health: h} }
 	tests := []struct {
 		name     string
 		targets  []Target
@@ -41,17 +41,18 @@ func TestJudge(t *testing.T) {
 		{name: "offline waits", targets: []Target{target("a", nil, time.Time{}, 0)}, now: t0.Add(30 * time.Second), waiting: 1},
 		{name: "offline at the timeout", targets: []Target{target("a", nil, time.Time{}, 0)}, now: t0.Add(2 * time.Minute), failures: []string{"a: offline (no status) after 1m0s"}},
 		{name: "left the group", targets: []Target{target("a", &Report{}, time.Time{}, 0)}, now: t0.Add(2 * time.Minute), failures: []string{"a: does not list group web"}},
-		{name: "rejected fails at once", targets: []Target{target("a", healthy(&fleet.GroupState{Group: "web", Revision: 7, Rejected: "entry 1: outside allowed_paths"}), time.Time{}, 0)}, now: t0,
+		{name: "rejected fails at once", targets: []Target{target("a", healthy(&fleet.GroupState{Group: "web", Revision: 7, Rollout: "r1", Hash: "abc", Rejected: "entry 1: outside allowed_paths"}), time.Time{}, 0)}, now: t0,
 			failures: []string{"a: rejected the candidate: entry 1: outside allowed_paths"}},
+		{name: "a rejected stable config waits for the candidate", targets: []Target{target("a", healthy(&fleet.GroupState{Group: "web", Revision: 6, Rejected: "stable refused"}), time.Time{}, 0)}, now: t0, waiting: 1},
 		{name: "a rejection of another rollout waits", targets: []Target{target("a", healthy(&fleet.GroupState{Group: "web", Revision: 7, Rollout: "r0", Rejected: "old"}), time.Time{}, 0)}, now: t0, waiting: 1},
-		{name: "read errors", targets: []Target{target("a", with(Health{ReadErrors: 3, FilesMatched: 1}), time.Time{}, 0)}, now: t0, failures: []string{"a: 3 read errors since"}},
-		{name: "permission errors", targets: []Target{target("a", with(Health{PermissionErrors: 1, FilesMatched: 1}), t0, 0)}, now: t0.Add(time.Hour), failures: []string{"a: 1 permission errors since"}},
-		{name: "matched files fell to zero", targets: []Target{target("a", with(Health{FilesMatchedBefore: 4}), t0, 0)}, now: t0.Add(time.Second), failures: []string{"a: matches no files (the stable config matched 4)"}},
-		{name: "no files before and after is fine", targets: []Target{target("a", with(Health{}), t0, 0)}, now: t0.Add(time.Minute), passed: true},
-		{name: "lag within slack", targets: []Target{target("a", with(Health{FilesMatched: 1, Lag: LagSlack}), t0, 100)}, now: t0.Add(time.Minute), passed: true},
-		{name: "lag growing", targets: []Target{target("a", with(Health{FilesMatched: 1, Lag: 3 << 20}), t0, 1<<20)}, now: t0.Add(5 * time.Second), failures: []string{"a: lag growing: 3145728 bytes, 1048576 when"}},
+		{name: "read errors", targets: []Target{target("a", with(fleet.Health{ReadErrors: 3, FilesMatched: 1}), time.Time{}, 0)}, now: t0, failures: []string{"a: 3 read errors since"}},
+		{name: "permission errors", targets: []Target{target("a", with(fleet.Health{PermissionErrors: 1, FilesMatched: 1}), t0, 0)}, now: t0.Add(time.Hour), failures: []string{"a: 1 permission errors since"}},
+		{name: "matched files fell to zero", targets: []Target{target("a", with(fleet.Health{FilesMatchedBefore: 4}), t0, 0)}, now: t0.Add(time.Second), failures: []string{"a: matches no files (the stable config matched 4)"}},
+		{name: "no files before and after is fine", targets: []Target{target("a", with(fleet.Health{}), t0, 0)}, now: t0.Add(time.Minute), passed: true},
+		{name: "lag within slack", targets: []Target{target("a", with(fleet.Health{FilesMatched: 1, Lag: LagSlack}), t0, 100)}, now: t0.Add(time.Minute), passed: true},
+		{name: "lag growing", targets: []Target{target("a", with(fleet.Health{FilesMatched: 1, Lag: 3 << 20}), t0, 1<<20)}, now: t0.Add(5 * time.Second), failures: []string{"a: lag growing: 3145728 bytes, 1048576 when"}},
 		{name: "every failing host is named", targets: []Target{
-			target("c", with(Health{ReadErrors: 1}), t0, 0),
+			target("c", with(fleet.Health{ReadErrors: 1}), t0, 0),
 			target("a", healthy(&fleet.GroupState{Group: "web", Rollout: "r1", Rejected: "bad"}), time.Time{}, 0),
 			target("b", healthy(onCandidate), t0, 0),
 		}, now: t0.Add(time.Minute), failures: []string{"a: rejected", "c: 1 read errors"}},
