@@ -490,20 +490,33 @@ func runGet(ctx context.Context, c *cli) int {
 	return exitOK
 }
 
-// configState is the CONFIG column: "applied r12", "rejected r14 (runs r12)".
+// configState is the CONFIG column: "applied r12" (the host key's
+// revision; with groups only, "applied": the GROUPS column says the rest),
+// "applied cache", "REJECTED group:web r14 (runs r12)".
 func configState(c agent.ConfigStatus) string {
-	run := fmt.Sprintf("r%d", c.Revision)
-	if c.Revision == 0 {
+	run := ""
+	switch {
+	case c.Revision > 0:
+		run = fmt.Sprintf("r%d", c.Revision)
+	case strings.HasPrefix(c.Source, "cache"):
 		run = "cache"
 	}
 	switch c.State {
 	case agent.ConfigApplied:
-		return "applied " + run
+		return strings.TrimSpace("applied " + run)
 	case agent.ConfigRejected:
-		if c.Rejected != nil {
-			return fmt.Sprintf("REJECTED r%d (runs %s)", c.Rejected.Revision, run)
+		runs := ""
+		if run != "" {
+			runs = " (runs " + run + ")"
 		}
-		return "REJECTED (runs " + run + ")"
+		if r := c.Rejected; r != nil {
+			src := ""
+			if r.Source != "" && r.Source != fleet.SourceHost {
+				src = r.Source + " "
+			}
+			return fmt.Sprintf("REJECTED %sr%d%s", src, r.Revision, runs)
+		}
+		return "REJECTED" + runs
 	}
 	return c.State
 }

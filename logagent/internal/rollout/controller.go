@@ -438,7 +438,7 @@ func (d *driver) step(ctx context.Context, all map[string]*Member) (done bool, e
 		return true, d.rollback(ctx, v.Failures)
 	}
 	if !v.Passed {
-		line := fmt.Sprintf("wave %d of %d (%s): %d of %d targets run the candidate", r.Wave+1, len(r.Steps), r.Steps[r.Wave], v.Applied, len(ts))
+		line := fmt.Sprintf("wave %d of %d (%s): %d of %s run the candidate", r.Wave+1, len(r.Steps), r.Steps[r.Wave], v.Applied, plural(len(ts), "target", "targets"))
 		if v.Baking > 0 {
 			line += fmt.Sprintf(", %d baking (%s)", v.Baking, r.Bake)
 		}
@@ -453,11 +453,16 @@ func (d *driver) step(ctx context.Context, all map[string]*Member) (done bool, e
 		return false, nil
 	}
 	endWave(r, "passed", now)
-	fmt.Fprintf(d.c.Out, "wave %d of %d (%s): passed: %d targets healthy\n", r.Wave+1, len(r.Steps), r.Steps[r.Wave], len(ts))
+	passed := fmt.Sprintf("wave %d of %d (%s): passed: %s healthy\n", r.Wave+1, len(r.Steps), r.Steps[r.Wave], plural(len(ts), "target", "targets"))
 	if r.Wave+1 < len(r.Steps) {
 		d.beginWave(r.Wave+1, members(all, r.Group), now)
-		return false, d.write(ctx)
+		if err := d.write(ctx); err != nil {
+			return true, err
+		}
+		fmt.Fprint(d.c.Out, passed) // once stored: what the command says is what status shows
+		return false, nil
 	}
+	fmt.Fprint(d.c.Out, passed)
 	return true, d.complete(ctx)
 }
 
@@ -602,6 +607,13 @@ func newID(now time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return now.Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func stepList(steps []fleet.Step) string {
