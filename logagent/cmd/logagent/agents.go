@@ -207,7 +207,11 @@ func fleetView(docs []agentDoc, groups map[string]groupInfo, only string, staleA
 // String is the summary line.
 func (s groupSummary) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", s.Group, plural(s.Agents, "agent", "agents"))
+	agents := thousands(s.Agents) + " agents"
+	if s.Agents == 1 {
+		agents = "1 agent"
+	}
+	fmt.Fprintf(&b, "%s: %s", s.Group, agents)
 	if s.StableRevision > 0 {
 		fmt.Fprintf(&b, ", %s on r%d", thousands(s.OnStable), s.StableRevision)
 	} else {
