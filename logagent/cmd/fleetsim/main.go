@@ -1,10 +1,10 @@
 // Command fleetsim runs many simulated agents in one process for `bench
 // fleet` (devkit/cmd/bench): each runs the agent's own config source
 // (configsource.Watcher: its host key, its group's config and rollout,
-// merged and judged by collect.Policy.Load as the agent does) and keeps a
-// status document (pkg/fleet.Status) under its own lease, kept alive and
-// written when what it runs changes — what a real agent puts on etcd,
-// without tailing files. Agents share etcd clients in pools, as many hosts
+// merged and judged by collect.Policy.Load as the agent does) and the
+// agent's own status publisher (statuspub: a document under a lease kept
+// alive, written when it changes) — what a real agent puts on etcd,
+// without tailing files (no files: lag and positions never move). Agents share etcd clients in pools, as many hosts
 // behind one network path would share nothing but etcd itself.
 //
 // It serves, on -listen, GET /ready (agents that published their status)
@@ -36,6 +36,7 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/configsource"
+	"github.com/logcollect/logcollect/logagent/internal/statuspub"
 	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/program"
 )
@@ -46,7 +47,8 @@ type options struct {
 	endpoints      []string
 	agents, pool   int
 	group, listen  string
-	ttl            time.Duration
+	ttl, interval  time.Duration
+	refresh        time.Duration
 	collectPattern string
 	statusPattern  string
 	startParallel  int
@@ -63,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.group, "group", "web", "the group every agent is in")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "HTTP address of /ready and /applied; the chosen one is printed")
 	fs.DurationVar(&o.ttl, "ttl", 15*time.Second, "status lease TTL ([etcd] status_ttl)")
+	fs.DurationVar(&o.interval, "interval", 5*time.Second, "[etcd] status_interval")
+	fs.DurationVar(&o.refresh, "refresh", 2*time.Minute, "[etcd] status_refresh")
 	fs.StringVar(&o.collectPattern, "collect-key", "/logagent/%s/collect_config", "[etcd] collect_log_key")
 	fs.StringVar(&o.statusPattern, "status-key", "/logagent/%s/status", "[etcd] status_key")
 	fs.IntVar(&o.startParallel, "start-parallel", 200, "agents starting at once")
@@ -150,75 +154,60 @@ func (s *sim) run(ctx context.Context) error {
 	return nil
 }
 
-// simAgent is one simulated agent.
+// simAgent is one simulated agent: the agent's config source feeding the
+// agent's status publisher, with a status document of what it runs.
 type simAgent struct {
 	s          *sim
 	cli        *clientv3.Client
 	ip, hostID string
-	started    time.Time
-	lease      clientv3.LeaseID
-	state      fleet.GroupState
-	seen       bool
+	kick       chan struct{}
+
+	mu        sync.Mutex
+	status    fleet.Status
+	state     fleet.GroupState
+	seen      bool
+	candidate bool
 }
 
-// run grants the lease, starts the config source and publishes on every
-// change; the first publication frees a start slot.
+// run starts the config source and the publisher; the first status write
+// frees a start slot.
 func (a *simAgent) run(ctx context.Context, sem chan struct{}) {
 	o := a.s.o
-	a.started = time.Now().UTC()
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			<-sem
-		}
-	}
+	var once sync.Once
+	release := func() { once.Do(func() { <-sem }) }
 	defer release()
-	lease, err := a.cli.Grant(ctx, int64(o.ttl/time.Second))
-	if err != nil {
-		a.s.log.Error("grant", "err", err)
-		return
-	}
-	a.lease = lease.ID
-	ka, err := a.cli.KeepAlive(ctx, lease.ID)
-	if err != nil {
-		a.s.log.Error("keepalive", "err", err)
-		return
-	}
-	go func() {
-		for range ka { // the client renews at TTL/3; drain its answers
-		}
-	}()
-	updates := make(chan configsource.Desired, 1)
+	now := time.Now().UTC()
+	a.kick = make(chan struct{}, 1)
+	a.status = fleet.Status{Version: "sim", Hostname: "sim-" + a.ip, IP: a.ip, HostID: a.hostID, PID: os.Getpid(),
+		StartedAt: now, UpdatedAt: now, Config: fleet.ConfigStatus{State: fleet.ConfigNone}, Files: []fleet.FileStatus{}}
 	w, err := configsource.New(configsource.Options{Client: a.cli, HostKey: fmt.Sprintf(o.collectPattern, a.ip),
 		Keys: fleet.Keys{CollectPattern: o.collectPattern}, Groups: []string{o.group}, HostID: a.hostID,
-		Policy: collect.Policy{AllowJournal: true}, Log: a.s.log,
-		Apply: func(d configsource.Desired) {
-			select { // keep only the latest, as the agent's reconcile would
-			case <-updates:
-			default:
-			}
-			updates <- d
-		}})
+		Policy: collect.Policy{AllowJournal: true}, Log: a.s.log, Apply: a.apply})
 	if err != nil {
 		a.s.log.Error("configsource", "err", err)
 		return
 	}
-	go w.Run(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case d := <-updates:
-			a.apply(ctx, d)
-			release()
-		}
+	published := false
+	p, err := statuspub.New(statuspub.Options{Client: a.cli, Key: fmt.Sprintf(o.statusPattern, a.ip), TTL: o.ttl,
+		Interval: o.interval, Refresh: o.refresh, Snapshot: a.snapshot, Fast: a.runsCandidate, Kick: a.kick, Log: a.s.log,
+		Written: func() {
+			if !published && a.applied() {
+				published = true
+				a.s.ready.Add(1)
+				release()
+			}
+		}})
+	if err != nil {
+		a.s.log.Error("statuspub", "err", err)
+		return
 	}
+	go w.Run(ctx)
+	p.Run(ctx)
 }
 
-// apply records when the agent first ran a group version and publishes
-// its status when that changed.
-func (a *simAgent) apply(ctx context.Context, d configsource.Desired) {
+// apply is the config source's callback: it records when the agent first
+// ran a version of the group's config and updates the status document.
+func (a *simAgent) apply(d configsource.Desired) {
 	now := time.Now()
 	var st fleet.GroupState
 	for _, g := range d.Groups {
@@ -226,36 +215,48 @@ func (a *simAgent) apply(ctx context.Context, d configsource.Desired) {
 			st = g
 		}
 	}
-	if a.seen && st == a.state {
-		return
-	}
-	first := !a.seen
+	a.mu.Lock()
+	changed := !a.seen || st != a.state
 	a.seen, a.state = true, st
-	key := fmt.Sprintf("r%d", st.Revision)
-	if st.Hash != "" {
-		key = "c" + st.Hash
-	}
-	a.s.mu.Lock()
-	a.s.applied[key] = append(a.s.applied[key], now.UnixNano())
-	a.s.mu.Unlock()
-	doc := fleet.Status{Version: "sim", Hostname: "sim-" + a.ip, IP: a.ip, HostID: a.hostID, PID: os.Getpid(),
-		StartedAt: a.started, UpdatedAt: now.UTC(),
-		Config: fleet.ConfigStatus{State: fleet.ConfigApplied, Source: "etcd", Entries: len(d.Entries), AppliedAt: now.UTC()},
-		Groups: d.Groups, Sources: d.Sources,
-		Health: fleet.Health{FilesMatched: len(d.Entries), FilesMatchedBefore: -1},
-		Files:  []fleet.FileStatus{},
-	}
+	a.candidate = st.Hash != "" && st.Rejected == ""
+	c := fleet.ConfigStatus{State: fleet.ConfigApplied, Source: "etcd", Revision: d.Host(), Entries: len(d.Entries), AppliedAt: now.UTC()}
 	if len(d.Rejected) > 0 {
-		doc.Config.State, doc.Config.Rejected = fleet.ConfigRejected, &d.Rejected[0]
+		c.State, c.Rejected = fleet.ConfigRejected, &d.Rejected[0]
 	}
-	data, _ := json.Marshal(doc)
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := a.cli.Put(pctx, fmt.Sprintf(a.s.o.statusPattern, a.ip), string(data), clientv3.WithLease(a.lease)); err != nil {
-		a.s.log.Error("status", "err", err)
-		return
+	a.status.Config, a.status.Groups, a.status.Sources = c, d.Groups, d.Sources
+	a.status.Health = fleet.Health{FilesMatched: len(d.Entries), FilesMatchedBefore: a.status.Health.FilesMatched}
+	a.mu.Unlock()
+	if changed {
+		key := fmt.Sprintf("r%d", st.Revision)
+		if st.Hash != "" {
+			key = "c" + st.Hash
+		}
+		a.s.mu.Lock()
+		a.s.applied[key] = append(a.s.applied[key], now.UnixNano())
+		a.s.mu.Unlock()
 	}
-	if first {
-		a.s.ready.Add(1)
+	select { // the publisher compares now
+	case a.kick <- struct{}{}:
+	default:
 	}
+}
+
+func (a *simAgent) snapshot() fleet.Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.status
+	st.UpdatedAt = time.Now().UTC()
+	return st
+}
+
+func (a *simAgent) runsCandidate() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.candidate
+}
+
+func (a *simAgent) applied() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seen
 }
