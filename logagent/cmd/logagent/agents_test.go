@@ -16,7 +16,7 @@ func TestFleetView(t *testing.T) {
 	r := &fleet.Rollout{ID: "R", Group: "web", State: fleet.StateRunning, Hash: "h1", Wave: 2, Selection: fleet.Selection{All: true, Targets: 3}}
 	groups := map[string]groupInfo{"web": {stable: 14, rollout: r}, "db": {stable: 7}, "ops": {stable: 3}}
 	doc := func(ip string, age time.Duration, gs ...fleet.GroupState) agentDoc {
-		return agentDoc{Status: fleet.Status{IP: ip, Hostname: "h-" + ip, HostID: "id-" + ip, UpdatedAt: now.Add(-age), Config: fleet.ConfigStatus{State: fleet.ConfigApplied}, Groups: gs}, leased: true}
+		return agentDoc{IP: ip, Hostname: "h-" + ip, HostID: "id-" + ip, UpdatedAt: now.Add(-age), Config: fleet.ConfigStatus{State: fleet.ConfigApplied}, Groups: gs, leased: true}
 	}
 	docs := []agentDoc{
 		doc("10.0.0.1", time.Second, fleet.GroupState{Group: "web", Revision: 14, Rollout: "R", Hash: "h1"}, fleet.GroupState{Group: "db", Revision: 7}),
