@@ -51,8 +51,8 @@ type Health struct {
 	// PermissionErrors counts files the agent was not permitted to read
 	// since the running config was applied, counted like ReadErrors.
 	PermissionErrors int64 `json:"permission_errors"`
-	// FilesMatched is how many files the running entries follow or hold
-	// a position for now.
+	// FilesMatched is how many files the running entries' globs match now
+	// (excludes applied, each file once; journal entries match none).
 	FilesMatched int `json:"files_matched"`
 	// FilesMatchedBefore is FilesMatched under the config that ran before
 	// the switch to the running one (-1: none ran before), so "fell to

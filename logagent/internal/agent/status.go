@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -76,13 +75,12 @@ type statusReporter struct {
 type health struct {
 	failing       map[string]bool // files that failed to open or read, each counted once
 	read, perm    int64
-	matched       int // files matched at the latest snapshot (-1: none taken)
-	matchedBefore int // matched when the running config replaced the one before (-1: none before)
+	matchedBefore int // files the config before the running one matched when it was replaced (-1: none before)
 }
 
 func newStatusReporter(a *Agent) *statusReporter {
 	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone},
-		health: health{failing: map[string]bool{}, matched: -1, matchedBefore: -1}}
+		health: health{failing: map[string]bool{}, matchedBefore: -1}}
 }
 
 func (s *statusReporter) nudge() {
@@ -93,10 +91,11 @@ func (s *statusReporter) nudge() {
 }
 
 // applied records the desired config that now runs (changed: its entries
-// or sources differ from the previous one, so the health counts restart);
+// or sources differ from the previous one, so the health counts restart
+// and matchedBefore is what the previous one matched, -1 for none);
 // a config refused by the policy shows as rejected, naming the source,
 // while the last good version of that source runs.
-func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool) {
+func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool, matchedBefore int) {
 	now := time.Now().UTC()
 	s.mu.Lock()
 	c := ConfigStatus{State: ConfigApplied, Source: origin, Revision: d.Host(), Entries: len(d.Entries), AppliedAt: s.config.AppliedAt}
@@ -108,13 +107,11 @@ func (s *statusReporter) applied(origin string, d configsource.Desired, changed 
 		c.State, c.Rejected = ConfigRejected, &r
 	}
 	if changed {
-		if s.config.State != ConfigNone {
-			s.health.matchedBefore = s.health.matched
-		}
+		s.health.matchedBefore = matchedBefore
 		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
 	}
 	s.config, s.groups, s.sources = c, d.Groups, d.Sources
-	s.candidate = slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
+	s.candidate = d.RunsCandidate()
 	s.mu.Unlock()
 	s.nudge()
 }
@@ -159,11 +156,17 @@ func (s *statusReporter) snapshot() Status {
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
 	st.HostID = a.hostID
 	files, lag := a.fileStatuses()
+	a.mu.Lock()
+	var running []collect.Entry
+	if a.desired != nil {
+		running = a.desired.Entries
+	}
+	a.mu.Unlock()
+	matched := filesMatched(running)
 	s.mu.Lock()
 	st.Config = s.config
 	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
-	s.health.matched = len(files)
-	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: len(files), FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
+	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: matched, FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
 	if st.Config.Rejected != nil {
 		r := *st.Config.Rejected
 		st.Config.Rejected = &r
@@ -224,6 +227,30 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 		return files[i].Topic < files[j].Topic
 	})
 	return files, total
+}
+
+// filesMatched counts the regular files the entries' globs match now (not
+// excluded), each file once: what the rollout gate compares before and
+// after a switch. From the file system, not the harvesters, so a config
+// just applied is not judged before its first scan.
+func filesMatched(entries []collect.Entry) int {
+	seen := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Type == collect.TypeJournald {
+			continue
+		}
+		matches, _ := filepath.Glob(e.Path) // validated by collect.Parse
+		for _, m := range matches {
+			if seen[m] || e.Excluded(m) {
+				continue
+			}
+			if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+				seen[m] = true
+			}
+		}
+	}
+	return len(seen)
 }
 
 // processorStatuses reads the counts of the running entries' chains.

@@ -336,8 +336,9 @@ func (w *Watcher) desired() (Desired, error) {
 		}
 		src := stable
 		switch r := g.rollout; {
-		case g.rolloutErr != "":
+		case g.rolloutErr != "": // a controller's bug: shown, never guessed at
 			rejected = append(rejected, fleet.Rejected{Source: g.stable.name, Revision: g.rolloutRev, Reason: g.rolloutErr, At: now.UTC()})
+			st.Rejected = g.rolloutErr
 		case r.Selects(w.o.HostID):
 			if why := g.candidateVerdict(w.o.Policy); why != "" {
 				st = fleet.GroupState{Group: g.name, Revision: stable.Revision, Rollout: r.ID, Hash: r.Hash, Rejected: why}
