@@ -17,7 +17,7 @@ deps:
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./devkit/cmd/devstack ./devkit/cmd/demo ./devkit/cmd/bench ./logagent/cmd/logagent ./logagent/cmd/fleetsim ./logtransfer/cmd/logtransfer
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./devkit/cmd/devstack ./devkit/cmd/demo ./devkit/cmd/bench ./logagent/cmd/logagent ./logtransfer/cmd/logtransfer
 
 # Every module, race detector on, integration tests against the embedded dev
 # stack included. Product tests run the dev stack as a child process

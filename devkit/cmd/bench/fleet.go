@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +19,12 @@ import (
 
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
-// fleet: N simulated agents (bin/fleetsim: the agent's config source and a
-// leased status document each, in pools of one etcd client per 100
-// agents) against etcd in its own process. Four rows: steady-state load of
+// fleet: N simulated agents (logagent simulate: the agent's config source
+// and status publisher each, in pools of one etcd client per 100 agents)
+// against etcd in its own process. Four rows: steady-state load of
 // idle agents on etcd, a group config change reaching every agent, a
 // 3-wave rollout with no bake (bin/logagent rollout start), and
 // `logagent agents` over the fleet (issue 14's targets).
@@ -44,30 +47,25 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	defer cli.Close()
 	groupKey := "/logagent/groups/web/collect_config"
 	config := func(topic string) string {
-		return fmt.Sprintf(`[{"path":"/var/log/nginx/*.log","topic":"%s","exclude":["*.gz"]},{"path":"/srv/app/*.log","topic":"%s_app","format":"json"}]`, topic, topic)
+		return fmt.Sprintf(`[{"path":"/var/log/nginx/*.log","topic":"%s","exclude":["*.gz"]},{"path":"/var/log/app/*.log","topic":"%s_app","format":"json"}]`, topic, topic)
 	}
 	if _, err := cli.Put(ctx, groupKey, config("web_v1")); err != nil {
 		return fail(err)
 	}
-	simAddr, err := freeAddr()
-	if err != nil {
-		return fail(err)
-	}
 	started := time.Now()
-	sim, err := e.start("fleetsim", "fleetsim", nil, "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents), "-listen", simAddr)
+	sim, err := e.start("simulate", "logagent", nil, "simulate", "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
+		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web")
 	if err != nil {
 		return fail(err)
 	}
-	simGet := func(path string, v any) error { return testkit.GetJSON(ctx, "http://"+simAddr+path, v) }
+	events := &simEvents{path: e.path("logs", "simulate.log"), hosts: map[string]bool{}, applied: map[int64]map[string]time.Time{}}
 	if err := pollUntil(ctx, 10*time.Minute, func() (bool, error) {
-		var n int
-		err := simGet("/ready", &n)
 		if err := alive(sim, etcdProc); err != nil {
 			return false, err
 		}
-		return err == nil && n == agents, nil
+		return events.read() == nil && len(events.hosts) == agents, nil
 	}); err != nil {
-		return fail(fmt.Errorf("agents did not all report: %w", err))
+		return fail(fmt.Errorf("agents did not all report (%d of %d): %w", len(events.hosts), agents, err))
 	}
 	startup := time.Since(started)
 
@@ -88,7 +86,7 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 		cpu := (u1.CPUSeconds - u0.CPUSeconds) / secs * 100
 		growth := (m1["etcd_mvcc_db_total_size_in_use_in_bytes"] - m0["etcd_mvcc_db_total_size_in_use_in_bytes"]) / secs * 3600
 		steady.Wall, steady.PeakRSS = time.Since(t0), u1.PeakRSS
-		steady.Extra = fmt.Sprintf("%.1f writes/s (raft proposals), etcd %.1f %% CPU, RSS %.0f MB, DB %.1f MB in use, growth %.1f MB/h; fleetsim start %.1f s",
+		steady.Extra = fmt.Sprintf("%.1f writes/s (raft proposals), etcd %.1f %% CPU, RSS %.0f MB, DB %.1f MB in use, growth %.1f MB/h; all agents started in %.1f s",
 			writes, cpu, mb(u1.RSS), m1["etcd_mvcc_db_total_size_in_use_in_bytes"]/(1<<20), growth/(1<<20), startup.Seconds())
 		steady.Met = writes <= 100 && cpu <= 25
 	}
@@ -104,15 +102,14 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	if err != nil {
 		change.Err = err
 	} else {
-		var times []int64
+		rev := resp.Header.Revision
 		err := pollUntil(ctx, 2*time.Minute, func() (bool, error) {
-			err := simGet(fmt.Sprintf("/applied?key=r%d", resp.Header.Revision), &times)
-			return err == nil && len(times) == agents, nil
+			return events.read() == nil && len(events.applied[rev]) == agents, nil
 		})
-		change.Got = int64(len(times))
-		lat := make([]time.Duration, len(times))
-		for i, ns := range times {
-			lat[i] = time.Unix(0, ns).Sub(t0)
+		change.Got = int64(len(events.applied[rev]))
+		var lat []time.Duration
+		for _, at := range events.applied[rev] {
+			lat = append(lat, at.Sub(t0))
 		}
 		slices.Sort(lat)
 		pct := func(q float64) time.Duration {
@@ -200,4 +197,56 @@ func pollUntil(ctx context.Context, timeout time.Duration, cond func() (bool, er
 			return err
 		}
 	}
+}
+
+// simEvents reads what `logagent simulate` prints, one JSON line per
+// config an agent applied, from its log as it grows.
+type simEvents struct {
+	path    string
+	off     int64
+	partial []byte
+	hosts   map[string]bool                // agents that applied a config
+	applied map[int64]map[string]time.Time // group web's revision → agent → first applied
+}
+
+func (s *simEvents) read() error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(s.off, 0); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	s.off += int64(len(data))
+	data = append(s.partial, data...)
+	end := bytes.LastIndexByte(data, '\n') + 1
+	s.partial = append([]byte(nil), data[end:]...)
+	for _, line := range bytes.Split(data[:end], []byte("\n")) {
+		var ev struct {
+			HostID string             `json:"host_id"`
+			At     time.Time          `json:"at"`
+			Groups []fleet.GroupState `json:"groups"`
+		}
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil || ev.HostID == "" {
+			continue // the simulator's own log lines
+		}
+		s.hosts[ev.HostID] = true
+		for _, g := range ev.Groups {
+			if g.Group != "web" || g.Hash != "" {
+				continue
+			}
+			if s.applied[g.Revision] == nil {
+				s.applied[g.Revision] = map[string]time.Time{}
+			}
+			if _, ok := s.applied[g.Revision][ev.HostID]; !ok {
+				s.applied[g.Revision][ev.HostID] = ev.At
+			}
+		}
+	}
+	return nil
 }

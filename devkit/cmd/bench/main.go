@@ -42,7 +42,7 @@ Scenarios (each starts its own broker, etcd and emulator processes):
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
   burst       -mb 500 [-line-bytes 200000]   broker down while 500 MiB are written
-  fleet       -agents 10000 [-window 60s]    simulated agents (bin/fleetsim) on etcd: idle
+  fleet       -agents 10000 [-window 60s]    simulated agents (logagent simulate) on etcd: idle
                                              load, a group config change, logagent agents,
                                              a 3-wave rollout (issue 14)
   all         every scenario, one table (flags scale it down: see -help of all)
