@@ -52,8 +52,15 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	if _, err := cli.Put(ctx, groupKey, config("web_v1")); err != nil {
 		return fail(err)
 	}
+	// The agents' settings are the defaults but for the request timeout:
+	// 10,000 agents starting at once on a shared machine queue longer
+	// than 5 s, and a timed-out first read only starts over.
+	simIni := e.path("conf", "simulate.ini")
+	if err := os.WriteFile(simIni, []byte("[etcd]\ndial_timeout = 30s\n"), 0o644); err != nil {
+		return fail(err)
+	}
 	started := time.Now()
-	sim, err := e.start("simulate", "logagent", nil, "simulate", "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
+	sim, err := e.start("simulate", "logagent", nil, "simulate", "-config", simIni, "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
 		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web")
 	if err != nil {
 		return fail(err)
