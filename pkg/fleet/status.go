@@ -77,7 +77,7 @@ const (
 // Groups and Sources in Status say the rest.
 type ConfigStatus struct {
 	State     string    `json:"state"`
-	Source    string    `json:"source,omitempty"`    // etcd, etcd (key absent), cache <path>, ...
+	Source    string    `json:"source,omitempty"`    // etcd, or cache <path> before etcd answered
 	Revision  int64     `json:"revision"`            // etcd mod revision of the host key's config that runs (0: none, or an old cache)
 	Entries   int       `json:"entries"`             // entries of the running config
 	AppliedAt time.Time `json:"applied_at,omitzero"` // when the running config was applied

@@ -18,7 +18,7 @@ import (
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
-const simulateUsage = `Usage: logagent simulate [-config agent.ini] [-endpoints URLS] -agents N [-first K] [-clients C] [-groups web,prod] [-quiet]
+const simulateUsage = `Usage: logagent simulate [-config agent.ini] [-endpoints URLS] -agents N [-first K] [-clients C] [-groups web,prod] [-ramp 10s] [-quiet]
 
 For the fleet benchmark (bin/bench fleet), not for production: runs N
 simulated agents in this process until it is stopped. Each runs the agent's
@@ -45,6 +45,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	clients := fs.Int("clients", 0, "etcd clients shared by the agents (default: one per 500 agents)")
 	groups := fs.String("groups", "", "groups of every agent, in precedence order (default: [agent] groups)")
 	quiet := fs.Bool("quiet", false, "do not print the apply events")
+	ramp := fs.Duration("ramp", 0, "spread the agents' starts over this time (0: all at once)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), simulateUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,5 +88,5 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return fleetsim.Run(ctx, fleetsim.Options{Clients: pool, Agents: *agents, First: *first, Groups: cfg.Agent.Groups,
 		CollectPattern: cfg.Etcd.CollectLogKey, StatusPattern: cfg.Etcd.StatusKeyPattern(), Policy: cfg.Agent.CollectPolicy(),
 		TTL: cfg.Etcd.StatusTTL, Interval: cfg.Etcd.StatusInterval, Refresh: cfg.Etcd.StatusRefresh, Timeout: cfg.Etcd.DialTimeout,
-		Log: log, Applied: applied})
+		Ramp: *ramp, Log: log, Applied: applied})
 }

@@ -37,7 +37,10 @@ type Options struct {
 	Policy                        collect.Policy
 	TTL, Interval, Refresh        time.Duration // [etcd] status_ttl, status_interval, status_refresh
 	Timeout                       time.Duration
-	Log                           *slog.Logger
+	// Ramp spreads the agents' starts over this time (real hosts do not
+	// start in the same millisecond); 0 starts them all at once.
+	Ramp time.Duration
+	Log  *slog.Logger
 	// Applied hears of every desired config an agent applies (called
 	// concurrently).
 	Applied func(Event)
@@ -63,6 +66,7 @@ func Run(ctx context.Context, o Options) error {
 	if len(o.Clients) == 0 || o.Agents <= 0 || o.Log == nil {
 		return errors.New("fleetsim: clients, agents and a log are required")
 	}
+	start := time.Now()
 	var agents []*agent
 	for i := o.First; i < o.First+o.Agents; i++ {
 		a, err := newAgent(o, i)
@@ -72,10 +76,16 @@ func Run(ctx context.Context, o Options) error {
 		agents = append(agents, a)
 	}
 	var wg sync.WaitGroup
-	for _, a := range agents {
+	for i, a := range agents {
 		wg.Add(2)
 		go func() { defer wg.Done(); a.src.Run(ctx) }()
 		go func() { defer wg.Done(); a.pub.Run(ctx) }()
+		if next := o.Ramp * time.Duration(i+1) / time.Duration(len(agents)); o.Ramp > 0 {
+			select {
+			case <-time.After(time.Until(start.Add(next))):
+			case <-ctx.Done():
+			}
+		}
 	}
 	wg.Wait()
 	return nil

@@ -88,37 +88,62 @@ func (p *Publisher) Run(ctx context.Context) {
 		failing = true
 		bo.Wait(ctx)
 	}
+	var lease clientv3.LeaseID // 0: none yet, or lost
 	for ctx.Err() == nil {
-		gctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		lease, err := o.Client.Grant(gctx, ttl)
-		cancel()
-		if err != nil {
-			fail("grant lease", err)
-			continue
+		if lease == 0 {
+			gctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			resp, err := o.Client.Grant(gctx, ttl)
+			cancel()
+			if err != nil {
+				fail("grant lease", err)
+				continue
+			}
+			lease = resp.ID
 		}
 		kctx, kcancel := context.WithCancel(ctx)
-		ka, err := o.Client.KeepAlive(kctx, lease.ID)
+		ka, err := o.Client.KeepAlive(kctx, lease)
 		if err != nil {
 			kcancel()
+			lease = p.alive(ctx, lease)
 			fail("keep lease alive", err)
 			continue
 		}
-		published, err := p.keep(ctx, lease.ID, ka)
+		published, err := p.keep(ctx, lease, ka)
 		kcancel()
 		if published {
 			failing = false // a later outage is logged again
 			bo.Reset()
 		}
 		if ctx.Err() != nil {
-			p.remove(lease.ID)
+			p.remove(lease)
 			return
+		}
+		// The client ends a keep-alive whose first answer is late (an
+		// overloaded etcd, a whole fleet starting): a lease that still
+		// lives is kept, rather than granting another and orphaning it.
+		if lease = p.alive(ctx, lease); lease != 0 {
+			o.Log.Debug("fleet status: keep-alive interrupted, the lease lives on", "key", o.Key, "err", err)
+			bo.Wait(ctx)
+			continue
 		}
 		fail("lease lost", err)
 	}
 }
 
-// keep writes the document now and then whenever it changes, until ctx
-// is done or the lease is lost; published tells whether a write succeeded.
+// alive returns lease if etcd says it has time to live, else 0.
+func (p *Publisher) alive(ctx context.Context, lease clientv3.LeaseID) clientv3.LeaseID {
+	tctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+	defer cancel()
+	resp, err := p.o.Client.TimeToLive(tctx, lease)
+	if err != nil || resp.TTL <= 0 {
+		return 0
+	}
+	return lease
+}
+
+// keep writes the document at the first check, then whenever it changes,
+// until ctx is done or the lease is lost; published tells whether a write
+// succeeded.
 // Every Interval (and when kicked) the document is assembled locally and
 // written only if something an operator acts on changed (config, groups,
 // sources, health counts, the latest error, the set of files); lag and
@@ -130,7 +155,13 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	defer tick.Stop()
 	var lastSig, lastDoc []byte
 	var lastWrite time.Time
+	// The first write waits for the first check or kick: an agent starting
+	// reads its config at the same moment, and one write with the config
+	// applied is worth more than two (a fleet starting at once).
 	for {
+		if err := p.wait(ctx, tick.C, ka); err != nil {
+			return published, err
+		}
 		st := o.Snapshot()
 		sig, doc, err := Keys(st)
 		if err != nil {
@@ -171,19 +202,24 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 				}
 			}
 		}
-		for wait := true; wait; {
-			select {
-			case <-ctx.Done():
-				return published, ctx.Err()
-			case _, ok := <-ka:
-				if !ok {
-					return published, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
-				}
-			case <-tick.C:
-				wait = false
-			case <-o.Kick:
-				wait = false
+	}
+}
+
+// wait returns at the next check or kick, or with an error when ctx is
+// done or the lease is lost.
+func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-ka:
+			if !ok {
+				return errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
 			}
+		case <-tick:
+			return nil
+		case <-p.o.Kick:
+			return nil
 		}
 	}
 }

@@ -128,3 +128,59 @@ func TestKeys(t *testing.T) {
 		t.Error("a new file did not change the signature")
 	}
 }
+
+// flakyKeepAlive is a real client whose first keep-alive ends at once, as
+// the etcd client ends one whose first answer is late.
+type flakyKeepAlive struct {
+	*clientv3.Client
+	grants, keepAlives atomic.Int64
+}
+
+func (f *flakyKeepAlive) Grant(ctx context.Context, ttl int64) (*clientv3.LeaseGrantResponse, error) {
+	f.grants.Add(1)
+	return f.Client.Grant(ctx, ttl)
+}
+
+func (f *flakyKeepAlive) KeepAlive(ctx context.Context, id clientv3.LeaseID) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+	if f.keepAlives.Add(1) == 1 {
+		ch := make(chan *clientv3.LeaseKeepAliveResponse)
+		close(ch)
+		return ch, nil
+	}
+	return f.Client.KeepAlive(ctx, id)
+}
+
+// A keep-alive that ends while the lease lives keeps the lease: no second
+// grant, the status stays attached to the first lease.
+func TestKeepAliveEndedLeaseKept(t *testing.T) {
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	cli := &flakyKeepAlive{Client: kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})}
+	const key = "/logagent/10.0.0.2/status"
+	p, err := New(Options{Client: cli, Key: key, TTL: 5 * time.Second, Interval: 50 * time.Millisecond, Refresh: time.Second,
+		Snapshot: func() fleet.Status { return fleet.Status{Hostname: "h"} }, Log: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := cli.Get(context.Background(), key)
+		if err == nil && len(resp.Kvs) == 1 && cli.keepAlives.Load() >= 2 {
+			ttl, err := cli.TimeToLive(context.Background(), clientv3.LeaseID(resp.Kvs[0].Lease))
+			if err != nil || ttl.TTL <= 0 {
+				t.Fatalf("status lease: %v %v", ttl, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status on a kept lease: keep-alives %d, %v", cli.keepAlives.Load(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := cli.grants.Load(); n != 1 {
+		t.Errorf("%d leases granted, want 1", n)
+	}
+}
