@@ -23,8 +23,9 @@ import (
 )
 
 // fleet: N simulated agents (logagent simulate: the agent's config source
-// and status publisher each, in pools of one etcd client per 100 agents)
-// against etcd in its own process. Four rows: steady-state load of
+// and status publisher each, in pools of one etcd client per 100 agents,
+// their starts spread over 5 ms per agent as hosts boot at different
+// times) against etcd in its own process. Four rows: steady-state load of
 // idle agents on etcd, a group config change reaching every agent, a
 // 3-wave rollout with no bake (bin/logagent rollout start), and
 // `logagent agents` over the fleet (issue 14's targets).
@@ -61,7 +62,7 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	}
 	started := time.Now()
 	sim, err := e.start("simulate", "logagent", nil, "simulate", "-config", simIni, "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
-		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web")
+		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web", "-ramp", (time.Duration(agents) * 5 * time.Millisecond).String())
 	if err != nil {
 		return fail(err)
 	}
