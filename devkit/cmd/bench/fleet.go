@@ -138,7 +138,9 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	// logagent agents over the fleet: one read, the table and summaries.
 	list := result{Scenario: fmt.Sprintf("fleet %d agents: logagent agents", agents), Target: "≤ 2 s", Want: int64(agents)}
 	bin := filepath.Join(o.bin, "logagent")
-	out, wall, err := runTimed(ctx, bin, "agents", "-endpoints", ep.Etcd)
+	// A 30 s request timeout (the default is 5 s): the figure is how long
+	// the read takes, however long.
+	out, wall, err := runTimed(ctx, bin, "agents", "-endpoints", ep.Etcd, "-dial-timeout", "30s")
 	list.Wall, list.Err = wall, err
 	if err == nil {
 		list.Got = int64(strings.Count(out, "\n") - 2) // header and the summary line
@@ -153,7 +155,7 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	if err := os.WriteFile(cand, []byte(config("web_v3")), 0o644); err != nil {
 		roll.Err = err
 	} else {
-		out, wall, err := runTimed(ctx, bin, "rollout", "start", "-group", "web", "-steps", "1,50%", "-bake", "0s", "-timeout", "2m", "-endpoints", ep.Etcd, cand)
+		out, wall, err := runTimed(ctx, bin, "rollout", "start", "-group", "web", "-steps", "1,50%", "-bake", "0s", "-timeout", "2m", "-endpoints", ep.Etcd, "-dial-timeout", "30s", cand)
 		roll.Wall, roll.Err = wall, err
 		if err == nil {
 			roll.Extra = "waves: " + strings.Join(waveLines(out), "; ")
