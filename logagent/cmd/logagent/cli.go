@@ -151,7 +151,11 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 		if name != "rollout" {
 			c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys")
 		}
-		c.fs.StringVar(&c.group, "group", "", "a group of agents (their [agent] groups), instead of -ip")
+		groupHelp := "a group of agents (their [agent] groups), instead of -ip"
+		if name == "rollout" {
+			groupHelp = "the group whose config changes (required)"
+		}
+		c.fs.StringVar(&c.group, "group", "", groupHelp)
 	}
 	if name == "rollout" {
 		c.fs.StringVar(&c.steps, "steps", fleet.DefaultSteps, "start: the waves, counts of agents or percentages of the group, growing; 100% is added when missing")
