@@ -44,7 +44,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 400 {
 		t.Errorf("only %d lines generated in 4s at 100/s per file", n)
 	}
-	for _, want := range []string{"rotated", "logcollect-web_log-", "logcollect-app_log-", "etcdctl --endpoints", "== try next"} {
+	for _, want := range []string{"rotated", "logcollect-web_log-", "logcollect-app_log-", "etcdctl --endpoints", "== try next",
+		// The fleet part: a staged rollout over three agents of a group.
+		"$ logagent rollout start -group web", "wave 1 of 3 (1): passed: 1 target healthy", "done: group web runs the candidate", "web: 3 agents, 3 on r"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}

@@ -157,6 +157,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.showResults(ctx, collect); err != nil {
 		return err
 	}
+	if err := d.showFleet(ctx); err != nil {
+		return err
+	}
 	if d.o.exit {
 		return nil
 	}

@@ -49,6 +49,7 @@ Examples:
   logagent validate -config /etc/logagent/config.ini collect.json
   logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
   logagent agents -endpoints http://etcd1:2379
+  logagent rollout start -group web -endpoints http://etcd1:2379 collect.json
 
 Flags (running the agent):
 `
