@@ -35,6 +35,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/decode"
 	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/podpath"
 	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/contiguous"
@@ -71,6 +72,7 @@ type Options struct {
 	Log           *slog.Logger
 	Owners        *Owners // shared by the agent's tasks: one harvester per file and topic (see owners.go); nil: no other task
 	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
+	Pods          Pods    // the pod metadata cache ([kubernetes] enabled); nil: what container log paths say
 
 	rescan  func()                 // asks the task for a scan at once (see checkMoved)
 	report  func()                 // publishes the entry's processor counts (see Task.reportChain)
@@ -116,6 +118,11 @@ type harvester struct {
 	line     processor.Line     // the processors' view of the line being emitted, reused
 	lastEnd  int64              // end offset of the last record queued in out
 	tails    shippedTails       // of batches sent and not yet acknowledged (see noteTail)
+
+	// With Options.Pods (podmeta.go): the pod the path names, and while
+	// podWaitUntil is set the first read waits for its metadata.
+	podRef       podpath.Ref
+	podWaitUntil time.Time
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -247,6 +254,9 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 	if lost {
 		h.o.Log.Error("lost the open file; will reopen at the next scan", "path", *h.path.Load())
 		return 0, true
+	}
+	if wait, held := h.awaitPod(); held {
+		return wait, false
 	}
 	m := h.o.Metrics
 	for {
