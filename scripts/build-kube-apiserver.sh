@@ -21,8 +21,18 @@ if [ -x "$bin" ]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "build-kube-apiserver: go not on PATH" >&2; exit 1; }
 
-staging_ver="v0.${ver#v1.}" # v1.34.4 -> v0.34.4
 mkdir -p "$cache"
+# One build at a time per machine: test packages run in parallel, and each
+# may ask for the binary; the others wait for it here, then reuse it.
+if command -v flock >/dev/null 2>&1 && [ -z "${KUBE_APISERVER_LOCKED:-}" ]; then
+  exec env KUBE_APISERVER_LOCKED=1 flock "$cache/.build-kube-apiserver.lock" "$0" "$@"
+fi
+if [ -x "$bin" ]; then
+  echo "$bin"
+  exit 0
+fi
+
+staging_ver="v0.${ver#v1.}" # v1.34.4 -> v0.34.4
 work=$(mktemp -d "$cache/build-kube-apiserver.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -57,6 +57,8 @@ type Agent struct {
 	etcd      *clientv3.Client
 	etcdReady chan struct{}
 
+	kube *kubeAgent // [kubernetes] enabled (kubernetes.go); nil otherwise
+
 	mu    sync.Mutex
 	tasks map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
 	specs map[string]collect.Entry
@@ -88,6 +90,11 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip),
 		"host_id", a.hostID, "host_id_source", idWhy)
+	if cfg.Kubernetes.Enabled {
+		if a.kube, err = newKube(a); err != nil {
+			return nil, err
+		}
+	}
 	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
 		return nil, err
 	}
@@ -144,6 +151,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	stopStatus := a.startStatus()
 	a.sched = harvester.NewScheduler(0, a.cfg.Agent.PollInterval)
+	stopKube := a.startKube()
 	if a.http != nil {
 		wg.Add(1)
 		go func() {
@@ -174,6 +182,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Stop from the source toward the sink.
 	a.log.Info("stopping: reading stopped, delivering lines in flight", "deadline", a.cfg.Agent.ShutdownTimeout)
 	deadline := time.Now().Add(a.cfg.Agent.ShutdownTimeout)
+	stopKube()
 	a.reconcile(nil)
 	a.sched.Close()
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -219,7 +228,7 @@ func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool 
 		a.status.rejected(rev, err)
 		return false
 	}
-	a.reconcile(entries)
+	a.setEntries(entries, true)
 	a.m.ConfigReloads.WithLabelValues("applied").Inc()
 	a.log.Info("collect config applied", "source", source, "entries", len(entries))
 	a.status.applied(source, rev, len(entries))
@@ -280,7 +289,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic),
-			Owners: a.owners, Order: order[path]})
+			Owners: a.owners, Order: order[path], Pods: a.pods()})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
+	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 )
@@ -54,6 +55,8 @@ type Status struct {
 	// processors, since each entry's task (re)started.
 	Processors []ProcessorStatus `json:"processors,omitempty"`
 	LastError  *ErrorStatus      `json:"last_error,omitempty"`
+	// Kubernetes is the pod watch's state ([kubernetes] enabled).
+	Kubernetes *kubemeta.Status `json:"kubernetes,omitempty"`
 }
 
 // Config states.
@@ -186,6 +189,7 @@ func (s *statusReporter) snapshot() Status {
 	s.mu.Unlock()
 	st.Files, st.TotalLag = a.fileStatuses()
 	st.Processors = a.processorStatuses()
+	st.Kubernetes = a.kubeStatus()
 	if len(st.Files) > MaxStatusFiles {
 		st.FilesOmitted = len(st.Files) - MaxStatusFiles
 		st.Files = st.Files[:MaxStatusFiles]
