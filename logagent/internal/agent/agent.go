@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
@@ -66,7 +67,11 @@ type Agent struct {
 
 // New prepares an agent: it resolves the IP and hostname, opens the
 // checkpoint store and the Kafka sink, and binds the HTTP listener.
-func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
+func New(cfg config.Config, log *slog.Logger) (*Agent, error) { return newAgent(cfg, log, nil) }
+
+// newAgent is New with the Kubernetes client given (tests: a fake
+// clientset); nil connects as [kubernetes] says.
+func newAgent(cfg config.Config, log *slog.Logger, kubeClient kubernetes.Interface) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
 		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners(), etcdReady: make(chan struct{})}
 	a.status = newStatusReporter(a)
@@ -91,7 +96,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip),
 		"host_id", a.hostID, "host_id_source", idWhy)
 	if cfg.Kubernetes.Enabled {
-		if a.kube, err = newKube(a); err != nil {
+		if a.kube, err = newKube(a, kubeClient); err != nil {
 			return nil, err
 		}
 	}

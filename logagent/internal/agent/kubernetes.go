@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
@@ -50,15 +51,17 @@ type derived struct {
 
 // newKube connects to the API server (or prepares the in-cluster client);
 // the watch starts in startKube.
-func newKube(a *Agent) (*kubeAgent, error) {
+func newKube(a *Agent, client kubernetes.Interface) (*kubeAgent, error) {
 	k := a.cfg.Kubernetes
 	node := k.NodeName
 	if node == "" {
 		node = a.hostname
 	}
-	client, err := kubemeta.Connect(k.Kubeconfig)
-	if err != nil {
-		return nil, err
+	if client == nil {
+		var err error
+		if client, err = kubemeta.Connect(k.Kubeconfig); err != nil {
+			return nil, err
+		}
 	}
 	c, err := kubemeta.New(client, kubemeta.Options{NodeName: node, IncludeLabels: k.IncludeLabels,
 		IncludeAnnotations: k.IncludeAnnotations, Wait: k.WaitForMetadata, Log: a.log})
