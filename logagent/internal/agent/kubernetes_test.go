@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
-	"github.com/logcollect/logcollect/pkg/logging"
 )
 
 func fakePod(name, uid string, labels map[string]string) *corev1.Pod {
@@ -48,26 +46,8 @@ func TestKubernetesEntryWithFakeClient(t *testing.T) {
 	want := writeLines(t, vol("u1"), "web-1", 1, 5)
 	s.put(t, `[{"type":"kubernetes","topic":"k8s_log","selector":"app=web","start":"beginning"}]`)
 
-	log, _ := logging.New(s.logs, "debug", "text")
-	a, err := newAgent(s.cfg, log, client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent run: %v", err)
-			}
-			if t.Failed() {
-				t.Logf("agent log:\n%s", s.logs.String())
-			}
-		})
-	})
+	s.kube = client
+	a, _ := s.run(t)
 	waitLines := func(want []string) []kt.Record {
 		t.Helper()
 		rs := kt.WaitFor(t, s.kafka.Addr(), "k8s_log", 30*time.Second, func(rs []kt.Record) bool { return countIn(rs, want) == len(want) })
