@@ -30,3 +30,11 @@ fi
 for m in pkg logagent logtransfer; do
   (cd "$m" && go mod download)
 done
+
+# The real kube-apiserver of the Kubernetes tests (devkit/k8sdeploy,
+# logagent/internal/kubetest): built once per machine into the user's cache,
+# reused afterwards. LOGCOLLECT_SKIP_KUBE_APISERVER=1 skips it (those tests
+# then build it themselves, or skip saying why).
+if [ -z "${LOGCOLLECT_SKIP_KUBE_APISERVER:-}" ] && [ -z "${LOGCOLLECT_KUBE_APISERVER:-}" ]; then
+  scripts/build-kube-apiserver.sh >/dev/null
+fi

@@ -38,6 +38,18 @@ type Status struct {
 	// processors, since each entry's task (re)started.
 	Processors []ProcessorStatus `json:"processors,omitempty"`
 	LastError  *ErrorStatus      `json:"last_error,omitempty"`
+	// Kubernetes is the pod watch's state ([kubernetes] enabled).
+	Kubernetes *KubernetesStatus `json:"kubernetes,omitempty"`
+}
+
+// KubernetesStatus is the agent's pod metadata watch: whether the API
+// server answers, and how many pods of its node it knows.
+type KubernetesStatus struct {
+	Node  string    `json:"node"`
+	API   string    `json:"api"` // connecting, ok, unavailable (collecting with the cached metadata)
+	Error string    `json:"error,omitempty"`
+	Since time.Time `json:"since"` // when API last changed
+	Pods  int       `json:"pods"`  // pods of the node in the cache
 }
 
 // Health is what a rollout's gate judges (and `logagent agents` flags):

@@ -103,7 +103,15 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 		dst = AppendString(dst, k.ContainerName)
 		dst = append(dst, `,"id":`...)
 		dst = AppendString(dst, k.ContainerID)
-		dst = append(dst, `}}`...)
+		dst = append(dst, '}')
+		if k.NodeName != "" {
+			dst = append(dst, `,"node":{"name":`...)
+			dst = AppendString(dst, k.NodeName)
+			dst = append(dst, '}')
+		}
+		dst = appendKVs(dst, `,"labels":{`, k.Labels)
+		dst = appendKVs(dst, `,"annotations":{`, k.Annotations)
+		dst = append(dst, '}')
 	}
 	if r.ExtraKey != "" && len(r.Extra) > 0 {
 		dst = append(dst, ',')
@@ -143,6 +151,23 @@ func (r *Record) appendSource(dst []byte) []byte {
 		dst = AppendString(dst, r.FileID)
 	}
 	return append(dst, `},"offset":`...)
+}
+
+// appendKVs appends name and kvs as an object, nothing when kvs is empty.
+func appendKVs(dst []byte, name string, kvs []KV) []byte {
+	if len(kvs) == 0 {
+		return dst
+	}
+	dst = append(dst, name...)
+	for i, kv := range kvs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, kv.Key)
+		dst = append(dst, ':')
+		dst = AppendString(dst, kv.Value)
+	}
+	return append(dst, '}')
 }
 
 // AppendTimestamp appends t in TimeLayout. It writes the digits itself:

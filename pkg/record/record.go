@@ -128,14 +128,26 @@ func (f *Field) AppendValue(dst []byte) []byte {
 	return AppendString(dst, f.Str)
 }
 
-// Kubernetes is the metadata a container log path reveals.
+// Kubernetes is the pod metadata of a record: what a container log path
+// reveals, and with [kubernetes] enabled what the API server says of the pod
+// (node, the labels and annotations the include lists chose). Values are
+// shared by every record of a file: never modified once built.
 type Kubernetes struct {
 	Namespace     string
 	PodName       string
 	PodUID        string
 	ContainerName string
 	ContainerID   string
+	NodeName      string
+	// Labels and Annotations are sorted by key; keys are de-dotted
+	// (app.kubernetes.io/name → app_kubernetes_io/name) so Elasticsearch
+	// does not read them as object paths that conflict (app vs app.x).
+	Labels      []KV
+	Annotations []KV
 }
+
+// KV is one label or annotation.
+type KV struct{ Key, Value string }
 
 // EventID derives the deterministic id of an event from where it was read:
 // the same line of the same file on the same host always gets the same id,

@@ -375,3 +375,32 @@ func TestAppendJSONCachedMatchesAppendJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestKubernetesEncoding: the node, labels and annotations from the API
+// server are written only when known, as objects, with their values
+// escaped; a record with path metadata alone keeps its old shape.
+func TestKubernetesEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    Kubernetes
+		want string
+	}{
+		{"path only", Kubernetes{Namespace: "ns", PodName: "p", ContainerName: "c"},
+			`"kubernetes":{"namespace":"ns","pod":{"name":"p","uid":""},"container":{"name":"c","id":""}}`},
+		{"from the API server", Kubernetes{Namespace: "ns", PodName: "p", PodUID: "u", ContainerName: "c", NodeName: "n1",
+			Labels: []KV{{"app", "web"}, {"app_kubernetes_io/name", "we\"b"}}, Annotations: []KV{{"team", "x"}}},
+			`"kubernetes":{"namespace":"ns","pod":{"name":"p","uid":"u"},"container":{"name":"c","id":""},"node":{"name":"n1"},` +
+				`"labels":{"app":"web","app_kubernetes_io/name":"we\"b"},"annotations":{"team":"x"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Record{Timestamp: time.Unix(0, 0), Message: "m", Kubernetes: &tc.k, EventID: "e"}
+			out := r.AppendJSON(nil)
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("encoded %s\nwant it to contain %s", out, tc.want)
+			}
+			if !json.Valid(out) {
+				t.Errorf("not valid JSON: %s", out)
+			}
+		})
+	}
+}

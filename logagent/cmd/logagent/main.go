@@ -15,6 +15,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/agent"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
+	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/program"
@@ -115,6 +116,8 @@ func setProcessGlobals(cfg config.Agent, log *slog.Logger) {
 	// Prometheus metrics and never reads them.
 	gometrics.UseNilMetrics = true
 	setMemoryLimit(cfg.MemoryLimit, log)
+	// client-go logs through klog's process-wide logger ([kubernetes]).
+	kubemeta.RouteLogs(log)
 }
 
 // setMemoryLimit sets Go's soft memory limit: the collector runs sooner

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
@@ -63,6 +64,8 @@ type Agent struct {
 	etcd      *clientv3.Client
 	etcdReady chan struct{}
 
+	kube *kubeAgent // [kubernetes] enabled (kubernetes.go); nil otherwise
+
 	mu      sync.Mutex
 	tasks   map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
 	specs   map[string]collect.Entry
@@ -71,7 +74,11 @@ type Agent struct {
 
 // New prepares an agent: it resolves the IP and hostname, opens the
 // checkpoint store and the Kafka sink, and binds the HTTP listener.
-func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
+func New(cfg config.Config, log *slog.Logger) (*Agent, error) { return newAgent(cfg, log, nil) }
+
+// newAgent is New with the Kubernetes client given (tests: a fake
+// clientset); nil connects as [kubernetes] says.
+func newAgent(cfg config.Config, log *slog.Logger, kubeClient kubernetes.Interface) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
 		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners(), etcdReady: make(chan struct{})}
 	a.status = newStatusReporter(a)
@@ -95,6 +102,11 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	log.Info("agent identity", "ip", ip, "ip_source", why, "hostname", a.hostname, "collect_key", cfg.CollectKey(ip),
 		"host_id", a.hostID, "host_id_source", idWhy)
+	if cfg.Kubernetes.Enabled {
+		if a.kube, err = newKube(a, kubeClient); err != nil {
+			return nil, err
+		}
+	}
 	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
 		return nil, err
 	}
@@ -151,6 +163,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	stopStatus := a.startStatus()
 	a.sched = harvester.NewScheduler(0, a.cfg.Agent.PollInterval)
+	stopKube := a.startKube()
 	if a.http != nil {
 		wg.Add(1)
 		go func() {
@@ -186,6 +199,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Stop from the source toward the sink.
 	a.log.Info("stopping: reading stopped, delivering lines in flight", "deadline", a.cfg.Agent.ShutdownTimeout)
 	deadline := time.Now().Add(a.cfg.Agent.ShutdownTimeout)
+	stopKube()
 	a.reconcile(nil)
 	a.sched.Close()
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -240,7 +254,7 @@ func (a *Agent) apply(d configsource.Desired, origin string, cacheIt bool) {
 	}
 	changed := prev == nil || !bytes.Equal(prev.Config, d.Config) || !slices.Equal(prev.Sources, d.Sources)
 	if changed {
-		a.reconcile(d.Entries)
+		a.setEntries(d.Entries, true)
 		a.m.ConfigReloads.WithLabelValues("applied").Inc()
 		a.log.Info("collect config applied", "source", origin, "entries", len(d.Entries), "groups", d.Groups)
 	}
@@ -309,7 +323,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic),
-			Owners: a.owners, Order: order[path], FileError: a.status.fileError})
+			Owners: a.owners, Order: order[path], FileError: a.status.fileError, Pods: a.pods()})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)
 	}

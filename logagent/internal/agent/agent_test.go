@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/config"
@@ -28,6 +29,7 @@ type stack struct {
 	dir   string
 	cfg   config.Config
 	logs  *testkit.Buffer
+	kube  kubernetes.Interface // the agent's Kubernetes client when set (kubernetes_test.go)
 }
 
 func newStack(t *testing.T) *stack {
@@ -61,7 +63,7 @@ func (s *stack) put(t *testing.T, v string) {
 func (s *stack) run(t *testing.T) (*Agent, func()) {
 	t.Helper()
 	log, _ := logging.New(s.logs, "debug", "text")
-	a, err := New(s.cfg, log)
+	a, err := newAgent(s.cfg, log, s.kube)
 	if err != nil {
 		t.Fatal(err)
 	}

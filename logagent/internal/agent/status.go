@@ -178,6 +178,7 @@ func (s *statusReporter) snapshot() Status {
 	s.mu.Unlock()
 	st.Files, st.TotalLag = files, lag
 	st.Processors = a.processorStatuses()
+	st.Kubernetes = a.kubeStatus()
 	if len(st.Files) > MaxStatusFiles {
 		st.FilesOmitted = len(st.Files) - MaxStatusFiles
 		st.Files = st.Files[:MaxStatusFiles]

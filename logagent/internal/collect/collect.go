@@ -23,6 +23,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/rawjson"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Defaults and bounds of the optional fields.
@@ -37,6 +38,10 @@ const (
 const (
 	TypeFile     = "file"     // the default: files named by path
 	TypeJournald = "journald" // the systemd journal, read through journalctl
+	// TypeKubernetes follows the pods of the agent's node: the containers'
+	// stdout/stderr and the files their logcollect.io/paths annotation
+	// names (kubernetes.go); the agent derives file entries from it.
+	TypeKubernetes = "kubernetes"
 )
 
 // Entry is one element of the collect config. Type selects which fields
@@ -67,6 +72,12 @@ type Entry struct {
 	File      string   `json:"file,omitempty"`      // a single journal file
 	Seek      string   `json:"seek,omitempty"`      // without a saved cursor: tail (default), head or cursor
 	Cursor    string   `json:"cursor,omitempty"`    // with seek "cursor": start after this entry
+
+	// Type kubernetes (kubernetes.go): which pods of the node, by namespace
+	// and label selector (compiled into LabelSelector).
+	Namespaces    []string        `json:"namespaces,omitempty"`
+	Selector      string          `json:"selector,omitempty"`
+	LabelSelector labels.Selector `json:"-"`
 }
 
 // fileOnly and journalOnly are the fields of one type that the other
@@ -74,6 +85,7 @@ type Entry struct {
 var (
 	fileOnly    = []string{"path", "exclude", "start", "format", "multiline", "max_line_bytes", "processors"}
 	journalOnly = []string{"units", "priority", "match", "directory", "file", "seek", "cursor"}
+	kubeOnly    = []string{"namespaces", "selector"}
 )
 
 // Multiline joins physical lines into one event. A line "matches" when the
@@ -136,8 +148,11 @@ func Parse(data []byte) ([]Entry, error) {
 		}
 		_ = json.Unmarshal(raw, &loose) // only to name the entry in errors below
 		name := loose.Path
-		if loose.Type == TypeJournald {
+		switch loose.Type {
+		case TypeJournald:
 			name = strings.TrimSpace("journald " + loose.Directory + loose.File)
+		case TypeKubernetes:
+			name = TypeKubernetes
 		}
 		fail := func(field, format string, args ...any) error {
 			return &Error{Index: i + 1, Path: name, Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -152,8 +167,8 @@ func Parse(data []byte) ([]Entry, error) {
 				return nil, fail(ute.Field, "%s is a JSON %s, want %s", ute.Field, ute.Value, rawjson.Describe(ute.Type))
 			case strings.HasPrefix(err.Error(), "json: unknown field "):
 				name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-				return nil, fail(name, "unknown field: remove it, or use one of type, topic, fields; for files path, %s; for the journal %s",
-					strings.Join(fileOnly[1:], ", "), strings.Join(journalOnly, ", "))
+				return nil, fail(name, "unknown field: remove it, or use one of type, topic, fields; for files path, %s; for the journal %s; for kubernetes %s",
+					strings.Join(fileOnly[1:], ", "), strings.Join(journalOnly, ", "), strings.Join(kubeOnly, ", "))
 			default:
 				return nil, fail("", "%v: each entry must be an object like {\"path\":\"/var/log/app.log\",\"topic\":\"app_log\"}", err)
 			}
@@ -165,19 +180,35 @@ func Parse(data []byte) ([]Entry, error) {
 		case "", TypeFile:
 			e.Type = TypeFile
 			if err = foreign(present, journalOnly, "journald", fail); err == nil {
-				err = validate(&e, fail)
+				if err = foreign(present, kubeOnly, TypeKubernetes, fail); err == nil {
+					err = validate(&e, fail)
+				}
 			}
 		case TypeJournald:
 			if err = foreign(present, fileOnly, "file", fail); err == nil {
-				err = validateJournald(&e, fail)
+				if err = foreign(present, kubeOnly, TypeKubernetes, fail); err == nil {
+					err = validateJournald(&e, fail)
+				}
+			}
+		case TypeKubernetes:
+			switch {
+			case present["path"] != nil:
+				err = fail("path", "a \"type\":\"kubernetes\" entry finds its files itself (container logs, and the files of the logcollect.io/paths annotation): remove path, or drop the type to read a path")
+			default:
+				if err = foreign(present, journalOnly, "journald", fail); err == nil {
+					err = validateKubernetes(&e, fail)
+				}
 			}
 		default:
-			err = fail("type", "%q: want \"file\" (default) or \"journald\"", e.Type)
+			err = fail("type", "%q: want \"file\" (default), \"journald\" or \"kubernetes\"", e.Type)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if j, dup := seen[e.Key()]; dup {
+			if e.Type == TypeKubernetes {
+				return nil, fail("selector", "entry %d already follows these pods into %q: merge them or remove one", j, e.Topic)
+			}
 			if e.Type == TypeJournald {
 				return nil, fail("topic", "entry %d already reads this journal with the same filters into %q: merge them or remove one", j, e.Topic)
 			}
@@ -197,6 +228,9 @@ func foreign(present map[string]json.RawMessage, fields []string, other string, 
 	}
 	for _, f := range fields {
 		if lower[f] {
+			if other == TypeKubernetes {
+				return fail(f, "only applies to \"type\":\"kubernetes\" entries: remove it, or add \"type\":\"kubernetes\" (and drop path) to follow the node's pods")
+			}
 			if other == "journald" {
 				return fail(f, "only applies to \"type\":\"journald\" entries: remove it, or add \"type\":\"journald\" (and drop path) to read the journal")
 			}
@@ -250,10 +284,13 @@ func (e *Entry) JournalOptions() journald.Options {
 // Key identifies the entry's task across config changes. A file entry is
 // its path. A journald entry is its cursor checkpoint's key (JournalKey).
 func (e *Entry) Key() string {
-	if e.Type != TypeJournald {
-		return e.Path
+	switch e.Type {
+	case TypeJournald:
+		return e.JournalKey().String()
+	case TypeKubernetes:
+		return e.kubernetesKey()
 	}
-	return e.JournalKey().String()
+	return e.Path
 }
 
 // JournalKey is the checkpoint key of a journald entry's cursor: its
@@ -303,6 +340,12 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 	if _, err := filepath.Match(e.Path, ""); err != nil {
 		return fail("path", "%q is not a valid glob (%v): fix the brackets or escape them with \\", e.Path, err)
 	}
+	return validateFileOptions(e, fail)
+}
+
+// validateFileOptions checks what file and kubernetes entries share: how
+// their files are read.
+func validateFileOptions(e *Entry, fail func(field, format string, args ...any) error) error {
 	if err := validateTopic(e, fail); err != nil {
 		return err
 	}
@@ -380,6 +423,9 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 // CheckSystemJournal's business.
 func CheckAllowed(entries []Entry, allowed []string) error {
 	for i, e := range entries {
+		if e.Type == TypeKubernetes {
+			continue // its files are checked as the agent derives them (and by the harvesters)
+		}
 		if e.Type == TypeJournald {
 			for _, f := range []struct{ field, path string }{{"directory", e.Directory}, {"file", e.File}} {
 				if f.path != "" && !pathglob.MatchAny(allowed, f.path) {

@@ -109,7 +109,7 @@ func TestJournaldEntries(t *testing.T) {
 	}
 
 	tests := []struct{ in, want string }{
-		{`[{"type":"syslog","topic":"t"}]`, `entry 1: field "type": "syslog": want "file" (default) or "journald"`},
+		{`[{"type":"syslog","topic":"t"}]`, `entry 1: field "type": "syslog": want "file" (default), "journald" or "kubernetes"`},
 		{`[{"type":"journald"}]`, `entry 1 (journald): field "topic": missing`},
 		{`[{"type":"journald","topic":"t","path":"/var/log/a.log"}]`, `entry 1 (journald): field "path": only applies to file entries`},
 		{`[{"type":"journald","topic":"t","format":"json"}]`, `field "format": only applies to file entries`},

@@ -130,6 +130,9 @@ func CheckSystemJournal(entries []Entry, allowed bool) error {
 	}
 	const disabled = "reading the system journal is disabled on this host ([agent] allow_journal = false)"
 	for i, e := range entries {
+		if e.Type == TypeKubernetes {
+			continue // derived file entries are checked as the agent derives them
+		}
 		if e.Type != TypeJournald {
 			if real, in := InSystemJournal(staticPrefix(e.Path), nil); in {
 				return &Error{Index: i + 1, Path: e.Path, Field: "path",

@@ -28,6 +28,8 @@ type Config struct {
 	Etcd  Etcd
 	Agent Agent
 	Log   logging.Settings
+
+	Kubernetes Kubernetes // [kubernetes] (kubernetes.go)
 }
 
 // Kafka configures the producer.
@@ -134,7 +136,8 @@ func Default() Config {
 			CheckpointRetention: 7 * 24 * time.Hour,
 			MemoryLimit:         48 << 20,
 		},
-		Log: logging.DefaultSettings(),
+		Log:        logging.DefaultSettings(),
+		Kubernetes: defaultKubernetes(),
 	}
 	c.Kafka.MaxInflightBytes = InflightBytesFor(c.Agent.MemoryLimit)
 	return c
@@ -229,6 +232,7 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	}
 
 	c.Log = logging.Read(f, c.Log)
+	c.Kubernetes = readKubernetes(f)
 
 	if len(k.Client.Brokers) == 0 {
 		f.Check("kafka", "brokers", "", errors.New("at least one host:port"))

@@ -35,6 +35,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/decode"
 	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/podpath"
 	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/contiguous"
@@ -74,6 +75,7 @@ type Options struct {
 	// FileError, when set, hears of every file that cannot be opened or
 	// read (the agent's health for rollout gates counts them).
 	FileError func(path string, err error)
+	Pods      Pods // the pod metadata cache ([kubernetes] enabled); nil: what container log paths say
 
 	rescan  func()                 // asks the task for a scan at once (see checkMoved)
 	report  func()                 // publishes the entry's processor counts (see Task.reportChain)
@@ -129,6 +131,11 @@ type harvester struct {
 	// line re-sent after a crash (read again past the checkpoint) is
 	// counted once, and a restart goes on from the saved counts.
 	counted checkpoint.Counts
+
+	// With Options.Pods (podmeta.go): the pod the path names, and while
+	// podWaitUntil is set the first read waits for its metadata.
+	podRef       podpath.Ref
+	podWaitUntil time.Time
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -261,6 +268,9 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 	if lost {
 		h.o.Log.Error("lost the open file; will reopen at the next scan", "path", *h.path.Load())
 		return 0, true
+	}
+	if wait, held := h.awaitPod(); held {
+		return wait, false
 	}
 	m := h.o.Metrics
 	for {

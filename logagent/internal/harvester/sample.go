@@ -12,6 +12,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/decode"
 	"github.com/logcollect/logcollect/logagent/internal/linereader"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
+	"github.com/logcollect/logcollect/logagent/internal/podpath"
 	"github.com/logcollect/logcollect/logagent/internal/processor"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/contiguous"
@@ -109,7 +110,7 @@ func detached(o *Options, f *os.File, path string) *harvester {
 		lr: linereader.New(f, 0, e.MaxLineBytes), dec: decode.New(e.Format, e.MaxLineBytes, e.Multiline)}
 	h.path.Store(&path)
 	if e.Format == "docker" || e.Format == "cri" {
-		h.k8s = kubernetesFromPath(path)
+		h.k8s = podpath.FromPath(path)
 	}
 	return h
 }

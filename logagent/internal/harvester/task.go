@@ -420,9 +420,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
 	path := fi.path
 	h.path.Store(&path)
-	if t.o.Entry.Format == "docker" || t.o.Entry.Format == "cri" {
-		h.k8s = kubernetesFromPath(fi.path)
-	}
+	h.openPodMeta(fi.path)
 	h.newGeneration(id, offset)
 	t.mu.Lock()
 	t.running[key] = h

@@ -93,3 +93,52 @@ func do(t *testing.T, method, u string, body []byte, want int) []byte {
 	}
 	return out.Bytes()
 }
+
+// TestKubernetesFieldsMapAsKeywords: the pod metadata the agent adds
+// (docs/kubernetes.md) maps as keywords, labels and annotations too, even
+// a label whose value looks like a number or a date.
+func TestKubernetesFieldsMapAsKeywords(t *testing.T) {
+	es := tt.ES(t, false)
+	if _, err := Install(context.Background(), client(t, es.URL()), spec); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	r := record.Record{Timestamp: at, Message: "hello", HostName: "node-1", Path: "/var/log/pods/web_web-1_u1/app/0.log", EventID: "k1",
+		Kubernetes: &record.Kubernetes{Namespace: "web", PodName: "web-1", PodUID: "u1", ContainerName: "app", ContainerID: "c1", NodeName: "node-1",
+			Labels: []record.KV{{Key: "app", Value: "web"}, {Key: "version", Value: "2"}}, Annotations: []record.KV{{Key: "deployed", Value: "2026-11-21"}}}}
+	index := "logcollect-k8s_log-2026.11.21"
+	do(t, "PUT", es.URL()+"/"+index+"/_doc/k1?refresh=true", r.AppendJSON(nil), http.StatusCreated)
+	var m map[string]struct {
+		Mappings struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"mappings"`
+	}
+	json.Unmarshal(do(t, "GET", es.URL()+"/"+index+"/_mapping", nil, http.StatusOK), &m)
+	var k struct {
+		Properties map[string]struct {
+			Type       string `json:"type"`
+			Properties map[string]struct {
+				Type string `json:"type"`
+			} `json:"properties"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(m[index].Mappings.Properties["kubernetes"], &k); err != nil {
+		t.Fatalf("kubernetes mapping: %v (%s)", err, m[index].Mappings.Properties["kubernetes"])
+	}
+	if got := k.Properties["namespace"].Type; got != "keyword" {
+		t.Errorf("kubernetes.namespace mapped as %q, want keyword", got)
+	}
+	for _, c := range []struct{ obj, field string }{{"pod", "name"}, {"pod", "uid"}, {"container", "name"}, {"node", "name"},
+		{"labels", "app"}, {"labels", "version"}, {"annotations", "deployed"}} {
+		if got := k.Properties[c.obj].Properties[c.field].Type; got != "keyword" {
+			t.Errorf("kubernetes.%s.%s mapped as %q, want keyword", c.obj, c.field, got)
+		}
+	}
+	for q, want := range map[string]int{"kubernetes.labels.app:web": 1, "kubernetes.namespace:web": 1, "kubernetes.node.name:node-1": 1, "kubernetes.labels.version:3": 0} {
+		var r struct{ Count int }
+		json.Unmarshal(do(t, "GET", es.URL()+"/logcollect-*/_count?q="+url.QueryEscape(q), nil, http.StatusOK), &r)
+		if r.Count != want {
+			t.Errorf("%s: count %d, want %d", q, r.Count, want)
+		}
+	}
+}

@@ -88,6 +88,10 @@ func Mappings() map[string]any {
 			dynamic("parsed_integers_as_longs", "parsed.*", "long", long()),
 			// Elasticsearch would pick float: double keeps every digit.
 			dynamic("parsed_fractions_as_doubles", "parsed.*", "double", map[string]any{"type": "double"}),
+			// Pod labels and annotations (the agent's include lists) are
+			// words, whatever they look like (a version label "1.2").
+			dynamic("kubernetes_labels_as_keywords", "kubernetes.labels.*", "*", keyword()),
+			dynamic("kubernetes_annotations_as_keywords", "kubernetes.annotations.*", "*", keyword()),
 		},
 		"properties": map[string]any{
 			"@timestamp": date(),
@@ -106,6 +110,15 @@ func Mappings() map[string]any {
 			"fields": map[string]any{"type": "object", "dynamic": true},
 			"parsed": map[string]any{"type": "object", "dynamic": true},
 			"stream": keyword(),
+			// The pod of a container log or pod volume file (docs/kubernetes.md).
+			"kubernetes": props(map[string]any{
+				"namespace":   keyword(),
+				"pod":         props(map[string]any{"name": keyword(), "uid": keyword()}),
+				"container":   props(map[string]any{"name": keyword(), "id": keyword()}),
+				"node":        props(map[string]any{"name": keyword()}),
+				"labels":      map[string]any{"type": "object", "dynamic": true},
+				"annotations": map[string]any{"type": "object", "dynamic": true},
+			}),
 		},
 	}
 }
