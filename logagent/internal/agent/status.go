@@ -28,9 +28,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
-	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
 )
 
 // Status is the document an agent publishes at its status key.
@@ -281,7 +281,7 @@ func (s *statusReporter) run(ctx context.Context) {
 	failing := false
 	fail := func(what string, err error) {
 		if !failing && ctx.Err() == nil {
-			a.log.Warn("fleet status: "+what+"; retrying, collection goes on", "key", key, "err", etcdclient.Explain(err, a.cfg.Etcd))
+			a.log.Warn("fleet status: "+what+"; retrying, collection goes on", "key", key, "err", etcdconf.Explain(err, a.cfg.Etcd.Settings))
 		}
 		failing = true
 		bo.Wait(ctx)
@@ -373,7 +373,7 @@ func (s *statusReporter) remove(cli *clientv3.Client, key string, lease clientv3
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Etcd.DialTimeout)
 	defer cancel()
 	if _, err := cli.Revoke(ctx, lease); err != nil {
-		a.log.Warn("fleet status: revoke lease at stop; the key expires after status_ttl", "key", key, "err", etcdclient.Explain(err, a.cfg.Etcd))
+		a.log.Warn("fleet status: revoke lease at stop; the key expires after status_ttl", "key", key, "err", etcdconf.Explain(err, a.cfg.Etcd.Settings))
 		return
 	}
 	a.log.Info("fleet status removed", "key", key)
