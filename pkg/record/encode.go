@@ -36,6 +36,10 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendUint(dst, r.Device, 10)
 	dst = append(dst, `},"offset":`...)
 	dst = strconv.AppendInt(dst, r.Offset, 10)
+	if r.End > r.Offset {
+		dst = append(dst, `,"end_offset":`...)
+		dst = strconv.AppendInt(dst, r.End, 10)
+	}
 	if len(r.Flags) > 0 {
 		dst = append(dst, `,"flags":[`...)
 		for i, f := range r.Flags {

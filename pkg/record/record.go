@@ -46,6 +46,11 @@ type Record struct {
 	Device uint64
 	Inode  uint64
 	Offset int64 // byte offset of the start of the line in the file
+	// End is the offset just past the line (its newline included), where
+	// the next one starts; encoded as log.end_offset when above Offset.
+	// The delivery audit names the byte ranges that no document covers
+	// from the documents' offset and end_offset.
+	End int64
 
 	Flags  []string
 	Fields map[string]string // static fields from the collect entry

@@ -90,6 +90,16 @@ type FileStatus struct {
 	Open    bool   `json:"open"`              // a harvester follows it now
 	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
 	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
+	// Device and inode identify the file in its documents (log.file.*),
+	// whatever it is named now. Events and Dropped count its lines from
+	// CountedSince up to Offset: records Kafka acknowledged, and lines the
+	// processors dropped on purpose. CountedSince is absent when the
+	// agent keeps no counts for the file (see docs/audit.md).
+	Device       uint64 `json:"device"`
+	Inode        uint64 `json:"inode"`
+	Events       uint64 `json:"events"`
+	Dropped      uint64 `json:"dropped"`
+	CountedSince *int64 `json:"counted_since,omitempty"`
 }
 
 // ProcessorStatus is what one collect entry's processors did.
@@ -210,7 +220,11 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 		if !belongs(specs, cp.Path, topic) {
 			continue
 		}
-		fs := FileStatus{Path: cp.Path, Topic: topic, Offset: cp.Offset, Size: -1, Open: a.live(key)}
+		fs := FileStatus{Path: cp.Path, Topic: topic, Offset: cp.Offset, Size: -1, Open: a.live(key), Device: cp.Device, Inode: cp.Inode}
+		if c := cp.Counts; c != nil {
+			since := c.Since
+			fs.Events, fs.Dropped, fs.CountedSince = c.Events, c.Dropped, &since
+		}
 		if fs.Open {
 			fs.Entry, _ = a.owners.Owner(key)
 		}

@@ -98,6 +98,11 @@ func TestStatusPublished(t *testing.T) {
 	if f := st.Files[0]; f.Path != aLog || f.Topic != "topic_s" || f.Lag != 0 || !f.Open || st.TotalLag != 0 {
 		t.Errorf("file: %+v total lag %d", f, st.TotalLag)
 	}
+	// The delivery audit's figures: the file's identity in its records and
+	// the lines Kafka acknowledged, counted from the file's start.
+	if f := st.Files[0]; f.Events != 10 || f.Dropped != 0 || f.CountedSince == nil || *f.CountedSince != 0 || f.Inode == 0 {
+		t.Errorf("counts: %+v", f)
+	}
 
 	bad := putRev(t, s, `[{"path":"DIR/*.log","topic":"web log"}]`)
 	st = waitStatus(t, s, "the rejected config", func(st Status) bool { return st.Config.State == ConfigRejected })

@@ -44,6 +44,21 @@ type Entry struct {
 	// their copies are then read as new files.
 	TailOff int64  `json:"tail_off,omitempty"`
 	Tail    string `json:"tail,omitempty"`
+	// Counts are what was delivered of this generation of the file from
+	// Counts.Since up to Offset (the delivery audit compares them with
+	// what was indexed). They move with Offset, in the same write, so a
+	// restart keeps counting and a line re-sent after a crash (it lies
+	// after Offset) is counted once, when Offset passes it. Nil in files
+	// written before counts were kept: counting then starts at Offset
+	// (see StartCount). Never modified in place: Entries hands out copies.
+	Counts *Counts `json:"counts,omitempty"`
+}
+
+// Counts are the lines of a file between Since and the entry's Offset.
+type Counts struct {
+	Since   int64  `json:"since"`   // offset from which the counts are exact
+	Events  uint64 `json:"events"`  // records Kafka acknowledged
+	Dropped uint64 `json:"dropped"` // lines the processors dropped on purpose (no record, the offset moves past them)
 }
 
 // Cursor is the saved position of a journal stream (a journald collect
@@ -184,8 +199,9 @@ func (s *Store) SetOffset(key Key, id string, offset int64) {
 }
 
 // SetOffsetTail is SetOffset that also records tail, the hash of the bytes
-// just before offset (see Entry.Tail).
-func (s *Store) SetOffsetTail(key Key, id string, offset int64, tail string) {
+// just before offset (see Entry.Tail), and the counts up to offset (see
+// Entry.Counts; nil leaves them as they are).
+func (s *Store) SetOffsetTail(key Key, id string, offset int64, tail string, counts *Counts) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.st.Files[key]
@@ -193,8 +209,32 @@ func (s *Store) SetOffsetTail(key Key, id string, offset int64, tail string) {
 		return
 	}
 	e.Offset, e.TailOff, e.Tail, e.Updated = offset, offset, tail, time.Now().UTC()
+	if counts != nil {
+		e.Counts = counts
+	}
 	s.st.Files[key] = e
 	s.dirty = true
+}
+
+// StartCount returns the counts of key's generation id at offset, where a
+// harvester resumes, so it can go on counting from them. When the entry
+// holds none that end at offset (a file from before counts were kept, or a
+// generation continued from another position), counting starts afresh at
+// offset, and the entry says so. ok is false when key does not hold id.
+func (s *Store) StartCount(key Key, id string, offset int64) (c Counts, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Files[key]
+	if !ok || e.ID != id {
+		return Counts{Since: offset}, false
+	}
+	if e.Counts != nil && e.Offset == offset && e.Counts.Since <= offset {
+		return *e.Counts, true
+	}
+	e.Counts = &Counts{Since: offset}
+	s.st.Files[key] = e
+	s.dirty = true
+	return *e.Counts, true
 }
 
 // SetFingerprint extends the fingerprint of key as the file grows (same id).

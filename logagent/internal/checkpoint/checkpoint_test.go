@@ -286,3 +286,59 @@ func TestEntryTopic(t *testing.T) {
 		t.Fatalf("after reopen EntryTopic = %q, want t2", got)
 	}
 }
+
+// TestCountsMoveWithTheOffset: counts are saved with the offset they end
+// at; a harvester resuming there goes on from them, and an entry without
+// counts (a file written before they were kept: testdata's
+// checkpoints-v1.json) or one resumed elsewhere starts counting afresh.
+func TestCountsMoveWithTheOffset(t *testing.T) {
+	dir := t.TempDir()
+	old, err := os.ReadFile("testdata/checkpoints-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileName), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := FileKey(2049, 131077, "app_log")
+	e, _ := s.Get(legacy)
+	if e.Counts != nil {
+		t.Fatalf("an old file has no counts, got %+v", *e.Counts)
+	}
+	if c, ok := s.StartCount(legacy, e.ID, e.Offset); !ok || c != (Counts{Since: 88120}) {
+		t.Fatalf("old entry: counting starts at its offset, got %+v %v", c, ok)
+	}
+	if _, ok := s.StartCount(legacy, "another-generation", 0); ok {
+		t.Fatal("StartCount of another generation's id must say so")
+	}
+
+	k := FileKey(1, 2, "t")
+	s.Put(k, Entry{ID: "g1", Path: "/x", Device: 1, Inode: 2, Counts: &Counts{Since: 0}})
+	s.SetOffsetTail(k, "g1", 100, "sum", &Counts{Since: 0, Events: 9, Dropped: 1})
+	s.SetOffsetTail(k, "stale", 200, "sum", &Counts{Since: 0, Events: 99}) // ignored
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		offset int64
+		want   Counts
+	}{
+		{100, Counts{Since: 0, Events: 9, Dropped: 1}}, // resumed where they end: kept
+		{50, Counts{Since: 50}},                        // resumed elsewhere: afresh
+	} {
+		if c, ok := s2.StartCount(k, "g1", tc.offset); !ok || c != tc.want {
+			t.Errorf("StartCount at %d = %+v %v, want %+v", tc.offset, c, ok, tc.want)
+		}
+	}
+	if e, _ := s2.Get(k); e.Counts == nil || *e.Counts != (Counts{Since: 50}) {
+		t.Errorf("the entry must say counting starts afresh at 50, got %+v", e.Counts)
+	}
+}

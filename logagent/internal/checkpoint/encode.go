@@ -101,6 +101,15 @@ func appendEntry(b []byte, e Entry) []byte {
 		b = append(b, `,"tail":`...)
 		b = record.AppendString(b, e.Tail)
 	}
+	if c := e.Counts; c != nil {
+		b = append(b, `,"counts":{"since":`...)
+		b = strconv.AppendInt(b, c.Since, 10)
+		b = append(b, `,"events":`...)
+		b = strconv.AppendUint(b, c.Events, 10)
+		b = append(b, `,"dropped":`...)
+		b = strconv.AppendUint(b, c.Dropped, 10)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

@@ -38,6 +38,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			if rng.IntN(2) == 0 { // entries without a tail omit both fields
 				e.TailOff, e.Tail = rng.Int64(), pick(alphabet)
 			}
+			if rng.IntN(2) == 0 { // entries from before counts were kept have none
+				e.Counts = &Counts{Since: rng.Int64(), Events: rng.Uint64(), Dropped: rng.Uint64()}
+			}
 			st.Files[keyOf(pick(alphabet))] = e
 		}
 		for range rng.IntN(3) {

@@ -116,6 +116,13 @@ type harvester struct {
 	line     processor.Line     // the processors' view of the line being emitted, reused
 	lastEnd  int64              // end offset of the last record queued in out
 	tails    shippedTails       // of batches sent and not yet acknowledged (see noteTail)
+	// counted are the generation's lines read up to lastEnd: records
+	// queued and lines dropped, from where its counting started. Noted
+	// with each batch's tail, they reach the checkpoint with the offset
+	// that passes the batch: counting by the contiguous run's advance, a
+	// line re-sent after a crash (read again past the checkpoint) is
+	// counted once, and a restart goes on from the saved counts.
+	counted checkpoint.Counts
 
 	ctx      context.Context // the task's
 	finished func()          // the task's bookkeeping once finish is done
@@ -151,6 +158,7 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	h.kafkaKey = []byte(id) // shared by the generation's records: the producer only reads it
 	h.eventIDs = record.NewEventIDs(h.o.HostID, id)
 	h.tails.reset()
+	h.counted, _ = store.StartCount(key, id, offset)
 	tails := &h.tails
 	// The checkpoint moves only to offsets whose preceding bytes it can
 	// prove (the end of a batch, see noteTail), so a copy of the file
@@ -160,8 +168,8 @@ func (h *harvester) newGeneration(id string, offset int64) {
 	// the next batch end (at worst lines re-sent after a crash, same ids).
 	h.tracker = contiguous.New(lineEnd(offset), func(end lineEnd) {
 		off := int64(end)
-		if sum, ok := tails.take(off); ok {
-			store.SetOffsetTail(key, id, off, sum)
+		if t, ok := tails.take(off); ok {
+			store.SetOffsetTail(key, id, off, t.sum, &t.counts)
 		}
 	})
 }
@@ -494,7 +502,7 @@ func (h *harvester) truncated(size int64) error {
 	if err != nil {
 		return err
 	}
-	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, FP: fp0})
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, FP: fp0, Counts: &checkpoint.Counts{}})
 	// The new id on disk before a line is sent under it (see
 	// Task.persistNewIDs). If it cannot be saved, this harvester stops and
 	// the scan starts the file again, under this id, once a save succeeds.
@@ -528,7 +536,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			// Message only lives while r is encoded below, and ev.Msg is
 			// not written meanwhile: no need for a copy.
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
-			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.Start, Flags: ev.Flags,
+			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.Start, End: ev.End, Flags: ev.Flags,
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
 			EventID: h.eventIDs.ID(ev.Start),
 		}
@@ -543,6 +551,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			}
 			h.drops = append(h.drops, seq)
 			h.lastEnd = ev.End
+			h.counted.Dropped++
 			if len(h.drops) == maxDrops {
 				if err := h.send(ctx); err != nil {
 					return err
@@ -555,6 +564,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 		h.out = append(h.out, producer.Message{Topic: h.o.Entry.Topic, Key: h.kafkaKey, Value: h.buf[from:len(h.buf):len(h.buf)], Path: path,
 			Offset: ev.Start, EventID: r.EventID, Acker: h.tracker, Seq: seq})
 		h.lastEnd = ev.End
+		h.counted.Events++
 		if len(h.out) == sendBatch || len(h.buf) >= sendBatchBytes {
 			if err := h.send(ctx); err != nil {
 				return err

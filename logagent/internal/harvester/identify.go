@@ -19,10 +19,12 @@ const TailSize = 1024
 // shippedTail is the hash of the bytes before end, the end of the last
 // record of a batch handed to the sink: when Kafka has acknowledged up to
 // exactly end, the checkpoint records it with the offset (see
-// newGeneration).
+// newGeneration), with the counts of the lines up to end (see
+// harvester.counted).
 type shippedTail struct {
-	end int64
-	sum string
+	end    int64
+	sum    string
+	counts checkpoint.Counts
 }
 
 // shippedTails are the tails of the batches sent and not yet acknowledged,
@@ -50,17 +52,17 @@ func (s *shippedTails) note(t shippedTail) {
 
 // take returns the tail noted for a batch ending at off, if any, and forgets
 // the tails at or before off.
-func (s *shippedTails) take(off int64) (sum string, ok bool) {
+func (s *shippedTails) take(off int64) (t shippedTail, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := 0
 	for ; i < len(s.q) && s.q[i].end <= off; i++ {
 		if s.q[i].end == off {
-			sum, ok = s.q[i].sum, true
+			t, ok = s.q[i], true
 		}
 	}
 	s.q = s.q[:copy(s.q, s.q[i:])]
-	return sum, ok
+	return t, ok
 }
 
 func (s *shippedTails) reset() {
@@ -78,7 +80,7 @@ func (h *harvester) noteTail() {
 	if err != nil {
 		return
 	}
-	h.tails.note(shippedTail{end: h.lastEnd, sum: sum})
+	h.tails.note(shippedTail{end: h.lastEnd, sum: sum, counts: h.counted})
 }
 
 // tailSum is the fingerprint of the TailSize bytes (or fewer, from 0)

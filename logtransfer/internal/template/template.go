@@ -94,9 +94,10 @@ func Mappings() map[string]any {
 			"message":    map[string]any{"type": "text"},
 			"host":       props(map[string]any{"name": keyword(), "ip": keyword()}),
 			"log": props(map[string]any{
-				"file":   props(map[string]any{"path": keyword(), "inode": long(), "device": long()}),
-				"offset": long(),
-				"flags":  keyword(),
+				"file":       props(map[string]any{"path": keyword(), "inode": long(), "device": long()}),
+				"offset":     long(),
+				"end_offset": long(),
+				"flags":      keyword(),
 			}),
 			// created: when the agent read the line, kept when a timestamp
 			// processor set @timestamp to the time the line states.
