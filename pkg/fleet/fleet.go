@@ -264,15 +264,39 @@ func ConfigHash(config []byte) string {
 
 // GroupState is what an agent reports about one of its groups: which
 // version of the group's config it runs and whether it was applied.
+//
+//   - on stable: Revision is the stable config's mod revision, Rollout and
+//     Hash are empty;
+//   - on a candidate: Revision is 0, Rollout and Hash name it (Expected);
+//   - candidate refused: Rejected is the reason, Rollout and Hash name the
+//     refused candidate, and Revision is the stable revision that runs
+//     instead (what fails the canary);
+//   - stable refused: Rejected is the reason, Revision the last good stable
+//     revision still running (0: none).
 type GroupState struct {
 	Group    string `json:"group"`
-	Revision int64  `json:"revision"`            // mod revision of the group's stable config it runs (0: none)
-	Rollout  string `json:"rollout,omitempty"`   // the rollout id whose candidate it runs
+	Revision int64  `json:"revision"`            // mod revision of the group's stable config it runs (0: none, or a candidate)
+	Rollout  string `json:"rollout,omitempty"`   // the rollout id whose candidate it runs (or refused)
 	Hash     string `json:"candidate,omitempty"` // that candidate's ConfigHash
 	// Rejected is the agent's reason when the config it should run for
 	// this group (stable or candidate) was refused by its own rules.
 	Rejected string `json:"rejected,omitempty"`
 }
+
+// Runs tells whether the agent runs the version Expected says it should:
+// the candidate (not refused) or the stable revision.
+func (g GroupState) Runs(revision int64, candidate string) bool {
+	if candidate != "" {
+		return g.Hash == candidate && g.Rejected == ""
+	}
+	return g.Hash == "" && g.Revision == revision
+}
+
+// Source names, in EntrySource.Source and Rejected.Source.
+const SourceHost = "host"
+
+// GroupSource is the source name of a group's config: "group:<name>".
+func GroupSource(group string) string { return "group:" + group }
 
 // EntrySource says where one running collect entry came from.
 type EntrySource struct {
@@ -280,7 +304,7 @@ type EntrySource struct {
 	Source   string `json:"source"`             // "host" or "group:<name>"
 	Revision int64  `json:"revision"`           // etcd mod revision of that source's config
 	Rollout  string `json:"rollout,omitempty"`  // set when it came from a rollout's candidate
-	Shadowed string `json:"shadowed,omitempty"` // sources that also define it and lost on precedence
+	Shadowed string `json:"shadowed,omitempty"` // sources that also define it and lost on precedence ("group:web@12, group:prod@9")
 }
 
 // Expected is what an agent in group should run: the candidate hash when

@@ -106,3 +106,24 @@ func TestKeys(t *testing.T) {
 		t.Error("ConfigHash depends on whitespace")
 	}
 }
+
+// Runs is the gate's view of a GroupState against what Expected says.
+func TestGroupStateRuns(t *testing.T) {
+	for _, tc := range []struct {
+		g         GroupState
+		rev       int64
+		candidate string
+		want      bool
+	}{
+		{GroupState{Group: "web", Revision: 7}, 7, "", true},
+		{GroupState{Group: "web", Revision: 6}, 7, "", false},
+		{GroupState{Group: "web", Rollout: "r1", Hash: "abc"}, 0, "abc", true},
+		{GroupState{Group: "web", Rollout: "r1", Hash: "abc"}, 7, "", false}, // still on a withdrawn candidate
+		{GroupState{Group: "web", Revision: 7, Rollout: "r1", Hash: "abc", Rejected: "outside allowed_paths"}, 0, "abc", false},
+		{GroupState{Group: "web", Revision: 7}, 0, "abc", false},
+	} {
+		if got := tc.g.Runs(tc.rev, tc.candidate); got != tc.want {
+			t.Errorf("%+v.Runs(%d, %q) = %v", tc.g, tc.rev, tc.candidate, got)
+		}
+	}
+}

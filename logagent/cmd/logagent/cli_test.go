@@ -321,6 +321,7 @@ brokers = %s
 endpoints = %s
 status_ttl = 2s
 status_interval = 200ms
+status_refresh = 1s
 [agent]
 ip = 127.0.0.1
 hostname = fleet-host

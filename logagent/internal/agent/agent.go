@@ -6,6 +6,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,16 +24,20 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/logagent/internal/configsource"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
 
 // CacheFile holds the last good collect config in data_dir, run while etcd
-// is unreachable at start.
+// is unreachable at start: every source's config with its revision
+// (configsource.EncodeCache); a plain collect config array (what older
+// agents wrote) is still read, as the host key's config.
 const CacheFile = "collect_config.json"
 
 // Agent is one running agent.
@@ -57,9 +63,10 @@ type Agent struct {
 	etcd      *clientv3.Client
 	etcdReady chan struct{}
 
-	mu    sync.Mutex
-	tasks map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
-	specs map[string]collect.Entry
+	mu      sync.Mutex
+	tasks   map[string]task // by collect.Entry.Key: a file entry's path, a journald entry's stream
+	specs   map[string]collect.Entry
+	desired *configsource.Desired // what runs (nil: nothing yet)
 }
 
 // New prepares an agent: it resolves the IP and hostname, opens the
@@ -158,7 +165,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	// still collects.
 	cache := filepath.Join(a.cfg.Agent.DataDir, CacheFile)
 	if data, err := os.ReadFile(cache); err == nil {
-		a.apply(data, "cache "+cache, 0, false)
+		if d, err := configsource.FromCache(a.cfg.Agent.CollectPolicy(), data, a.cfg.Agent.Groups); err != nil {
+			a.m.ConfigReloads.WithLabelValues("rejected").Inc()
+			a.log.Error("cached collect config rejected; waiting for etcd", "path", cache, "err", err)
+		} else {
+			a.apply(d, "cache "+cache, false)
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		a.log.Error("read cached collect config", "path", cache, "err", err)
 	}
@@ -208,27 +220,40 @@ func (a *Agent) live(key checkpoint.Key) bool {
 	return false
 }
 
-// apply validates a collect config (collect.Policy.Load, as `logagent
-// validate` does) and reconciles the tasks to it; a bad config is logged
-// once with every problem and the running config stays.
-func (a *Agent) apply(data []byte, source string, rev int64, cacheIt bool) bool {
-	entries, err := a.cfg.Agent.CollectPolicy().Load(data)
-	if err != nil {
+// apply runs a desired config from the config source (or the cache):
+// every source in it passed collect.Policy.Load, as `logagent validate`
+// does, and so did the merge; refused versions are logged once each and
+// the last good version of their source keeps running.
+func (a *Agent) apply(d configsource.Desired, origin string, cacheIt bool) {
+	a.mu.Lock()
+	prev := a.desired
+	a.desired = &d
+	a.mu.Unlock()
+	for _, r := range d.Rejected {
+		if prev != nil && slices.ContainsFunc(prev.Rejected, func(p fleet.Rejected) bool {
+			return p.Source == r.Source && p.Revision == r.Revision && p.Reason == r.Reason
+		}) {
+			continue
+		}
 		a.m.ConfigReloads.WithLabelValues("rejected").Inc()
-		a.log.Error("collect config rejected; the last good config keeps running", "source", source, "err", err)
-		a.status.rejected(rev, err)
-		return false
+		a.log.Error("collect config rejected; the last good config keeps running", "source", r.Source, "revision", r.Revision, "err", r.Reason)
 	}
-	a.reconcile(entries)
-	a.m.ConfigReloads.WithLabelValues("applied").Inc()
-	a.log.Info("collect config applied", "source", source, "entries", len(entries))
-	a.status.applied(source, rev, len(entries))
-	if cacheIt {
-		if err := checkpoint.WriteFileAtomic(filepath.Join(a.cfg.Agent.DataDir, CacheFile), data); err != nil {
+	changed := prev == nil || !bytes.Equal(prev.Config, d.Config) || !slices.Equal(prev.Sources, d.Sources)
+	if changed {
+		a.reconcile(d.Entries)
+		a.m.ConfigReloads.WithLabelValues("applied").Inc()
+		a.log.Info("collect config applied", "source", origin, "entries", len(d.Entries), "groups", d.Groups)
+	}
+	a.status.applied(origin, d, changed)
+	if cacheIt && changed {
+		data, err := configsource.EncodeCache(d)
+		if err == nil {
+			err = checkpoint.WriteFileAtomic(filepath.Join(a.cfg.Agent.DataDir, CacheFile), data)
+		}
+		if err != nil {
 			a.log.Error("cache collect config", "err", err)
 		}
 	}
-	return true
 }
 
 // reconcile starts tasks for new entries, stops removed ones (after their
@@ -280,7 +305,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic),
-			Owners: a.owners, Order: order[path]})
+			Owners: a.owners, Order: order[path], FileError: a.status.fileError})
 		a.specs[path] = e
 		a.log.Info("task started", "path", path, "topic", e.Topic)
 	}
@@ -316,57 +341,27 @@ func (a *Agent) etcdClient(ctx context.Context) (cli *clientv3.Client, ok bool) 
 	}
 }
 
-// watchEtcd reads the collect key, then watches it. Every failure is
-// retryable: collection goes on with the current config meanwhile.
+// watchEtcd runs the config source (the host key, the groups' configs
+// and rollouts) on the shared client. Every failure is retryable:
+// collection goes on with the current config meanwhile.
 func (a *Agent) watchEtcd(ctx context.Context) {
-	key := a.cfg.CollectKey(a.ip)
 	cli, ok := a.etcdClient(ctx)
 	if !ok {
 		return
 	}
-	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
-	for ctx.Err() == nil {
-		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-		resp, err := cli.Get(gctx, key)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			a.ready.Set("etcd", err)
-			a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile", "key", key, "endpoints", a.cfg.Etcd.Endpoints, "err", err)
-			bo.Wait(ctx)
-			continue
-		}
-		a.ready.Set("etcd", nil)
-		bo.Reset()
-		if len(resp.Kvs) == 0 {
-			a.log.Info("no collect config in etcd yet; watching", "key", key)
-			a.apply(nil, "etcd (key absent)", resp.Header.Revision, true)
-		} else {
-			a.apply(resp.Kvs[0].Value, "etcd", resp.Kvs[0].ModRevision, true)
-		}
-		// Watch from the revision read, so no change between Get and Watch
-		// is missed; on compaction or any watch error, read again.
-		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for wr := range cli.Watch(wctx, key, clientv3.WithRev(resp.Header.Revision+1)) {
-			if err := wr.Err(); err != nil {
-				a.log.Warn("etcd watch interrupted; reading the key again", "err", err, "compact_revision", wr.CompactRevision)
-				a.ready.Set("etcd", err)
-				break
-			}
-			for _, ev := range wr.Events {
-				if ev.Type == clientv3.EventTypeDelete {
-					a.log.Info("collect config deleted from etcd; stopping all tasks", "key", key)
-					a.apply(nil, "etcd (key deleted)", ev.Kv.ModRevision, true)
-				} else {
-					a.apply(ev.Kv.Value, "etcd", ev.Kv.ModRevision, true)
-				}
-			}
-		}
-		wcancel()
-		if ctx.Err() == nil {
-			bo.Wait(ctx)
-		}
+	var initial []configsource.Source
+	a.mu.Lock()
+	if a.desired != nil {
+		initial = a.desired.Inputs
 	}
+	a.mu.Unlock()
+	w, err := configsource.New(configsource.Options{Client: cli, HostKey: a.cfg.CollectKey(a.ip), Keys: fleet.Keys{CollectPattern: a.cfg.Etcd.CollectLogKey},
+		Groups: a.cfg.Agent.Groups, HostID: a.hostID, Policy: a.cfg.Agent.CollectPolicy(), Timeout: a.cfg.Etcd.DialTimeout, Log: a.log, Initial: initial,
+		Apply:     func(d configsource.Desired) { a.apply(d, "etcd", true) },
+		Reachable: func(err error) { a.ready.Set("etcd", err) }})
+	if err != nil {
+		a.log.Error("collect config source; collecting with the cached config only", "err", err)
+		return
+	}
+	w.Run(ctx)
 }

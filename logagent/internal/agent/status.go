@@ -9,15 +9,19 @@ package agent
 // outage only delays the next write.
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,99 +32,34 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
+	"github.com/logcollect/logcollect/logagent/internal/configsource"
 	"github.com/logcollect/logcollect/pkg/backoff"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
-// Status is the document an agent publishes at its status key.
-type Status struct {
-	Version   string       `json:"version"`
-	Revision  string       `json:"revision"` // VCS commit of the binary
-	GoVersion string       `json:"go_version"`
-	Hostname  string       `json:"hostname"`
-	IP        string       `json:"ip"`
-	PID       int          `json:"pid"`
-	StartedAt time.Time    `json:"started_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
-	Config    ConfigStatus `json:"config"`
-	// Files are the files of the running collect entries that the agent
-	// follows or holds a checkpoint for, largest lag first (at most
-	// MaxStatusFiles; FilesOmitted counts the rest).
-	Files        []FileStatus `json:"files"`
-	FilesOmitted int          `json:"files_omitted,omitempty"`
-	TotalLag     int64        `json:"total_lag"` // bytes written and not yet acknowledged, over all files
-	// Processors are the counts of the running entries that have
-	// processors, since each entry's task (re)started.
-	Processors []ProcessorStatus `json:"processors,omitempty"`
-	LastError  *ErrorStatus      `json:"last_error,omitempty"`
-}
+// The status document is fleet's (pkg/fleet/status.go): the CLI, the audit
+// command and the console decode the same types. These names keep the
+// agent's callers short.
+type (
+	Status          = fleet.Status
+	ConfigStatus    = fleet.ConfigStatus
+	Rejected        = fleet.Rejected
+	FileStatus      = fleet.FileStatus
+	ProcessorStatus = fleet.ProcessorStatus
+	ErrorStatus     = fleet.ErrorStatus
+)
 
 // Config states.
 const (
-	ConfigNone     = "none"     // nothing applied yet (etcd not read, nothing cached)
-	ConfigApplied  = "applied"  // the latest config runs
-	ConfigRejected = "rejected" // the latest config was rejected; Revision still runs
+	ConfigNone     = fleet.ConfigNone
+	ConfigApplied  = fleet.ConfigApplied
+	ConfigRejected = fleet.ConfigRejected
 )
 
-// ConfigStatus tells which collect config runs.
-type ConfigStatus struct {
-	State     string    `json:"state"`
-	Source    string    `json:"source,omitempty"`    // etcd, etcd (key absent), cache <path>, ...
-	Revision  int64     `json:"revision"`            // etcd revision of the running config; 0 when it came from the cache
-	Entries   int       `json:"entries"`             // entries of the running config
-	AppliedAt time.Time `json:"applied_at,omitzero"` // when the running config was applied
-	Rejected  *Rejected `json:"rejected,omitempty"`  // the latest rejected config, when newer than the running one
-}
-
-// Rejected is a collect config the agent refused.
-type Rejected struct {
-	Revision int64     `json:"revision"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
-}
-
-// FileStatus is the delivery position of one file.
-type FileStatus struct {
-	Path    string `json:"path"`
-	Topic   string `json:"topic"`
-	Offset  int64  `json:"offset"`            // acknowledged by Kafka
-	Size    int64  `json:"size"`              // current size; -1 when the file was rotated away while still being read
-	Lag     int64  `json:"lag"`               // size - offset
-	Open    bool   `json:"open"`              // a harvester follows it now
-	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
-	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
-	// Device and inode identify the file in its documents (log.file.*),
-	// whatever it is named now. Events and Dropped count its lines from
-	// CountedSince up to Offset: records Kafka acknowledged, and lines the
-	// processors dropped on purpose. CountedSince is absent when the
-	// agent keeps no counts for the file (see docs/audit.md).
-	Device       uint64 `json:"device"`
-	Inode        uint64 `json:"inode"`
-	Events       uint64 `json:"events"`
-	Dropped      uint64 `json:"dropped"`
-	CountedSince *int64 `json:"counted_since,omitempty"`
-}
-
-// ProcessorStatus is what one collect entry's processors did.
-type ProcessorStatus struct {
-	Entry       string `json:"entry"` // the entry's path
-	Topic       string `json:"topic"`
-	Filtered    uint64 `json:"dropped_filtered"`     // lines dropped by drop or keep
-	RateLimited uint64 `json:"dropped_rate_limited"` // lines dropped by rate_limit
-	Failed      uint64 `json:"processor_errors"`     // lines sent on unprocessed, flagged processor_error
-}
-
-// ErrorStatus is the agent's latest warning or error log.
-type ErrorStatus struct {
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
-}
-
-// MaxStatusFiles bounds the files listed in a status document, so a glob
-// over thousands of files cannot outgrow etcd's value limit.
-const MaxStatusFiles = 500
+// MaxStatusFiles bounds the files listed in a status document.
+const MaxStatusFiles = fleet.MaxStatusFiles
 
 // statusReporter holds what the status document says besides the files,
 // and publishes it.
@@ -129,13 +68,27 @@ type statusReporter struct {
 	started time.Time
 	kick    chan struct{} // one slot: "publish now", never blocks the sender
 
-	mu      sync.Mutex
-	config  ConfigStatus
-	lastErr *ErrorStatus
+	mu        sync.Mutex
+	config    ConfigStatus
+	groups    []fleet.GroupState
+	sources   []fleet.EntrySource
+	candidate bool // a rollout's candidate runs: lag is refreshed at status_interval
+	health    health
+	lastErr   *ErrorStatus
+}
+
+// health counts, since the running config was applied, what the rollout
+// gate judges (fleet.Health).
+type health struct {
+	failing       map[string]bool // files that failed to open or read, each counted once
+	read, perm    int64
+	matched       int // files matched at the latest snapshot (-1: none taken)
+	matchedBefore int // matched when the running config replaced the one before (-1: none before)
 }
 
 func newStatusReporter(a *Agent) *statusReporter {
-	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone}}
+	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone},
+		health: health{failing: map[string]bool{}, matched: -1, matchedBefore: -1}}
 }
 
 func (s *statusReporter) nudge() {
@@ -145,20 +98,47 @@ func (s *statusReporter) nudge() {
 	}
 }
 
-// applied records a config that now runs.
-func (s *statusReporter) applied(source string, rev int64, entries int) {
+// applied records the desired config that now runs (changed: its entries
+// or sources differ from the previous one, so the health counts restart);
+// a config refused by the policy shows as rejected, naming the source,
+// while the last good version of that source runs.
+func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool) {
+	now := time.Now().UTC()
 	s.mu.Lock()
-	s.config = ConfigStatus{State: ConfigApplied, Source: source, Revision: rev, Entries: entries, AppliedAt: time.Now().UTC()}
+	c := ConfigStatus{State: ConfigApplied, Source: origin, Revision: d.Host(), Entries: len(d.Entries), AppliedAt: s.config.AppliedAt}
+	if changed || c.AppliedAt.IsZero() {
+		c.AppliedAt = now
+	}
+	if n := len(d.Rejected); n > 0 {
+		r := d.Rejected[0]
+		c.State, c.Rejected = ConfigRejected, &r
+	}
+	if changed {
+		if s.config.State != ConfigNone {
+			s.health.matchedBefore = s.health.matched
+		}
+		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
+	}
+	s.config, s.groups, s.sources = c, d.Groups, d.Sources
+	s.candidate = slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
 	s.mu.Unlock()
 	s.nudge()
 }
 
-// rejected records a config that was refused; the previous one keeps running.
-func (s *statusReporter) rejected(rev int64, err error) {
+// fileError counts a file that cannot be opened or read, once per file
+// while the config runs.
+func (s *statusReporter) fileError(path string, err error) {
 	s.mu.Lock()
-	s.config.State = ConfigRejected
-	s.config.Rejected = &Rejected{Revision: rev, Reason: err.Error(), At: time.Now().UTC()}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.health.failing[path] {
+		return
+	}
+	s.health.failing[path] = true
+	if errors.Is(err, fs.ErrPermission) {
+		s.health.perm++
+	} else {
+		s.health.read++
+	}
 	s.nudge()
 }
 
@@ -183,8 +163,13 @@ func (s *statusReporter) snapshot() Status {
 	a := s.a
 	st := Status{Version: buildinfo.Version, Revision: buildinfo.Revision(), GoVersion: runtime.Version(),
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
+	st.HostID = a.hostID
+	files, lag := a.fileStatuses()
 	s.mu.Lock()
 	st.Config = s.config
+	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
+	s.health.matched = len(files)
+	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: len(files), FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
 	if st.Config.Rejected != nil {
 		r := *st.Config.Rejected
 		st.Config.Rejected = &r
@@ -194,7 +179,7 @@ func (s *statusReporter) snapshot() Status {
 		st.LastError = &e
 	}
 	s.mu.Unlock()
-	st.Files, st.TotalLag = a.fileStatuses()
+	st.Files, st.TotalLag = files, lag
 	st.Processors = a.processorStatuses()
 	if len(st.Files) > MaxStatusFiles {
 		st.FilesOmitted = len(st.Files) - MaxStatusFiles
@@ -333,35 +318,61 @@ func (s *statusReporter) run(ctx context.Context) {
 	}
 }
 
-// keep writes the document now, at every status_interval and when nudged,
-// until ctx is done or the lease is lost; published tells whether a write
-// succeeded.
+// keep writes the document now and then whenever it changes, until ctx
+// is done or the lease is lost; published tells whether a write succeeded.
+// Liveness is the lease's keep-alive, not the writes: every status_interval
+// (and when nudged) the document is assembled locally and written only if
+// something an operator acts on changed (config, groups, sources, health
+// counts, the latest error, the set of files); lag and positions alone are
+// written every status_refresh, or every status_interval while a rollout's
+// candidate runs (its gate watches lag). 10,000 idle agents then write
+// nothing at all.
 func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key string, lease clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse) (published bool, err error) {
 	a := s.a
 	tick := time.NewTicker(a.cfg.Etcd.StatusInterval)
 	defer tick.Stop()
+	var lastKey, lastDoc []byte
+	var lastWrite time.Time
 	for {
-		data, err := json.Marshal(s.snapshot())
+		st := s.snapshot()
+		sig, doc, err := statusKeys(st)
 		if err != nil {
 			return published, fmt.Errorf("encode status: %w", err)
 		}
-		pctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-		_, err = cli.Put(pctx, key, string(data), clientv3.WithLease(lease))
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return published, ctx.Err()
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			return published, err
-		case err != nil:
-			if !published {
-				return false, err
+		refresh := a.cfg.Etcd.StatusRefresh
+		s.mu.Lock()
+		if s.candidate {
+			refresh = a.cfg.Etcd.StatusInterval
+		}
+		s.mu.Unlock()
+		due := time.Since(lastWrite) >= refresh && !bytes.Equal(doc, lastDoc)
+		if !published || !bytes.Equal(sig, lastKey) || due {
+			data, err := json.Marshal(st)
+			if err != nil {
+				return published, fmt.Errorf("encode status: %w", err)
 			}
-			// A transient failure: the lease may well outlive it.
-			a.log.Debug("fleet status write failed; next interval retries", "err", err)
-		case !published:
-			published = true
-			a.log.Info("fleet status published", "key", key, "ttl", a.cfg.Etcd.StatusTTL, "interval", a.cfg.Etcd.StatusInterval)
+			pctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
+			_, err = cli.Put(pctx, key, string(data), clientv3.WithLease(lease))
+			cancel()
+			switch {
+			case ctx.Err() != nil:
+				return published, ctx.Err()
+			case errors.Is(err, rpctypes.ErrLeaseNotFound):
+				return published, err
+			case err != nil:
+				if !published {
+					return false, err
+				}
+				// A transient failure: the lease may well outlive it.
+				a.log.Debug("fleet status write failed; next interval retries", "err", err)
+			default:
+				lastKey, lastDoc, lastWrite = sig, doc, time.Now()
+				if !published {
+					published = true
+					a.log.Info("fleet status published", "key", key, "ttl", a.cfg.Etcd.StatusTTL, "refresh", a.cfg.Etcd.StatusRefresh)
+				}
+				a.m.StatusWrites.Inc()
+			}
 		}
 		for wait := true; wait; {
 			select {
@@ -378,6 +389,26 @@ func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key str
 			}
 		}
 	}
+}
+
+// statusKeys encodes what decides a write: sig is the document without
+// what moves all the time (positions, sizes, lag, processor counts, the
+// time), doc the document without the time.
+func statusKeys(st Status) (sig, doc []byte, err error) {
+	st.UpdatedAt = time.Time{}
+	if doc, err = json.Marshal(st); err != nil {
+		return nil, nil, err
+	}
+	st.TotalLag, st.Health.Lag = 0, 0
+	st.Files = slices.Clone(st.Files)
+	for i := range st.Files {
+		f := &st.Files[i]
+		f.Offset, f.Size, f.Lag = 0, 0, 0
+	}
+	slices.SortFunc(st.Files, func(a, b FileStatus) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Topic, b.Topic)) })
+	st.Processors = nil
+	sig, err = json.Marshal(st)
+	return sig, doc, err
 }
 
 // remove revokes the lease at a clean stop, deleting the key at once

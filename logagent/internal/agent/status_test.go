@@ -68,9 +68,12 @@ func putRev(t *testing.T, s *stack, v string) int64 {
 	return resp.Header.Revision
 }
 
+// fastStatus checks the status for changes every 200ms and refreshes lag
+// every second (lag alone is not a change worth a write).
 func fastStatus(s *stack) {
 	s.cfg.Etcd.StatusTTL = 2 * time.Second
 	s.cfg.Etcd.StatusInterval = 200 * time.Millisecond
+	s.cfg.Etcd.StatusRefresh = time.Second
 }
 
 // The status key appears with identity, config state and per-file

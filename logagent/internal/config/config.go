@@ -63,14 +63,16 @@ type Etcd struct {
 	CollectLogKey     string // with %s for the agent's IP
 	StatusKey         string // with %s for the agent's IP; "" derives it from CollectLogKey
 	StatusTTL         time.Duration
-	StatusInterval    time.Duration
+	StatusInterval    time.Duration // how often the status is checked for changes (and rewritten while a rollout candidate runs)
+	StatusRefresh     time.Duration // how often lag alone is rewritten
 }
 
 // Agent configures the agent itself.
 type Agent struct {
 	DataDir             string
 	IP                  string
-	HostID              string // the identity event ids hash; "" keeps the one in data_dir/host_id
+	HostID              string   // the identity event ids hash; "" keeps the one in data_dir/host_id
+	Groups              []string // fleet groups whose collect configs the agent runs too, in precedence order
 	Hostname            string
 	HTTPListen          string
 	AllowedPaths        []string
@@ -110,6 +112,7 @@ func Default() Config {
 			CollectLogKey:  fleet.DefaultCollectPattern,
 			StatusTTL:      15 * time.Second,
 			StatusInterval: 5 * time.Second,
+			StatusRefresh:  2 * time.Minute,
 		},
 		Agent: Agent{
 			DataDir:             "/var/lib/logagent",
@@ -171,6 +174,8 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a.IP = f.String("agent", "ip", "")
 	a.HostID = f.String("agent", "host_id", "")
 	a.Hostname = f.String("agent", "hostname", "")
+	a.Groups = f.Strings("agent", "groups", nil)
+	checkGroups(f, a.Groups)
 	a.HTTPListen = f.String("agent", "http_listen", a.HTTPListen)
 	a.AllowedPaths = f.Strings("agent", "allowed_paths", a.AllowedPaths)
 	a.AllowJournal = f.Bool("agent", "allow_journal", a.AllowJournal)

@@ -178,3 +178,36 @@ func TestInflightAndDeadLetterSettings(t *testing.T) {
 		t.Errorf("Default() max_inflight_bytes %d, want a quarter of memory_limit", d.Kafka.MaxInflightBytes)
 	}
 }
+
+func TestGroups(t *testing.T) {
+	for _, tc := range []struct {
+		ini  string
+		env  map[string]string
+		want string // groups joined by "|", or the error's substring after "error:"
+	}{
+		{ini: "", want: ""},
+		{ini: "[agent]\ngroups = web, prod\n", want: "web|prod"},
+		{env: map[string]string{"LOGAGENT_AGENT_GROUPS": "db"}, ini: "[agent]\ngroups = web\n", want: "db"},
+		{ini: "[agent]\ngroups = web, Web\n", want: `error:[agent] groups = "Web": want group "Web": use 1-63 lower-case letters`},
+		{ini: "[agent]\ngroups = web, prod, web\n", want: `error:[agent] groups = "web": want listed twice`},
+		{ini: "[agent]\ngroups = a/b\n", want: `error:group "a/b"`},
+	} {
+		c, _, err := parse(t, tc.ini, tc.env)
+		if msg, ok := strings.CutPrefix(tc.want, "error:"); ok {
+			if err == nil || !strings.Contains(err.Error(), msg) {
+				t.Errorf("%q: err %v, want %q", tc.ini, err, msg)
+			}
+			continue
+		}
+		if err != nil || strings.Join(c.Agent.Groups, "|") != tc.want {
+			t.Errorf("%q %v: groups %q err %v, want %q", tc.ini, tc.env, c.Agent.Groups, err, tc.want)
+		}
+	}
+	c, _, err := parse(t, "[etcd]\nstatus_refresh = 30s\n", nil)
+	if err != nil || c.Etcd.StatusRefresh != 30*time.Second || Default().Etcd.StatusRefresh != 2*time.Minute {
+		t.Errorf("status_refresh: %v %v", c.Etcd.StatusRefresh, err)
+	}
+	if _, _, err := parse(t, "[etcd]\nstatus_refresh = 1s\nstatus_interval = 5s\n", nil); err == nil || !strings.Contains(err.Error(), "at least status_interval") {
+		t.Errorf("status_refresh below status_interval: %v", err)
+	}
+}

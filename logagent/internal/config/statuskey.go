@@ -11,11 +11,15 @@ import (
 )
 
 // readStatus reads the fleet status keys of [etcd]: status_key,
-// status_ttl and status_interval.
+// status_ttl, status_interval and status_refresh.
 func readStatus(f *settings.File, e *Etcd) {
 	e.StatusKey = f.String("etcd", "status_key", "")
 	e.StatusTTL = f.Duration("etcd", "status_ttl", e.StatusTTL, time.Second, time.Second, 5*time.Minute)
 	e.StatusInterval = f.Duration("etcd", "status_interval", e.StatusInterval, time.Second, 100*time.Millisecond, 5*time.Minute)
+	e.StatusRefresh = f.Duration("etcd", "status_refresh", e.StatusRefresh, time.Second, 100*time.Millisecond, time.Hour)
+	if e.StatusRefresh < e.StatusInterval {
+		f.Check("etcd", "status_refresh", e.StatusRefresh.String(), fmt.Errorf("at least status_interval (%s): lag is rewritten on this slower period", e.StatusInterval))
+	}
 	if e.StatusKey != "" && !fleet.OnePlaceholder(e.StatusKey) {
 		f.Check("etcd", "status_key", e.StatusKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/status, or empty to derive it from collect_log_key"))
 	}

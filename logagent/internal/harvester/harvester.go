@@ -71,6 +71,9 @@ type Options struct {
 	Log           *slog.Logger
 	Owners        *Owners // shared by the agent's tasks: one harvester per file and topic (see owners.go); nil: no other task
 	Order         int     // the entry's position in the collect config: the first entry matching a file owns it
+	// FileError, when set, hears of every file that cannot be opened or
+	// read (the agent's health for rollout gates counts them).
+	FileError func(path string, err error)
 
 	rescan  func()                 // asks the task for a scan at once (see checkMoved)
 	report  func()                 // publishes the entry's processor counts (see Task.reportChain)
@@ -261,6 +264,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 		size, err := h.fileSize()
 		if err != nil {
 			h.o.Log.Error("stat open file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+			h.o.fileError(*h.path.Load(), err)
 			return 0, true
 		}
 		if size != h.lastSize {
@@ -270,6 +274,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			same, err := h.sameStart(size)
 			if err != nil {
 				h.o.Log.Error("read file start; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+				h.o.fileError(*h.path.Load(), err)
 				return 0, true
 			}
 			if size < h.lr.Pos() || !same {
@@ -296,6 +301,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				h.o.Log.Error("read file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
+				h.o.fileError(*h.path.Load(), err)
 			}
 			return 0, true
 		}
@@ -739,5 +745,11 @@ func ignoringEINTR(f func() error) error {
 		if err := f(); err != syscall.EINTR {
 			return err
 		}
+	}
+}
+
+func (o *Options) fileError(path string, err error) {
+	if o.FileError != nil {
+		o.FileError(path, err)
 	}
 }

@@ -113,6 +113,7 @@ func (t *Task) open(path string) (*os.File, fileInfo, bool) {
 		t.logOnce(path, "not a regular file (a FIFO, device or socket is never opened); skipped", "err", err)
 	default:
 		t.logOnce(path, "cannot open file (check the agent's permissions); retrying at every scan", "err", err)
+		t.o.fileError(path, err)
 	}
 	return nil, fileInfo{}, false
 }

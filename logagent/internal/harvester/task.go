@@ -166,6 +166,7 @@ func (t *Task) scan() {
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
+				t.o.fileError(path, err)
 			}
 			continue
 		}
@@ -213,6 +214,7 @@ func (t *Task) scan() {
 			f.Close()
 			t.release(key)
 			t.logOnce(path, "cannot read file (check the agent's permissions); retrying at every scan", "err", err)
+			t.o.fileError(path, err)
 			continue
 		}
 		starts = append(starts, pendingStart{f: f, fi: fi, key: key, id: id, offset: offset, fp: fp})

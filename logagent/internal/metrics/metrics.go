@@ -19,6 +19,7 @@ type Metrics struct {
 	// time() minus it is the checkpoint age an alert can watch.
 	CheckpointSaved      prometheus.Gauge
 	CheckpointSaveErrors prometheus.Counter
+	StatusWrites         prometheus.Counter // fleet status documents written to etcd
 
 	// QueueBytes is what QueueDepth's records hold (max_inflight_bytes).
 	QueueBytes prometheus.Gauge
@@ -52,6 +53,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		CheckpointSaveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "logagent_checkpoint_save_errors_total",
 			Help: "Failed checkpoint writes (full or read-only data_dir); lines are resent after a restart until one succeeds."}),
 	}
+	m.StatusWrites = prometheus.NewCounter(prometheus.CounterOpts{Name: "logagent_status_writes_total",
+		Help: "Fleet status documents written to etcd (on change, and lag every status_refresh)."})
 	m.QueueBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "logagent_queue_bytes",
 		Help: "Bytes of the records read and not yet acknowledged (bounded by max_inflight_bytes)."})
 	m.DeadLetterDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logagent_dead_letter_dropped_total",
@@ -62,7 +65,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Lines a processor failed on; they were sent unprocessed, flagged processor_error."}, []string{"entry"})
 	if reg != nil {
 		reg.MustRegister(m.QueueBytes, m.DeadLetterDropped, m.ProcessorDropped, m.ProcessorErrors)
-		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads, m.CheckpointSaved, m.CheckpointSaveErrors)
+		reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsAcked, m.DeadLettered, m.ProducerErrors, m.QueueDepth, m.FilesOpen, m.CheckpointLag, m.ConfigReloads, m.CheckpointSaved, m.CheckpointSaveErrors, m.StatusWrites)
 	}
 	return m
 }
