@@ -83,21 +83,7 @@ func TestProcessorsEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bins, err := chaos.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	c, err := chaos.StartCluster(ctx, chaos.Config{Bin: bins, Dir: dir, Topic: topic, Partitions: 2, Logf: t.Logf})
-	t.Cleanup(func() {
-		c.Close()
-		if t.Failed() {
-			chaos.DumpLogs(t.Logf, dir, os.Getenv("CHAOS_LOGS"), t.Name())
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startCluster(ctx, t)
 
 	// Seconds precision (the nginx layout), and far enough from midnight
 	// that no line of "today" crosses into tomorrow's index.

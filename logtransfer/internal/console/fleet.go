@@ -206,6 +206,7 @@ func (c *Console) fleet(s *snapshot, now time.Time) Fleet {
 			gsum := sum(gs.Group)
 			gsum.Agents++
 			switch {
+			case gs.Rejected != "": // it names what it refused, and runs neither
 			case gs.Hash != "" && gs.Hash == cand:
 				gsum.OnCandidate++
 			case gs.Hash == "" && gs.Revision == s.Stable[gs.Group]:

@@ -106,7 +106,8 @@ async function renderFleet(params) {
     return el("tr", { class: flags.join(" "), "data-ip": a.ip },
       td(el("div", {}, el("b", { text: a.hostname || "?" }), " ", a.ip), a.version ? el("div", { class: "muted", text: a.version }) : null),
       td(a.groups.map((g) => el("div", { class: g.drifted ? "flag drifted" : "" },
-        g.group + ": " + runs(g.revision, g.candidate) + (g.drifted ? " / should " + runs(g.expected_revision, g.expected_candidate) : "")))),
+        g.group + ": " + (g.rejected ? "refused " : "") + runs(g.revision, g.candidate) +
+        (g.drifted ? " / should " + runs(g.expected_revision, g.expected_candidate) : "")))),
       td(a.offline ? "" : a.config.state + (a.config.revision ? " r" + a.config.revision : "") + " (" + a.config.entries + " entries)"),
       td(a.offline ? "" : "read errors " + a.health.read_errors + ", permission " + a.health.permission_errors + ", matched " + a.health.files_matched),
       td(num(a.files), "num"), td(num(a.lag), "num"),
