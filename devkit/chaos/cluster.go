@@ -181,9 +181,11 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 
 func leanTemplate(pattern string) string {
 	long := `{"type":"long"}`
+	// log.file.id and log.end_offset too: the delivery audit that ends
+	// every scenario finds and orders a file's documents by them.
 	return `{"index_patterns":["` + pattern + `"],"priority":150,"template":{"mappings":{"dynamic":false,"properties":{` +
 		`"json":{"properties":{"f":` + long + `,"seq":` + long + `}},` +
-		`"log":{"properties":{"offset":` + long + `,"file":{"properties":{"inode":` + long + `}}}}}}}}`
+		`"log":{"properties":{"offset":` + long + `,"end_offset":` + long + `,"file":{"properties":{"inode":` + long + `,"id":{"type":"keyword"}}}}}}}}}`
 }
 
 func (c *Cluster) logFile(name string) (*os.File, error) {

@@ -335,5 +335,13 @@ func (e *env) finish(stall time.Duration) Result {
 			}
 		}
 	}
+	// The delivery audit, run as an operator runs it (the logagent
+	// binary), must agree: every line the agent counted is indexed or
+	// dead-lettered, 0 missing.
+	if e.agent != nil && e.agent.Running() == nil {
+		if err := e.c.AuditClean(e.ctx, 2*time.Second); err != nil {
+			t.Errorf("%s: %v", e.report.Scenario, err)
+		}
+	}
 	return res
 }

@@ -116,22 +116,7 @@ func TestProcessorsEndToEnd(t *testing.T) {
 		`{"type":"parse","format":"nginx"},`+
 		`{"type":"timestamp","field":"parsed.time","layouts":["nginx"]},`+
 		`{"type":"drop","field":"parsed.path","pattern":"^/healthz"}]}]`, file, topic)
-	if err := c.PutConfig(ctx, entry); err != nil {
-		t.Fatal(err)
-	}
-	transfer, err := c.NewTransfer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := c.NewAgent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*chaos.Service{transfer, agent} {
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	transfer, agent := startPipeline(ctx, t, c, entry)
 	if _, n, err := c.WaitIndexed(ctx, int64(len(kept)), 20*time.Second, 60*time.Second); err != nil || n < int64(len(kept)) {
 		t.Fatalf("%d of %d kept lines indexed (%v)", n, len(kept), err)
 	}
@@ -249,6 +234,50 @@ func TestProcessorsEndToEnd(t *testing.T) {
 		}
 	}
 	bad.report(t)
+}
+
+// startCluster builds the binaries and starts the dev stack's parts as
+// processes (topic with 2 partitions); their logs are shown if t fails.
+func startCluster(ctx context.Context, t *testing.T) *chaos.Cluster {
+	t.Helper()
+	bins, err := chaos.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c, err := chaos.StartCluster(ctx, chaos.Config{Bin: bins, Dir: dir, Topic: topic, Partitions: 2, Logf: t.Logf})
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			chaos.DumpLogs(t.Logf, dir, os.Getenv("CHAOS_LOGS"), t.Name())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startPipeline puts the collect config and starts a transfer and an agent.
+func startPipeline(ctx context.Context, t *testing.T, c *chaos.Cluster, config string) (transfer, agent *chaos.Service) {
+	t.Helper()
+	if err := c.PutConfig(ctx, config); err != nil {
+		t.Fatal(err)
+	}
+	transfer, err := c.NewTransfer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err = c.NewAgent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*chaos.Service{transfer, agent} {
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return transfer, agent
 }
 
 // rewindCheckpoint sets the checkpoint of path back to offset 0, keeping

@@ -87,6 +87,7 @@ type Row struct {
 	Hostname string `json:"hostname"`
 	Path     string `json:"path"`
 	Topic    string `json:"topic"`
+	FileID   string `json:"file_id"` // the generation's id: log.file.id of its documents
 	Device   uint64 `json:"device"`
 	Inode    uint64 `json:"inode"`
 	// The byte range compared: [Since, Offset). Since is -1 when
@@ -197,34 +198,19 @@ type auditor struct {
 	o  Options
 }
 
-// fileKey identifies a file's documents on a host.
-type fileKey struct {
-	ip          string
-	device, ino uint64
-}
-
 // rows are the host's files to audit, before counting.
-func (a *auditor) rows(h Host, dead map[fileKey][]span) []Row {
-	seen := map[fileKey]int{}
+func (a *auditor) rows(h Host, dead map[string][]span) []Row {
 	rows := make([]Row, 0, len(h.Files))
 	for _, f := range h.Files {
-		r := Row{IP: h.IP, Hostname: h.Hostname, Path: f.Path, Topic: f.Topic, Device: f.Device, Inode: f.Inode,
+		r := Row{IP: h.IP, Hostname: h.Hostname, Path: f.Path, Topic: f.Topic, FileID: f.ID, Device: f.Device, Inode: f.Inode,
 			Since: -1, Offset: f.Offset, Dropped: f.Dropped, MaxOffset: -1}
-		k := fileKey{h.IP, f.Device, f.Inode}
-		switch {
-		case f.CountedSince == nil:
+		if f.CountedSince == nil || f.ID == "" {
 			r.Verdict = Uncounted
-			r.Note = "the agent keeps no counts for this file (an older agent or checkpoint): nothing to compare"
-		case seen[k] > 0:
-			// The same file under two topics: its documents cannot be
-			// told apart by topic (the record holds none).
-			r.Verdict = Uncounted
-			r.Note = "the file is collected into several topics; only the first is audited"
-		default:
+			r.Note = "the agent keeps no counts for this file (an agent or checkpoint older than the audit): nothing to compare"
+		} else {
 			r.Since, r.Acked = *f.CountedSince, f.Events
-			r.DeadLettered = countIn(dead[k], r.Since, r.Offset)
+			r.DeadLettered = countIn(dead[f.ID], r.Since, r.Offset)
 		}
-		seen[k]++
 		rows = append(rows, r)
 	}
 	return rows
@@ -243,7 +229,7 @@ func (r *Row) verdict(settled bool) {
 		r.Verdict = OK
 	case have > r.Acked:
 		r.Verdict = Inexact
-		r.Note = fmt.Sprintf("%d documents more than acknowledged lines: another generation of the file at the same offsets (truncated in place, inode reused), or a line both indexed and dead-lettered", have-r.Acked)
+		r.Note = fmt.Sprintf("%d documents more than acknowledged lines: lines both indexed and dead-lettered, or documents written by hand", have-r.Acked)
 	case settled:
 		r.Missing, r.Verdict = r.Acked-have, Missing
 	default:

@@ -45,7 +45,7 @@ func TestHoles(t *testing.T) {
 // Status documents as agents publish them: groups (from the fleet work)
 // and files with or without counts.
 const statusWeb = `{"ip":"10.0.0.5","hostname":"web-1","groups":[{"group":"web","revision":3},{"group":"edge"}],
-  "files":[{"path":"/var/log/a.log","topic":"t","offset":30,"device":7,"inode":100,"events":3,"dropped":0,"counted_since":0,"lag":0}],
+  "files":[{"path":"/var/log/a.log","topic":"t","id":"f1","offset":30,"device":7,"inode":100,"events":3,"dropped":0,"counted_since":0,"lag":0}],
   "files_omitted":2}`
 const statusDB = `{"ip":"10.0.0.6","hostname":"db-1",
   "files":[{"path":"/var/log/b.log","topic":"t","offset":50,"device":7,"inode":200}]}`
@@ -57,7 +57,7 @@ func TestDecodeStatusAndFilter(t *testing.T) {
 	}
 	since := int64(0)
 	want := Host{IP: "10.0.0.5", Hostname: "web-1", Groups: []string{"web", "edge"}, FilesOmitted: 2,
-		Files: []File{{Path: "/var/log/a.log", Topic: "t", Device: 7, Inode: 100, Offset: 30, Events: 3, CountedSince: &since}}}
+		Files: []File{{Path: "/var/log/a.log", Topic: "t", ID: "f1", Device: 7, Inode: 100, Offset: 30, Events: 3, CountedSince: &since}}}
 	if !reflect.DeepEqual(web, want) {
 		t.Fatalf("DecodeStatus = %+v\nwant %+v", web, want)
 	}
@@ -111,7 +111,7 @@ func newIndex(t *testing.T) *index {
 	ix.do("PUT", "/logcollect-t-2026.12.02", map[string]any{"mappings": map[string]any{"properties": map[string]any{
 		"host": map[string]any{"properties": map[string]any{"ip": keyword, "name": keyword}},
 		"log": map[string]any{"properties": map[string]any{
-			"file":   map[string]any{"properties": map[string]any{"path": keyword, "device": long, "inode": long}},
+			"file":   map[string]any{"properties": map[string]any{"path": keyword, "device": long, "inode": long, "id": keyword}},
 			"offset": long, "end_offset": long,
 		}},
 	}}})
@@ -140,9 +140,12 @@ func (ix *index) do(method, path string, body any) {
 	}
 }
 
+// fileID is the id the tests give the generation of inode on ip.
+func fileID(ip string, inode uint64) string { return fmt.Sprintf("%s-%d", ip, inode) }
+
 func record(ip string, inode uint64, off int64) string {
-	return fmt.Sprintf(`{"@timestamp":"2026-12-02T10:00:00.000Z","message":"line","host":{"name":"h","ip":%q},"log":{"file":{"path":"/var/log/a.log","inode":%d,"device":7},"offset":%d,"end_offset":%d},"event":{"id":"%s-%d-%d"}}`,
-		ip, inode, off, off+10, ip, inode, off)
+	return fmt.Sprintf(`{"@timestamp":"2026-12-02T10:00:00.000Z","message":"line","host":{"name":"h","ip":%q},"log":{"file":{"path":"/var/log/a.log","inode":%d,"device":7,"id":%q},"offset":%d,"end_offset":%d},"event":{"id":"%s-%d-%d"}}`,
+		ip, inode, fileID(ip, inode), off, off+10, ip, inode, off)
 }
 
 // lines indexes the lines at offsets; dead ones go to the dead-letter index.
@@ -169,6 +172,11 @@ func offsets(from, to int64) []int64 {
 }
 
 func host(ip string, files ...File) Host {
+	for i := range files {
+		if files[i].CountedSince != nil {
+			files[i].ID = fileID(ip, files[i].Inode)
+		}
+	}
 	return Host{IP: ip, Hostname: "h", Files: files}
 }
 

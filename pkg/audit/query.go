@@ -1,18 +1,17 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
-	"strconv"
 )
 
-// The documents of one file on one host are those with its host.ip,
-// log.file.device and log.file.inode (the path changes with rotation; the
-// identity does not), and log.offset in the range the agent counted.
+// The documents of one file generation are those with its id in
+// log.file.id (whatever the file was named, whichever inode held the line:
+// a copytruncate copy goes on under its original's id; the host's IP may
+// have changed) and log.offset in the range the agent counted.
 
 type obj = map[string]any
 
@@ -21,8 +20,7 @@ func term(field string, v any) obj { return obj{"term": obj{field: v}} }
 // fileQuery matches the documents of row r in its counted range.
 func fileQuery(r *Row) obj {
 	return obj{"bool": obj{"filter": []any{
-		term("log.file.device", r.Device),
-		term("log.file.inode", r.Inode),
+		term("log.file.id", r.FileID),
 		obj{"range": obj{"log.offset": obj{"gte": r.Since, "lt": r.Offset}}},
 	}}}
 }
@@ -34,8 +32,7 @@ func (a *auditor) dataPath() string {
 }
 
 // count sets Indexed and MaxOffset of the counted rows of the host ip with
-// one aggregation: the host's documents in any of its files' ranges, by
-// device and inode.
+// one aggregation: the documents in any of its files' ranges, by file id.
 func (a *auditor) count(ctx context.Context, ip string, rows []Row) error {
 	var should []any
 	for i := range rows {
@@ -46,38 +43,25 @@ func (a *auditor) count(ctx context.Context, ip string, rows []Row) error {
 	if len(should) == 0 {
 		return nil
 	}
-	n := len(should)
 	body := obj{
-		"size": 0,
-		"query": obj{"bool": obj{
-			"filter":               []any{term("host.ip", ip)},
-			"should":               should,
-			"minimum_should_match": 1,
-		}},
-		"aggs": obj{"device": obj{
-			"terms": obj{"field": "log.file.device", "size": n},
-			"aggs": obj{"inode": obj{
-				"terms": obj{"field": "log.file.inode", "size": n},
-				"aggs":  obj{"max_offset": obj{"max": obj{"field": "log.offset"}}},
-			}},
+		"size":  0,
+		"query": obj{"bool": obj{"should": should, "minimum_should_match": 1}},
+		"aggs": obj{"file": obj{
+			"terms": obj{"field": "log.file.id", "size": len(should)},
+			"aggs":  obj{"max_offset": obj{"max": obj{"field": "log.offset"}}},
 		}},
 	}
 	var resp struct {
 		Aggregations struct {
-			Device struct {
+			File struct {
 				Buckets []struct {
-					Key   json.Number `json:"key"`
-					Inode struct {
-						Buckets []struct {
-							Key       json.Number `json:"key"`
-							DocCount  uint64      `json:"doc_count"`
-							MaxOffset struct {
-								Value *float64 `json:"value"`
-							} `json:"max_offset"`
-						} `json:"buckets"`
-					} `json:"inode"`
+					Key       string `json:"key"`
+					DocCount  uint64 `json:"doc_count"`
+					MaxOffset struct {
+						Value *float64 `json:"value"`
+					} `json:"max_offset"`
 				} `json:"buckets"`
-			} `json:"device"`
+			} `json:"file"`
 		} `json:"aggregations"`
 	}
 	if err := a.search(ctx, a.dataPath(), body, &resp); err != nil {
@@ -87,30 +71,20 @@ func (a *auditor) count(ctx context.Context, ip string, rows []Row) error {
 		count uint64
 		max   int64
 	}
-	byFile := map[[2]uint64]found{}
-	for _, d := range resp.Aggregations.Device.Buckets {
-		dev, err := strconv.ParseUint(d.Key.String(), 10, 64)
-		if err != nil {
-			return fmt.Errorf("count the documents of %s: device key %q: %w", ip, d.Key, err)
+	byID := map[string]found{}
+	for _, b := range resp.Aggregations.File.Buckets {
+		f := found{count: b.DocCount, max: -1}
+		if v := b.MaxOffset.Value; v != nil {
+			f.max = int64(*v)
 		}
-		for _, in := range d.Inode.Buckets {
-			ino, err := strconv.ParseUint(in.Key.String(), 10, 64)
-			if err != nil {
-				return fmt.Errorf("count the documents of %s: inode key %q: %w", ip, in.Key, err)
-			}
-			f := found{count: in.DocCount, max: -1}
-			if v := in.MaxOffset.Value; v != nil {
-				f.max = int64(*v)
-			}
-			byFile[[2]uint64{dev, ino}] = f
-		}
+		byID[b.Key] = f
 	}
 	for i := range rows {
 		r := &rows[i]
 		if r.Verdict == Uncounted {
 			continue
 		}
-		f, ok := byFile[[2]uint64{r.Device, r.Inode}]
+		f, ok := byID[r.FileID]
 		if !ok {
 			f.max = -1
 		}
@@ -135,13 +109,9 @@ func countIn(spans []span, from, to int64) uint64 {
 
 // agentRecord is what the audit reads of an agent's record.
 type agentRecord struct {
-	Host struct {
-		IP string `json:"ip"`
-	} `json:"host"`
 	Log struct {
 		File struct {
-			Device uint64 `json:"device"`
-			Inode  uint64 `json:"inode"`
+			ID string `json:"id"`
 		} `json:"file"`
 		Offset    int64 `json:"offset"`
 		EndOffset int64 `json:"end_offset"`
@@ -152,7 +122,7 @@ type agentRecord struct {
 // original record as one string (event.original), so the file and offset
 // of a dead-lettered line are read from it. At most MaxDeadLetters are
 // read (they should be rare); notes say when there were more.
-func (a *auditor) deadLetters(ctx context.Context) (map[fileKey][]span, []string, error) {
+func (a *auditor) deadLetters(ctx context.Context) (map[string][]span, []string, error) {
 	body := obj{
 		"size":             a.o.MaxDeadLetters,
 		"track_total_hits": true,
@@ -178,14 +148,14 @@ func (a *auditor) deadLetters(ctx context.Context) (map[fileKey][]span, []string
 	if err := a.search(ctx, path, body, &resp); err != nil {
 		return nil, nil, fmt.Errorf("read the dead-letter index %s: %w", a.o.DeadLetterIndex, err)
 	}
-	out := map[fileKey][]span{}
+	out := map[string][]span{}
 	for _, h := range resp.Hits.Hits {
 		var rec agentRecord
-		if json.Unmarshal([]byte(h.Source.Event.Original), &rec) != nil || rec.Host.IP == "" {
-			continue // not an agent's record (a plain value, foreign JSON)
+		if json.Unmarshal([]byte(h.Source.Event.Original), &rec) != nil || rec.Log.File.ID == "" {
+			continue // not a file record of an agent (a plain value, foreign JSON, a journal entry)
 		}
-		k := fileKey{rec.Host.IP, rec.Log.File.Device, rec.Log.File.Inode}
-		out[k] = append(out[k], span{rec.Log.Offset, rec.Log.EndOffset})
+		id := rec.Log.File.ID
+		out[id] = append(out[id], span{rec.Log.Offset, rec.Log.EndOffset})
 	}
 	var notes []string
 	if n := resp.Hits.Total.Value; n > uint64(len(resp.Hits.Hits)) {
@@ -201,19 +171,18 @@ const pageSize = 10_000
 // gaps names the byte ranges of row r that no document (indexed or
 // dead-lettered) covers, reading the documents' offsets in pages ordered
 // by offset, at most MaxDocs.
-func (a *auditor) gaps(ctx context.Context, r *Row, dead map[fileKey][]span) error {
+func (a *auditor) gaps(ctx context.Context, r *Row, dead map[string][]span) error {
 	var spans []span
-	for _, s := range dead[fileKey{r.IP, r.Device, r.Inode}] {
+	for _, s := range dead[r.FileID] {
 		if s.from >= r.Since && s.from < r.Offset {
 			spans = append(spans, s)
 		}
 	}
 	from, read, limited := r.Since, 0, false
 	for {
-		q := fileQuery(&Row{Device: r.Device, Inode: r.Inode, Since: from, Offset: r.Offset})
-		q["bool"].(obj)["filter"] = append(q["bool"].(obj)["filter"].([]any), term("host.ip", r.IP))
+		q := fileQuery(&Row{FileID: r.FileID, Since: from, Offset: r.Offset})
 		size := min(pageSize, a.o.MaxDocs-read)
-		body := obj{"size": size, "query": q, "sort": []any{obj{"log.offset": "asc"}},
+		body := obj{"size": size, "query": q, "sort": []any{obj{"log.offset": obj{"order": "asc", "unmapped_type": "long"}}},
 			"_source": []string{"log.offset", "log.end_offset"}, "track_total_hits": false}
 		var resp struct {
 			Hits struct {
@@ -292,8 +261,30 @@ func (a *auditor) search(ctx context.Context, path string, body obj, into any) e
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(resp))
-	if err := dec.Decode(into); err != nil {
+	// A shard that failed (log.file.id mapped as text in an index created
+	// before the transfer's template had it) would make counts low.
+	var shards struct {
+		Shards struct {
+			Failed   int `json:"failed"`
+			Failures []struct {
+				Index  string `json:"index"`
+				Reason struct {
+					Reason string `json:"reason"`
+				} `json:"reason"`
+			} `json:"failures"`
+		} `json:"_shards"`
+	}
+	if err := json.Unmarshal(resp, &shards); err != nil {
+		return fmt.Errorf("decode the answer: %w", err)
+	}
+	if f := shards.Shards; f.Failed > 0 {
+		msg := ""
+		if len(f.Failures) > 0 {
+			msg = fmt.Sprintf(": %s: %s", f.Failures[0].Index, f.Failures[0].Reason.Reason)
+		}
+		return fmt.Errorf("%d shards failed%s", f.Failed, msg)
+	}
+	if err := json.Unmarshal(resp, into); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
 	return nil

@@ -18,8 +18,11 @@ type Host struct {
 
 // File is one followed file generation as the agent reports it.
 type File struct {
-	Path   string
-	Topic  string
+	Path  string
+	Topic string
+	// ID is the generation's id: its documents carry it as log.file.id.
+	// Empty from agents older than the audit.
+	ID     string
 	Device uint64
 	Inode  uint64
 	// Offset is the end of the contiguous run Kafka acknowledged; Events
@@ -44,6 +47,7 @@ type statusDoc struct {
 	Files []struct {
 		Path         string `json:"path"`
 		Topic        string `json:"topic"`
+		ID           string `json:"id"`
 		Device       uint64 `json:"device"`
 		Inode        uint64 `json:"inode"`
 		Offset       int64  `json:"offset"`
@@ -69,7 +73,7 @@ func DecodeStatus(data []byte, ip string) (Host, error) {
 		h.Groups = append(h.Groups, g.Group)
 	}
 	for _, f := range d.Files {
-		h.Files = append(h.Files, File{Path: f.Path, Topic: f.Topic, Device: f.Device, Inode: f.Inode,
+		h.Files = append(h.Files, File{Path: f.Path, Topic: f.Topic, ID: f.ID, Device: f.Device, Inode: f.Inode,
 			Offset: f.Offset, Events: f.Events, Dropped: f.Dropped, CountedSince: f.CountedSince})
 	}
 	return h, nil

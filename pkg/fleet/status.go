@@ -102,11 +102,13 @@ type FileStatus struct {
 	Open    bool   `json:"open"`              // a harvester follows it now
 	Entry   string `json:"entry,omitempty"`   // the collect entry (its path) whose harvester follows it, when open
 	Rotated bool   `json:"rotated,omitempty"` // the path holds another file now
-	// Device and inode identify the file in its documents (log.file.*),
-	// whatever it is named now. Events and Dropped count its lines from
+	// ID is the file generation's id: its documents carry it as
+	// log.file.id, whatever inode or name the file had when each line was
+	// read. Events and Dropped count its lines from
 	// CountedSince up to Offset: records Kafka acknowledged, and lines the
 	// processors dropped on purpose. CountedSince is absent when the
 	// agent keeps no counts for the file (see docs/audit.md).
+	ID           string `json:"id"`
 	Device       uint64 `json:"device"`
 	Inode        uint64 `json:"inode"`
 	Events       uint64 `json:"events"`

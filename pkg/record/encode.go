@@ -34,6 +34,10 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendUint(dst, r.Inode, 10)
 	dst = append(dst, `,"device":`...)
 	dst = strconv.AppendUint(dst, r.Device, 10)
+	if r.FileID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, r.FileID)
+	}
 	dst = append(dst, `},"offset":`...)
 	dst = strconv.AppendInt(dst, r.Offset, 10)
 	if r.End > r.Offset {

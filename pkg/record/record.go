@@ -45,6 +45,12 @@ type Record struct {
 	Path   string
 	Device uint64
 	Inode  uint64
+	// FileID is the agent's id of the file's generation (its Kafka key,
+	// hashed into EventID), encoded as log.file.id when set: the delivery
+	// audit finds a generation's documents by it, whatever inode or name
+	// the file had when each line was read (a copytruncate copy goes on
+	// under its original's id).
+	FileID string
 	Offset int64 // byte offset of the start of the line in the file
 	// End is the offset just past the line (its newline included), where
 	// the next one starts; encoded as log.end_offset when above Offset.

@@ -47,6 +47,8 @@ func lookupCommand(name string) (command, bool) {
 		return command{getUsage, runGet}, true
 	case "agents":
 		return command{agentsUsage, runAgents}, true
+	case "audit":
+		return command{auditUsage, runAudit}, true
 	}
 	return command{}, false
 }
@@ -138,6 +140,7 @@ type cli struct {
 	status, asJSON            bool // get -status, agents -json
 	sample                    string
 	sampleLines               int // validate -sample, -lines
+	audit                     auditFlags
 }
 
 // runCommand runs subcommand name with args.
@@ -162,6 +165,9 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 	}
 	if name == "agents" {
 		c.fs.BoolVar(&c.asJSON, "json", false, "print the status documents as a JSON array")
+	}
+	if name == "audit" {
+		c.addAuditFlags()
 	}
 	printUsage := func(w io.Writer) {
 		c.fs.SetOutput(w)
@@ -566,6 +572,7 @@ const commandList = `  validate  check a collect config file with the agent's ru
   put       validate a collect config file and write it to etcd
   get       print an agent's collect config (or -status document) from etcd
   agents    list the agents' status documents from etcd (a fleet table)
+  audit     compare what the agents' files delivered with Elasticsearch, per host and file
   help      help on a command: logagent help put
 `
 

@@ -205,7 +205,7 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 		if !belongs(specs, cp.Path, topic) {
 			continue
 		}
-		fs := FileStatus{Path: cp.Path, Topic: topic, Offset: cp.Offset, Size: -1, Open: a.live(key), Device: cp.Device, Inode: cp.Inode}
+		fs := FileStatus{Path: cp.Path, Topic: topic, Offset: cp.Offset, Size: -1, Open: a.live(key), ID: cp.ID, Device: cp.Device, Inode: cp.Inode}
 		if c := cp.Counts; c != nil {
 			since := c.Since
 			fs.Events, fs.Dropped, fs.CountedSince = c.Events, c.Dropped, &since

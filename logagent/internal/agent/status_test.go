@@ -103,7 +103,7 @@ func TestStatusPublished(t *testing.T) {
 	}
 	// The delivery audit's figures: the file's identity in its records and
 	// the lines Kafka acknowledged, counted from the file's start.
-	if f := st.Files[0]; f.Events != 10 || f.Dropped != 0 || f.CountedSince == nil || *f.CountedSince != 0 || f.Inode == 0 {
+	if f := st.Files[0]; f.Events != 10 || f.Dropped != 0 || f.CountedSince == nil || *f.CountedSince != 0 || f.Inode == 0 || f.ID == "" {
 		t.Errorf("counts: %+v", f)
 	}
 

@@ -542,7 +542,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			// Message only lives while r is encoded below, and ev.Msg is
 			// not written meanwhile: no need for a copy.
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
-			Path: path, Device: h.dev, Inode: h.ino, Offset: ev.Start, End: ev.End, Flags: ev.Flags,
+			Path: path, Device: h.dev, Inode: h.ino, FileID: h.id, Offset: ev.Start, End: ev.End, Flags: ev.Flags,
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
 			EventID: h.eventIDs.ID(ev.Start),
 		}

@@ -281,12 +281,12 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 	fp = fileprint{fpLen, sum}
 	// proven is the checkpoint's proof of what was shipped (Entry.Tail),
 	// kept when the file resumes or is continued as a copy, with its
-	// counts when they end where this very file (device and inode: what
-	// the audit matches documents by) resumes; a copy, or a file resumed
-	// elsewhere, starts counting at off.
+	// counts when they end where the file resumes under the same id (the
+	// audit finds a generation's documents by log.file.id); else counting
+	// starts at off.
 	put := func(id string, off int64, proven checkpoint.Entry) (string, int64, fileprint, error) {
 		counts := &checkpoint.Counts{Since: off}
-		if proven.Counts != nil && proven.Offset == off && proven.Device == fi.dev && proven.Inode == fi.ino {
+		if proven.Counts != nil && proven.ID == id && proven.Offset == off {
 			counts = proven.Counts
 		}
 		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
+	"github.com/logcollect/logcollect/logtransfer/internal/template"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
@@ -38,6 +39,10 @@ func newStack(t *testing.T, withEtcd bool, tune func(*Options)) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(es.Stop)
+	// The transfer's templates: keyword fields the audit aggregates on.
+	if _, err := template.Install(context.Background(), es, template.Spec{Name: "logcollect", IndexPattern: "logcollect-*", DeadLetterIndex: "logcollect-dead-letter"}); err != nil {
+		t.Fatal(err)
+	}
 	o := Options{ES: ElasticSearcher{Client: es}, Indices: "logcollect-*", DeadLetterIndex: "logcollect-dead-letter",
 		Keys: fleet.Keys{CollectPattern: fleet.DefaultCollectPattern}, StatusPattern: "/logagent/%s/status", StaleAfter: time.Minute}
 	if withEtcd {
@@ -84,6 +89,9 @@ func (s *stack) get(t *testing.T, path string, into any) int {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Logf("GET %s: %s %s", path, resp.Status, data)
+	}
 	if into != nil && resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(data, into); err != nil {
 			t.Fatalf("%s: %v: %s", path, err, data)

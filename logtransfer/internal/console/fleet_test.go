@@ -206,13 +206,13 @@ func TestDelivery(t *testing.T) {
 		if i == 4 {
 			continue // lost: bytes 40-50
 		}
-		docs[fmt.Sprintf("logcollect-web-%s/l%d", day, i)] = fmt.Sprintf(`{"@timestamp":%q,"message":"line %d","host":{"ip":"10.0.0.9","name":"web-9"},"log":{"offset":%d,"end_offset":%d,"file":{"path":"/var/log/a.log","device":7,"inode":42}}}`,
+		docs[fmt.Sprintf("logcollect-web-%s/l%d", day, i)] = fmt.Sprintf(`{"@timestamp":%q,"message":"line %d","host":{"ip":"10.0.0.9","name":"web-9"},"log":{"offset":%d,"end_offset":%d,"file":{"id":"f42","path":"/var/log/a.log","device":7,"inode":42}}}`,
 			time.Now().UTC().Format(time.RFC3339Nano), i, i*10, i*10+10)
 	}
 	s.index(t, docs)
 	since := int64(0)
 	st := fleet.Status{IP: "10.0.0.9", Hostname: "web-9", HostID: "h9", UpdatedAt: time.Now().UTC(), Groups: []fleet.GroupState{{Group: "web"}},
-		Files: []fleet.FileStatus{{Path: "/var/log/a.log", Topic: "web", Device: 7, Inode: 42, Offset: 100, Events: 10, CountedSince: &since}}}
+		Files: []fleet.FileStatus{{Path: "/var/log/a.log", Topic: "web", ID: "f42", Device: 7, Inode: 42, Offset: 100, Events: 10, CountedSince: &since}}}
 	s.put(t, "/logagent/10.0.0.9/status", st)
 
 	var d Delivery

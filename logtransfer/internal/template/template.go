@@ -94,7 +94,7 @@ func Mappings() map[string]any {
 			"message":    map[string]any{"type": "text"},
 			"host":       props(map[string]any{"name": keyword(), "ip": keyword()}),
 			"log": props(map[string]any{
-				"file":       props(map[string]any{"path": keyword(), "inode": long(), "device": long()}),
+				"file":       props(map[string]any{"path": keyword(), "inode": long(), "device": long(), "id": keyword()}),
 				"offset":     long(),
 				"end_offset": long(),
 				"flags":      keyword(),
