@@ -83,7 +83,7 @@ func New(o Options) (*Console, error) {
 		return nil, fmt.Errorf("console: key patterns %q, %q need exactly one %%s", o.Keys.CollectPattern, o.StatusPattern)
 	}
 	if o.StaleAfter <= 0 {
-		o.StaleAfter = 5 * time.Minute
+		o.StaleAfter = 15 * time.Minute // as `logagent agents -stale`
 	}
 	if o.Request <= 0 {
 		o.Request = 10 * time.Second

@@ -197,7 +197,8 @@ func (c *Console) fleet(s *snapshot, now time.Time) Fleet {
 				a.Rejected = true
 				a.Problems = append(a.Problems, fmt.Sprintf("group %s rejected: %s", gs.Group, gs.Rejected))
 			}
-			// A rejected config is reported as such, not as drift.
+			// A rejected config is reported as such, not as drift. (The
+			// same rule as fleet.GroupState.Runs on wave6/fleet-cli.)
 			ag.Drifted = gs.Rejected == "" && (gs.Hash != cand || cand == "" && gs.Revision != rev)
 			if ag.Drifted {
 				a.Drifted = true
