@@ -41,7 +41,8 @@ func chromium(t *testing.T) string {
 // with [etcd], the broker, etcd and the emulator. Each page shows the
 // pipeline's numbers; the Delivery page names a document deleted behind
 // the pipeline's back; Search finds a line written seconds earlier, and a
-// click on a field value narrows the query. UPDATE_SCREENSHOTS=1 writes
+// click on a field value narrows the query; the rollout is aborted from its
+// page. UPDATE_SCREENSHOTS=1 writes
 // the screenshots of docs/console.md.
 func TestConsoleInChromium(t *testing.T) {
 	if testing.Short() {
@@ -249,6 +250,18 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("query after the click: %q %v", q, err)
 	}
 	shot("search")
+
+	// Abort from the Rollouts page (this etcd has no authentication, so no
+	// credentials): the rollout is aborted and names who did it.
+	if err := chromedp.Do(bctx, chromedp.Navigate(ui+"#rollouts"), chromedp.Click(chromedp.CSS(`button[data-abort="web"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#abort-dialog")), chromedp.Click(chromedp.CSS("#abort-confirm"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText("aborted rollout", `.card[data-group="web"]`, 30*time.Second, has("aborted", "aborted by the console", "at wave 1"))
+	got, err := cli.Get(ctx, keys.Rollout("web"))
+	if err != nil || len(got.Kvs) != 1 || !bytes.Contains(got.Kvs[0].Value, []byte(`"state":"aborted"`)) {
+		t.Errorf("the rollout in etcd after the abort: %v %s", err, got.Kvs)
+	}
 }
 
 // deleteDoc deletes the document of host ip at log.offset from the emulator.
