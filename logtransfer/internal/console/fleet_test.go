@@ -227,3 +227,27 @@ func TestDelivery(t *testing.T) {
 		t.Errorf("another group: %d %+v", code, d.Report)
 	}
 }
+
+// etcd down: the fleet pages explain it (which endpoints, what to check)
+// instead of failing the transfer; Search still answers.
+func TestEtcdDown(t *testing.T) {
+	s := newStack(t, false, func(o *Options) {
+		o.Etcd = etcdconf.Settings{Endpoints: []string{"127.0.0.1:1"}, DialTimeout: 200 * time.Millisecond}
+		o.Request = 500 * time.Millisecond
+	})
+	resp, err := http.Get(s.srv.URL + "/ui/api/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(e.Error, "etcd at 127.0.0.1:1") {
+		t.Errorf("fleet with etcd down: %s %q", resp.Status, e.Error)
+	}
+	if code := s.get(t, "/ui/api/search", nil); code != 200 {
+		t.Errorf("search with etcd down: %d", code)
+	}
+}

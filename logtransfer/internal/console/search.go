@@ -12,7 +12,8 @@ import (
 )
 
 // The search uses query DSL that Elasticsearch 7.17 and the emulator both
-// speak: query_string, a range on @timestamp, sort on @timestamp, and a
+// speak: query_string, a range on @timestamp, sort on @timestamp (with
+// unmapped_type), and a
 // date_histogram with fixed_interval. The time range is resolved here to
 // absolute times, and empty buckets are filled here (extended_bounds
 // would do it in Elasticsearch), so both answer the same way.
@@ -118,7 +119,9 @@ func (s searchRequest) body(iv time.Duration) obj {
 	return obj{
 		"size":             s.Size,
 		"track_total_hits": true,
-		"sort":             []any{obj{"@timestamp": obj{"order": "desc"}}},
+		// unmapped_type: an index without @timestamp (or none yet) sorts
+		// as empty instead of failing the search.
+		"sort": []any{obj{"@timestamp": obj{"order": "desc", "unmapped_type": "date"}}},
 		"query": obj{"bool": obj{
 			"must":   []any{q},
 			"filter": []any{obj{"range": obj{"@timestamp": obj{"gte": s.From.UTC().Format(time.RFC3339Nano), "lte": s.To.UTC().Format(time.RFC3339Nano)}}}},
