@@ -51,8 +51,8 @@ type Health struct {
 	// PermissionErrors counts files the agent was not permitted to read
 	// since the running config was applied, counted like ReadErrors.
 	PermissionErrors int64 `json:"permission_errors"`
-	// FilesMatched is how many files the running entries follow or hold
-	// a position for now.
+	// FilesMatched is how many files the running entries' globs match now
+	// (excludes applied, each file once; journal entries match none).
 	FilesMatched int `json:"files_matched"`
 	// FilesMatchedBefore is FilesMatched under the config that ran before
 	// the switch to the running one (-1: none ran before), so "fell to
@@ -77,7 +77,7 @@ const (
 // Groups and Sources in Status say the rest.
 type ConfigStatus struct {
 	State     string    `json:"state"`
-	Source    string    `json:"source,omitempty"`    // etcd, etcd (key absent), cache <path>, ...
+	Source    string    `json:"source,omitempty"`    // etcd, or cache <path> before etcd answered
 	Revision  int64     `json:"revision"`            // etcd mod revision of the host key's config that runs (0: none, or an old cache)
 	Entries   int       `json:"entries"`             // entries of the running config
 	AppliedAt time.Time `json:"applied_at,omitzero"` // when the running config was applied

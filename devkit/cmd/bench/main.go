@@ -42,6 +42,9 @@ Scenarios (each starts its own broker, etcd and emulator processes):
   transfer    -records 1000000 -mode blackhole|index
   e2e         -rate 20000 -duration 60s      write → searchable latency
   burst       -mb 500 [-line-bytes 200000]   broker down while 500 MiB are written
+  fleet       -agents 10000 [-window 60s]    simulated agents (logagent simulate) on etcd: idle
+                                             load, a group config change, logagent agents,
+                                             a 3-wave rollout (issue 14)
   all         every scenario, one table (flags scale it down: see -help of all)
 
 Common flags:
@@ -138,6 +141,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mib := sub.Int("mb", 500, "MiB written while the broker is down")
 		lineBytes := sub.Int("line-bytes", 0, "pad every line to this many bytes (0: access-log lines of about 195 bytes); e.g. 200000: max_inflight_bytes, not chan_max_size, must bound memory")
 		runAll = func() []result { return []result{burst(ctx, o, *mib, *lineBytes)} }
+	case "fleet":
+		agents := sub.Int("agents", 10000, "simulated agents")
+		window := sub.Duration("window", 60*time.Second, "how long the idle fleet's load on etcd is measured")
+		runAll = func() []result { return fleetScale(ctx, o, *agents, *window) }
 	case "all":
 		lines := sub.Int64("lines", 1_000_000, "agent-file lines")
 		records := sub.Int64("records", 1_000_000, "transfer records (blackhole)")

@@ -44,14 +44,16 @@ func TestDemoEndToEnd(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 400 {
 		t.Errorf("only %d lines generated in 4s at 100/s per file", n)
 	}
-	for _, want := range []string{"rotated", "logcollect-web_log-", "logcollect-app_log-", "etcdctl --endpoints", "== try next"} {
+	for _, want := range []string{"rotated", "logcollect-web_log-", "logcollect-app_log-", "etcdctl --endpoints", "== try next",
+		// The fleet part: a staged rollout over three agents of a group.
+		"$ logagent rollout start -group web", "wave 1 of 3 (1): passed: 1 target healthy", "done: group web runs the candidate", "web: 3 agents, 3 on r"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
 	// It ends with the console's address (the demo checked that it shows
 	// the agent), not with curl commands.
-	if !regexp.MustCompile(`== open http://127\.0\.0\.1:\d+/ui/\n   the console: Fleet \(1 agent\), Rollouts, Delivery \(did every line arrive\?\), Search\n$`).MatchString(text) || strings.Contains(text, "curl ") {
+	if !regexp.MustCompile(`== open http://127\.0\.0\.1:\d+/ui/\n   the console: Fleet \([1-9]\d* agents\), Rollouts, Delivery \(did every line arrive\?\), Search\n$`).MatchString(text) || strings.Contains(text, "curl ") {
 		t.Errorf("the demo should end with the console's address, and print no curl:\n%s", text)
 	}
 	if hits := regexp.MustCompile(`: (\d+) hits`).FindStringSubmatch(text); hits == nil || hits[1] == "0" {

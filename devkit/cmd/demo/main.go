@@ -157,6 +157,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.showResults(ctx, collect); err != nil {
 		return err
 	}
+	if err := d.showFleet(ctx); err != nil {
+		return err
+	}
 	agents, err := d.checkConsole(ctx)
 	if err != nil {
 		return err
@@ -164,7 +167,7 @@ func (d *demo) run(ctx context.Context) error {
 	if !d.o.exit {
 		d.say("\nThe stack keeps running; Ctrl-C stops everything.")
 	}
-	d.say("\n== open http://%s/ui/\n   the console: Fleet (%d agent), Rollouts, Delivery (did every line arrive?), Search", d.xferHTTP, agents)
+	d.say("\n== open http://%s/ui/\n   the console: Fleet (%d agents), Rollouts, Delivery (did every line arrive?), Search", d.xferHTTP, agents)
 	if d.o.exit {
 		return nil
 	}

@@ -14,9 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -26,6 +24,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
@@ -49,6 +48,8 @@ func lookupCommand(name string) (command, bool) {
 		return command{agentsUsage, runAgents}, true
 	case "audit":
 		return command{auditUsage, runAudit}, true
+	case "rollout":
+		return command{rolloutUsage, runRollout}, true
 	}
 	return command{}, false
 }
@@ -82,47 +83,39 @@ Examples:
 Flags:
 `
 
-const putUsage = `logagent put -ip IP [-config agent.ini | -endpoints URLS] FILE
+const putUsage = `logagent put (-ip IP | -group GROUP) [-config agent.ini | -endpoints URLS] FILE
 
 Validates FILE like "logagent validate" and, only if it is valid, writes it to
-the agent's collect key (/logagent/IP/collect_config by default). The agent
+the agent's collect key (/logagent/IP/collect_config by default) or, with
+-group, to the group's (/logagent/groups/GROUP/collect_config), which every
+agent whose [agent] groups names GROUP runs beside its own key. The agent
 applies it within moments; "logagent get -status -ip IP" shows whether it did.
+The allowed_paths checked here are -config's; every agent also applies its own
+allowed_paths and rejects what they refuse (logagent agents shows it). To
+change a group step by step with a health check, use "logagent rollout".
 Exit code 0 written, 1 invalid or etcd error, 2 usage.
 
 ` + etcdFlagsHelp + `
 Examples:
   logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
   logagent put -ip 10.0.0.5 -config /etc/logagent/config.ini collect.json
+  logagent put -group web -endpoints http://etcd1:2379 collect.json
 
 Flags:
 `
 
-const getUsage = `logagent get -ip IP [-status] [-config agent.ini | -endpoints URLS]
+const getUsage = `logagent get (-ip IP [-status] | -group GROUP) [-config agent.ini | -endpoints URLS]
 
-Prints the agent's collect config JSON as stored in etcd, or with -status its
-status document (identity, config state, files and lag, last error).
+Prints the agent's (or with -group the group's) collect config JSON as stored
+in etcd, or with -status the agent's status document (identity, groups,
+config state, files and lag, last error).
 Exit code 0 printed, 1 absent or etcd error, 2 usage.
 
 ` + etcdFlagsHelp + `
 Examples:
   logagent get -ip 10.0.0.5 -endpoints http://etcd1:2379
   logagent get -ip 10.0.0.5 -status -config /etc/logagent/config.ini
-
-Flags:
-`
-
-const agentsUsage = `logagent agents [-json] [-config agent.ini | -endpoints URLS]
-
-Lists every agent that publishes status (agents that stopped or died are
-gone within [etcd] status_ttl): IP, host, version, files followed, total lag
-(bytes written and not yet acknowledged by Kafka), config state and last
-error. -json prints the status documents as a JSON array.
-Exit code 0 listed (even none), 1 etcd error, 2 usage.
-
-` + etcdFlagsHelp + `
-Examples:
-  logagent agents -endpoints http://etcd1:2379
-  logagent agents -json -config /etc/logagent/config.ini | jq '.[] | select(.total_lag > 1e6) | .ip'
+  logagent get -group web -endpoints http://etcd1:2379
 
 Flags:
 `
@@ -135,12 +128,16 @@ type cli struct {
 	stdout, stderr io.Writer
 	args           []string // positional
 
-	configPath, endpoints, ip string
-	dialTimeout               time.Duration
-	status, asJSON            bool // get -status, agents -json
-	sample                    string
-	sampleLines               int // validate -sample, -lines
-	audit                     auditFlags
+	configPath, endpoints, ip, group string
+	dialTimeout                      time.Duration
+	status, asJSON                   bool // get -status, agents -json
+	sample                           string
+	sampleLines                      int // validate -sample, -lines
+	audit                            auditFlags
+
+	output, steps              string // -o, rollout -steps
+	bake, waveTimeout, lockTTL time.Duration
+	stale                      time.Duration // agents -stale
 }
 
 // runCommand runs subcommand name with args.
@@ -153,8 +150,18 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 		c.fs.DurationVar(&c.dialTimeout, "dial-timeout", 0, "how long to wait for etcd (default: [etcd] dial_timeout, 5s)")
 	}
 	switch name {
-	case "put", "get":
-		c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys (required)")
+	case "put", "get", "rollout":
+		if name != "rollout" {
+			c.fs.StringVar(&c.ip, "ip", "", "the agent's IP, as in its etcd keys")
+		}
+		c.fs.StringVar(&c.group, "group", "", "a group of agents (their [agent] groups), instead of -ip")
+	}
+	if name == "rollout" {
+		c.fs.StringVar(&c.steps, "steps", fleet.DefaultSteps, "start: the waves, counts of agents or percentages of the group, growing; 100% is added when missing")
+		c.fs.DurationVar(&c.bake, "bake", time.Minute, "start: how long every agent of a wave must stay healthy on the candidate before the next wave")
+		c.fs.DurationVar(&c.waveTimeout, "timeout", 5*time.Minute, "start, resume: how long a wave's agents have to report the candidate applied before they fail it")
+		c.fs.DurationVar(&c.lockTTL, "lock-ttl", 10*time.Second, "start, resume: lease of the controller's lock (a killed command's rollout shows paused after it; etcd may be unreachable this long before the command gives up)")
+		c.fs.StringVar(&c.output, "o", "", "status: json prints the rollout document")
 	}
 	if name == "validate" {
 		c.fs.StringVar(&c.sample, "sample", "", "a log file: print what each file entry would send of its first lines")
@@ -165,6 +172,9 @@ func runCommand(ctx context.Context, name string, cmd command, args []string, st
 	}
 	if name == "agents" {
 		c.fs.BoolVar(&c.asJSON, "json", false, "print the status documents as a JSON array")
+		c.fs.StringVar(&c.group, "group", "", "list only the agents of this group")
+		c.fs.StringVar(&c.output, "o", "", "json prints the table and the group summaries as JSON")
+		c.fs.DurationVar(&c.stale, "stale", 15*time.Minute, "flag agents whose status is older than this as stale (0: never)")
 	}
 	if name == "audit" {
 		c.addAuditFlags()
@@ -249,11 +259,30 @@ func (c *cli) settings() (config.Config, error) {
 	return cfg, nil
 }
 
-func (c *cli) needIP() (string, bool) {
-	if c.ip == "" {
-		return "", false
+// target is the collect key put and get use: the agent's (-ip) or the
+// group's (-group), exactly one of them; code is non-zero after a usage
+// error was reported.
+func (c *cli) target(cfg config.Config) (key, what string, code int) {
+	switch {
+	case c.ip != "" && c.group != "":
+		return "", "", c.usageError("-ip and -group name different keys: give one of them")
+	case c.group != "":
+		if err := fleet.CheckGroup(c.group); err != nil {
+			return "", "", c.usageError("-group: %v", err)
+		}
+		return fleetKeys(cfg).GroupConfig(c.group), "-group " + c.group, exitOK
+	case c.ip == "":
+		return "", "", c.usageError("-ip or -group is required: the agent's IP as in its etcd keys, or a group of agents")
+	case net.ParseIP(c.ip) == nil:
+		return "", "", c.usageError("-ip %q is not an IP address", c.ip)
 	}
-	return c.ip, net.ParseIP(c.ip) != nil
+	return cfg.CollectKey(c.ip), "-ip " + c.ip, exitOK
+}
+
+// fleetKeys are the group keys, derived from the collect key pattern as
+// the agents derive them.
+func fleetKeys(cfg config.Config) fleet.Keys {
+	return fleet.Keys{CollectPattern: cfg.Etcd.CollectLogKey}
 }
 
 // readInput reads FILE, or standard input for "-".
@@ -387,14 +416,16 @@ func request[T any](ctx context.Context, cfg config.Config, call func(context.Co
 }
 
 func runPut(ctx context.Context, c *cli) int {
-	ip, valid := c.needIP()
-	switch {
-	case ip == "":
-		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
-	case !valid:
-		return c.usageError("-ip %q is not an IP address", ip)
-	case len(c.args) != 1:
+	if len(c.args) != 1 {
 		return c.usageError("want exactly one FILE, got %d arguments", len(c.args))
+	}
+	cfg, err := c.settings()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	key, _, code := c.target(cfg)
+	if code != exitOK {
+		return code
 	}
 	policy, err := c.policy()
 	if err != nil {
@@ -410,7 +441,6 @@ func runPut(ctx context.Context, c *cli) int {
 		return code
 	}
 	defer cli.Close()
-	key := cfg.CollectKey(ip)
 	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.PutResponse, error) { return cli.Put(ctx, key, string(data)) })
 	if err != nil {
 		return c.fail(exitRuntime, "write %s: %v", key, err)
@@ -420,23 +450,27 @@ func runPut(ctx context.Context, c *cli) int {
 }
 
 func runGet(ctx context.Context, c *cli) int {
-	ip, valid := c.needIP()
-	switch {
-	case ip == "":
-		return c.usageError("-ip is required: the agent's IP as in its etcd keys")
-	case !valid:
-		return c.usageError("-ip %q is not an IP address", ip)
-	case len(c.args) != 0:
+	if len(c.args) != 0 {
 		return c.usageError("unexpected arguments %q", c.args)
+	}
+	if c.status && c.group != "" {
+		return c.usageError("-status is an agent's: use -ip, or logagent agents -group %s for the group's agents", c.group)
+	}
+	cfg, err := c.settings()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	key, what, code := c.target(cfg)
+	if code != exitOK {
+		return code
 	}
 	cli, cfg, code := c.connect()
 	if cli == nil {
 		return code
 	}
 	defer cli.Close()
-	key := cfg.CollectKey(ip)
 	if c.status {
-		key = cfg.StatusKey(ip)
+		key = cfg.StatusKey(c.ip)
 	}
 	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) { return cli.Get(ctx, key) })
 	if err != nil {
@@ -444,9 +478,9 @@ func runGet(ctx context.Context, c *cli) int {
 	}
 	if len(resp.Kvs) == 0 {
 		if c.status {
-			return c.fail(exitRuntime, "no status at %s: no agent with IP %s is running and connected to this etcd (a stopped agent's status is gone within status_ttl)", key, ip)
+			return c.fail(exitRuntime, "no status at %s: no agent with IP %s is running and connected to this etcd (a stopped agent's status is gone within status_ttl)", key, c.ip)
 		}
-		return c.fail(exitRuntime, "no collect config at %s: write one with logagent put -ip %s FILE", key, ip)
+		return c.fail(exitRuntime, "no collect config at %s: write one with logagent put %s FILE", key, what)
 	}
 	value := resp.Kvs[0].Value
 	if c.status {
@@ -462,83 +496,33 @@ func runGet(ctx context.Context, c *cli) int {
 	return exitOK
 }
 
-func runAgents(ctx context.Context, c *cli) int {
-	if len(c.args) != 0 {
-		return c.usageError("unexpected arguments %q", c.args)
-	}
-	cli, cfg, code := c.connect()
-	if cli == nil {
-		return code
-	}
-	defer cli.Close()
-	prefix, suffix := cfg.Etcd.StatusKeyParts()
-	resp, err := request(ctx, cfg, func(ctx context.Context) (*clientv3.GetResponse, error) {
-		return cli.Get(ctx, prefix, clientv3.WithPrefix())
-	})
-	if err != nil {
-		return c.fail(exitRuntime, "read %s*%s: %v", prefix, suffix, err)
-	}
-	var raws []json.RawMessage
-	var sts []agent.Status
-	for _, kv := range resp.Kvs {
-		k := string(kv.Key)
-		ip, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), suffix)
-		if !ok || ip == "" || strings.Contains(ip, "/") {
-			continue // another key under the prefix (a collect config)
-		}
-		var st agent.Status
-		if err := json.Unmarshal(kv.Value, &st); err != nil {
-			fmt.Fprintf(c.stderr, "logagent agents: %s is not a status document (%v); skipped\n", k, err)
-			continue
-		}
-		if st.IP == "" {
-			st.IP = ip
-		}
-		raws = append(raws, kv.Value)
-		sts = append(sts, st)
-	}
-	if c.asJSON {
-		if raws == nil {
-			raws = []json.RawMessage{}
-		}
-		out, _ := json.MarshalIndent(raws, "", "  ")
-		fmt.Fprintf(c.stdout, "%s\n", out)
-		return exitOK
-	}
-	if len(sts) == 0 {
-		fmt.Fprintf(c.stderr, "no agent publishes status under %s<ip>%s at %s\n", prefix, suffix, strings.Join(cfg.Etcd.Endpoints, ","))
-		return exitOK
-	}
-	sort.SliceStable(sts, func(i, j int) bool { return sts[i].IP < sts[j].IP })
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tHOST\tVERSION\tFILES\tLAG\tCONFIG\tUPDATED\tLAST ERROR")
-	now := time.Now()
-	for _, st := range sts {
-		updated := "-"
-		if !st.UpdatedAt.IsZero() {
-			updated = now.Sub(st.UpdatedAt).Round(time.Second).String() + " ago"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", st.IP, st.Hostname, st.Version, len(st.Files)+st.FilesOmitted,
-			bytesHuman(st.TotalLag), configState(st.Config), updated, lastError(st.LastError, now))
-	}
-	tw.Flush()
-	return exitOK
-}
-
-// configState is the CONFIG column: "applied r12", "rejected r14 (runs r12)".
+// configState is the CONFIG column: "applied r12" (the host key's
+// revision; with groups only, "applied": the GROUPS column says the rest),
+// "applied cache", "REJECTED group:web r14 (runs r12)".
 func configState(c agent.ConfigStatus) string {
-	run := fmt.Sprintf("r%d", c.Revision)
-	if c.Revision == 0 {
+	run := ""
+	switch {
+	case c.Revision > 0:
+		run = fmt.Sprintf("r%d", c.Revision)
+	case strings.HasPrefix(c.Source, "cache"):
 		run = "cache"
 	}
 	switch c.State {
 	case agent.ConfigApplied:
-		return "applied " + run
+		return strings.TrimSpace("applied " + run)
 	case agent.ConfigRejected:
-		if c.Rejected != nil {
-			return fmt.Sprintf("REJECTED r%d (runs %s)", c.Rejected.Revision, run)
+		runs := ""
+		if run != "" {
+			runs = " (runs " + run + ")"
 		}
-		return "REJECTED (runs " + run + ")"
+		if r := c.Rejected; r != nil {
+			src := ""
+			if r.Source != "" && r.Source != fleet.SourceHost {
+				src = r.Source + " "
+			}
+			return fmt.Sprintf("REJECTED %sr%d%s", src, r.Revision, runs)
+		}
+		return "REJECTED" + runs
 	}
 	return c.State
 }
@@ -573,6 +557,7 @@ const commandList = `  validate  check a collect config file with the agent's ru
   get       print an agent's collect config (or -status document) from etcd
   agents    list the agents' status documents from etcd (a fleet table)
   audit     compare what the agents' files delivered with Elasticsearch, per host and file
+  rollout   change a group's collect config wave by wave with a health gate
   help      help on a command: logagent help put
 `
 

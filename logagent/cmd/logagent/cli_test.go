@@ -210,9 +210,20 @@ func TestUnreachableEtcd(t *testing.T) {
 			t.Errorf("%v: took %s with a 300ms dial timeout", args, time.Since(start))
 		}
 	}
-	code, _, errs := run(t, "get", "-ip", "not-an-ip")
-	if code != exitUsage || !strings.Contains(errs, `-ip "not-an-ip" is not an IP address`) {
-		t.Errorf("bad ip: %d %q", code, errs)
+	for _, tt := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"get", "-ip", "not-an-ip"}, `-ip "not-an-ip" is not an IP address`},
+		{[]string{"get"}, "-ip or -group is required"},
+		{[]string{"put", "-group", "Web", good}, `-group: group "Web": use 1-63 lower-case letters`},
+		{[]string{"put", "-group", "web", "-ip", "10.0.0.5", good}, "-ip and -group name different keys: give one of them"},
+		{[]string{"get", "-group", "web", "-status"}, "-status is an agent's: use -ip, or logagent agents -group web"},
+	} {
+		code, _, errs := run(t, tt.args...)
+		if code != exitUsage || !strings.Contains(errs, tt.err) {
+			t.Errorf("%v: %d %q, want usage error %q", tt.args, code, errs, tt.err)
+		}
 	}
 }
 
@@ -256,6 +267,16 @@ func TestPutGet(t *testing.T) {
 	}
 	if code, out, _ := run(t, "get", "-config", ini, "-ip", "10.0.0.6"); code != exitOK || out != goodJSON+"\n" {
 		t.Errorf("get with ini: %d %q", code, out)
+	}
+	// A group's config: its own key, derived from the collect key pattern.
+	if code, out, errs := run(t, "put", "-config", ini, "-group", "web", good); code != exitOK || !strings.Contains(out, "to /prod/groups/web/collect at") {
+		t.Errorf("put -group: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run(t, "get", "-config", ini, "-group", "web"); code != exitOK || out != goodJSON+"\n" {
+		t.Errorf("get -group: %d %q", code, out)
+	}
+	if code, _, errs := run(t, "get", "-group", "db", "-endpoints", ep); code != exitRuntime || !strings.Contains(errs, "no collect config at /logagent/groups/db/collect_config: write one with logagent put -group db FILE") {
+		t.Errorf("get -group absent: %d %q", code, errs)
 	}
 	code, _, errs = run(t, "get", "-status", "-ip", "10.0.0.5", "-endpoints", ep)
 	if code != exitRuntime || !strings.Contains(errs, "no status at /logagent/10.0.0.5/status") {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,317 +12,285 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/devkit/testkit"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
-// fleetRig is etcd, Kafka and a few real logagent processes, each with its
-// own ip, host_id, data_dir and groups, all sharing one directory of logs
-// (on one machine, "the same path on every host" is the same file).
-type fleetRig struct {
-	t     *testing.T
-	bin   string
-	stack *kt.Stack
-	dir   string
-	keys  fleet.Keys
-	procs map[string]*proc // by host id
+// fleetHost is one logagent process of group web.
+type fleetHost struct {
+	name, ip, hostID, ini string
+	p                     *proc
 }
 
-type member struct {
-	host, ip string
+// fleetEnv is etcd, Kafka and the agents of group web. Every agent reads
+// the same directory; hosts[0] is the group's canary (the lowest wave
+// hash), hosts[len-1] the last one a wave selects.
+type fleetEnv struct {
+	bin, dir, ep, kafka string
+	etcd                *testkit.Etcd
+	cli                 *clientv3.Client
+	hosts               []*fleetHost
+	stable, candidate   string // collect config files
 }
 
-var members = []member{{"host-1", "127.0.0.11"}, {"host-2", "127.0.0.12"}, {"host-3", "127.0.0.13"}}
-
-func newFleetRig(t *testing.T) *fleetRig {
+// startFleet starts n agents of group web; allowed(i) is the
+// allowed_paths of the i-th host in wave order.
+func startFleet(t *testing.T, n int, etcdOpts testkit.EtcdOptions, allowed func(i int, dir string) string) *fleetEnv {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("runs agent processes")
 	}
-	return &fleetRig{t: t, bin: binary(t), stack: kt.StartStack(t), dir: t.TempDir(),
-		keys: fleet.Keys{CollectPattern: "/logagent/%s/collect_config"}, procs: map[string]*proc{}}
-}
-
-// start runs the agent of m in groups (nothing: no groups).
-func (r *fleetRig) start(m member, groups string) {
-	r.t.Helper()
-	ini := writeFile(r.t, r.dir, m.host+".ini", fmt.Sprintf(`[kafka]
+	f := &fleetEnv{bin: binary(t), dir: t.TempDir()}
+	f.etcd = testkit.StartEtcd(t, etcdOpts)
+	f.ep = f.etcd.Endpoint()
+	f.kafka = testkit.StartKafka(t, testkit.KafkaOptions{AutoCreateTopics: true}).Addr()
+	f.cli = kt.EtcdClient(t, clientv3.Config{Endpoints: []string{f.ep}})
+	writeFile(t, f.dir, "a.log", "a1\na2\n")
+	writeFile(t, f.dir, "b.log", "b1\nb2\n")
+	f.stable = writeFile(t, f.dir, "stable.json", fmt.Sprintf(`[{"path":"%s/a.log","topic":"stable_log","start":"beginning"}]`, f.dir))
+	f.candidate = writeFile(t, f.dir, "candidate.json", fmt.Sprintf(`[{"path":"%s/a.log","topic":"stable_log","start":"beginning"},{"path":"%s/b.log","topic":"candidate_log","start":"beginning"}]`, f.dir, f.dir))
+	for i := range n {
+		f.hosts = append(f.hosts, &fleetHost{name: fmt.Sprintf("fleet-%d", i+1), ip: fmt.Sprintf("127.0.0.%d", i+2), hostID: fmt.Sprintf("host-%d", i+1)})
+	}
+	slices.SortFunc(f.hosts, func(a, b *fleetHost) int {
+		ha, hb := fleet.WaveHash("web", a.hostID), fleet.WaveHash("web", b.hostID)
+		if ha < hb {
+			return -1
+		}
+		return 1
+	})
+	for i, h := range f.hosts {
+		h.ini = writeFile(t, f.dir, h.name+".ini", fmt.Sprintf(`[kafka]
 brokers = %s
 [etcd]
 endpoints = %s
 dial_timeout = 1s
-status_ttl = 3s
+status_ttl = 2s
 status_interval = 200ms
 status_refresh = 1s
 [agent]
 ip = %s
-host_id = %s
 hostname = %s
-groups = %s
+host_id = %s
+groups = web
 data_dir = %s
 http_listen =
-allowed_paths = %s/logs/**
+allowed_paths = %s
 scan_interval = 100ms
-checkpoint_interval = 100ms
-`, r.stack.Kafka.Addr(), r.stack.Etcd.Endpoint(), m.ip, m.host, m.host, groups, filepath.Join(r.dir, m.host+"-data"), r.dir))
-	r.procs[m.host] = startAgent(r.t, r.bin, ini)
-}
-
-// stop ends the agent of m with SIGTERM.
-func (r *fleetRig) stop(m member) {
-	r.t.Helper()
-	p := r.procs[m.host]
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
-		r.t.Fatalf("%s: exit %v\n%s", m.host, err, p.log())
+`, f.kafka, f.ep, h.ip, h.name, h.hostID, filepath.Join(f.dir, "data-"+h.name), allowed(i, f.dir)))
 	}
-}
-
-func (r *fleetRig) logs() string {
-	var b strings.Builder
-	for h, p := range r.procs {
-		fmt.Fprintf(&b, "--- %s\n%s", h, p.log())
+	if code, out, errs := run(t, "put", "-group", "web", "-endpoints", f.ep, f.stable); code != exitOK {
+		t.Fatalf("put -group: %d %q %q", code, out, errs)
 	}
-	return b.String()
-}
-
-// put writes a value (LOGS stands for the log directory) and returns its
-// revision.
-func (r *fleetRig) put(key, value string) int64 {
-	r.t.Helper()
-	resp, err := r.stack.Cli.Put(context.Background(), key, strings.ReplaceAll(value, "LOGS", filepath.Join(r.dir, "logs")))
-	if err != nil {
-		r.t.Fatal(err)
+	for _, h := range f.hosts {
+		h.p = startAgent(t, f.bin, h.ini)
 	}
-	return resp.Header.Revision
+	rev := f.configRevision(t)
+	f.waitGroup(t, "every agent on the stable config", func(_ *fleetHost, g fleet.GroupState) bool { return g.Runs(rev, "") })
+	return f
 }
 
-func (r *fleetRig) putRollout(ro fleet.Rollout) {
-	r.t.Helper()
-	b, err := json.Marshal(ro)
-	if err != nil {
-		r.t.Fatal(err)
+// configRevision is the group config's mod revision.
+func (f *fleetEnv) configRevision(t *testing.T) int64 {
+	t.Helper()
+	resp, err := f.cli.Get(context.Background(), "/logagent/groups/web/collect_config")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("group config: %v %v", resp, err)
 	}
-	r.put(r.keys.Rollout(ro.Group), string(b))
+	return resp.Kvs[0].ModRevision
 }
 
-func (r *fleetRig) status(m member) (fleet.Status, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := r.stack.Cli.Get(ctx, "/logagent/"+m.ip+"/status")
+// state reads h's group state from its status (ok false: no status).
+func (f *fleetEnv) state(t *testing.T, h *fleetHost) (fleet.GroupState, bool) {
+	t.Helper()
+	resp, err := f.cli.Get(context.Background(), "/logagent/"+h.ip+"/status")
 	if err != nil || len(resp.Kvs) == 0 {
-		return fleet.Status{}, false
+		return fleet.GroupState{}, false
 	}
 	var st fleet.Status
 	if err := json.Unmarshal(resp.Kvs[0].Value, &st); err != nil {
-		r.t.Fatalf("%s: status is not JSON: %v", m.host, err)
+		t.Fatal(err)
 	}
-	return st, true
+	for _, g := range st.Groups {
+		if g.Group == "web" {
+			return g, true
+		}
+	}
+	return fleet.GroupState{}, false
 }
 
-// waitStatus polls m's status until cond holds.
-func (r *fleetRig) waitStatus(m member, what string, cond func(fleet.Status) bool) fleet.Status {
-	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last fleet.Status
-	for time.Now().Before(deadline) {
-		if st, ok := r.status(m); ok {
-			if cond(st) {
-				return st
+// waitGroup waits until cond holds for every running host.
+func (f *fleetEnv) waitGroup(t *testing.T, what string, cond func(*fleetHost, fleet.GroupState) bool) {
+	t.Helper()
+	kt.Poll(t, what, 30*time.Second, func() bool {
+		for _, h := range f.hosts {
+			if h.p.cmd.ProcessState != nil {
+				continue
 			}
-			last = st
+			g, ok := f.state(t, h)
+			if !ok || !cond(h, g) {
+				return false
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	b, _ := json.MarshalIndent(last, "", " ")
-	r.t.Fatalf("%s: status never showed %s; last:\n%s\nlogs:\n%s", m.host, what, b, r.logs())
-	return fleet.Status{}
-}
-
-func group(st fleet.Status, g string) fleet.GroupState {
-	for _, s := range st.Groups {
-		if s.Group == g {
-			return s
-		}
-	}
-	return fleet.GroupState{Group: "(absent)"}
-}
-
-// appendLines adds lines "<prefix> n" to logs/name.
-func (r *fleetRig) appendLines(name, prefix string, from, to int) []string {
-	r.t.Helper()
-	os.MkdirAll(filepath.Join(r.dir, "logs"), 0o755)
-	f, err := os.OpenFile(filepath.Join(r.dir, "logs", name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	for i := from; i <= to; i++ {
-		l := fmt.Sprintf("%s %d", prefix, i)
-		fmt.Fprintln(f, l)
-		lines = append(lines, l)
-	}
-	return lines
-}
-
-// senders maps each line of want found in topic to the hosts that sent it.
-func (r *fleetRig) senders(topic string, want []string) map[string][]string {
-	got := map[string][]string{}
-	for _, rec := range kt.ReadAll(r.t, r.stack.Kafka.Addr(), topic) {
-		if !slices.Contains(want, rec.Message) {
-			continue
-		}
-		var v struct {
-			Host struct {
-				Name string `json:"name"`
-			} `json:"host"`
-		}
-		json.Unmarshal(rec.Value, &v)
-		if !slices.Contains(got[rec.Message], v.Host.Name) {
-			got[rec.Message] = append(got[rec.Message], v.Host.Name)
-		}
-	}
-	for _, hs := range got {
-		slices.Sort(hs)
-	}
-	return got
-}
-
-// waitSenders waits until every line of want in topic came from exactly
-// hosts (sorted).
-func (r *fleetRig) waitSenders(topic string, want []string, hosts ...string) {
-	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var got map[string][]string
-	for time.Now().Before(deadline) {
-		got = r.senders(topic, want)
-		ok := len(got) == len(want)
-		for _, hs := range got {
-			ok = ok && slices.Equal(hs, hosts)
-		}
-		if ok {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	r.t.Fatalf("topic %s: lines from %v, want each from %v\nlogs:\n%s", topic, got, hosts, r.logs())
-}
-
-// A group's config reaches every member; the host key overrides the
-// group's entry with the same path (and the status names the source and
-// revision of each entry); an agent in two groups runs both; an agent
-// restarted without a group stops that group's entries.
-func TestFleetGroups(t *testing.T) {
-	r := newFleetRig(t)
-	m1, m2, m3 := members[0], members[1], members[2]
-	webRev := r.put(r.keys.GroupConfig("web"), `[{"path":"LOGS/web.log","topic":"fleet_web","start":"beginning"}]`)
-	prodRev := r.put(r.keys.GroupConfig("prod"), `[{"path":"LOGS/prod.log","topic":"fleet_prod","start":"beginning"}]`)
-	hostRev := r.put("/logagent/"+m1.ip+"/collect_config", `[{"path":"LOGS/web.log","topic":"fleet_host1","start":"beginning"}]`)
-	web := r.appendLines("web.log", "web", 1, 5)
-	prod := r.appendLines("prod.log", "prod", 1, 5)
-	r.start(m1, "web")
-	r.start(m2, "web")
-	r.start(m3, "web, prod")
-
-	// Every member runs web's entry, except m1 whose host key overrides it.
-	r.waitSenders("fleet_web", web, m2.host, m3.host)
-	r.waitSenders("fleet_host1", web, m1.host)
-	r.waitSenders("fleet_prod", prod, m3.host)
-	st := r.waitStatus(m1, "the override", func(st fleet.Status) bool { return len(st.Sources) == 1 })
-	if s := st.Sources[0]; s.Source != "host" || s.Revision != hostRev || s.Shadowed != fmt.Sprintf("group:web@%d", webRev) || group(st, "web").Revision != webRev {
-		t.Errorf("m1 sources %+v groups %+v", st.Sources, st.Groups)
-	}
-	st = r.waitStatus(m3, "two groups", func(st fleet.Status) bool { return len(st.Sources) == 2 })
-	if st.HostID != m3.host || group(st, "web").Revision != webRev || group(st, "prod").Revision != prodRev ||
-		st.Sources[0].Source != "group:web" || st.Sources[1].Source != "group:prod" || st.Sources[1].Revision != prodRev {
-		t.Errorf("m3: host_id %q groups %+v sources %+v", st.HostID, st.Groups, st.Sources)
-	}
-
-	// A change of the group reaches every member.
-	r.put(r.keys.GroupConfig("web"), `[{"path":"LOGS/web.log","topic":"fleet_web","start":"beginning","fields":{"v":"2"}},{"path":"LOGS/web2.log","topic":"fleet_web2","start":"beginning"}]`)
-	web2 := r.appendLines("web2.log", "web2", 1, 3)
-	r.waitSenders("fleet_web2", web2, m1.host, m2.host, m3.host)
-
-	// m3 leaves web: restarted in prod only, it stops web's entries.
-	r.stop(m3)
-	r.start(m3, "prod")
-	r.waitStatus(m3, "prod only", func(st fleet.Status) bool {
-		return len(st.Groups) == 1 && st.Groups[0].Group == "prod" && len(st.Sources) == 1
+		return true
 	})
-	more := r.appendLines("web2.log", "web2", 4, 6)
-	moreProd := r.appendLines("prod.log", "prod", 6, 8)
-	r.waitSenders("fleet_prod", moreProd, m3.host)
-	r.waitSenders("fleet_web2", more, m1.host, m2.host)
 }
 
-// A hand-written rollout runs its candidate on exactly the agents its wave
-// selects; a candidate the agent's allowed_paths refuses fails there and
-// the stable config keeps running; rolled back, every agent is on stable;
-// an agent down while a rollout becomes active starts on the right
-// version.
-func TestFleetRollout(t *testing.T) {
-	r := newFleetRig(t)
-	stableRev := r.put(r.keys.GroupConfig("web"), `[{"path":"LOGS/app.log","topic":"fleet_stable","start":"beginning"}]`)
-	for _, m := range members {
-		r.start(m, "web")
-	}
-	for _, m := range members {
-		r.waitStatus(m, "stable", func(st fleet.Status) bool { return group(st, "web").Runs(stableRev, "") })
-	}
+func (f *fleetEnv) rollout(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return run(t, append(append([]string{"rollout"}, args...), "-group", "web", "-endpoints", f.ep)...)
+}
 
-	// Wave 1: one agent, the lowest WaveHash of the group.
-	hosts := []string{members[0].host, members[1].host, members[2].host}
-	cand := json.RawMessage(strings.ReplaceAll(`[{"path":"LOGS/app.log","topic":"fleet_candidate","start":"beginning"}]`, "LOGS", filepath.Join(r.dir, "logs")))
-	ro := fleet.Rollout{ID: "r1", Group: "web", State: fleet.StateRunning, Candidate: cand, Hash: fleet.ConfigHash(cand), StableRevision: stableRev,
-		Steps: []fleet.Step{{Count: 1}, {Percent: 100}}, Selection: fleet.Select("web", fleet.Step{Count: 1}, hosts)}
-	r.putRollout(ro)
-	var canary member
-	for _, m := range members {
-		if ro.Selects(m.host) {
-			canary = m
+func (f *fleetEnv) stop(t *testing.T, h *fleetHost) {
+	t.Helper()
+	h.p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := h.p.cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v\n%s", h.name, err, h.p.log())
+	}
+}
+
+// A candidate the canary's own allowed_paths refuse fails the first wave:
+// the rollout rolls back by itself, the command names the canary and its
+// reason, and no agent ever ships what only the candidate collects.
+func TestFleetRolloutRejectedByCanary(t *testing.T) {
+	f := startFleet(t, 3, testkit.EtcdOptions{}, func(i int, dir string) string {
+		if i == 0 {
+			return dir + "/a.log" // the canary may not read b.log
 		}
+		return dir + "/**"
+	})
+	stableRev := f.configRevision(t)
+	code, out, errs := f.rollout(t, "start", "-steps", "1,50%", "-bake", "1s", "-timeout", "20s", f.candidate)
+	t.Logf("rollout start:\n%s%s", out, errs)
+	canary := f.hosts[0]
+	if code != exitRuntime || !strings.Contains(errs, "wave 1 failed: "+canary.name+" ("+canary.ip+"): rejected the candidate: ") ||
+		!strings.Contains(errs, "outside the agent's allowed_paths") || !strings.Contains(errs, "rolled back") {
+		t.Fatalf("start: exit %d, want 1 naming %s and its reason", code, canary.name)
 	}
-	for _, m := range members {
-		rev, c := fleet.Expected(&ro, m.host, stableRev)
-		r.waitStatus(m, "the expected version", func(st fleet.Status) bool { return group(st, "web").Runs(rev, c) })
+	code, out, _ = f.rollout(t, "status")
+	if code != exitOK || !strings.Contains(out, "rolled_back") || !strings.Contains(out, "failed: "+canary.name) {
+		t.Errorf("status after the rollback: %d\n%s", code, out)
 	}
-	lines := r.appendLines("app.log", "app", 1, 5)
-	r.waitSenders("fleet_candidate", lines, canary.host)
+	f.waitGroup(t, "every agent on the stable config", func(_ *fleetHost, g fleet.GroupState) bool { return g.Runs(stableRev, "") })
+	if f.configRevision(t) != stableRev {
+		t.Error("the group's config changed")
+	}
+	if rs := kt.ReadAll(t, f.kafka, "candidate_log"); len(rs) != 0 {
+		t.Errorf("%d records of the candidate's file reached Kafka: an agent applied it", len(rs))
+	}
+	code, out, _ = run(t, "agents", "-group", "web", "-endpoints", f.ep)
+	t.Logf("agents:\n%s", out)
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("web: 3 agents, 3 on r%d", stableRev)) {
+		t.Errorf("agents: %d %q", code, out)
+	}
+}
 
-	// A candidate outside allowed_paths, for everyone: refused everywhere,
-	// stable runs.
-	bad := json.RawMessage(`[{"path":"/etc/passwd","topic":"fleet_bad"}]`)
-	r.putRollout(fleet.Rollout{ID: "r2", Group: "web", State: fleet.StateRunning, Candidate: bad, Hash: fleet.ConfigHash(bad), StableRevision: stableRev,
-		Selection: fleet.Selection{All: true, Targets: 3}})
-	for _, m := range members {
-		st := r.waitStatus(m, "the refusal", func(st fleet.Status) bool { return group(st, "web").Rollout == "r2" })
-		if g := group(st, "web"); !strings.Contains(g.Rejected, "allowed_paths") || g.Revision != stableRev || g.Hash != fleet.ConfigHash(bad) ||
-			st.Config.State != fleet.ConfigRejected || len(st.Sources) != 1 || st.Sources[0].Revision != stableRev {
-			t.Errorf("%s: %+v config %+v sources %+v", m.host, g, st.Config, st.Sources)
-		}
+// A good rollout goes wave by wave; the command SIGKILLed in the middle
+// leaves the rollout paused (no controller), an agent is down meanwhile,
+// resume finishes it, and the agent that was down comes back on the
+// group's new config.
+func TestFleetRolloutKilledResumedAgentDown(t *testing.T) {
+	f := startFleet(t, 3, testkit.EtcdOptions{}, func(_ int, dir string) string { return dir + "/**" })
+	cmd := exec.Command(f.bin, "rollout", "start", "-group", "web", "-endpoints", f.ep, "-steps", "1,2", "-bake", "1s", "-timeout", "30s", "-lock-ttl", "2s", f.candidate)
+	out := &testkit.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	more := r.appendLines("app.log", "app", 6, 8)
-	r.waitSenders("fleet_stable", more, hosts...)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	kt.Poll(t, "wave 1 to pass", 30*time.Second, func() bool { return strings.Contains(out.String(), "wave 1 of 3 (1): passed: 1 target healthy") })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	t.Logf("killed rollout start:\n%s", out)
+	kt.Poll(t, "the rollout to show paused", 10*time.Second, func() bool {
+		_, s, _ := f.rollout(t, "status")
+		return strings.Contains(s, "paused (no controller) at wave 2 of 3")
+	})
+	// The last host of the waves goes down: not in wave 2, and absent when
+	// wave 3 begins, so not a target; it must come back right.
+	down := f.hosts[2]
+	f.stop(t, down)
 
-	// Rolled back: all on stable.
-	ro.State = fleet.StateRolledBack
-	r.putRollout(ro)
-	for _, m := range members {
-		r.waitStatus(m, "stable after the rollback", func(st fleet.Status) bool {
-			return group(st, "web").Runs(stableRev, "") && st.Config.State == fleet.ConfigApplied
-		})
+	code, rout, errs := f.rollout(t, "resume", "-lock-ttl", "2s", "-timeout", "30s")
+	t.Logf("rollout resume:\n%s%s", rout, errs)
+	if code != exitOK || !strings.Contains(rout, "resumed rollout") || !strings.Contains(rout, "wave 2 of 3 (2): passed") || !strings.Contains(rout, "wave 3 of 3 (100%): passed") || !strings.Contains(rout, "done: group web runs the candidate as its config r") {
+		t.Fatalf("resume: exit %d", code)
 	}
+	newRev := f.configRevision(t)
+	if got := mustGet(t, f.cli, "/logagent/groups/web/collect_config"); got != mustRead(t, f.candidate) {
+		t.Errorf("group config after done: %s", got)
+	}
+	down.p = startAgent(t, f.bin, down.ini)
+	f.waitGroup(t, "every agent, the one that was down too, on the new config", func(_ *fleetHost, g fleet.GroupState) bool { return g.Runs(newRev, "") })
+	code, aout, _ := run(t, "agents", "-group", "web", "-endpoints", f.ep)
+	t.Logf("agents:\n%s", aout)
+	if code != exitOK || !strings.Contains(aout, fmt.Sprintf("web: 3 agents, 3 on r%d\n", newRev)) {
+		t.Errorf("agents: %d", code)
+	}
+	kt.WaitFor(t, f.kafka, "candidate_log", 20*time.Second, func(rs []kt.Record) bool { return len(rs) >= 2 })
+}
 
-	// host-3 is down when a rollout to all begins; it returns on the
-	// candidate.
-	down := members[2]
-	r.stop(down)
-	cand3 := json.RawMessage(strings.ReplaceAll(`[{"path":"LOGS/app.log","topic":"fleet_r3","start":"beginning"}]`, "LOGS", filepath.Join(r.dir, "logs")))
-	r.putRollout(fleet.Rollout{ID: "r3", Group: "web", State: fleet.StateRunning, Candidate: cand3, Hash: fleet.ConfigHash(cand3), StableRevision: stableRev,
-		Selection: fleet.Selection{All: true, Targets: 2}})
-	r.start(down, "web")
-	for _, m := range members {
-		r.waitStatus(m, "the candidate r3", func(st fleet.Status) bool { return group(st, "web").Runs(0, fleet.ConfigHash(cand3)) })
+// etcd down during a rollout: the command stops, saying the rollout is
+// paused at its wave; agents keep what they ran (the canary the candidate,
+// the others the stable config), and abort brings them all back.
+func TestFleetRolloutEtcdDown(t *testing.T) {
+	port, err := testkit.RestartablePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.waitSenders("fleet_r3", r.appendLines("app.log", "app", 9, 10), hosts...)
+	opts := testkit.EtcdOptions{Port: port, Dir: t.TempDir()}
+	f := startFleet(t, 2, opts, func(_ int, dir string) string { return dir + "/**" })
+	stableRev := f.configRevision(t)
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := f.rollout(t, "start", "-steps", "1", "-bake", "1h", "-timeout", "30s", "-lock-ttl", "2s", f.candidate)
+		done <- result{code, out, errs}
+	}()
+	canary := f.hosts[0]
+	kt.Poll(t, "the canary on the candidate", 30*time.Second, func() bool { g, _ := f.state(t, canary); return g.Rollout != "" && g.Hash != "" })
+	f.etcd.Close()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("rollout start did not stop with etcd down")
+	}
+	t.Logf("rollout start:\n%s%s", r.out, r.errs)
+	if r.code != exitRuntime || !strings.Contains(r.errs, "rollout paused at wave 1 of 2") || !strings.Contains(r.errs, "agents keep what they run") {
+		t.Fatalf("start with etcd down: exit %d", r.code)
+	}
+	f.etcd = testkit.StartEtcd(t, opts)
+	kt.Poll(t, "both agents reporting after the outage", 30*time.Second, func() bool {
+		_, ok1 := f.state(t, f.hosts[0])
+		_, ok2 := f.state(t, f.hosts[1])
+		return ok1 && ok2
+	})
+	g, _ := f.state(t, canary)
+	other, _ := f.state(t, f.hosts[1])
+	if g.Hash == "" || !other.Runs(stableRev, "") {
+		t.Errorf("after the outage: canary %+v, other %+v: want the candidate and the stable r%d", g, other, stableRev)
+	}
+	code, out, _ := f.rollout(t, "status")
+	if code != exitOK || !strings.Contains(out, "paused (no controller) at wave 1 of 2") {
+		t.Errorf("status: %d\n%s", code, out)
+	}
+	if code, out, errs := f.rollout(t, "abort"); code != exitOK {
+		t.Fatalf("abort: %d %q %q", code, out, errs)
+	}
+	f.waitGroup(t, "every agent back on the stable config", func(_ *fleetHost, g fleet.GroupState) bool { return g.Runs(stableRev, "") })
+}
+
+func mustGet(t *testing.T, cli *clientv3.Client, key string) string {
+	t.Helper()
+	resp, err := cli.Get(context.Background(), key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("get %s: %v %v", key, resp, err)
+	}
+	return string(resp.Kvs[0].Value)
 }

@@ -56,6 +56,9 @@ Flags (running the agent):
 // Run is the whole program minus signal handling and exit codes: errors
 // marked program.Usage exit with 2, others with 1.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "simulate" { // the fleet benchmark's agents; not in the usage
+		return runSimulate(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 {
 		if handled, err := dispatch(ctx, args, stdout, stderr); handled {
 			return err

@@ -244,7 +244,11 @@ func (a *Agent) apply(d configsource.Desired, origin string, cacheIt bool) {
 		a.m.ConfigReloads.WithLabelValues("applied").Inc()
 		a.log.Info("collect config applied", "source", origin, "entries", len(d.Entries), "groups", d.Groups)
 	}
-	a.status.applied(origin, d, changed)
+	before := -1
+	if prev != nil {
+		before = filesMatched(prev.Entries)
+	}
+	a.status.applied(origin, d, changed, before)
 	if cacheIt && changed {
 		data, err := configsource.EncodeCache(d)
 		if err == nil {

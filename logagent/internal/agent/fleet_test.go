@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,3 +86,34 @@ func TestGroupsInStatus(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Health counts restart with each config: files matched before and after a
+// switch, read and permission errors once per file.
+func TestHealthAcrossASwitch(t *testing.T) {
+	s := newStack(t)
+	fastStatus(s)
+	writeLines(t, filepath.Join(s.dir, "a.log"), "a", 1, 1)
+	writeLines(t, filepath.Join(s.dir, "b.log"), "b", 1, 1)
+	writeLines(t, filepath.Join(s.dir, "b.gz"), "b", 1, 1)
+	putRev(t, s, `[{"path":"DIR/*","topic":"topic_h","exclude":["*.gz"]}]`) // the data directory matches too: not a file
+	a, _ := s.run(t)
+	st := waitStatus(t, s, "two files matched", func(st Status) bool { return st.Health.FilesMatched == 2 })
+	if h := st.Health; h.FilesMatchedBefore != -1 || h.ReadErrors != 0 { // the first config: none ran before
+		t.Errorf("first config: %+v", h)
+	}
+	a.status.fileError("/x/1", os.ErrPermission)
+	a.status.fileError("/x/1", os.ErrPermission)
+	a.status.fileError("/x/2", errors.New("input/output error"))
+	waitStatus(t, s, "the errors counted once per file", func(st Status) bool {
+		return st.Health.PermissionErrors == 1 && st.Health.ReadErrors == 1
+	})
+
+	// A config that matches nothing: the gate's "fell to zero" reads so.
+	putRev(t, s, `[{"path":"DIR/none-*.log","topic":"topic_h"}]`)
+	st = waitStatus(t, s, "the switch", func(st Status) bool {
+		return st.Config.Entries == 1 && st.Sources[0].Entry == filepath.Join(s.dir, "none-*.log")
+	})
+	if h := st.Health; h.FilesMatched != 0 || h.FilesMatchedBefore != 2 || h.ReadErrors != 0 || h.PermissionErrors != 0 {
+		t.Errorf("after the switch: %+v", h)
+	}
+}

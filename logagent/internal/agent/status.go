@@ -4,36 +4,29 @@ package agent
 // ([etcd] status_key, default /logagent/<ip>/status) attached to an etcd
 // lease it keeps alive. The key disappears by itself when the agent dies
 // (the lease expires after status_ttl) and is deleted (lease revoked) on a
-// clean stop. The publisher runs beside collection and never blocks it:
-// config changes only nudge it through a one-slot channel, and an etcd
-// outage only delays the next write.
+// clean stop. The publisher (statuspub) runs beside collection and never
+// blocks it: config changes only nudge it through a one-slot channel, and
+// an etcd outage only delays the next write. This file assembles the
+// document.
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/configsource"
-	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/logagent/internal/statuspub"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/fleet"
@@ -82,13 +75,12 @@ type statusReporter struct {
 type health struct {
 	failing       map[string]bool // files that failed to open or read, each counted once
 	read, perm    int64
-	matched       int // files matched at the latest snapshot (-1: none taken)
-	matchedBefore int // matched when the running config replaced the one before (-1: none before)
+	matchedBefore int // files the config before the running one matched when it was replaced (-1: none before)
 }
 
 func newStatusReporter(a *Agent) *statusReporter {
 	return &statusReporter{a: a, started: time.Now().UTC(), kick: make(chan struct{}, 1), config: ConfigStatus{State: ConfigNone},
-		health: health{failing: map[string]bool{}, matched: -1, matchedBefore: -1}}
+		health: health{failing: map[string]bool{}, matchedBefore: -1}}
 }
 
 func (s *statusReporter) nudge() {
@@ -99,10 +91,11 @@ func (s *statusReporter) nudge() {
 }
 
 // applied records the desired config that now runs (changed: its entries
-// or sources differ from the previous one, so the health counts restart);
+// or sources differ from the previous one, so the health counts restart
+// and matchedBefore is what the previous one matched, -1 for none);
 // a config refused by the policy shows as rejected, naming the source,
 // while the last good version of that source runs.
-func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool) {
+func (s *statusReporter) applied(origin string, d configsource.Desired, changed bool, matchedBefore int) {
 	now := time.Now().UTC()
 	s.mu.Lock()
 	c := ConfigStatus{State: ConfigApplied, Source: origin, Revision: d.Host(), Entries: len(d.Entries), AppliedAt: s.config.AppliedAt}
@@ -114,13 +107,11 @@ func (s *statusReporter) applied(origin string, d configsource.Desired, changed 
 		c.State, c.Rejected = ConfigRejected, &r
 	}
 	if changed {
-		if s.config.State != ConfigNone {
-			s.health.matchedBefore = s.health.matched
-		}
+		s.health.matchedBefore = matchedBefore
 		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
 	}
 	s.config, s.groups, s.sources = c, d.Groups, d.Sources
-	s.candidate = slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
+	s.candidate = d.RunsCandidate()
 	s.mu.Unlock()
 	s.nudge()
 }
@@ -165,11 +156,17 @@ func (s *statusReporter) snapshot() Status {
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
 	st.HostID = a.hostID
 	files, lag := a.fileStatuses()
+	a.mu.Lock()
+	var running []collect.Entry
+	if a.desired != nil {
+		running = a.desired.Entries
+	}
+	a.mu.Unlock()
+	matched := filesMatched(running)
 	s.mu.Lock()
 	st.Config = s.config
 	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
-	s.health.matched = len(files)
-	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: len(files), FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
+	st.Health = fleet.Health{ReadErrors: s.health.read, PermissionErrors: s.health.perm, FilesMatched: matched, FilesMatchedBefore: s.health.matchedBefore, Lag: lag}
 	if st.Config.Rejected != nil {
 		r := *st.Config.Rejected
 		st.Config.Rejected = &r
@@ -236,6 +233,30 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 	return files, total
 }
 
+// filesMatched counts the regular files the entries' globs match now (not
+// excluded), each file once: what the rollout gate compares before and
+// after a switch. From the file system, not the harvesters, so a config
+// just applied is not judged before its first scan.
+func filesMatched(entries []collect.Entry) int {
+	seen := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Type == collect.TypeJournald {
+			continue
+		}
+		matches, _ := filepath.Glob(e.Path) // validated by collect.Parse
+		for _, m := range matches {
+			if seen[m] || e.Excluded(m) {
+				continue
+			}
+			if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+				seen[m] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
 // processorStatuses reads the counts of the running entries' chains.
 func (a *Agent) processorStatuses() []ProcessorStatus {
 	a.mu.Lock()
@@ -269,159 +290,30 @@ func sameFile(fi os.FileInfo, dev, ino uint64) bool {
 	return ok && uint64(st.Dev) == dev && st.Ino == ino
 }
 
-// run publishes until ctx is done, then revokes the lease, which deletes
-// the key. Every failure is retried with backoff; a lost lease (etcd
-// unreachable for longer than the TTL) is granted again.
+// run publishes the status (statuspub) on the shared client until ctx is
+// done.
 func (s *statusReporter) run(ctx context.Context) {
 	a := s.a
-	key := a.cfg.StatusKey(a.ip)
-	ttl := int64(math.Ceil(a.cfg.Etcd.StatusTTL.Seconds()))
-	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
-	failing := false
-	fail := func(what string, err error) {
-		if !failing && ctx.Err() == nil {
-			a.log.Warn("fleet status: "+what+"; retrying, collection goes on", "key", key, "err", etcdconf.Explain(err, a.cfg.Etcd.Settings))
-		}
-		failing = true
-		bo.Wait(ctx)
-	}
 	cli, ok := a.etcdClient(ctx) // connecting is logged by connectEtcd
 	if !ok {
 		return
 	}
-	for ctx.Err() == nil {
-		gctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-		lease, err := cli.Grant(gctx, ttl)
-		cancel()
-		if err != nil {
-			fail("grant lease", err)
-			continue
-		}
-		kctx, kcancel := context.WithCancel(ctx)
-		ka, err := cli.KeepAlive(kctx, lease.ID)
-		if err != nil {
-			kcancel()
-			fail("keep lease alive", err)
-			continue
-		}
-		published, err := s.keep(ctx, cli, key, lease.ID, ka)
-		kcancel()
-		if published {
-			failing = false // a later outage is logged again
-			bo.Reset()
-		}
-		if ctx.Err() != nil {
-			s.remove(cli, key, lease.ID)
-			return
-		}
-		fail("lease lost", err)
-	}
-}
-
-// keep writes the document now and then whenever it changes, until ctx
-// is done or the lease is lost; published tells whether a write succeeded.
-// Liveness is the lease's keep-alive, not the writes: every status_interval
-// (and when nudged) the document is assembled locally and written only if
-// something an operator acts on changed (config, groups, sources, health
-// counts, the latest error, the set of files); lag and positions alone are
-// written every status_refresh, or every status_interval while a rollout's
-// candidate runs (its gate watches lag). 10,000 idle agents then write
-// nothing at all.
-func (s *statusReporter) keep(ctx context.Context, cli *clientv3.Client, key string, lease clientv3.LeaseID, ka <-chan *clientv3.LeaseKeepAliveResponse) (published bool, err error) {
-	a := s.a
-	tick := time.NewTicker(a.cfg.Etcd.StatusInterval)
-	defer tick.Stop()
-	var lastKey, lastDoc []byte
-	var lastWrite time.Time
-	for {
-		st := s.snapshot()
-		sig, doc, err := statusKeys(st)
-		if err != nil {
-			return published, fmt.Errorf("encode status: %w", err)
-		}
-		refresh := a.cfg.Etcd.StatusRefresh
-		s.mu.Lock()
-		if s.candidate {
-			refresh = a.cfg.Etcd.StatusInterval
-		}
-		s.mu.Unlock()
-		due := time.Since(lastWrite) >= refresh && !bytes.Equal(doc, lastDoc)
-		if !published || !bytes.Equal(sig, lastKey) || due {
-			data, err := json.Marshal(st)
-			if err != nil {
-				return published, fmt.Errorf("encode status: %w", err)
-			}
-			pctx, cancel := context.WithTimeout(ctx, a.cfg.Etcd.DialTimeout)
-			_, err = cli.Put(pctx, key, string(data), clientv3.WithLease(lease))
-			cancel()
-			switch {
-			case ctx.Err() != nil:
-				return published, ctx.Err()
-			case errors.Is(err, rpctypes.ErrLeaseNotFound):
-				return published, err
-			case err != nil:
-				if !published {
-					return false, err
-				}
-				// A transient failure: the lease may well outlive it.
-				a.log.Debug("fleet status write failed; next interval retries", "err", err)
-			default:
-				lastKey, lastDoc, lastWrite = sig, doc, time.Now()
-				if !published {
-					published = true
-					a.log.Info("fleet status published", "key", key, "ttl", a.cfg.Etcd.StatusTTL, "refresh", a.cfg.Etcd.StatusRefresh)
-				}
-				a.m.StatusWrites.Inc()
-			}
-		}
-		for wait := true; wait; {
-			select {
-			case <-ctx.Done():
-				return published, ctx.Err()
-			case _, ok := <-ka:
-				if !ok {
-					return published, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
-				}
-			case <-tick.C:
-				wait = false
-			case <-s.kick:
-				wait = false
-			}
-		}
-	}
-}
-
-// statusKeys encodes what decides a write: sig is the document without
-// what moves all the time (positions, sizes, lag, processor counts, the
-// time), doc the document without the time.
-func statusKeys(st Status) (sig, doc []byte, err error) {
-	st.UpdatedAt = time.Time{}
-	if doc, err = json.Marshal(st); err != nil {
-		return nil, nil, err
-	}
-	st.TotalLag, st.Health.Lag = 0, 0
-	st.Files = slices.Clone(st.Files)
-	for i := range st.Files {
-		f := &st.Files[i]
-		f.Offset, f.Size, f.Lag = 0, 0, 0
-	}
-	slices.SortFunc(st.Files, func(a, b FileStatus) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Topic, b.Topic)) })
-	st.Processors = nil
-	sig, err = json.Marshal(st)
-	return sig, doc, err
-}
-
-// remove revokes the lease at a clean stop, deleting the key at once
-// instead of after the TTL.
-func (s *statusReporter) remove(cli *clientv3.Client, key string, lease clientv3.LeaseID) {
-	a := s.a
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Etcd.DialTimeout)
-	defer cancel()
-	if _, err := cli.Revoke(ctx, lease); err != nil {
-		a.log.Warn("fleet status: revoke lease at stop; the key expires after status_ttl", "key", key, "err", etcdconf.Explain(err, a.cfg.Etcd.Settings))
+	e := a.cfg.Etcd
+	p, err := statuspub.New(statuspub.Options{Client: cli, Key: a.cfg.StatusKey(a.ip), TTL: e.StatusTTL, Interval: e.StatusInterval, Refresh: e.StatusRefresh,
+		Timeout: e.DialTimeout, Snapshot: s.snapshot, Fast: s.runsCandidate, Kick: s.kick, Log: a.log,
+		Explain: func(err error) error { return etcdconf.Explain(err, e.Settings) }, Written: a.m.StatusWrites.Inc})
+	if err != nil {
+		a.log.Error("fleet status", "err", err)
 		return
 	}
-	a.log.Info("fleet status removed", "key", key)
+	p.Run(ctx)
+}
+
+// runsCandidate tells whether a rollout's candidate runs here.
+func (s *statusReporter) runsCandidate() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.candidate
 }
 
 // startStatus starts the publisher; stop revokes the lease and waits.

@@ -62,6 +62,12 @@ func (d *Desired) Host() int64 {
 	return 0
 }
 
+// RunsCandidate tells whether a rollout's candidate runs in one of the
+// groups (the status is then refreshed faster: the gate watches lag).
+func (d *Desired) RunsCandidate() bool {
+	return slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
+}
+
 // Merge joins the sources in precedence order (the host key first, then
 // the groups in the order of [agent] groups): an entry whose key
 // (collect.Entry.Key: a path or a journal stream) an earlier source already

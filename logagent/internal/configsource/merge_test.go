@@ -114,3 +114,19 @@ func TestCache(t *testing.T) {
 		t.Error("an unknown document was taken as a cache")
 	}
 }
+
+// Journal entries are one entry when they read the same stream (journal,
+// topic, filters): the first source's runs; another unit is another entry.
+func TestMergeJournalEntries(t *testing.T) {
+	p := collect.Policy{AllowedPaths: []string{"/var/log/**"}, AllowJournal: true}
+	d, err := Merge(p, []Source{
+		src("host", 2, `[{"type":"journald","topic":"j","units":["nginx.service"],"fields":{"from":"host"}}]`),
+		src(fleet.GroupSource("web"), 5, `[{"type":"journald","topic":"j","units":["nginx.service"]},{"type":"journald","topic":"j","units":["app.service"]}]`),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Entries) != 2 || d.Entries[0].Fields["from"] != "host" || d.Sources[0].Shadowed != "group:web@5" || d.Sources[1].Source != "group:web" {
+		t.Errorf("entries %d, sources %+v", len(d.Entries), d.Sources)
+	}
+}

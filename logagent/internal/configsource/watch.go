@@ -156,11 +156,15 @@ func (w *Watcher) reachable(err error) {
 }
 
 // read gets the host key and every group's config and rollout at one
-// revision.
+// revision. The reads are serializable: the member answers from what it
+// has applied, without a round of consensus (a fleet starting at once
+// costs etcd little), and the watch from that revision delivers whatever
+// came after, so nothing is missed.
 func (w *Watcher) read(ctx context.Context) (int64, error) {
-	ops := []clientv3.Op{clientv3.OpGet(w.host.key)}
+	get := func(key string) clientv3.Op { return clientv3.OpGet(key, clientv3.WithSerializable()) }
+	ops := []clientv3.Op{get(w.host.key)}
 	for _, g := range w.groups {
-		ops = append(ops, clientv3.OpGet(g.stable.key), clientv3.OpGet(w.o.Keys.Rollout(g.name)))
+		ops = append(ops, get(g.stable.key), get(w.o.Keys.Rollout(g.name)))
 	}
 	tctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
 	resp, err := w.o.Client.Txn(tctx).Then(ops...).Commit()
@@ -168,17 +172,17 @@ func (w *Watcher) read(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	get := func(i int) (value []byte, rev int64) {
+	value := func(i int) (value []byte, rev int64) {
 		kvs := resp.Responses[i].GetResponseRange().GetKvs()
 		if len(kvs) == 0 {
 			return nil, 0
 		}
 		return kvs[0].Value, kvs[0].ModRevision
 	}
-	w.host.set(get(0))
+	w.host.set(value(0))
 	for i, g := range w.groups {
-		g.stable.set(get(1 + 2*i))
-		g.setRollout(get(2 + 2*i))
+		g.stable.set(value(1 + 2*i))
+		g.setRollout(value(2 + 2*i))
 	}
 	return resp.Header.Revision, nil
 }
@@ -336,8 +340,9 @@ func (w *Watcher) desired() (Desired, error) {
 		}
 		src := stable
 		switch r := g.rollout; {
-		case g.rolloutErr != "":
+		case g.rolloutErr != "": // a controller's bug: shown, never guessed at
 			rejected = append(rejected, fleet.Rejected{Source: g.stable.name, Revision: g.rolloutRev, Reason: g.rolloutErr, At: now.UTC()})
+			st.Rejected = g.rolloutErr
 		case r.Selects(w.o.HostID):
 			if why := g.candidateVerdict(w.o.Policy); why != "" {
 				st = fleet.GroupState{Group: g.name, Revision: stable.Revision, Rollout: r.ID, Hash: r.Hash, Rejected: why}

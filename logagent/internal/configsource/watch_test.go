@@ -127,6 +127,13 @@ func TestWatcherFollowsGroupsAndRollouts(t *testing.T) {
 		t.Errorf("refused candidate: %s %+v %+v", topics(d), g, d.Rejected)
 	}
 
+	// A rollout document that is not JSON: stable runs, the status says so.
+	w.put(w.keys.Rollout("web"), `{"id":`)
+	d = w.until("the broken document", func(d Desired) bool { return d.Groups[0].Rollout == "" && d.Groups[0].Rejected != "" })
+	if topics(d) != "host,web,prod" || !strings.Contains(d.Groups[0].Rejected, "not valid JSON") {
+		t.Errorf("broken rollout document: %s %+v", topics(d), d.Groups[0])
+	}
+
 	// Rolled back: stable, nothing refused any more.
 	w.putRollout(fleet.Rollout{ID: "r2", Group: "web", State: fleet.StateRolledBack, Candidate: bad, Hash: fleet.ConfigHash(bad), Selection: fleet.Selection{All: true}})
 	d = w.until("stable again", func(d Desired) bool { return d.Groups[0].Rollout == "" })
@@ -167,4 +174,35 @@ func TestWatcherIgnoresOtherGroups(t *testing.T) {
 		t.Errorf("an extra emission: %+v", d)
 	default:
 	}
+}
+
+// etcd restarted under the watcher: changes made after the restart arrive
+// (the client resumes the watch from the last revision seen, or the
+// watcher reads every source again after a watch error).
+func TestWatcherReadsAgainAfterEtcdRestart(t *testing.T) {
+	port, err := testkit.RestartablePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{Port: port, Dir: dir})
+	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
+	w := startWatcher(t, cli, "host-a", "web")
+	w.put(w.keys.GroupConfig("web"), `[{"path":"/var/log/w.log","topic":"one"}]`)
+	w.until("the first config", func(d Desired) bool { return topics(d) == "one" })
+	e.Close()
+	testkit.StartEtcd(t, testkit.EtcdOptions{Port: port, Dir: dir})
+	deadline := time.Now().Add(20 * time.Second)
+	for { // the test's client reconnects too
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cli.Put(ctx, w.keys.GroupConfig("web"), `[{"path":"/var/log/w.log","topic":"two"}]`)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd back: %v", err)
+		}
+	}
+	w.until("the change after the restart", func(d Desired) bool { return topics(d) == "two" })
 }

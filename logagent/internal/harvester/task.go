@@ -166,7 +166,9 @@ func (t *Task) scan() {
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
-				t.o.fileError(path, err)
+				if pe := (*fs.PathError)(nil); errors.As(err, &pe) { // a stat that failed, not a directory the glob matched
+					t.o.fileError(path, err)
+				}
 			}
 			continue
 		}

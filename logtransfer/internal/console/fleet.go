@@ -197,9 +197,8 @@ func (c *Console) fleet(s *snapshot, now time.Time) Fleet {
 				a.Rejected = true
 				a.Problems = append(a.Problems, fmt.Sprintf("group %s rejected: %s", gs.Group, gs.Rejected))
 			}
-			// A rejected config is reported as such, not as drift. (The
-			// same rule as fleet.GroupState.Runs on wave6/fleet-cli.)
-			ag.Drifted = gs.Rejected == "" && (gs.Hash != cand || cand == "" && gs.Revision != rev)
+			// A rejected config is reported as such, not as drift.
+			ag.Drifted = gs.Rejected == "" && !gs.Runs(rev, cand)
 			if ag.Drifted {
 				a.Drifted = true
 				a.Problems = append(a.Problems, fmt.Sprintf("group %s: runs %s, should run %s", gs.Group, describeRun(gs.Revision, gs.Hash), describeRun(rev, cand)))
@@ -207,10 +206,10 @@ func (c *Console) fleet(s *snapshot, now time.Time) Fleet {
 			gsum := sum(gs.Group)
 			gsum.Agents++
 			switch {
-			case gs.Rejected != "": // it names what it refused, and runs neither
-			case gs.Hash != "" && gs.Hash == cand:
+			case gs.Rejected != "": // it names what it refused
+			case cand != "" && gs.Runs(rev, cand):
 				gsum.OnCandidate++
-			case gs.Hash == "" && gs.Revision == s.Stable[gs.Group]:
+			case gs.Runs(s.Stable[gs.Group], ""):
 				gsum.OnStable++
 			}
 			if ag.Drifted {
