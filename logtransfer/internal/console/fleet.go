@@ -20,6 +20,7 @@ import (
 type snapshot struct {
 	Revision  int64
 	Statuses  map[string][]byte // by IP (the key's %s)
+	Unleased  map[string]bool   // status keys without a lease: nothing removes them when the agent dies
 	HostKeys  map[string]bool   // IPs with a per-host collect config
 	Stable    map[string]int64  // group → mod revision of its config
 	Rollouts  map[string]*fleet.Rollout
@@ -40,7 +41,7 @@ func (c *Console) read(ctx context.Context) (*snapshot, error) {
 			prefixes = append(prefixes, p)
 		}
 	}
-	s := &snapshot{Statuses: map[string][]byte{}, HostKeys: map[string]bool{}, Stable: map[string]int64{},
+	s := &snapshot{Statuses: map[string][]byte{}, Unleased: map[string]bool{}, HostKeys: map[string]bool{}, Stable: map[string]int64{},
 		Rollouts: map[string]*fleet.Rollout{}, RolloutMR: map[string]int64{}, Locks: map[string]bool{}}
 	var ops []clientv3.Op
 	for _, p := range prefixes {
@@ -80,6 +81,7 @@ func (c *Console) read(ctx context.Context) (*snapshot, error) {
 			}
 			if ip, ok := between(key, statusPrefix, statusSuffix); ok {
 				s.Statuses[ip] = kv.Value
+				s.Unleased[ip] = kv.Lease == 0
 			} else if ip, ok := between(key, collectPrefix, collectSuffix); ok {
 				s.HostKeys[ip] = true
 			}
@@ -117,7 +119,7 @@ type Agent struct {
 	UpdatedAt time.Time          `json:"updated_at,omitzero"`
 	// Flags that make the row stand out.
 	Offline  bool     `json:"offline,omitempty"` // a per-host collect key, no status (the lease expired)
-	Stale    bool     `json:"stale,omitempty"`   // status not rewritten for StaleAfter
+	Stale    bool     `json:"stale,omitempty"`   // status without a lease, or not rewritten for StaleAfter
 	Rejected bool     `json:"rejected,omitempty"`
 	Drifted  bool     `json:"drifted,omitempty"` // a group's config is not the one it should run
 	Problems []string `json:"problems,omitempty"`
@@ -180,7 +182,13 @@ func (c *Console) fleet(s *snapshot, now time.Time) Fleet {
 		a := Agent{IP: ip, Hostname: st.Hostname, HostID: st.HostID, Version: st.Version, Groups: []AgentGroup{},
 			Config: st.Config, Health: st.Health, Files: len(st.Files) + st.FilesOmitted, Lag: st.TotalLag,
 			LastError: st.LastError, UpdatedAt: st.UpdatedAt}
-		if now.Sub(st.UpdatedAt) > c.o.StaleAfter {
+		// Stale as `logagent agents` says it: a status without a lease
+		// outlives its agent; one older than StaleAfter may be stuck.
+		switch {
+		case s.Unleased[ip]:
+			a.Stale = true
+			a.Problems = append(a.Problems, "status key without a lease: nothing removes it when its agent dies")
+		case now.Sub(st.UpdatedAt) > c.o.StaleAfter:
 			a.Stale = true
 			a.Problems = append(a.Problems, fmt.Sprintf("status not updated for %s", now.Sub(st.UpdatedAt).Round(time.Second)))
 		}

@@ -44,6 +44,17 @@ func TestFleet(t *testing.T) {
 		return fleet.Status{IP: ip, Hostname: "host-" + ip, HostID: host, UpdatedAt: now, Groups: []fleet.GroupState{g},
 			Config: fleet.ConfigStatus{State: fleet.ConfigApplied, Entries: 1}, Files: []fleet.FileStatus{{Path: "/var/log/web.log", Lag: 5}}, TotalLag: 5}
 	}
+	// Agents keep their status on a lease (one without is stale).
+	lease, err := s.cli.Grant(ctx, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putStatus := func(ip string, st fleet.Status) {
+		data, _ := json.Marshal(st)
+		if _, err := s.cli.Put(ctx, "/logagent/"+ip+"/status", string(data), clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var selected string
 	drift := 2 // the first two agents the rollout does not select run an old revision
 	for i, h := range hosts {
@@ -56,15 +67,15 @@ func TestFleet(t *testing.T) {
 			drift--
 			st.Groups[0].Revision = stable - 1
 		}
-		s.put(t, "/logagent/"+ip+"/status", st)
+		putStatus(ip, st)
 	}
 	// A rejected agent, a stale one and one offline (a host key, no status).
 	rej := status("10.0.1.1", "h-rej")
 	rej.Groups[0].Rejected = "path /etc/shadow is outside allowed_paths"
-	s.put(t, "/logagent/10.0.1.1/status", rej)
+	putStatus("10.0.1.1", rej)
 	stale := status("10.0.1.2", "h-stale")
 	stale.UpdatedAt = now.Add(-time.Hour)
-	s.put(t, "/logagent/10.0.1.2/status", stale)
+	putStatus("10.0.1.2", stale)
 	if _, err := s.cli.Put(ctx, "/logagent/10.0.1.3/collect_config", `[]`); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +106,7 @@ func TestFleet(t *testing.T) {
 	if a := byIP["10.0.1.1"]; !a.Rejected || a.Drifted {
 		t.Errorf("rejected agent: %+v", a)
 	}
-	if a := byIP["10.0.1.2"]; !a.Stale {
+	if a := byIP["10.0.1.2"]; !a.Stale || !strings.Contains(strings.Join(a.Problems, ";"), "status not updated for 1h") {
 		t.Errorf("stale agent: %+v", a)
 	}
 	if a := byIP["10.0.1.3"]; !a.Offline {
@@ -249,5 +260,17 @@ func TestEtcdDown(t *testing.T) {
 	}
 	if code := s.get(t, "/ui/api/search", nil); code != 200 {
 		t.Errorf("search with etcd down: %d", code)
+	}
+}
+
+// A status key without a lease outlives its agent: stale, as `logagent
+// agents` says.
+func TestUnleasedStatusIsStale(t *testing.T) {
+	s := newStack(t, true, nil)
+	s.put(t, "/logagent/10.0.0.1/status", fleet.Status{IP: "10.0.0.1", UpdatedAt: time.Now().UTC()})
+	var f Fleet
+	if code := s.get(t, "/ui/api/fleet", &f); code != 200 || len(f.Agents) != 1 || !f.Agents[0].Stale ||
+		!strings.Contains(strings.Join(f.Agents[0].Problems, ";"), "without a lease") {
+		t.Errorf("unleased status: %d %+v", code, f.Agents)
 	}
 }
