@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian machine:
-# Debian tools the integration tests drive (kcat, etcdctl, journal tools) and
+# Debian tools the integration tests drive (kcat, etcdctl, journal tools,
+# chromium for the web console's browser test) and
 # the Go modules of every module in the workspace. Safe to run repeatedly:
 # it installs only what is missing.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v systemd-journal-remote >/dev/null 2>&1 || [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 command -v journalctl >/dev/null 2>&1 || need+=(systemd)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

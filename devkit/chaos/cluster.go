@@ -331,6 +331,8 @@ func (c *Cluster) NewTransfer() (*Service, error) {
 		"es": {"urls = " + c.Endpoints.Elasticsearch, "flush_interval = 200ms", "retry_backoff_max = 2s",
 			fmt.Sprintf("timeout = %s", cmp.Or(c.cfg.BulkTimeout, 10*time.Second))},
 		"transfer": {fmt.Sprintf("http_listen = 127.0.0.1:%d", port), "drain_timeout = 5s", "shutdown_timeout = 15s"},
+		// The console's fleet pages (/ui/) read the agents from etcd.
+		"etcd": {"endpoints = " + c.Endpoints.Etcd},
 	}, c.cfg.TransferIni)
 	return c.newService(name, c.cfg.Bin.Transfer, text, port)
 }

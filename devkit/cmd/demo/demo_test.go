@@ -51,6 +51,11 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
+	// It ends with the console's address (the demo checked that it shows
+	// the agent), not with curl commands.
+	if !regexp.MustCompile(`== open http://127\.0\.0\.1:\d+/ui/\n   the console: Fleet \([1-9]\d* agents\), Rollouts, Delivery \(did every line arrive\?\), Search\n$`).MatchString(text) || strings.Contains(text, "curl ") {
+		t.Errorf("the demo should end with the console's address, and print no curl:\n%s", text)
+	}
 	if hits := regexp.MustCompile(`: (\d+) hits`).FindStringSubmatch(text); hits == nil || hits[1] == "0" {
 		t.Errorf("the demo search found nothing:\n%s", text)
 	}

@@ -160,12 +160,38 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.showFleet(ctx); err != nil {
 		return err
 	}
+	agents, err := d.checkConsole(ctx)
+	if err != nil {
+		return err
+	}
+	if !d.o.exit {
+		d.say("\nThe stack keeps running; Ctrl-C stops everything.")
+	}
+	d.say("\n== open http://%s/ui/\n   the console: Fleet (%d agents), Rollouts, Delivery (did every line arrive?), Search", d.xferHTTP, agents)
 	if d.o.exit {
 		return nil
 	}
-	d.say("\nThe stack keeps running; Ctrl-C stops everything.")
 	<-ctx.Done()
 	return nil
+}
+
+// checkConsole asks the console's fleet endpoint what the demo prints a
+// link to: it answers, and sees the agent through etcd.
+func (d *demo) checkConsole(ctx context.Context) (int, error) {
+	var f struct {
+		Enabled bool              `json:"enabled"`
+		Agents  []json.RawMessage `json:"agents"`
+	}
+	for {
+		err := testkit.GetJSON(ctx, "http://"+d.xferHTTP+"/ui/api/fleet", &f)
+		if err == nil && f.Enabled && len(f.Agents) > 0 {
+			return len(f.Agents), nil
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("the console at http://%s/ui/ shows no agent (%v)", d.xferHTTP, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func freePort() int {
@@ -280,10 +306,14 @@ rebalance_timeout = 7s
 urls = %s
 flush_interval = 200ms
 [transfer]
+# also serves the console under /ui/
 http_listen = %s
 # below rebalance_timeout
 drain_timeout = 5s
-`, d.ep.Kafka, d.ep.Elasticsearch, d.xferHTTP)
+[etcd]
+# the console's Fleet, Rollouts and Delivery pages read the agents here
+endpoints = %s
+`, d.ep.Kafka, d.ep.Elasticsearch, d.xferHTTP, d.ep.Etcd)
 	for name, text := range map[string]string{"logagent.ini": agentIni, "logtransfer.ini": xferIni} {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
 			return err
@@ -356,18 +386,12 @@ func (d *demo) showResults(ctx context.Context, collect string) error {
 	grown := strings.TrimSuffix(collect, "]") + fmt.Sprintf(`,{"path":%q,"topic":"web_log","start":"beginning"}]`, newFile)
 	d.say(`
 == try next
-   # search like in Kibana (query_string syntax):
-   curl -s '%[1]s/logcollect-*/_search?q=json.level:error&size=2&pretty'
-   curl -s '%[1]s/logcollect-*/_search?q=parsed.status:404&size=2&pretty'
-   curl -s '%[1]s/logcollect-*/_count?q=fields.service:orders'
+   # in the console's Search (below): json.level:error, parsed.status:404, fields.service:orders
    # add a file to the agent's config and watch it get picked up (no restart):
-   etcdctl --endpoints %[2]s put /logagent/127.0.0.1/collect_config '%[7]s'
-   echo "hello from a new file" >> %[3]s
-   curl -s '%[1]s/logcollect-*/_search?q=message:hello&pretty'
-   # pipeline metrics:
-   curl -s http://%[4]s/metrics | grep ^logagent_
-   curl -s http://%[5]s/metrics | grep ^logtransfer_
-   # service logs: %[6]s`, d.ep.Elasticsearch, d.ep.Etcd, newFile, d.agentHTTP, d.xferHTTP, filepath.Join(d.o.dir, "service-logs"), grown)
+   etcdctl --endpoints %[1]s put /logagent/127.0.0.1/collect_config '%[5]s'
+   echo "hello from a new file" >> %[2]s
+   # then search message:hello in the console
+   # metrics: http://%[3]s/metrics and http://%[4]s/metrics; service logs: %[6]s`, d.ep.Etcd, newFile, d.agentHTTP, d.xferHTTP, grown, filepath.Join(d.o.dir, "service-logs"))
 	return nil
 }
 

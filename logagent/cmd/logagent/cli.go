@@ -22,8 +22,8 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/agent"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
-	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
@@ -133,11 +133,11 @@ type cli struct {
 	status, asJSON                   bool // get -status, agents -json
 	sample                           string
 	sampleLines                      int // validate -sample, -lines
+	audit                            auditFlags
 
 	output, steps              string // -o, rollout -steps
 	bake, waveTimeout, lockTTL time.Duration
 	stale                      time.Duration // agents -stale
-	audit                      auditFlags
 }
 
 // runCommand runs subcommand name with args.
@@ -400,9 +400,9 @@ func (c *cli) connect() (*clientv3.Client, config.Config, int) {
 	if err != nil {
 		return nil, config.Config{}, c.fail(exitUsage, "%v", err)
 	}
-	cli, err := etcdclient.New(cfg.Etcd) // with a username, this authenticates
+	cli, err := etcdconf.New(cfg.Etcd.Settings) // with a username, this authenticates
 	if err != nil {
-		return nil, config.Config{}, c.fail(exitRuntime, "%v", etcdclient.Explain(err, cfg.Etcd))
+		return nil, config.Config{}, c.fail(exitRuntime, "%v", etcdconf.Explain(err, cfg.Etcd.Settings))
 	}
 	return cli, cfg, exitOK
 }
@@ -416,7 +416,7 @@ func request[T any](ctx context.Context, cfg config.Config, call func(context.Co
 	if err != nil && rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		err = context.DeadlineExceeded
 	}
-	return v, etcdclient.Explain(err, cfg.Etcd)
+	return v, etcdconf.Explain(err, cfg.Etcd.Settings)
 }
 
 func runPut(ctx context.Context, c *cli) int {

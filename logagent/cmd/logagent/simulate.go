@@ -12,8 +12,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/fleetsim"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
@@ -69,8 +69,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	pool := make([]*clientv3.Client, n)
 	for i := range pool {
-		if pool[i], err = etcdclient.New(cfg.Etcd); err != nil {
-			return etcdclient.Explain(err, cfg.Etcd)
+		if pool[i], err = etcdconf.New(cfg.Etcd.Settings); err != nil {
+			return etcdconf.Explain(err, cfg.Etcd.Settings)
 		}
 		defer pool[i].Close()
 	}

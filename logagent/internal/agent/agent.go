@@ -26,11 +26,11 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/configsource"
-	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/obs"
 )
@@ -329,19 +329,19 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	}
 }
 
-// connectEtcd creates the agent's one etcd client (etcdclient.Connect:
+// connectEtcd creates the agent's one etcd client (etcdconf.Connect:
 // with a username it authenticates while it is created, so etcd being down
 // or refusing the password is retried here), then lets the config watch
 // and the status publisher use it.
 func (a *Agent) connectEtcd(ctx context.Context) {
 	defer close(a.etcdReady)
 	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 15 * time.Second}
-	cli, err := etcdclient.Connect(ctx, a.cfg.Etcd, &bo, func(err error) {
+	cli, err := etcdconf.Connect(ctx, a.cfg.Etcd.Settings, &bo, func(err error) {
 		a.ready.Set("etcd", err)
 		a.log.Warn("read collect config from etcd; retrying, collecting with the current config meanwhile",
 			"key", a.cfg.CollectKey(a.ip), "endpoints", a.cfg.Etcd.Endpoints, "err", err)
 	})
-	if errors.Is(err, etcdclient.ErrSettings) {
+	if errors.Is(err, etcdconf.ErrSettings) {
 		a.ready.Set("etcd", err)
 		a.log.Error("etcd client; collecting with the cached config only, no fleet status", "err", err)
 	}

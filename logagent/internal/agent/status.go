@@ -26,9 +26,9 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/configsource"
-	"github.com/logcollect/logcollect/logagent/internal/etcdclient"
 	"github.com/logcollect/logcollect/logagent/internal/statuspub"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
 	"github.com/logcollect/logcollect/pkg/fleet"
 )
 
@@ -302,7 +302,7 @@ func (s *statusReporter) run(ctx context.Context) {
 	e := a.cfg.Etcd
 	p, err := statuspub.New(statuspub.Options{Client: cli, Key: a.cfg.StatusKey(a.ip), TTL: e.StatusTTL, Interval: e.StatusInterval, Refresh: e.StatusRefresh,
 		Timeout: e.DialTimeout, Snapshot: s.snapshot, Fast: s.runsCandidate, Kick: s.kick, Log: a.log,
-		Explain: func(err error) error { return etcdclient.Explain(err, e) }, Written: a.m.StatusWrites.Inc})
+		Explain: func(err error) error { return etcdconf.Explain(err, e.Settings) }, Written: a.m.StatusWrites.Inc})
 	if err != nil {
 		a.log.Error("fleet status", "err", err)
 		return

@@ -7,16 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
+	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/logcollect/logcollect/pkg/settings"
-	"github.com/logcollect/logcollect/pkg/tlsconf"
 )
 
 // EnvPrefix prefixes environment overrides: LOGAGENT_KAFKA_BROKERS, ...
@@ -61,16 +61,12 @@ func InflightBytesFor(memoryLimit int64) int64 {
 
 // Etcd configures where the collect config comes from.
 type Etcd struct {
-	Endpoints      []string
-	DialTimeout    time.Duration
-	CollectLogKey  string // with %s for the agent's IP
-	StatusKey      string // with %s for the agent's IP; "" derives it from CollectLogKey
-	StatusTTL      time.Duration
-	StatusInterval time.Duration // how often the status is checked for changes (and rewritten while a rollout candidate runs)
-	StatusRefresh  time.Duration // how often lag alone is rewritten
-	Username       string
-	Password       string
-	TLS            tlsconf.Files
+	etcdconf.Settings        // endpoints, dial_timeout, username, password, tls_* (shared with logtransfer)
+	CollectLogKey     string // with %s for the agent's IP
+	StatusKey         string // with %s for the agent's IP; "" derives it from CollectLogKey
+	StatusTTL         time.Duration
+	StatusInterval    time.Duration // how often the status is checked for changes (and rewritten while a rollout candidate runs)
+	StatusRefresh     time.Duration // how often lag alone is rewritten
 }
 
 // Agent configures the agent itself.
@@ -114,9 +110,8 @@ func Default() Config {
 			DeadLetterFiles:    1,
 		},
 		Etcd: Etcd{
-			Endpoints:      []string{"127.0.0.1:2379"},
-			DialTimeout:    5 * time.Second,
-			CollectLogKey:  "/logagent/%s/collect_config",
+			Settings:       etcdconf.Settings{Endpoints: []string{"127.0.0.1:2379"}, DialTimeout: etcdconf.DefaultDialTimeout},
+			CollectLogKey:  fleet.DefaultCollectPattern,
 			StatusTTL:      15 * time.Second,
 			StatusInterval: 5 * time.Second,
 			StatusRefresh:  2 * time.Minute,
@@ -170,13 +165,9 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	k.DeadLetterFiles = f.Int("kafka", "dead_letter_files", k.DeadLetterFiles, 0, 100)
 
 	e := &c.Etcd
-	e.Endpoints = f.Strings("etcd", "endpoints", e.Endpoints, "address")
-	e.DialTimeout = f.Duration("etcd", "dial_timeout", e.DialTimeout, time.Second, 100*time.Millisecond, 5*time.Minute, "timeout")
+	e.Settings = etcdconf.Read(f, "etcd", e.Settings)
 	e.CollectLogKey = f.String("etcd", "collect_log_key", e.CollectLogKey)
-	e.Username = f.String("etcd", "username", "")
-	e.Password = f.Secret("etcd", "password")
-	e.TLS = tlsconf.Read(f, "etcd", "")
-	if strings.Count(e.CollectLogKey, "%s") != 1 || strings.Count(e.CollectLogKey, "%") != 1 {
+	if !fleet.OnePlaceholder(e.CollectLogKey) {
 		f.Check("etcd", "collect_log_key", e.CollectLogKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/collect_config"))
 	}
 	readStatus(f, e)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
@@ -19,7 +20,7 @@ func readStatus(f *settings.File, e *Etcd) {
 	if e.StatusRefresh < e.StatusInterval {
 		f.Check("etcd", "status_refresh", e.StatusRefresh.String(), fmt.Errorf("at least status_interval (%s): lag is rewritten on this slower period", e.StatusInterval))
 	}
-	if e.StatusKey != "" && (strings.Count(e.StatusKey, "%s") != 1 || strings.Count(e.StatusKey, "%") != 1) {
+	if e.StatusKey != "" && !fleet.OnePlaceholder(e.StatusKey) {
 		f.Check("etcd", "status_key", e.StatusKey, errors.New("a key with exactly one %s for the agent's IP, like /logagent/%s/status, or empty to derive it from collect_log_key"))
 	}
 	if e.StatusKey != "" && e.StatusKey == e.CollectLogKey {
@@ -31,11 +32,7 @@ func readStatus(f *settings.File, e *Etcd) {
 // and including "%s" followed by "/status": /logagent/%s/collect_config
 // gives /logagent/%s/status.
 func (e Etcd) StatusKeyPattern() string {
-	if e.StatusKey != "" {
-		return e.StatusKey
-	}
-	prefix, _, _ := strings.Cut(e.CollectLogKey, "%s")
-	return prefix + "%s/status"
+	return fleet.StatusKeyPattern(e.CollectLogKey, e.StatusKey)
 }
 
 // StatusKey is the etcd key where the agent with ip publishes its status.

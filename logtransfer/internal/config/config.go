@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/fleet"
 	"github.com/logcollect/logcollect/pkg/kafkaconf"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/redact"
@@ -34,8 +36,25 @@ type Config struct {
 	Kafka    Kafka
 	ES       ES
 	Transfer Transfer
+	Etcd     Etcd
 	Log      logging.Settings
 }
+
+// Etcd is [etcd]: where the console reads the fleet (agents' statuses,
+// group configs, rollouts). Optional: without endpoints the console shows
+// search and delivery only. The user should be read-only on the agents'
+// keys (docs/console.md); rollout abort asks the operator for credentials.
+type Etcd struct {
+	etcdconf.Settings        // endpoints, dial_timeout, username, password, tls_*
+	CollectLogKey     string // the agents' collect_log_key (fleet keys derive from it)
+	StatusKey         string // the agents' status_key; "" derives it as the agents do
+}
+
+// Enabled tells whether the fleet pages have an etcd to read.
+func (e Etcd) Enabled() bool { return len(e.Endpoints) > 0 }
+
+// StatusKeyPattern is where the agents publish their status.
+func (e Etcd) StatusKeyPattern() string { return fleet.StatusKeyPattern(e.CollectLogKey, e.StatusKey) }
 
 // Kafka is [kafka].
 type Kafka struct {
@@ -121,7 +140,8 @@ func Default() Config {
 			ShutdownTimeout:  30 * time.Second,
 			ForeignJSON:      document.ForeignJSONMessage,
 		},
-		Log: logging.DefaultSettings(),
+		Etcd: Etcd{Settings: etcdconf.Settings{DialTimeout: etcdconf.DefaultDialTimeout}, CollectLogKey: fleet.DefaultCollectPattern},
+		Log:  logging.DefaultSettings(),
 	}
 }
 
@@ -218,6 +238,17 @@ func FromFile(f *settings.File) (Config, []string, error) {
 	t.DrainTimeout = f.Duration("transfer", "drain_timeout", t.DrainTimeout, time.Second, 0, time.Hour)
 	t.ShutdownTimeout = f.Duration("transfer", "shutdown_timeout", t.ShutdownTimeout, time.Second, time.Second, time.Hour)
 	t.ForeignJSON = document.ForeignJSON(f.Enum("transfer", "foreign_json", string(t.ForeignJSON), document.ForeignJSONModes))
+
+	et := &c.Etcd
+	et.Settings = etcdconf.Read(f, "etcd", et.Settings)
+	et.CollectLogKey = f.String("etcd", "collect_log_key", et.CollectLogKey)
+	if !fleet.OnePlaceholder(et.CollectLogKey) {
+		f.Check("etcd", "collect_log_key", et.CollectLogKey, errors.New("the agents' collect_log_key: exactly one %s, like /logagent/%s/collect_config"))
+	}
+	et.StatusKey = f.String("etcd", "status_key", "")
+	if et.StatusKey != "" && !fleet.OnePlaceholder(et.StatusKey) {
+		f.Check("etcd", "status_key", et.StatusKey, errors.New("the agents' status_key: exactly one %s, or empty to derive it from collect_log_key"))
+	}
 
 	c.Log = logging.Read(f, c.Log)
 

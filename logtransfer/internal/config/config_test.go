@@ -233,3 +233,24 @@ func TestForeignJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestEtcdSection(t *testing.T) {
+	const base = "[kafka]\ntopics = web\n"
+	c, _, err := parse(t, base, nil)
+	if err != nil || c.Etcd.Enabled() || c.Etcd.StatusKeyPattern() != "/logagent/%s/status" {
+		t.Errorf("no [etcd]: enabled %v, status pattern %q, %v; want the fleet pages off", c.Etcd.Enabled(), c.Etcd.StatusKeyPattern(), err)
+	}
+	c, _, err = parse(t, base+"[etcd]\nendpoints = 127.0.0.1:2379\nusername = console\npassword = ro\ncollect_log_key = /prod/%s/cfg\n", nil)
+	if err != nil || !c.Etcd.Enabled() || c.Etcd.Username != "console" || c.Etcd.StatusKeyPattern() != "/prod/%s/status" {
+		t.Errorf("[etcd]: %+v, %v", c.Etcd, err)
+	}
+	c, _, err = parse(t, base, map[string]string{"LOGTRANSFER_ETCD_ENDPOINTS": "e:2379", "LOGTRANSFER_ETCD_STATUS_KEY": "/s/%s"})
+	if err != nil || c.Etcd.Endpoints[0] != "e:2379" || c.Etcd.StatusKeyPattern() != "/s/%s" {
+		t.Errorf("environment: %+v, %v", c.Etcd, err)
+	}
+	for _, bad := range []string{"collect_log_key = /logagent/cfg", "status_key = /a/%s/%d", "dial_timeout = never"} {
+		if _, _, err := parse(t, base+"[etcd]\n"+bad+"\n", nil); err == nil || !strings.Contains(err.Error(), "[etcd] "+strings.Fields(bad)[0]) {
+			t.Errorf("%s: %v, want an error naming the key", bad, err)
+		}
+	}
+}

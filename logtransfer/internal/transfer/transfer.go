@@ -92,7 +92,12 @@ func (t *Transfer) run(ctx context.Context) error {
 	defer stopSrv()
 	if cfg.Transfer.HTTPListen != "" {
 		h := newStatusHandler(cfg)
-		srv, err := obs.Listen(cfg.Transfer.HTTPListen, obs.Handler(reg, ready, map[string]http.Handler{"/status": h}), log)
+		ui, closeUI, err := newConsole(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeUI()
+		srv, err := obs.Listen(cfg.Transfer.HTTPListen, obs.Handler(reg, ready, map[string]http.Handler{"/status": h, "/ui/": ui}), log)
 		if err != nil {
 			return err
 		}
