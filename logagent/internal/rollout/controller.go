@@ -206,31 +206,13 @@ func (c *Controller) Resume(ctx context.Context, group string, waveTimeout time.
 // Abort withdraws the candidate of group's active rollout now: agents
 // return to the stable config. A command driving it notices and stops.
 func (c *Controller) Abort(ctx context.Context, group, by string) (*fleet.Rollout, error) {
-	for range 5 {
-		snap, err := c.Read(ctx, group)
-		if err != nil {
-			return nil, err
-		}
-		r := snap.Rollout
-		if !r.Active() {
-			if r == nil {
-				return nil, fmt.Errorf("group %s has no rollout to abort", group)
-			}
-			return r, fmt.Errorf("nothing to abort: rollout %s of group %s is %s", r.ID, group, r.State)
-		}
-		now := time.Now().UTC()
-		r.State, r.Message, r.UpdatedAt = fleet.StateAborted, fmt.Sprintf("aborted by %s at wave %d", by, r.Wave+1), now
-		endWave(r, "aborted", now)
-		ok, _, err := c.cas(ctx, r, snap.Revision)
-		if err != nil {
-			return r, err
-		}
-		if ok {
-			return r, nil
-		}
-		// The controller wrote meanwhile: read again.
+	rctx, cancel := context.WithTimeout(ctx, 5*c.Request)
+	defer cancel()
+	r, err := fleet.Abort(rctx, c.Cli, c.Keys, group, by, time.Now().UTC())
+	if errors.Is(err, fleet.ErrRolloutChanging) {
+		err = fmt.Errorf("%w: %w", ErrConflict, err)
 	}
-	return nil, fmt.Errorf("%w: the rollout of group %s kept changing; try again", ErrConflict, group)
+	return r, err
 }
 
 // Describe is a rollout's state for people: "running", "paused (no
@@ -452,7 +434,7 @@ func (d *driver) step(ctx context.Context, all map[string]*Member) (done bool, e
 		d.progress(line)
 		return false, nil
 	}
-	endWave(r, "passed", now)
+	r.EndWave("passed", now)
 	passed := fmt.Sprintf("wave %d of %d (%s): passed: %s healthy\n", r.Wave+1, len(r.Steps), r.Steps[r.Wave], plural(len(ts), "target", "targets"))
 	if r.Wave+1 < len(r.Steps) {
 		d.beginWave(r.Wave+1, members(all, r.Group), now)
@@ -500,7 +482,7 @@ func (d *driver) rollback(ctx context.Context, failures []fleet.Failure) error {
 	}
 	r.State, r.Failures, r.UpdatedAt = fleet.StateRolledBack, failures, now
 	r.Message = fmt.Sprintf("wave %d failed: %s", r.Wave+1, strings.Join(names, "; "))
-	endWave(r, "failed", now)
+	r.EndWave("failed", now)
 	if err := d.write(ctx); err != nil {
 		return err
 	}
@@ -597,12 +579,6 @@ func (c *Controller) revoke(lease clientv3.LeaseID) {
 }
 
 // endWave records the current wave's result.
-func endWave(r *fleet.Rollout, result string, now time.Time) {
-	if n := len(r.Waves); n > 0 && r.Waves[n-1].Result == "" {
-		r.Waves[n-1].Result, r.Waves[n-1].Finished = result, now
-	}
-}
-
 func newID(now time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +63,7 @@ func (c *Console) postAbort(w http.ResponseWriter, r *http.Request) {
 		cli, by = op, fmt.Sprintf("etcd user %s in the console", req.Username)
 	}
 	by += " from " + hostOnly(r.RemoteAddr)
-	ro, err := abort(ctx, cli, c.o.Keys, group, by, time.Now().UTC())
+	ro, err := fleet.Abort(ctx, cli, c.o.Keys, group, by, time.Now().UTC())
 	if err != nil {
 		code := http.StatusConflict
 		if errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrGRPCPermissionDenied) ||
@@ -83,51 +82,8 @@ func (c *Console) explainAs(err error, user string) error {
 	if user != "" {
 		s.Username = user
 	}
-	if errors.Is(err, errNothing) {
+	if errors.Is(err, fleet.ErrNothingToAbort) {
 		return err
 	}
 	return fmt.Errorf("abort: %w", etcdconf.Explain(err, s))
-}
-
-var errNothing = errors.New("nothing to abort")
-
-// abort marks the group's active rollout aborted, in a compare-and-swap on
-// the document's revision (a controller writing meanwhile wins; read again).
-// Agents see the state and return to the stable config; the command that
-// drives it stops.
-func abort(ctx context.Context, cli *clientv3.Client, keys fleet.Keys, group, by string, now time.Time) (*fleet.Rollout, error) {
-	key := keys.Rollout(group)
-	for range 5 {
-		resp, err := cli.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if len(resp.Kvs) == 0 {
-			return nil, fmt.Errorf("%w: group %s has no rollout", errNothing, group)
-		}
-		r := new(fleet.Rollout)
-		if err := json.Unmarshal(resp.Kvs[0].Value, r); err != nil {
-			return nil, fmt.Errorf("rollout document %s: %w", key, err)
-		}
-		if !r.Active() {
-			return r, fmt.Errorf("%w: rollout %s of group %s is %s", errNothing, r.ID, group, r.State)
-		}
-		r.State, r.Message, r.UpdatedAt = fleet.StateAborted, fmt.Sprintf("aborted by %s at wave %d", by, r.Wave+1), now
-		if n := len(r.Waves); n > 0 && r.Waves[n-1].Result == "" {
-			r.Waves[n-1].Result, r.Waves[n-1].Finished = "aborted", now
-		}
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		txn, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)).
-			Then(clientv3.OpPut(key, string(doc))).Commit()
-		if err != nil {
-			return nil, err
-		}
-		if txn.Succeeded {
-			return r, nil
-		}
-	}
-	return nil, fmt.Errorf("the rollout of group %s kept changing; try again", group)
 }
