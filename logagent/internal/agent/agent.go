@@ -309,7 +309,12 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for path, e := range want {
+	// Start in the config's order: a task joins the file owners before it
+	// scans, so an earlier entry is known to a later one whose glob
+	// overlaps it, and the earlier one reads the file (harvester/owners.go).
+	for _, e := range entries {
+		path := e.Key()
+		e = want[path]
 		if _, ok := a.tasks[path]; ok {
 			continue
 		}
