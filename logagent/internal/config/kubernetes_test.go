@@ -15,20 +15,7 @@ import (
 // bad value in deploy/kubernetes fails here.
 func TestKubernetesManifestEnvironment(t *testing.T) {
 	path, ini, svc, err := testkit.RepoKubeService("logagent", "logagent", "logagent-config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := settings.Parse(path, ini, EnvPrefix, svc.Lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := FromSettings(f)
-	if err != nil {
-		t.Fatalf("the DaemonSet's settings do not load: %v", err)
-	}
-	if unknown := svc.UnknownEnv(EnvPrefix+"_", f.EnvNames()); len(unknown) > 0 {
-		t.Errorf("the DaemonSet sets %v, which logagent does not read", unknown)
-	}
+	cfg := loadDeployed(t, "the DaemonSet", path, ini, svc, err)
 	ph := testkit.FieldRefPlaceholders
 	k := cfg.Kubernetes
 	if !k.Enabled || k.NodeName != ph["spec.nodeName"] || cfg.Agent.IP != ph["status.hostIP"] || cfg.Agent.Hostname != ph["spec.nodeName"] {

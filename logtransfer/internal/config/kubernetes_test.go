@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/logcollect/logcollect/devkit/testkit"
-	"github.com/logcollect/logcollect/pkg/settings"
 )
 
 // TestKubernetesManifestEnvironment loads the settings exactly as the
@@ -14,20 +13,7 @@ import (
 // here.
 func TestKubernetesManifestEnvironment(t *testing.T) {
 	path, ini, svc, err := testkit.RepoKubeService("logtransfer", "logtransfer", "logtransfer-config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := settings.Parse(path, ini, EnvPrefix, svc.Lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := FromFile(f)
-	if err != nil {
-		t.Fatalf("the Deployment's settings do not load: %v", err)
-	}
-	if unknown := svc.UnknownEnv(EnvPrefix+"_", f.EnvNames()); len(unknown) > 0 {
-		t.Errorf("the Deployment sets %v, which logtransfer does not read", unknown)
-	}
+	cfg := loadDeployed(t, "the Deployment", path, ini, svc, err)
 	if cfg.Transfer.HTTPListen == "" || !strings.HasSuffix(cfg.Transfer.HTTPListen, ":"+svc.Ports[0]) {
 		t.Errorf("http_listen %q does not serve the container port %v the probes use", cfg.Transfer.HTTPListen, svc.Ports)
 	}
