@@ -222,7 +222,11 @@ func TestManifestsServerDryRun(t *testing.T) {
 	}
 	m := load(t)
 	api := testkit.StartKubeAPIServer(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig())
+	kubeconfig, err := api.Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

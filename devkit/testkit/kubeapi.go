@@ -38,7 +38,6 @@ const kubeReadyTimeout = 120 * time.Second
 
 // KubeAPIServer is a kube-apiserver child process.
 type KubeAPIServer struct {
-	t    testing.TB
 	bin  string
 	args []string
 	port int
@@ -90,21 +89,41 @@ func StartKubeAPIServer(t testing.TB) *KubeAPIServer {
 		t.Skipf("no kube-apiserver (set %s or let scripts/build-kube-apiserver.sh build it): %v", KubeAPIServerEnv, err)
 	}
 	etcd := StartEtcd(t, EtcdOptions{})
-	dir := t.TempDir()
-	if err := writeSAKeys(dir); err != nil {
-		t.Fatal(err)
+	k, err := LaunchKubeAPIServer(bin, etcd.Endpoint(), t.TempDir())
+	if k != nil {
+		t.Cleanup(func() {
+			k.Stop()
+			if t.Failed() {
+				t.Logf("kube-apiserver output (tail):\n%s", tail(k.out.String(), 4000))
+			}
+		})
 	}
-	tokens := filepath.Join(dir, "tokens.csv")
-	if err := os.WriteFile(tokens, []byte(KubeAdminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port, err := RestartablePort() // Stop and Start keep the address
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &KubeAPIServer{t: t, bin: bin, port: port, dir: dir, out: &Buffer{}}
+	return k
+}
+
+// LaunchKubeAPIServer starts bin on etcdEndpoint with its certificates,
+// token file and service-account keys in dir, and waits until it is
+// ready; the caller stops it. For programs (bench); tests use
+// StartKubeAPIServer. On a failed start the server is returned too, for
+// its output.
+func LaunchKubeAPIServer(bin, etcdEndpoint, dir string) (*KubeAPIServer, error) {
+	if err := writeSAKeys(dir); err != nil {
+		return nil, err
+	}
+	tokens := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(KubeAdminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
+		return nil, err
+	}
+	port, err := RestartablePort() // Stop and Start keep the address
+	if err != nil {
+		return nil, err
+	}
+	k := &KubeAPIServer{bin: bin, port: port, dir: dir, out: &Buffer{}}
 	k.args = []string{
-		"--etcd-servers=" + etcd.Endpoint(),
+		"--etcd-servers=" + etcdEndpoint,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + filepath.Join(dir, "certs"),
 		"--token-auth-file=" + tokens,
@@ -118,14 +137,7 @@ func StartKubeAPIServer(t testing.TB) *KubeAPIServer {
 		"--disable-admission-plugins=ServiceAccount",
 		"--enable-priority-and-fairness=false",
 	}
-	t.Cleanup(func() {
-		k.Stop()
-		if t.Failed() {
-			t.Logf("kube-apiserver output (tail):\n%s", tail(k.out.String(), 4000))
-		}
-	})
-	k.Start()
-	return k
+	return k, k.Start()
 }
 
 func tail(s string, n int) string {
@@ -139,7 +151,7 @@ func tail(s string, n int) string {
 func (k *KubeAPIServer) URL() string { return fmt.Sprintf("https://127.0.0.1:%d", k.port) }
 
 // Kubeconfig writes a kubeconfig for the admin token and returns its path.
-func (k *KubeAPIServer) Kubeconfig() string {
+func (k *KubeAPIServer) Kubeconfig() (string, error) {
 	path := filepath.Join(k.dir, "kubeconfig")
 	cfg := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -154,23 +166,19 @@ contexts:
   context: {cluster: test, user: admin}
 current-context: test
 `, k.URL(), KubeAdminToken)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		k.t.Fatal(err)
-	}
-	return path
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
 // Start runs the server (again, after Stop, on the same port and etcd) and
 // waits until /readyz answers ok.
-func (k *KubeAPIServer) Start() {
-	k.t.Helper()
+func (k *KubeAPIServer) Start() error {
 	k.mu.Lock()
 	cmd := exec.Command(k.bin, k.args...)
 	cmd.Stdout, cmd.Stderr = k.out, k.out
 	done := make(chan struct{})
 	if err := cmd.Start(); err != nil {
 		k.mu.Unlock()
-		k.t.Fatalf("start kube-apiserver: %v", err)
+		return fmt.Errorf("start kube-apiserver: %w", err)
 	}
 	go func() { _ = cmd.Wait(); close(done) }()
 	k.cmd, k.done = cmd, done
@@ -181,7 +189,7 @@ func (k *KubeAPIServer) Start() {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			k.t.Fatalf("kube-apiserver exited before ready: %v\n%s", cmd.ProcessState, tail(k.out.String(), 4000))
+			return fmt.Errorf("kube-apiserver exited before ready: %v\n%s", cmd.ProcessState, tail(k.out.String(), 4000))
 		default:
 		}
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, k.URL()+"/readyz", nil)
@@ -189,12 +197,12 @@ func (k *KubeAPIServer) Start() {
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	k.t.Fatalf("kube-apiserver not ready after %s:\n%s", kubeReadyTimeout, tail(k.out.String(), 4000))
+	return fmt.Errorf("kube-apiserver not ready after %s:\n%s", kubeReadyTimeout, tail(k.out.String(), 4000))
 }
 
 // Stop terminates the server (SIGTERM, then SIGKILL after 20 s). Safe to

@@ -25,6 +25,7 @@ type env struct {
 	o     *options
 	dir   string
 	procs []*proc.Process
+	stops []func() // in start order, procs among them
 }
 
 func newEnv(o *options, scenario string) (*env, error) {
@@ -56,14 +57,15 @@ func (e *env) start(name, binary string, extraEnv []string, args ...string) (*pr
 		return nil, fmt.Errorf("%w (run make build first)", err)
 	}
 	e.procs = append(e.procs, p)
+	e.stops = append(e.stops, func() { _ = p.Stop(20 * time.Second) })
 	return p, nil
 }
 
 func (e *env) close() {
-	for i := len(e.procs) - 1; i >= 0; i-- {
-		_ = e.procs[i].Stop(20 * time.Second)
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
 	}
-	e.procs = nil
+	e.procs, e.stops = nil, nil
 }
 
 type endpoints struct {
@@ -136,6 +138,8 @@ type agentConfig struct {
 	chanMaxSize  int
 	maxLineBytes int    // 0: the default
 	processors   string // the entry's processors array; "": none
+	format       string // the entry's format (container.go); "": plain lines
+	kubeconfig   string // "": [kubernetes] off; else pod metadata from this apiserver (container.go)
 }
 
 // startAgent writes the agent's ini, puts the collect config for files
@@ -170,6 +174,9 @@ data_dir = %s
 %sallowed_paths = %s/**
 checkpoint_interval = 1s
 %s`, cond.name, c.kafka, c.chanMaxSize, kafkaIni, c.etcd, e.path("data", "agent"), agentIni, e.path("files"), logIni)
+	if c.kubeconfig != "" {
+		ini += e.kubernetesIni(c.kubeconfig)
+	}
 	conf := e.path("conf", "logagent.ini")
 	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
 		return nil, "", err
@@ -180,6 +187,9 @@ checkpoint_interval = 1s
 	}
 	if c.processors != "" {
 		entry += `,"processors":` + c.processors
+	}
+	if c.format != "" {
+		entry += fmt.Sprintf(`,"format":%q`, c.format)
 	}
 	if err := putCollectConfig(ctx, c.etcd, "["+entry+"}]"); err != nil {
 		return nil, "", err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -68,20 +69,29 @@ func appendLine(dst []byte, seq int64) []byte {
 }
 
 // writeFiles writes lines [0, n) over the files: file i of k gets the
-// contiguous block of seqs i*n/k up to (i+1)*n/k. It returns the bytes
-// written.
-func writeFiles(paths []string, n int64) (int64, error) {
+// contiguous block of seqs i*n/k up to (i+1)*n/k, each line passed through
+// frame (nil: as it is; container.go frames them as a container runtime
+// does). It returns the bytes written.
+func writeFiles(paths []string, n int64, frame func(dst, line []byte, seq int64) []byte) (int64, error) {
 	var total int64
 	k := int64(len(paths))
-	var line []byte
+	var line, framed []byte
 	for i, p := range paths {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return 0, err
+		}
 		f, err := os.Create(p)
 		if err != nil {
 			return 0, err
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
 		for seq := int64(i) * n / k; seq < (int64(i)+1)*n/k; seq++ {
-			line = append(appendLine(line[:0], seq), '\n')
+			line = appendLine(line[:0], seq)
+			if frame != nil {
+				framed = frame(framed[:0], line, seq)
+				line, framed = framed, line
+			}
+			line = append(line, '\n')
 			w.Write(line)
 			total += int64(len(line))
 		}

@@ -35,7 +35,10 @@ const usage = `Usage: bench [common flags] <scenario> [flags]
 
 Scenarios (each starts its own broker, etcd and emulator processes):
   agent-file  -lines 1000000 -files 1 [-chain nginx | -processors FILE]
-                                             file → Kafka through logagent
+              [-container cri|docker [-kubernetes apiserver|metadata]]
+                                             file → Kafka through logagent; -container:
+                                             a container's log; -kubernetes metadata: with
+                                             pod metadata from a kube-apiserver (issue 16)
   agent-many  -files 1000 -rate 10 -duration 60s
               both take -conditions bench|issue19 (issue 19's outside run) and
               -acks, -http, -log-level, -scan-interval, -tail to vary one setting
@@ -96,16 +99,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		files := sub.Int("files", 1, "split the lines over this many files")
 		chainName := sub.String("chain", "", "run every line through a processors chain: nginx (parse nginx + timestamp + mask secrets, email)")
 		procFile := sub.String("processors", "", "run every line through the processors in this file (a JSON array, as in a collect entry)")
+		container := sub.String("container", "", "write the lines as a container's log, cri or docker, in the kubelet's /var/log/pods layout, and read them with that format")
+		kube := sub.String("kubernetes", "off", "with -container: metadata (the agent adds pod metadata from a real kube-apiserver, built once by scripts/build-kube-apiserver.sh) or apiserver (the same apiserver and pod, the agent's metadata off: the pair's baseline)")
 		cond := conditionFlags(sub)
 		runAll = func() []result {
 			ch, err := chainFlag(*chainName, *procFile)
+			var cl containerLogs
+			if err == nil {
+				cl, err = containerFlag(*container, *kube)
+			}
+			if err == nil && cl.format != "" && ch.json != "" {
+				err = errors.New("-container and a processors chain: one at a time")
+			}
 			if err == nil {
 				err = o.setConditions(cond)
 			}
 			if err != nil {
 				return []result{{Scenario: "agent-file", Err: err}}
 			}
-			return []result{agentFile(ctx, o, *lines, *files, ch)}
+			return []result{agentFile(ctx, o, *lines, *files, ch, cl)}
 		}
 	case "agent-many":
 		files := sub.Int("files", 1000, "files appended to")
@@ -157,9 +169,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		burstMB := sub.Int("burst-mb", 500, "burst MiB")
 		runAll = func() []result {
 			steps := []func() result{
-				func() result { return agentFile(ctx, o, *lines, 1, chain{}) },
-				func() result { return agentFile(ctx, o, *lines, 1, nginxChain) },
-				func() result { return agentFile(ctx, o, *lines, 8, chain{}) },
+				func() result { return agentFile(ctx, o, *lines, 1, chain{}, containerLogs{}) },
+				func() result { return agentFile(ctx, o, *lines, 1, nginxChain, containerLogs{}) },
+				func() result { return agentFile(ctx, o, *lines, 8, chain{}, containerLogs{}) },
 				func() result { return agentMany(ctx, o, *manyFiles, 10, *manyDuration) },
 				func() result { return transfer(ctx, o, *records, "blackhole") },
 				func() result { return transfer(ctx, o, *indexRecords, "index") },

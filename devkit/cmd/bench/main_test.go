@@ -40,15 +40,28 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: figures not sane: %+v", r.Scenario, r)
 		}
 	}
-	sane(agentFile(ctx, o, 20000, 2, chain{}))
+	sane(agentFile(ctx, o, 20000, 2, chain{}, containerLogs{}))
 	// The chain's row also reads records back: parsed, event time, masked.
-	sane(agentFile(ctx, o, 20000, 1, nginxChain))
+	sane(agentFile(ctx, o, 20000, 1, nginxChain, containerLogs{}))
+	// Container logs read records back too: the message without its
+	// framing, the pod from the path, and with -kubernetes the node and
+	// labels from a real kube-apiserver.
+	sane(agentFile(ctx, o, 20000, 1, chain{}, containerLogs{format: "docker"}))
+	if _, err := testkit.KubeAPIServerBinary(); err != nil {
+		t.Errorf("no kube-apiserver for -kubernetes: %v", err)
+	} else {
+		r := agentFile(ctx, o, 20000, 1, chain{}, containerLogs{format: "cri", api: true, kube: true})
+		sane(r)
+		if !strings.Contains(r.Scenario, "pod metadata") {
+			t.Errorf("kubernetes row: %+v", r)
+		}
+	}
 	// Issue 19's outside conditions: no metrics endpoint, CPU read 2 s
 	// after the last record; agent-many seeds its files instead of
 	// scraping logagent_files_open.
 	o19 := *o
 	o19.cond = issue19Conditions()
-	r := agentFile(ctx, &o19, 20000, 1, chain{})
+	r := agentFile(ctx, &o19, 20000, 1, chain{}, containerLogs{})
 	sane(r)
 	if !strings.Contains(r.Scenario, "conditions issue19") || !strings.Contains(r.Extra, "until 2s after the last record") {
 		t.Errorf("issue19 row: %+v", r)

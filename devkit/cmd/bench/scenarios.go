@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,8 +45,8 @@ func mb(b int64) float64 { return float64(b) / (1 << 20) }
 // With a chain, every line also goes through the collect entry's processors
 // (issue 15's target is lower: ≥250k lines/s), and a sample of the records
 // is checked afterwards to show the chain was applied.
-func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain) result {
-	r := result{Scenario: fmt.Sprintf("agent file→Kafka, %d file(s)%s", files, o.cond.label()), Want: lines,
+func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain, cl containerLogs) result {
+	r := result{Scenario: fmt.Sprintf("agent file→Kafka, %d file(s)%s%s", files, cl.label(), o.cond.label()), Want: lines,
 		Target: "≥300k lines/s, ≤20 CPU-s/GB, ≤64 MB"}
 	minRate := 300_000.0
 	name := fmt.Sprintf("agent-file-%d", files)
@@ -55,22 +56,54 @@ func agentFile(ctx context.Context, o *options, lines int64, files int, ch chain
 		minRate = 250_000
 		name += "-chain"
 	}
+	if cl.format != "" {
+		name += "-" + cl.format
+	}
 	e, err := newEnv(o, name)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	defer e.close()
-	var paths []string
-	for i := range files {
-		paths = append(paths, e.path("files", fmt.Sprintf("access-%d.log", i)))
-	}
-	size, err := writeFiles(paths, lines)
+	ep, err := e.startEtcdES(ctx, false)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, e.path("files", "*.log"), ch.json)
+	c := agentConfig{etcd: ep.Etcd, processors: ch.json, format: cl.format}
+	dir, glob, uid := e.path("files"), e.path("files", "*.log"), ""
+	if cl.format != "" {
+		uid = "0f3a9c1e-5b7d-4e2a-9c8b-6d1f2e3a4b5c" // what the path says without an apiserver
+		if cl.api {
+			var kubeconfig string
+			if uid, kubeconfig, err = e.startPod(ctx, ep.Etcd); err != nil {
+				r.Err = err
+				return r
+			}
+			if cl.kube {
+				c.kubeconfig = kubeconfig
+			}
+		}
+		dir, glob = e.podDir(uid), e.path("files", "pods", "*", "*", "*.log")
+	}
+	var paths []string
+	for i := range files {
+		name := fmt.Sprintf("access-%d.log", i)
+		if cl.format != "" {
+			name = fmt.Sprintf("%d.log", i) // the container's restarts: 0.log, 1.log, …
+		}
+		paths = append(paths, filepath.Join(dir, name))
+	}
+	if cl.format != "" {
+		ch.verify = verifyContainer(cl, uid)
+		ch.name = "container " + cl.format
+	}
+	size, err := writeFiles(paths, lines, cl.frame())
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, c, glob)
 	if err != nil {
 		r.Err = err
 		return r
@@ -137,7 +170,12 @@ func agentMany(ctx context.Context, o *options, files, rate int, duration time.D
 		defer f.Close()
 		fs[i] = f
 	}
-	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, e.path("files", "*.log"), "")
+	ep, err := e.startEtcdES(ctx, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	broker, kc, agent, httpAddr, err := e.startAgentPipeline(ctx, agentConfig{etcd: ep.Etcd}, e.path("files", "*.log"))
 	if err != nil {
 		r.Err = err
 		return r
@@ -847,24 +885,20 @@ func scrape(ctx context.Context, httpAddr string) (testkit.Samples, error) {
 	return testkit.Scrape(ctx, "http://"+httpAddr+"/metrics")
 }
 
-// startAgentPipeline starts what the agent benchmarks measure against: etcd
-// and the emulator, the broker alone (so its CPU is its own), a Kafka client
-// to count records, and the agent collecting glob from the beginning
-// through processors (a JSON array; "": none). The caller closes the
-// client; env stops the processes.
-func (e *env) startAgentPipeline(ctx context.Context, glob, processors string) (broker *proc.Process, kc sarama.Client, agent *proc.Process, httpAddr string, err error) {
-	ep, err := e.startEtcdES(ctx, false)
+// startAgentPipeline starts what the agent benchmarks measure against,
+// beside the caller's etcd (c.etcd): the broker alone (so its CPU is its
+// own), a Kafka client to count records, and the agent collecting glob
+// from the beginning as c says. The caller closes the client; env stops
+// the processes.
+func (e *env) startAgentPipeline(ctx context.Context, c agentConfig, glob string) (broker *proc.Process, kc sarama.Client, agent *proc.Process, httpAddr string, err error) {
+	broker, c.kafka, err = e.startBroker(ctx, 0, "", topicSpec)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
-	broker, kafka, err := e.startBroker(ctx, 0, "", topicSpec)
-	if err != nil {
+	if kc, err = kafkaClient(ctx, c.kafka); err != nil {
 		return nil, nil, nil, "", err
 	}
-	if kc, err = kafkaClient(ctx, kafka); err != nil {
-		return nil, nil, nil, "", err
-	}
-	agent, httpAddr, err = e.startAgent(ctx, agentConfig{kafka: kafka, etcd: ep.Etcd, processors: processors}, glob)
+	agent, httpAddr, err = e.startAgent(ctx, c, glob)
 	if err != nil {
 		kc.Close()
 		return nil, nil, nil, "", err

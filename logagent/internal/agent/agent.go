@@ -20,13 +20,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/config"
 	"github.com/logcollect/logcollect/logagent/internal/configsource"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
+	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	"github.com/logcollect/logcollect/logagent/internal/metrics"
 	"github.com/logcollect/logcollect/logagent/internal/producer"
 	"github.com/logcollect/logcollect/pkg/backoff"
@@ -78,7 +78,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) { return newAgent(
 
 // newAgent is New with the Kubernetes client given (tests: a fake
 // clientset); nil connects as [kubernetes] says.
-func newAgent(cfg config.Config, log *slog.Logger, kubeClient kubernetes.Interface) (*Agent, error) {
+func newAgent(cfg config.Config, log *slog.Logger, kubeClient kubemeta.Pods) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: obs.NewRegistry(), ready: obs.NewReadiness("etcd", "kafka"),
 		tasks: map[string]task{}, specs: map[string]collect.Entry{}, owners: harvester.NewOwners(), etcdReady: make(chan struct{})}
 	a.status = newStatusReporter(a)

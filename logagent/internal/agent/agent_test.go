@@ -14,10 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/config"
+	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	kt "github.com/logcollect/logcollect/logagent/internal/testutil"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
@@ -29,7 +29,7 @@ type stack struct {
 	dir   string
 	cfg   config.Config
 	logs  *testkit.Buffer
-	kube  kubernetes.Interface // the agent's Kubernetes client when set (kubernetes_test.go)
+	kube  kubemeta.Pods // the agent's Kubernetes client when set (kubernetes_test.go)
 }
 
 func newStack(t *testing.T) *stack {

@@ -17,7 +17,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
@@ -51,7 +50,7 @@ type derived struct {
 
 // newKube connects to the API server (or prepares the in-cluster client);
 // the watch starts in startKube.
-func newKube(a *Agent, client kubernetes.Interface) (*kubeAgent, error) {
+func newKube(a *Agent, client kubemeta.Pods) (*kubeAgent, error) {
 	k := a.cfg.Kubernetes
 	node := k.NodeName
 	if node == "" {

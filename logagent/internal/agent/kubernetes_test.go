@@ -46,7 +46,7 @@ func TestKubernetesEntryWithFakeClient(t *testing.T) {
 	want := writeLines(t, vol("u1"), "web-1", 1, 5)
 	s.put(t, `[{"type":"kubernetes","topic":"k8s_log","selector":"app=web","start":"beginning"}]`)
 
-	s.kube = client
+	s.kube = client.CoreV1().Pods("")
 	a, _ := s.run(t)
 	waitLines := func(want []string) []kt.Record {
 		t.Helper()

@@ -36,7 +36,7 @@ func BenchmarkWatch500Pods(b *testing.B) {
 	base := heap()
 	client := fake.NewClientset(pods...)
 	withClient := heap()
-	c, err := New(client, Options{NodeName: "node-1", IncludeLabels: []string{"app"}})
+	c, err := New(client.CoreV1().Pods(""), Options{NodeName: "node-1", IncludeLabels: []string{"app"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func startCache(t *testing.T, o Options, pods ...*corev1.Pod) (*Cache, *fake.Cli
 	}
 	client := fake.NewClientset(objs...)
 	o.NodeName = "node-1"
-	c, err := New(client, o)
+	c, err := New(client.CoreV1().Pods(""), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,11 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	api := testkit.StartKubeAPIServer(t)
-	rc, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig())
+	kubeconfig, err := api.Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func start(t *testing.T) *env {
 	cfg.Agent.PollInterval = 50 * time.Millisecond
 	cfg.Agent.CheckpointInterval = 100 * time.Millisecond
 	cfg.Agent.ShutdownTimeout = 5 * time.Second
-	cfg.Kubernetes = config.Kubernetes{Enabled: true, NodeName: node, Kubeconfig: api.Kubeconfig(),
+	cfg.Kubernetes = config.Kubernetes{Enabled: true, NodeName: node, Kubeconfig: kubeconfig,
 		IncludeLabels: []string{"app", "team", "app.kubernetes.io/name"}, IncludeAnnotations: []string{"owner"},
 		WaitForMetadata: 10 * time.Second, KubeletDir: filepath.Join(dir, "kubelet"), LogDir: filepath.Join(dir, "log"), DockerDir: filepath.Join(dir, "docker")}
 	return &env{api: api, kube: kube, stack: st, dir: dir, cfg: cfg, logs: &testkit.Buffer{}}
@@ -333,7 +337,9 @@ func TestAPIServerDown(t *testing.T) {
 	if k := meta(t, got[during[4]]); k.Labels["app"] != "web" || k.Pod.UID != string(p.UID) {
 		t.Errorf("record during the outage: %+v: want the cached metadata", k)
 	}
-	e.api.Start()
+	if err := e.api.Start(); err != nil {
+		t.Fatal(err)
+	}
 	e.waitStatus(t, "the API ok again", func(s *kubemeta.Status) bool { return s.API == kubemeta.APIOK })
 }
 
