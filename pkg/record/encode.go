@@ -21,13 +21,19 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 }
 
 // SourceJSON caches the encoding of a record's host and log.file fields,
-// which every line of a file shares: AppendJSONCached encodes them again
-// only when they change. The zero value is ready; not safe for concurrent
-// use.
+// and of its pod metadata, which every line of a file shares:
+// AppendJSONCached encodes them again only when they change. The zero
+// value is ready; not safe for concurrent use.
 type SourceJSON struct {
 	name, ip, path, fileID string
 	inode, device          uint64
 	json                   []byte // from `,"host":` to `"offset":`; nil until filled
+
+	// The pod metadata is never modified once built (Kubernetes), so the
+	// pointer names its encoding; holding it keeps its address from being
+	// reused by another.
+	k8s     *Kubernetes
+	k8sJSON []byte
 }
 
 func (c *SourceJSON) matches(r *Record) bool {
@@ -93,25 +99,15 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 		dst = AppendString(dst, r.Stream)
 	}
 	if k := r.Kubernetes; k != nil {
-		dst = append(dst, `,"kubernetes":{"namespace":`...)
-		dst = AppendString(dst, k.Namespace)
-		dst = append(dst, `,"pod":{"name":`...)
-		dst = AppendString(dst, k.PodName)
-		dst = append(dst, `,"uid":`...)
-		dst = AppendString(dst, k.PodUID)
-		dst = append(dst, `},"container":{"name":`...)
-		dst = AppendString(dst, k.ContainerName)
-		dst = append(dst, `,"id":`...)
-		dst = AppendString(dst, k.ContainerID)
-		dst = append(dst, '}')
-		if k.NodeName != "" {
-			dst = append(dst, `,"node":{"name":`...)
-			dst = AppendString(dst, k.NodeName)
-			dst = append(dst, '}')
+		switch {
+		case c == nil:
+			dst = k.appendJSON(dst)
+		case c.k8s == k:
+			dst = append(dst, c.k8sJSON...)
+		default:
+			c.k8s, c.k8sJSON = k, k.appendJSON(c.k8sJSON[:0])
+			dst = append(dst, c.k8sJSON...)
 		}
-		dst = appendKVs(dst, `,"labels":{`, k.Labels)
-		dst = appendKVs(dst, `,"annotations":{`, k.Annotations)
-		dst = append(dst, '}')
 	}
 	if r.ExtraKey != "" && len(r.Extra) > 0 {
 		dst = append(dst, ',')
@@ -304,4 +300,27 @@ func ValidUTF8(s string) bool { return utf8.ValidString(s) }
 // time a foreign producer may have used.
 func ParseTimestamp(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// appendJSON appends the record's `,"kubernetes":{…}` member.
+func (k *Kubernetes) appendJSON(dst []byte) []byte {
+	dst = append(dst, `,"kubernetes":{"namespace":`...)
+	dst = AppendString(dst, k.Namespace)
+	dst = append(dst, `,"pod":{"name":`...)
+	dst = AppendString(dst, k.PodName)
+	dst = append(dst, `,"uid":`...)
+	dst = AppendString(dst, k.PodUID)
+	dst = append(dst, `},"container":{"name":`...)
+	dst = AppendString(dst, k.ContainerName)
+	dst = append(dst, `,"id":`...)
+	dst = AppendString(dst, k.ContainerID)
+	dst = append(dst, '}')
+	if k.NodeName != "" {
+		dst = append(dst, `,"node":{"name":`...)
+		dst = AppendString(dst, k.NodeName)
+		dst = append(dst, '}')
+	}
+	dst = appendKVs(dst, `,"labels":{`, k.Labels)
+	dst = appendKVs(dst, `,"annotations":{`, k.Annotations)
+	return append(dst, '}')
 }

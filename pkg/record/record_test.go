@@ -367,6 +367,12 @@ func TestAppendJSONCachedMatchesAppendJSON(t *testing.T) {
 		func(r *Record) { r.FileID = "2049-13-ef01"; r.End = 180 },
 		func(r *Record) { r.Path = `C:\logs\"quoted".log` },
 		func(r *Record) { r.Flags = []string{"truncated"}; r.Message = "next" },
+		func(r *Record) { r.Kubernetes = &Kubernetes{Namespace: "ns", PodName: "p", ContainerName: "c"} },
+		func(r *Record) { r.Offset = 200 },
+		func(r *Record) {
+			r.Kubernetes = &Kubernetes{Namespace: "ns", PodName: "p", PodUID: "u", NodeName: "n1", Labels: []KV{{"app", `w"eb`}}}
+		},
+		func(r *Record) { r.Kubernetes = nil },
 	} {
 		change(&base)
 		want := base.AppendJSON(nil)
