@@ -279,7 +279,7 @@ func belongs(specs []collect.Entry, path, topic string) bool {
 		if specs[i].Topic != topic {
 			continue
 		}
-		if ok, _ := filepath.Match(specs[i].Path, path); ok && !specs[i].Excluded(path) {
+		if specs[i].Matches(path) {
 			return true
 		}
 	}

@@ -443,6 +443,14 @@ func CheckAllowed(entries []Entry, allowed []string) error {
 	return nil
 }
 
+// Matches reports whether the entry collects file: its glob matches and no
+// exclude glob does. The one rule for every caller (the tasks, their
+// ownership of shared files, the agent's status).
+func (e *Entry) Matches(file string) bool {
+	ok, _ := filepath.Match(e.Path, file)
+	return ok && !e.Excluded(file)
+}
+
 // Excluded reports whether file matches one of the entry's exclude globs,
 // tried against the base name and the full path.
 func (e *Entry) Excluded(file string) bool {

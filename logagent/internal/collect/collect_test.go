@@ -34,6 +34,30 @@ func TestAllFields(t *testing.T) {
 	}
 }
 
+// TestMatches: the glob and the exclude globs (against the base name or
+// the full path) decide together.
+func TestMatches(t *testing.T) {
+	es, err := Parse([]byte(`[{"path":"/var/log/app/*.log*","topic":"app","exclude":["*.gz","/var/log/app/debug*"]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		want bool
+	}{
+		{"/var/log/app/x.log", true},
+		{"/var/log/app/x.log.1", true},
+		{"/var/log/app/x.log.2.gz", false}, // excluded by base name
+		{"/var/log/app/debug.log", false},  // excluded by full path
+		{"/var/log/app/sub/x.log", false},  // the glob does not match
+		{"/var/log/other/x.log", false},
+	} {
+		if got := es[0].Matches(tc.file); got != tc.want {
+			t.Errorf("Matches(%q) = %v, want %v", tc.file, got, tc.want)
+		}
+	}
+}
+
 func TestEmpty(t *testing.T) {
 	for _, in := range []string{"", "[]", "null", " \n"} {
 		es, err := Parse([]byte(in))

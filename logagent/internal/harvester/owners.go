@@ -1,7 +1,6 @@
 package harvester
 
 import (
-	"path/filepath"
 	"sync"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -145,9 +144,5 @@ func (t *Task) release(key checkpoint.Key) {
 	}
 }
 
-// matches reports whether the entry's glob matches path and does not
-// exclude it.
-func (t *Task) matches(path string) bool {
-	ok, _ := filepath.Match(t.o.Entry.Path, path)
-	return ok && !t.o.Entry.Excluded(path)
-}
+// matches reports whether the task's entry collects path.
+func (t *Task) matches(path string) bool { return t.o.Entry.Matches(path) }
