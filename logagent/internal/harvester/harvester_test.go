@@ -544,7 +544,12 @@ func TestFormats(t *testing.T) {
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			appendTo(t, p, tt.lines...)
 			e.start(t, `{"path":"`+p+`","topic":"t","start":"beginning",`+tt.entry+`}`)
-			time.Sleep(600 * time.Millisecond) // past the multiline timeout
+			// Every case makes two events, the last one flushed by the
+			// multiline timeout where there is one (a fixed sleep failed
+			// on a loaded machine); a wrongly split third would come soon
+			// after.
+			waitFor(t, "two events", func() bool { return len(e.snd.all()) >= 2 })
+			time.Sleep(300 * time.Millisecond)
 			tt.check(t, e.snd.all())
 		})
 	}
@@ -982,12 +987,13 @@ func (t *Task) runningKeys() []checkpoint.Key {
 }
 
 // TestBusyFileDoesNotStarveOthers runs two tasks on one worker: a file of
-// 16 MiB, slow to send (5 s at least), and a small one. A step reads at
+// 16 MiB, slow to send (25 s at least: a loaded machine must not finish it
+// before the small file's task has even started), and a small one. A step reads at
 // most stepBytes, so the small file's lines arrive while the big one is
 // still being read.
 func TestBusyFileDoesNotStarveOthers(t *testing.T) {
 	e := newEnv(t)
-	snd := &hookSender{topic: "busy", hook: func(context.Context) error { time.Sleep(5 * time.Millisecond); return nil }}
+	snd := &hookSender{topic: "busy", hook: func(context.Context) error { time.Sleep(25 * time.Millisecond); return nil }}
 	sched := oneWorker(t)
 	busy := filepath.Join(e.dir, "busy.log")
 	line := strings.Repeat("b", 255) + "\n"
