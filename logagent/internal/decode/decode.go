@@ -195,8 +195,17 @@ type dockerLine struct {
 
 // docker decodes the json-file driver's line; it reports whether the log
 // text ended its line (the driver splits long lines into 16 KiB pieces
-// without a trailing "\n").
+// without a trailing "\n"). Lines of the usual shape take dockerFast;
+// encoding/json decodes the rest, and defines what both produce.
 func (d *Decoder) docker(ev *Event, line []byte) bool {
+	if complete, ok := dockerFast(ev, line); ok {
+		return complete
+	}
+	ev.Msg, ev.Stream, ev.Time = nil, "", time.Time{}
+	return dockerJSON(ev, line)
+}
+
+func dockerJSON(ev *Event, line []byte) bool {
 	var dl dockerLine
 	if err := json.Unmarshal(line, &dl); err != nil {
 		ev.Msg = append([]byte(nil), line...)
@@ -212,24 +221,30 @@ func (d *Decoder) docker(ev *Event, line []byte) bool {
 	return complete
 }
 
-// cri decodes "<time> <stream> <P|F>[:...] <message>".
+// cri decodes "<time> <stream> <P|F>[:...] <message>" by index, without
+// allocating beyond the message's copy.
 func (d *Decoder) cri(ev *Event, line []byte) bool {
-	parts := bytes.SplitN(line, []byte{' '}, 4)
-	if len(parts) < 3 {
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := -1
+	if sp1 >= 0 {
+		sp2 = bytes.IndexByte(line[sp1+1:], ' ')
+	}
+	if sp2 < 0 {
 		ev.Msg = append([]byte(nil), line...)
 		ev.Flag(record.FlagInvalidJSON) // not CRI: kept raw and flagged
 		return true
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, string(parts[0])); err == nil {
+	sp2 += sp1 + 1
+	if ts, err := parseTime(line[:sp1]); err == nil {
 		ev.Time = ts
 	}
-	ev.Stream = string(parts[1])
-	if len(parts) == 4 {
-		ev.Msg = append([]byte(nil), parts[3]...)
-	} else {
-		ev.Msg = []byte{}
+	ev.Stream = streamName(line[sp1+1 : sp2])
+	tag, msg := line[sp2+1:], []byte(nil)
+	if sp3 := bytes.IndexByte(tag, ' '); sp3 >= 0 {
+		tag, msg = tag[:sp3], tag[sp3+1:]
 	}
-	return !bytes.HasPrefix(parts[2], []byte("P"))
+	ev.Msg = append([]byte{}, msg...)
+	return !bytes.HasPrefix(tag, []byte("P"))
 }
 
 // CheckUTF8 flags a message the record encoder will repair.
