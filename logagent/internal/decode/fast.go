@@ -11,7 +11,8 @@ import (
 // each at most once, no whitespace. Anything else (other keys, escapes it
 // does not know, invalid UTF-8, lone surrogates, ...) reports ok false and
 // the caller falls back to encoding/json, so the results never differ.
-func dockerFast(ev *Event, line []byte) (complete, ok bool) {
+// The message is decoded into buf.
+func dockerFast(ev *Event, line, buf []byte) (complete, ok bool) {
 	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
 		return false, false
 	}
@@ -47,8 +48,7 @@ func dockerFast(ev *Event, line []byte) (complete, ok bool) {
 			return false, false
 		}
 		if k == 0 {
-			// Room for the whole line: one allocation, whatever the escapes.
-			msg, n, ok := appendString(make([]byte, 0, len(line)), line, i+1)
+			msg, n, ok := appendString(buf, line, i+1)
 			if !ok {
 				return false, false
 			}
@@ -81,7 +81,7 @@ func dockerFast(ev *Event, line []byte) (complete, ok bool) {
 		i++
 	}
 	if ev.Msg == nil {
-		ev.Msg = []byte{}
+		ev.Msg = buf
 	}
 	if seen[2] {
 		ev.Time, _ = parseTime(timeB)
