@@ -10,6 +10,7 @@ package decode
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,9 +54,12 @@ type Decoder struct {
 	// The raw format without multiline holds nothing across Lines: its
 	// event, returned in one, is reused line after line and points into
 	// the reader's buffer, which saves two allocations and a copy per line.
-	// The caller sends it before it reads the next line.
+	// The caller sends it before it reads the next line. Docker and CRI
+	// lines without multiline use it too when complete (see container),
+	// docker's decoded message in buf.
 	scratch Event
 	one     [1]*Event
+	buf     []byte
 }
 
 // New returns a decoder of format (raw when empty), cutting joined events
@@ -76,11 +80,13 @@ func (d *Decoder) Add(line []byte, start, end int64, truncated bool, now time.Ti
 		d.one[0] = ev
 		return d.one[:]
 	}
+	if d.format == "docker" || d.format == "cri" {
+		return d.container(line, start, end, truncated)
+	}
 	ev := &Event{Start: start, End: end, Lines: 1}
 	if truncated {
 		ev.Flag(record.FlagTruncated)
 	}
-	complete := true
 	switch d.format {
 	case "json":
 		ev.Msg = append([]byte(nil), line...)
@@ -89,30 +95,48 @@ func (d *Decoder) Add(line []byte, start, end int64, truncated bool, now time.Ti
 		} else {
 			ev.Flag(record.FlagInvalidJSON)
 		}
-	case "docker":
-		complete = d.docker(ev, line)
-	case "cri":
-		complete = d.cri(ev, line)
 	default:
 		ev.Msg = append([]byte(nil), line...)
 	}
-	if d.format == "docker" || d.format == "cri" {
-		if d.partial != nil {
-			p := d.partial
-			p.Msg = appendBounded(p.Msg, ev.Msg, d.max, p)
-			p.End = end
-			p.Lines++
-			for _, f := range ev.Flags {
-				p.Flag(f)
-			}
-			ev = p
-		}
-		if !complete {
-			d.partial = ev
-			return nil
-		}
-		d.partial = nil
+	return d.multiline(ev)
+}
+
+// container decodes a docker or CRI line and joins partial lines. The line
+// is decoded into the scratch event, its message in line or d.buf, as the
+// raw format does: it is returned as is when complete, alone and without
+// multiline; an event that is held (a partial line, any event with
+// multiline) is a copy that owns its message and flags.
+func (d *Decoder) container(line []byte, start, end int64, truncated bool) []*Event {
+	ev := &d.scratch
+	*ev = Event{Start: start, End: end, Lines: 1, Flags: ev.Flags[:0]}
+	if truncated {
+		ev.Flag(record.FlagTruncated)
 	}
+	var complete bool
+	if d.format == "docker" {
+		complete = d.docker(ev, line)
+	} else {
+		complete = d.cri(ev, line)
+	}
+	if p := d.partial; p != nil {
+		p.Msg = appendBounded(p.Msg, ev.Msg, d.max, p)
+		p.End = end
+		p.Lines++
+		for _, f := range ev.Flags {
+			p.Flag(f)
+		}
+		ev = p
+	} else if !complete || d.ml != nil {
+		own := *ev
+		own.Msg = append([]byte{}, ev.Msg...)
+		own.Flags = slices.Clone(ev.Flags)
+		ev = &own
+	}
+	if !complete {
+		d.partial = ev
+		return nil
+	}
+	d.partial = nil
 	return d.multiline(ev)
 }
 
@@ -126,7 +150,8 @@ func appendBounded(dst, b []byte, max int, ev *Event) []byte {
 
 func (d *Decoder) multiline(ev *Event) []*Event {
 	if d.ml == nil {
-		return []*Event{ev}
+		d.one[0] = ev // the caller is done with it before the next Add
+		return d.one[:]
 	}
 	cont := d.ml.Regexp.Match(ev.Msg) != d.ml.Negate
 	var out []*Event
@@ -195,11 +220,21 @@ type dockerLine struct {
 
 // docker decodes the json-file driver's line; it reports whether the log
 // text ended its line (the driver splits long lines into 16 KiB pieces
-// without a trailing "\n").
+// without a trailing "\n"). Lines of the usual shape take dockerFast;
+// encoding/json decodes the rest, and defines what both produce.
 func (d *Decoder) docker(ev *Event, line []byte) bool {
+	if complete, ok := dockerFast(ev, line, d.buf[:0]); ok {
+		d.buf = ev.Msg[:0] // keeps what it grew to
+		return complete
+	}
+	ev.Msg, ev.Stream, ev.Time = nil, "", time.Time{}
+	return dockerJSON(ev, line)
+}
+
+func dockerJSON(ev *Event, line []byte) bool {
 	var dl dockerLine
 	if err := json.Unmarshal(line, &dl); err != nil {
-		ev.Msg = append([]byte(nil), line...)
+		ev.Msg = line
 		ev.Flag(record.FlagInvalidJSON)
 		return true
 	}
@@ -212,24 +247,30 @@ func (d *Decoder) docker(ev *Event, line []byte) bool {
 	return complete
 }
 
-// cri decodes "<time> <stream> <P|F>[:...] <message>".
+// cri decodes "<time> <stream> <P|F>[:...] <message>" by index; the
+// message stays in line.
 func (d *Decoder) cri(ev *Event, line []byte) bool {
-	parts := bytes.SplitN(line, []byte{' '}, 4)
-	if len(parts) < 3 {
-		ev.Msg = append([]byte(nil), line...)
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := -1
+	if sp1 >= 0 {
+		sp2 = bytes.IndexByte(line[sp1+1:], ' ')
+	}
+	if sp2 < 0 {
+		ev.Msg = line
 		ev.Flag(record.FlagInvalidJSON) // not CRI: kept raw and flagged
 		return true
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, string(parts[0])); err == nil {
+	sp2 += sp1 + 1
+	if ts, err := parseTime(line[:sp1]); err == nil {
 		ev.Time = ts
 	}
-	ev.Stream = string(parts[1])
-	if len(parts) == 4 {
-		ev.Msg = append([]byte(nil), parts[3]...)
-	} else {
-		ev.Msg = []byte{}
+	ev.Stream = streamName(line[sp1+1 : sp2])
+	tag, msg := line[sp2+1:], []byte(nil)
+	if sp3 := bytes.IndexByte(tag, ' '); sp3 >= 0 {
+		tag, msg = tag[:sp3], tag[sp3+1:]
 	}
-	return !bytes.HasPrefix(parts[2], []byte("P"))
+	ev.Msg = msg
+	return !bytes.HasPrefix(tag, []byte("P"))
 }
 
 // CheckUTF8 flags a message the record encoder will repair.
