@@ -296,12 +296,6 @@ func AppendString(dst []byte, s string) []byte {
 // FlagInvalidUTF8.
 func ValidUTF8(s string) bool { return utf8.ValidString(s) }
 
-// ParseTimestamp parses an @timestamp as the agent writes it, or any RFC 3339
-// time a foreign producer may have used.
-func ParseTimestamp(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
-}
-
 // appendJSON appends the record's `,"kubernetes":{…}` member.
 func (k *Kubernetes) appendJSON(dst []byte) []byte {
 	dst = append(dst, `,"kubernetes":{"namespace":`...)

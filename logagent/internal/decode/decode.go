@@ -261,7 +261,7 @@ func (d *Decoder) cri(ev *Event, line []byte) bool {
 		return true
 	}
 	sp2 += sp1 + 1
-	if ts, err := parseTime(line[:sp1]); err == nil {
+	if ts, err := record.ParseTimestamp(line[:sp1]); err == nil {
 		ev.Time = ts
 	}
 	ev.Stream = streamName(line[sp1+1 : sp2])

@@ -80,19 +80,6 @@ func TestDockerSeeds(t *testing.T) {
 	}
 }
 
-func FuzzTime(f *testing.F) {
-	for _, s := range []string{"2026-12-02T10:00:00.123456789Z", "2026-12-02T10:00:00Z", "2024-02-29T23:59:59.5Z",
-		"2026-02-29T00:00:00Z", "2026-12-02T24:00:00Z", "2026-12-02T10:00:60Z", "0000-01-01T00:00:00Z", "2026-12-02T10:00:00.Z"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, gerr := parseTime([]byte(s))
-		want, werr := time.Parse(time.RFC3339Nano, s)
-		if (gerr == nil) != (werr == nil) || got != want {
-			t.Fatalf("%q: %v %v, time.Parse %v %v", s, got, gerr, want, werr)
-		}
-	})
-}
 
 // TestContainer checks single lines of both formats: message, stream, time,
 // completeness and flags.
