@@ -28,9 +28,6 @@ func newPodsClient(cfg *rest.Config) (*podsClient, error) {
 	c.APIPath = "/api"
 	c.GroupVersion = &corev1.SchemeGroupVersion
 	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-	if c.UserAgent == "" {
-		c.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
 	rc, err := rest.RESTClientFor(&c)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
