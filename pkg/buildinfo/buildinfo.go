@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 )
 
 // Version is set at link time: -ldflags "-X github.com/logcollect/logcollect/pkg/buildinfo.Version=v1.2.3".
 var Version = "dev"
 
 // Revision is the VCS commit the binary was built from, when Go recorded it.
-func Revision() string {
+// Read once: ReadBuildInfo parses the whole module list on every call, and
+// every status document carries the revision.
+var Revision = sync.OnceValue(func() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
@@ -21,7 +24,7 @@ func Revision() string {
 		}
 	}
 	return "unknown"
-}
+})
 
 // String is the one-line -version output of program.
 func String(program string) string {
