@@ -303,17 +303,34 @@ func (d *driver) lock(ctx context.Context, cond clientv3.Cmp) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
-// drive polls the agents' status and acts on the gate's verdict until the
-// rollout is done (nil), rolled back (ErrFailed), aborted (ErrAborted) or
-// can no longer be driven (ErrPaused).
+// drive follows the agents' status and acts on the gate's verdict until
+// the rollout is done (nil), rolled back (ErrFailed), aborted (ErrAborted)
+// or can no longer be driven (ErrPaused). Every poll reads the rollout
+// document (someone may abort it); the statuses are read once and then
+// followed by a watch, read again only when the watch breaks.
 func (d *driver) drive(ctx context.Context) error {
 	defer d.c.revoke(d.lease)
 	r := d.r
 	poll := min(time.Second, max(100*time.Millisecond, r.Bake/10))
+	var view *statusView
+	defer func() {
+		if view != nil {
+			view.stop()
+		}
+	}()
 	var unreachableSince time.Time
 	for {
 		began := time.Now()
-		doc, all, err := d.read(ctx)
+		var doc *fleet.Rollout
+		var err error
+		if view == nil {
+			doc, view, err = d.read(ctx)
+		} else if doc, err = d.readDoc(ctx); err == nil {
+			if err = view.broken(); err != nil {
+				view.stop()
+				view = nil
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			return d.pause(errInterrupted)
@@ -331,12 +348,14 @@ func (d *driver) drive(ctx context.Context) error {
 			if doc != nil {
 				return d.changed(doc)
 			}
-			done, err := d.step(ctx, all)
+			view.mu.Lock()
+			done, err := d.step(ctx, view.all)
+			view.mu.Unlock()
 			if done || err != nil {
 				return err
 			}
 		}
-		wait := max(poll, 2*time.Since(began)) // a large fleet's read sets the pace
+		wait := max(poll, 2*time.Since(began)) // a large fleet's first read sets the pace
 		select {
 		case <-ctx.Done():
 		case _, ok := <-d.lost:
@@ -348,23 +367,47 @@ func (d *driver) drive(ctx context.Context) error {
 	}
 }
 
-// read reads the rollout document and every agent's status in one txn;
-// doc is set when the document is no longer the one this driver wrote.
-func (d *driver) read(ctx context.Context) (doc *fleet.Rollout, all map[string]*Member, err error) {
+// read reads the rollout document and every agent's status in one txn and
+// follows the statuses from there; doc is set when the document is no
+// longer the one this driver wrote.
+func (d *driver) read(ctx context.Context) (doc *fleet.Rollout, view *statusView, err error) {
 	c := d.c
 	resp, err := c.txn(ctx, nil, clientv3.OpGet(c.Keys.Rollout(d.r.Group)), clientv3.OpGet(c.Status.Prefix, clientv3.WithPrefix()))
 	if err != nil {
 		return nil, nil, err
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 || kvs[0].ModRevision != d.rev {
-		doc = new(fleet.Rollout)
-		if len(kvs) == 1 {
-			_ = json.Unmarshal(kvs[0].Value, doc)
-		}
+	if doc = d.changedDoc(resp.Responses[0].GetResponseRange()); doc != nil {
 		return doc, nil, nil
 	}
-	return nil, c.Status.agents(resp.Responses[1].GetResponseRange().Kvs), nil
+	view = newStatusView(c.Status)
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		view.put(string(kv.Key), kv.Value)
+	}
+	view.follow(ctx, c.Cli, resp.Header.Revision)
+	return nil, view, nil
+}
+
+// readDoc reads the rollout document alone; doc is set as in read.
+func (d *driver) readDoc(ctx context.Context) (doc *fleet.Rollout, err error) {
+	resp, err := d.c.txn(ctx, nil, clientv3.OpGet(d.c.Keys.Rollout(d.r.Group)))
+	if err != nil {
+		return nil, err
+	}
+	return d.changedDoc(resp.Responses[0].GetResponseRange()), nil
+}
+
+// changedDoc is the document of rng when it is not the one this driver
+// last wrote (an empty one if it was deleted), else nil.
+func (d *driver) changedDoc(rng *etcdRange) *fleet.Rollout {
+	kvs := rng.Kvs
+	if len(kvs) == 1 && kvs[0].ModRevision == d.rev {
+		return nil
+	}
+	doc := new(fleet.Rollout)
+	if len(kvs) == 1 {
+		_ = json.Unmarshal(kvs[0].Value, doc)
+	}
+	return doc
 }
 
 func (d *driver) readAgents(ctx context.Context) (map[string]*Member, error) {
@@ -462,7 +505,7 @@ func (d *driver) write(ctx context.Context) error {
 		return d.pause(err)
 	}
 	if !ok {
-		doc, _, err := d.read(ctx)
+		doc, err := d.readDoc(ctx)
 		if err != nil {
 			return d.pause(err)
 		}
@@ -511,7 +554,7 @@ func (d *driver) complete(ctx context.Context) error {
 		fmt.Fprintf(c.Out, "done: group %s runs the candidate as its config r%d\n", r.Group, resp.Header.Revision)
 		return nil
 	}
-	cur, _, err := d.read(ctx)
+	cur, err := d.readDoc(ctx)
 	if err != nil {
 		return d.pause(err)
 	}

@@ -240,3 +240,64 @@ func TestAbortAndResume(t *testing.T) {
 		t.Fatalf("resume: %v %+v\n%s", err, r, f.out)
 	}
 }
+
+// The view of the statuses follows puts and deletes after its read, and
+// says it is broken when its watch is compacted away, so the controller
+// reads again instead of judging stale statuses.
+func TestStatusViewFollowsAndBreaks(t *testing.T) {
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	status := func(id string) string { d, _ := json.Marshal(Member{HostID: id}); return string(d) }
+	put, err := cli.Put(ctx, "/logagent/10.0.0.1/status", status("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := StatusKeys{Prefix: "/logagent/", Suffix: "/status"}
+	v := newStatusView(keys)
+	v.put("/logagent/10.0.0.1/status", []byte(status("a")))
+	v.put("/logagent/groups/web/rollout", []byte(status("not-an-agent")))
+	v.follow(ctx, cli, put.Header.Revision)
+	defer v.stop()
+	for _, op := range []clientv3.Op{
+		clientv3.OpPut("/logagent/10.0.0.2/status", status("b")),
+		clientv3.OpPut("/logagent/10.0.0.3/status", status("c")),
+		clientv3.OpDelete("/logagent/10.0.0.1/status"),
+		clientv3.OpPut("/logagent/10.0.0.3/status", "not json"), // c's document broken: c is gone
+	} {
+		if _, err := cli.Do(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kt.Poll(t, "the view to follow", 10*time.Second, func() bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		_, a := v.all["a"]
+		_, b := v.all["b"]
+		_, c := v.all["c"]
+		return !a && b && !c && len(v.all) == 1
+	})
+	if err := v.broken(); err != nil {
+		t.Fatalf("broken while following: %v", err)
+	}
+
+	// A view whose watch starts at a compacted revision is broken.
+	last, err := cli.Put(ctx, "/logagent/10.0.0.4/status", status("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, last.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	old := newStatusView(keys)
+	old.follow(ctx, cli, put.Header.Revision)
+	defer old.stop()
+	kt.Poll(t, "the compacted view to say it is broken", 10*time.Second, func() bool { return old.broken() != nil })
+	if err := old.broken(); !strings.Contains(err.Error(), "compacted") {
+		t.Errorf("broken: %v, want the compaction named", err)
+	}
+}
