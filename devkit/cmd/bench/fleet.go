@@ -60,9 +60,13 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	if err := os.WriteFile(simIni, []byte("[etcd]\ndial_timeout = 30s\n"), 0o644); err != nil {
 		return fail(err)
 	}
+	simHTTP, err := freeAddr()
+	if err != nil {
+		return fail(err)
+	}
 	started := time.Now()
-	sim, err := e.start("simulate", "logagent", nil, "simulate", "-config", simIni, "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
-		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web", "-ramp", (time.Duration(agents) * 5 * time.Millisecond).String())
+	sim, err := e.start("simulate", "logagent", e.pprofEnv("LOGAGENT"), "simulate", "-config", simIni, "-endpoints", ep.Etcd, "-agents", fmt.Sprint(agents),
+		"-clients", fmt.Sprint((agents+99)/100), "-groups", "web", "-ramp", (time.Duration(agents) * 5 * time.Millisecond).String(), "-http", simHTTP)
 	if err != nil {
 		return fail(err)
 	}
@@ -105,6 +109,7 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	// what bounds it on this machine.
 	eu0, _ := etcdProc.Usage()
 	su0, _ := sim.Usage()
+	profiled := e.profileCPU(ctx, fmt.Sprintf("fleet-%d-change", agents), simHTTP, o.profileSeconds)
 	t0 = time.Now()
 	resp, err := cli.Put(ctx, groupKey, config("web_v2"))
 	if err != nil {
@@ -135,6 +140,8 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 		change.Met = err == nil && pct(0.99) <= 2*time.Second && pct(1) <= 5*time.Second
 	}
 
+	<-profiled
+
 	// logagent agents over the fleet: one read, the table and summaries.
 	list := result{Scenario: fmt.Sprintf("fleet %d agents: logagent agents", agents), Target: "≤ 2 s", Want: int64(agents)}
 	bin := filepath.Join(o.bin, "logagent")
@@ -155,12 +162,14 @@ func fleetScale(ctx context.Context, o *options, agents int, window time.Duratio
 	if err := os.WriteFile(cand, []byte(config("web_v3")), 0o644); err != nil {
 		roll.Err = err
 	} else {
+		profiled := e.profileCPU(ctx, fmt.Sprintf("fleet-%d-rollout", agents), simHTTP, o.profileSeconds)
 		out, wall, err := runTimed(ctx, bin, "rollout", "start", "-group", "web", "-steps", "1,50%", "-bake", "0s", "-timeout", "2m", "-endpoints", ep.Etcd, "-dial-timeout", "30s", cand)
 		roll.Wall, roll.Err = wall, err
 		if err == nil {
 			roll.Extra = "waves: " + strings.Join(waveLines(out), "; ")
 			roll.Met = strings.Contains(out, "done: group web") && wall <= 10*time.Second
 		}
+		<-profiled
 	}
 	return []result{steady, change, list, roll}
 }

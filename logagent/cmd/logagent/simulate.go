@@ -14,11 +14,12 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/fleetsim"
 	"github.com/logcollect/logcollect/pkg/etcdconf"
+	"github.com/logcollect/logcollect/pkg/obs"
 	"github.com/logcollect/logcollect/pkg/program"
 	"github.com/logcollect/logcollect/pkg/settings"
 )
 
-const simulateUsage = `Usage: logagent simulate [-config agent.ini] [-endpoints URLS] -agents N [-first K] [-clients C] [-groups web,prod] [-ramp 10s] [-quiet]
+const simulateUsage = `Usage: logagent simulate [-config agent.ini] [-endpoints URLS] -agents N [-first K] [-clients C] [-groups web,prod] [-ramp 10s] [-http ADDR] [-quiet]
 
 For the fleet benchmark (bin/bench fleet), not for production: runs N
 simulated agents in this process until it is stopped. Each runs the agent's
@@ -46,6 +47,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	groups := fs.String("groups", "", "groups of every agent, in precedence order (default: [agent] groups)")
 	quiet := fs.Bool("quiet", false, "do not print the apply events")
 	ramp := fs.Duration("ramp", 0, "spread the agents' starts over this time (0: all at once)")
+	httpAddr := fs.String("http", "", "serve /metrics (and /debug/pprof with "+obs.PprofEnv+"=1) here, so a benchmark can profile the simulated fleet")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), simulateUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +87,13 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc.Encode(ev)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := obs.Listen(*httpAddr, obs.Handler(obs.NewRegistry(), obs.NewReadiness(), nil), log)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		go srv.Run(ctx)
+	}
 	return fleetsim.Run(ctx, fleetsim.Options{Clients: pool, Agents: *agents, First: *first, Groups: cfg.Agent.Groups,
 		CollectPattern: cfg.Etcd.CollectLogKey, StatusPattern: cfg.Etcd.StatusKeyPattern(), Policy: cfg.Agent.CollectPolicy(),
 		TTL: cfg.Etcd.StatusTTL, Interval: cfg.Etcd.StatusInterval, Refresh: cfg.Etcd.StatusRefresh, Timeout: cfg.Etcd.DialTimeout,
