@@ -79,12 +79,30 @@ func Merge(p collect.Policy, inputs []Source, groups []fleet.GroupState) (Desire
 		raws    []json.RawMessage
 		sources []fleet.EntrySource
 		at      = map[string]int{} // entry key → index in sources
+		loaded  = make([][]collect.Entry, len(inputs))
+		filled  []int // inputs with entries
 	)
-	for _, in := range inputs {
+	for i, in := range inputs {
 		entries, err := p.Load(in.Config)
 		if err != nil {
 			return Desired{}, fmt.Errorf("%s: %w", in, err)
 		}
+		if loaded[i] = entries; len(entries) > 0 {
+			filled = append(filled, i)
+		}
+	}
+	if len(filled) == 1 {
+		// One source with entries (a host key alone, or a group's config
+		// with no host key): the merge is that config, which the policy has
+		// just loaded as a whole. A fleet change costs each agent one load.
+		in := inputs[filled[0]]
+		for _, e := range loaded[filled[0]] {
+			sources = append(sources, fleet.EntrySource{Entry: e.Key(), Source: in.Name, Revision: in.Revision, Rollout: in.Rollout})
+		}
+		return Desired{Entries: loaded[filled[0]], Config: in.Config, Sources: sources, Groups: slices.Clone(groups), Inputs: slices.Clone(inputs)}, nil
+	}
+	for i, in := range inputs {
+		entries := loaded[i]
 		var rs []json.RawMessage
 		if len(entries) > 0 {
 			if err := json.Unmarshal(in.Config, &rs); err != nil || len(rs) != len(entries) {
