@@ -96,6 +96,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	return fleetsim.Run(ctx, fleetsim.Options{Clients: pool, Agents: *agents, First: *first, Groups: cfg.Agent.Groups,
 		CollectPattern: cfg.Etcd.CollectLogKey, StatusPattern: cfg.Etcd.StatusKeyPattern(), Policy: cfg.Agent.CollectPolicy(),
-		TTL: cfg.Etcd.StatusTTL, Interval: cfg.Etcd.StatusInterval, Refresh: cfg.Etcd.StatusRefresh, Timeout: cfg.Etcd.DialTimeout,
+		TTL: cfg.Etcd.StatusTTL, Interval: cfg.Etcd.StatusInterval, Refresh: cfg.Etcd.StatusRefresh, Spread: cfg.Etcd.StatusSpread, Timeout: cfg.Etcd.DialTimeout,
 		Ramp: *ramp, Log: log, Applied: applied})
 }

@@ -65,7 +65,7 @@ type statusReporter struct {
 	config    ConfigStatus
 	groups    []fleet.GroupState
 	sources   []fleet.EntrySource
-	candidate bool // a rollout's candidate runs: lag is refreshed at status_interval
+	inRollout bool // a rollout selected this agent: its status is written at once, lag refreshed at status_interval
 	health    health
 	lastErr   *ErrorStatus
 }
@@ -111,7 +111,7 @@ func (s *statusReporter) applied(origin string, d configsource.Desired, changed 
 		s.health.failing, s.health.read, s.health.perm = map[string]bool{}, 0, 0
 	}
 	s.config, s.groups, s.sources = c, d.Groups, d.Sources
-	s.candidate = d.RunsCandidate()
+	s.inRollout = d.InRollout()
 	s.mu.Unlock()
 	s.nudge()
 }
@@ -301,7 +301,7 @@ func (s *statusReporter) run(ctx context.Context) {
 	}
 	e := a.cfg.Etcd
 	p, err := statuspub.New(statuspub.Options{Client: cli, Key: a.cfg.StatusKey(a.ip), TTL: e.StatusTTL, Interval: e.StatusInterval, Refresh: e.StatusRefresh,
-		Timeout: e.DialTimeout, Snapshot: s.snapshot, Fast: s.runsCandidate, Kick: s.kick, Log: a.log,
+		Timeout: e.DialTimeout, Snapshot: s.snapshot, Fast: s.selected, Spread: e.StatusSpread, Kick: s.kick, Log: a.log,
 		Explain: func(err error) error { return etcdconf.Explain(err, e.Settings) }, Written: a.m.StatusWrites.Inc})
 	if err != nil {
 		a.log.Error("fleet status", "err", err)
@@ -310,11 +310,11 @@ func (s *statusReporter) run(ctx context.Context) {
 	p.Run(ctx)
 }
 
-// runsCandidate tells whether a rollout's candidate runs here.
-func (s *statusReporter) runsCandidate() bool {
+// selected tells whether a rollout selected this agent.
+func (s *statusReporter) selected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.candidate
+	return s.inRollout
 }
 
 // startStatus starts the publisher; stop revokes the lease and waits.

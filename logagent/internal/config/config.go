@@ -67,6 +67,7 @@ type Etcd struct {
 	StatusTTL         time.Duration
 	StatusInterval    time.Duration // how often the status is checked for changes (and rewritten while a rollout candidate runs)
 	StatusRefresh     time.Duration // how often lag alone is rewritten
+	StatusSpread      time.Duration // a write after a config change waits a random part of this
 }
 
 // Agent configures the agent itself.
@@ -115,6 +116,7 @@ func Default() Config {
 			StatusTTL:      15 * time.Second,
 			StatusInterval: 5 * time.Second,
 			StatusRefresh:  2 * time.Minute,
+			StatusSpread:   2 * time.Second,
 		},
 		Agent: Agent{
 			DataDir:             "/var/lib/logagent",

@@ -203,6 +203,15 @@ func TestGroups(t *testing.T) {
 			t.Errorf("%q %v: groups %q err %v, want %q", tc.ini, tc.env, c.Agent.Groups, err, tc.want)
 		}
 	}
+	if c, _, err := parse(t, "[etcd]\nstatus_spread = 0\n", nil); err != nil || c.Etcd.StatusSpread != 0 {
+		t.Errorf("status_spread = 0 (writes at once): %v %v", c.Etcd.StatusSpread, err)
+	}
+	if c, _, err := parse(t, "", nil); err != nil || c.Etcd.StatusSpread != 2*time.Second {
+		t.Errorf("status_spread default: %v %v", c.Etcd.StatusSpread, err)
+	}
+	if _, _, err := parse(t, "[etcd]\nstatus_spread = 2h\n", nil); err == nil || !strings.Contains(err.Error(), "status_spread") {
+		t.Errorf("status_spread over a minute: %v", err)
+	}
 	c, _, err := parse(t, "[etcd]\nstatus_refresh = 30s\n", nil)
 	if err != nil || c.Etcd.StatusRefresh != 30*time.Second || Default().Etcd.StatusRefresh != 2*time.Minute {
 		t.Errorf("status_refresh: %v %v", c.Etcd.StatusRefresh, err)

@@ -11,12 +11,13 @@ import (
 )
 
 // readStatus reads the fleet status keys of [etcd]: status_key,
-// status_ttl, status_interval and status_refresh.
+// status_ttl, status_interval, status_refresh and status_spread.
 func readStatus(f *settings.File, e *Etcd) {
 	e.StatusKey = f.String("etcd", "status_key", "")
 	e.StatusTTL = f.Duration("etcd", "status_ttl", e.StatusTTL, time.Second, time.Second, 5*time.Minute)
 	e.StatusInterval = f.Duration("etcd", "status_interval", e.StatusInterval, time.Second, 100*time.Millisecond, 5*time.Minute)
 	e.StatusRefresh = f.Duration("etcd", "status_refresh", e.StatusRefresh, time.Second, 100*time.Millisecond, time.Hour)
+	e.StatusSpread = f.Duration("etcd", "status_spread", e.StatusSpread, time.Second, 0, time.Minute)
 	if e.StatusRefresh < e.StatusInterval {
 		f.Check("etcd", "status_refresh", e.StatusRefresh.String(), fmt.Errorf("at least status_interval (%s): lag is rewritten on this slower period", e.StatusInterval))
 	}

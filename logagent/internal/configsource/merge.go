@@ -62,10 +62,11 @@ func (d *Desired) Host() int64 {
 	return 0
 }
 
-// RunsCandidate tells whether a rollout's candidate runs in one of the
-// groups (the status is then refreshed faster: the gate watches lag).
-func (d *Desired) RunsCandidate() bool {
-	return slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Hash != "" && g.Rejected == "" })
+// InRollout tells whether a rollout selected this agent in one of its
+// groups (it runs the candidate, or refused it): a gate waits for its
+// status, so it is written at once and its lag refreshed faster.
+func (d *Desired) InRollout() bool {
+	return slices.ContainsFunc(d.Groups, func(g fleet.GroupState) bool { return g.Rollout != "" })
 }
 
 // Merge joins the sources in precedence order (the host key first, then

@@ -80,7 +80,6 @@ func TestDockerSeeds(t *testing.T) {
 	}
 }
 
-
 // TestContainer checks single lines of both formats: message, stream, time,
 // completeness and flags.
 func TestContainer(t *testing.T) {

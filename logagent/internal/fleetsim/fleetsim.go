@@ -33,10 +33,10 @@ type Options struct {
 	Groups  []string
 	// CollectPattern and StatusPattern are the agents' keys, with %s for
 	// the IP ([etcd] collect_log_key and the status key pattern).
-	CollectPattern, StatusPattern string
-	Policy                        collect.Policy
-	TTL, Interval, Refresh        time.Duration // [etcd] status_ttl, status_interval, status_refresh
-	Timeout                       time.Duration
+	CollectPattern, StatusPattern  string
+	Policy                         collect.Policy
+	TTL, Interval, Refresh, Spread time.Duration // [etcd] status_ttl, status_interval, status_refresh, status_spread
+	Timeout                        time.Duration
 	// Ramp spreads the agents' starts over this time (real hosts do not
 	// start in the same millisecond); 0 starts them all at once.
 	Ramp time.Duration
@@ -133,7 +133,7 @@ func newAgent(o Options, i int) (*agent, error) {
 		return nil, err
 	}
 	a.pub, err = statuspub.New(statuspub.Options{Client: cli, Key: fmt.Sprintf(o.StatusPattern, a.ip), TTL: o.TTL, Interval: o.Interval, Refresh: o.Refresh,
-		Timeout: o.Timeout, Snapshot: a.snapshot, Fast: a.runsCandidate, Kick: a.kick, Log: o.Log})
+		Timeout: o.Timeout, Snapshot: a.snapshot, Fast: a.selected, Spread: o.Spread, Kick: a.kick, Log: o.Log})
 	return a, err
 }
 
@@ -156,8 +156,8 @@ func (a *agent) snapshot() fleet.Status {
 	return st
 }
 
-func (a *agent) runsCandidate() bool {
+func (a *agent) selected() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.desired != nil && a.desired.RunsCandidate()
+	return a.desired != nil && a.desired.InRollout()
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -42,13 +43,18 @@ type Options struct {
 	// positions alone is written ([etcd] status_refresh), or Interval while
 	// Fast says so (a rollout's candidate runs: its gate watches lag).
 	Interval, Refresh time.Duration
-	Timeout           time.Duration // of each request; 5s when 0
-	Snapshot          func() fleet.Status
-	Fast              func() bool     // may be nil
-	Kick              <-chan struct{} // "something changed": compare now; may be nil
-	Log               *slog.Logger
-	Explain           func(error) error // decorates errors in the log; may be nil
-	Written           func()            // after each successful write; may be nil
+	// Spread delays a write asked for by Kick by a random part of itself
+	// ([etcd] status_spread), unless Fast: a change that reaches a whole
+	// fleet at once then reaches etcd as writes spread over this time, not
+	// as one burst. 0 writes at once.
+	Spread   time.Duration
+	Timeout  time.Duration // of each request; 5s when 0
+	Snapshot func() fleet.Status
+	Fast     func() bool     // may be nil
+	Kick     <-chan struct{} // "something changed": compare now; may be nil
+	Log      *slog.Logger
+	Explain  func(error) error // decorates errors in the log; may be nil
+	Written  func()            // after each successful write; may be nil
 }
 
 // Publisher publishes one status document; see Run.
@@ -61,8 +67,8 @@ func New(o Options) (*Publisher, error) {
 	if o.Client == nil || o.Snapshot == nil || o.Log == nil || o.Key == "" {
 		return nil, errors.New("statuspub: Client, Key, Snapshot and Log are required")
 	}
-	if o.TTL < time.Second || o.Interval <= 0 || o.Refresh < o.Interval {
-		return nil, fmt.Errorf("statuspub: TTL %s (at least 1s), Interval %s and Refresh %s (at least Interval)", o.TTL, o.Interval, o.Refresh)
+	if o.TTL < time.Second || o.Interval <= 0 || o.Refresh < o.Interval || o.Spread < 0 {
+		return nil, fmt.Errorf("statuspub: TTL %s (at least 1s), Interval %s, Refresh %s (at least Interval) and Spread %s (not negative)", o.TTL, o.Interval, o.Refresh, o.Spread)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -159,8 +165,14 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	// reads its config at the same moment, and one write with the config
 	// applied is worth more than two (a fleet starting at once).
 	for {
-		if err := p.wait(ctx, tick.C, ka); err != nil {
+		kicked, err := p.wait(ctx, tick.C, ka)
+		if err != nil {
 			return published, err
+		}
+		if kicked && published && o.Spread > 0 && (o.Fast == nil || !o.Fast()) {
+			if err := p.sleep(ctx, rand.N(o.Spread), ka); err != nil {
+				return published, err
+			}
 		}
 		st := o.Snapshot()
 		sig, doc, err := Keys(st)
@@ -205,24 +217,44 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	}
 }
 
-// wait returns at the next check or kick, or with an error when ctx is
-// done or the lease is lost.
-func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
+// wait returns at the next check or kick (kicked), or with an error when
+// ctx is done or the lease is lost.
+func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, ka <-chan *clientv3.LeaseKeepAliveResponse) (kicked bool, err error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case _, ok := <-ka:
+			if !ok {
+				return false, errLeaseLost
+			}
+		case <-tick:
+			return false, nil
+		case <-p.o.Kick:
+			return true, nil
+		}
+	}
+}
+
+// sleep waits d, keeping the lease's keep-alive answers drained.
+func (p *Publisher) sleep(ctx context.Context, d time.Duration, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case _, ok := <-ka:
 			if !ok {
-				return errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
+				return errLeaseLost
 			}
-		case <-tick:
-			return nil
-		case <-p.o.Kick:
+		case <-t.C:
 			return nil
 		}
 	}
 }
+
+var errLeaseLost = errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
 
 // Keys encodes what decides a write: sig is the document without what
 // moves all the time (positions, sizes, lag, processor counts, the time;

@@ -2,6 +2,8 @@ package statuspub
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,5 +184,82 @@ func TestKeepAliveEndedLeaseKept(t *testing.T) {
 	}
 	if n := cli.grants.Load(); n != 1 {
 		t.Errorf("%d leases granted, want 1", n)
+	}
+}
+
+// A config change kicks every publisher at once: their writes land spread
+// over Spread, not as one burst; a publisher a rollout selected (Fast)
+// writes at once, as its gate waits for it.
+func TestKickedWritesSpread(t *testing.T) {
+	e := testkit.StartEtcd(t, testkit.EtcdOptions{})
+	cli := kt.EtcdClient(t, clientv3.Config{Endpoints: []string{e.Endpoint()}})
+	const n, spread = 20, 1500 * time.Millisecond
+	type pub struct {
+		d       *doc
+		kick    chan struct{}
+		mu      sync.Mutex
+		written []time.Time
+	}
+	pubs := make([]*pub, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	for i := range pubs {
+		p := &pub{d: &doc{st: fleet.Status{Hostname: "h", Config: fleet.ConfigStatus{Revision: 1}}, fast: i == 0}, kick: make(chan struct{}, 1)}
+		pubs[i] = p
+		pp, err := New(Options{Client: cli, Key: fmt.Sprintf("/logagent/10.0.1.%d/status", i), TTL: 5 * time.Second, Interval: time.Minute, Refresh: time.Minute,
+			Spread: spread, Snapshot: p.d.get, Fast: p.d.isFast, Kick: p.kick, Log: logging.Discard(),
+			Written: func() { p.mu.Lock(); p.written = append(p.written, time.Now()); p.mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); pp.Run(ctx) }()
+		p.kick <- struct{}{} // the first write: at once, spread or not
+	}
+	count := func(p *pub) int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.written) }
+	kt.Poll(t, "every first write", 10*time.Second, func() bool {
+		for _, p := range pubs {
+			if count(p) < 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	kicked := time.Now()
+	for _, p := range pubs {
+		p.d.set(func(st *fleet.Status) { st.Config.Revision = 2 })
+		p.kick <- struct{}{}
+	}
+	kt.Poll(t, "every change written", 10*time.Second, func() bool {
+		for _, p := range pubs {
+			if count(p) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	var late []time.Duration
+	for i, p := range pubs {
+		p.mu.Lock()
+		after := p.written[1].Sub(kicked)
+		p.mu.Unlock()
+		if i == 0 {
+			if after > spread/3 {
+				t.Errorf("the rollout's target wrote %s after the kick, want at once", after)
+			}
+			continue
+		}
+		if after > spread+time.Second {
+			t.Errorf("publisher %d wrote %s after the kick, beyond the spread %s", i, after, spread)
+		}
+		late = append(late, after)
+	}
+	slices.Sort(late)
+	// 19 uniform delays over 1.5 s: the last is almost surely past a
+	// quarter of it and the first before three quarters.
+	if late[len(late)-1] < spread/4 || late[0] > spread*3/4 {
+		t.Errorf("writes not spread over %s: first %s, last %s", spread, late[0], late[len(late)-1])
 	}
 }
