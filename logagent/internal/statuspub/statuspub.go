@@ -175,7 +175,14 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 			}
 		}
 		st := o.Snapshot()
-		sig, doc, err := Keys(st)
+		doc, err := docKey(st)
+		if err != nil {
+			return published, fmt.Errorf("encode status: %w", err)
+		}
+		if published && bytes.Equal(doc, lastDoc) {
+			continue // nothing at all changed: most checks of most agents
+		}
+		sig, err := sigKey(st)
 		if err != nil {
 			return published, fmt.Errorf("encode status: %w", err)
 		}
@@ -260,10 +267,20 @@ var errLeaseLost = errors.New("keep-alive ended (etcd unreachable for longer tha
 // moves all the time (positions, sizes, lag, processor counts, the time;
 // files in path order), doc the document without the time.
 func Keys(st fleet.Status) (sig, doc []byte, err error) {
-	st.UpdatedAt = time.Time{}
-	if doc, err = json.Marshal(st); err != nil {
+	if doc, err = docKey(st); err != nil {
 		return nil, nil, err
 	}
+	sig, err = sigKey(st)
+	return sig, doc, err
+}
+
+func docKey(st fleet.Status) ([]byte, error) {
+	st.UpdatedAt = time.Time{}
+	return json.Marshal(st)
+}
+
+func sigKey(st fleet.Status) ([]byte, error) {
+	st.UpdatedAt = time.Time{}
 	st.TotalLag, st.Health.Lag = 0, 0
 	st.Files = slices.Clone(st.Files)
 	for i := range st.Files {
@@ -274,8 +291,7 @@ func Keys(st fleet.Status) (sig, doc []byte, err error) {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Topic, b.Topic))
 	})
 	st.Processors = nil
-	sig, err = json.Marshal(st)
-	return sig, doc, err
+	return json.Marshal(st)
 }
 
 // remove revokes the lease at a clean stop, deleting the key at once
