@@ -50,6 +50,11 @@ type Task struct {
 	disc      discovery
 	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
 
+	// Paths the last scan found followed, checked without a stat by the
+	// next (followed.go); the scan's own.
+	followed, nextFollowed map[string]followedPath
+	pathStats              int // followed paths checked with a stat (tests)
+
 	mu      sync.Mutex
 	running map[checkpoint.Key]*harvester
 	errLog  *logging.Limited // per path, a line a minute
@@ -63,7 +68,8 @@ func Start(o Options) *Task {
 		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute)}
+	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute),
+		followed: map[string]followedPath{}, nextFollowed: map[string]followedPath{}}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	t.o.rescan = t.rescanSoon
 	t.o.report = t.reportChain
@@ -138,7 +144,9 @@ func (t *Task) scan() {
 	// Harvesters start after the loop, and only those whose ids are on
 	// disk (see persistNewIDs).
 	var starts []pendingStart
+	view := t.newScanView()
 	defer func() {
+		t.endScan()
 		if len(starts) > 0 {
 			t.persistNewIDs(starts)
 		}
@@ -159,7 +167,7 @@ func (t *Task) scan() {
 		if e.Excluded(path) {
 			continue
 		}
-		if t.following(path) {
+		if t.following(path, view) {
 			continue
 		}
 		fi, err := statFile(path)
@@ -225,21 +233,6 @@ func (t *Task) scan() {
 		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
-}
-
-// following reports whether path is the file a harvester already follows
-// under that name: such a file was checked when it was opened, and a rescan
-// of 1,000 followed files then costs one stat each instead of resolving
-// every path component.
-func (t *Task) following(path string) bool {
-	fi, err := statFile(path)
-	if err != nil {
-		return false
-	}
-	t.mu.Lock()
-	h := t.running[checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)]
-	t.mu.Unlock()
-	return h != nil && *h.path.Load() == path
 }
 
 func (t *Task) logOnce(path, msg string, args ...any) {
