@@ -20,11 +20,6 @@ const (
 	// buffers): an acknowledged request of 512 KiB batches returns a few
 	// dozen harvester batches at once, which the next ones then reuse.
 	idleValueBytes = 2 << 20
-	// maxIdleValues bounds the buffers a small class keeps idle: a request
-	// returns at most 32 batches of 16 KiB or more, and with 1,000 slow
-	// files (batches of a few KiB) idle lists of 2 MiB each held 5 MB that
-	// the next acks never needed, and the GC counted as live.
-	maxIdleValues = 32
 )
 
 // valueClasses are the pooled buffers' capacities: 2^k and 3·2^(k-1), so a
@@ -54,7 +49,7 @@ var values = newValuePool()
 func newValuePool() *valuePool {
 	p := &valuePool{idle: make([]chan *valueBuf, len(valueClasses))}
 	for i, c := range valueClasses {
-		p.idle[i] = make(chan *valueBuf, min(maxIdleValues, max(2, idleValueBytes/c)))
+		p.idle[i] = make(chan *valueBuf, max(2, idleValueBytes/c))
 	}
 	return p
 }
