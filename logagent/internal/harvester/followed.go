@@ -2,6 +2,7 @@ package harvester
 
 import (
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,9 @@ type scanView struct {
 	events uint64 // directory events seen before the scan began
 	now    time.Time
 	dirs   map[string]dirView
+
+	lastDir string // the directory asked for last, and what dir said: the matches of one glob share it
+	last    dirView
 }
 
 type dirView struct {
@@ -60,7 +64,11 @@ func (t *Task) newScanView() *scanView {
 
 // dir stats dir once per scan.
 func (v *scanView) dir(dir string) dirView {
+	if dir == v.lastDir && v.dirs != nil {
+		return v.last
+	}
 	if d, ok := v.dirs[dir]; ok {
+		v.lastDir, v.last = dir, d
 		return d
 	}
 	var d dirView
@@ -71,6 +79,7 @@ func (v *scanView) dir(dir string) dirView {
 		d.trusted = d.stamp.mtime < limit && d.stamp.ctime < limit && v.t.disc.watches(dir)
 	}
 	v.dirs[dir] = d
+	v.lastDir, v.last = dir, d
 	return d
 }
 
@@ -79,7 +88,7 @@ func (v *scanView) dir(dir string) dirView {
 // opened), without a stat when nothing can have changed it since the last
 // scan (see above).
 func (t *Task) following(path string, v *scanView) bool {
-	d := v.dir(filepath.Dir(path))
+	d := v.dir(parentDir(path))
 	if f, ok := t.followed[path]; ok && d.trusted && f.dir == d.stamp && f.events == v.events && t.runs(f.h, path) {
 		t.nextFollowed[path] = f
 		return true
@@ -130,12 +139,53 @@ func (t *Task) followedBy(path string) (h *harvester, plain bool) {
 	return h, plain
 }
 
-// runs reports whether h still follows path.
+// runs reports whether h still follows path: it is in t.running until it
+// finished (gone).
 func (t *Task) runs(h *harvester, path string) bool {
-	t.mu.Lock()
-	cur := t.running[h.key]
-	t.mu.Unlock()
-	return cur == h && *h.path.Load() == path
+	return !h.gone.Load() && *h.path.Load() == path
+}
+
+// parentDir is filepath.Dir for the clean paths filepath.Glob returns,
+// without its allocation (a scan asks for each of 1,000 paths).
+func parentDir(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	switch {
+	case i < 0:
+		return "."
+	case i == 0:
+		return "/"
+	}
+	return path[:i]
+}
+
+// glob is filepath.Glob of the entry's path or, when the pattern's
+// directory part has no wildcard and that directory is unchanged since the
+// last glob (its stat the same and settled, watched, no directory event:
+// the conditions of a stat-free path check), the last glob's result:
+// reading and matching 1,000 names a scan_interval was as costly as
+// stat'ing them.
+func (t *Task) glob(v *scanView) ([]string, error) {
+	pattern := t.o.Entry.Path
+	dirPart, _ := filepath.Split(pattern)
+	if hasMeta(dirPart) {
+		return filepath.Glob(pattern)
+	}
+	d := v.dir(filepath.Clean(dirPart)) // before the glob reads it: a change after the stat moves the stamp
+	if g := &t.lastGlob; g.trusted && d.trusted && g.dir == d.stamp && g.events == v.events {
+		return g.matches, nil
+	}
+	matches, err := filepath.Glob(pattern)
+	t.lastGlob = globResult{trusted: err == nil && d.trusted, dir: d.stamp, events: v.events, matches: matches}
+	return matches, err
+}
+
+// globResult is the last glob of a task's pattern, with what its
+// directory said then.
+type globResult struct {
+	trusted bool
+	dir     dirStamp
+	events  uint64
+	matches []string
 }
 
 // watches reports whether the task's directory watch covers dir and still

@@ -129,3 +129,30 @@ func TestFollowedSymlinkAlwaysStatted(t *testing.T) {
 	task.scan()
 	waitFor(t, "the new target's lines", func() bool { return hasAll(t, e.snd.all(), trimmed(append(nl("a", 1, 3), nl("b", 1, 2)...))) })
 }
+
+// The glob's result is reused while its directory is unchanged; a file
+// created there is found at the next scan even when its event was missed
+// and the directory settled again meanwhile.
+func TestGlobReusedOnlyWhileDirectoryUnchanged(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "logs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(dir, "a.log"), nl("a", 1, 3)...)
+	time.Sleep(settleMargin + 100*time.Millisecond)
+	task := e.startScansByHand(t, `{"path":"`+dir+`/*.log","topic":"t","start":"beginning"}`)
+	task.scan()
+	waitFor(t, "a's lines", func() bool { return len(e.snd.all()) == 3 })
+	task.scan()
+	if !task.lastGlob.trusted {
+		t.Fatal("a settled, watched directory's glob is not kept")
+	}
+	events := task.disc.changes.Load()
+	appendTo(t, filepath.Join(dir, "b.log"), nl("b", 1, 2)...)
+	time.Sleep(settleMargin + 100*time.Millisecond)
+	task.disc.changes.Store(events) // the create event missed
+	task.disc.take()                // and its pinned file
+	task.scan()
+	waitFor(t, "b's lines", func() bool { return hasAll(t, e.snd.all(), trimmed(append(nl("a", 1, 3), nl("b", 1, 2)...))) })
+}

@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -53,6 +52,7 @@ type Task struct {
 	// Paths the last scan found followed, checked without a stat by the
 	// next (followed.go); the scan's own.
 	followed, nextFollowed map[string]followedPath
+	lastGlob               globResult
 	pathStats              int // followed paths checked with a stat (tests)
 
 	mu      sync.Mutex
@@ -135,7 +135,8 @@ func (t *Task) loop() {
 
 func (t *Task) scan() {
 	e := &t.o.Entry
-	matches, err := filepath.Glob(e.Path)
+	view := t.newScanView()
+	matches, err := t.glob(view)
 	if err != nil { // validated by collect.Parse; kept for safety
 		t.o.Log.Error("bad path pattern", "path", e.Path, "err", err)
 		return
@@ -144,7 +145,6 @@ func (t *Task) scan() {
 	// Harvesters start after the loop, and only those whose ids are on
 	// disk (see persistNewIDs).
 	var starts []pendingStart
-	view := t.newScanView()
 	defer func() {
 		t.endScan()
 		if len(starts) > 0 {
@@ -424,6 +424,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 	t.mu.Unlock()
 	t.wg.Add(1)
 	h.finished = func() {
+		h.gone.Store(true)
 		t.mu.Lock()
 		delete(t.running, key)
 		t.mu.Unlock()
