@@ -155,14 +155,15 @@ func (s *statusReporter) snapshot() Status {
 	st := Status{Version: buildinfo.Version, Revision: buildinfo.Revision(), GoVersion: runtime.Version(),
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
 	st.HostID = a.hostID
-	files, lag := a.fileStatuses()
+	stats := statCache{}
+	files, lag := a.fileStatusesWith(stats)
 	a.mu.Lock()
 	var running []collect.Entry
 	if a.desired != nil {
 		running = a.desired.Entries
 	}
 	a.mu.Unlock()
-	matched := filesMatched(running)
+	matched := filesMatchedWith(running, stats)
 	s.mu.Lock()
 	st.Config = s.config
 	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
@@ -189,7 +190,35 @@ func (s *statusReporter) snapshot() Status {
 // fileStatuses reads the positions from the checkpoint store (the durable,
 // acknowledged offsets) for the files of the running entries, and the sizes
 // from the files themselves.
-func (a *Agent) fileStatuses() ([]FileStatus, int64) {
+func (a *Agent) fileStatuses() ([]FileStatus, int64) { return a.fileStatusesWith(statCache{}) }
+
+// statCache holds the stats of one status snapshot: its file list and its
+// count of matched files stat the same paths (with 1,000 files, 2,000
+// stats every status_interval).
+type statCache map[string]pathStat
+
+type pathStat struct {
+	st  syscall.Stat_t
+	err error
+}
+
+// stat is os.Stat's answer for path, once per snapshot, without a
+// FileInfo per path.
+func (c statCache) stat(path string) (*syscall.Stat_t, error) {
+	if p, ok := c[path]; ok {
+		return &p.st, p.err
+	}
+	var p pathStat
+	for {
+		if p.err = syscall.Stat(path, &p.st); p.err != syscall.EINTR {
+			break
+		}
+	}
+	c[path] = p
+	return &p.st, p.err
+}
+
+func (a *Agent) fileStatusesWith(stats statCache) ([]FileStatus, int64) {
 	a.mu.Lock()
 	specs := make([]collect.Entry, 0, len(a.specs))
 	for _, e := range a.specs {
@@ -211,8 +240,8 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 		if fs.Open {
 			fs.Entry, _ = a.owners.Owner(key)
 		}
-		if fi, err := os.Stat(cp.Path); err == nil && sameFile(fi, cp.Device, cp.Inode) {
-			fs.Size = fi.Size()
+		if st, err := stats.stat(cp.Path); err == nil && uint64(st.Dev) == cp.Device && st.Ino == cp.Inode {
+			fs.Size = st.Size
 			fs.Lag = max(0, fs.Size-fs.Offset)
 		} else if fs.Open {
 			fs.Rotated = true
@@ -238,7 +267,9 @@ func (a *Agent) fileStatuses() ([]FileStatus, int64) {
 // excluded), each file once: what the rollout gate compares before and
 // after a switch. From the file system, not the harvesters, so a config
 // just applied is not judged before its first scan.
-func filesMatched(entries []collect.Entry) int {
+func filesMatched(entries []collect.Entry) int { return filesMatchedWith(entries, statCache{}) }
+
+func filesMatchedWith(entries []collect.Entry, stats statCache) int {
 	seen := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
@@ -250,7 +281,7 @@ func filesMatched(entries []collect.Entry) int {
 			if seen[m] || e.Excluded(m) {
 				continue
 			}
-			if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+			if st, err := stats.stat(m); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
 				seen[m] = true
 			}
 		}

@@ -149,12 +149,14 @@ func (h *dirHub) run(w *dirwatch.Watch, done chan struct{}) {
 			// it still exists.
 			for _, d := range h.watchers("") {
 				d.t.o.Log.Warn("directory events overflowed inotify's queue (raise fs.inotify.max_queued_events); scanning", "path", d.t.o.Entry.Path)
+				d.changes.Add(1)
 				d.t.rescanSoon()
 			}
 		case errors.Is(err, os.ErrClosed):
 			return
 		default:
 			for _, d := range h.watchers("") {
+				d.blind.Store(true)
 				d.t.o.Log.Warn("reading directory events failed; new files are found at every scan_interval only", "path", d.t.o.Entry.Path, "err", err)
 			}
 			return

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,9 @@ type discovery struct {
 	// by key; scan goroutine only.
 	complete map[checkpoint.Key]completeFile
 	gen      int // scans so far
+
+	changes atomic.Uint64 // directory events (and overflows) so far: a scan's stat-free checks trust none since (followed.go)
+	blind   atomic.Bool   // the watch stopped delivering events
 }
 
 // pinnedFile is a file opened by discovery, identified at the next scan.
@@ -188,6 +192,7 @@ func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 // none (see dirwatch): a followed file's growth reaches its harvester by
 // itself.
 func (d *discovery) event(ev dirwatch.Event) {
+	d.changes.Add(1)
 	switch {
 	case ev.Arrived():
 		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.Name); ok && !ev.IsDir() {

@@ -151,6 +151,8 @@ type harvester struct {
 	lag          prometheus.Gauge
 	lagPath      *string
 
+	gone atomic.Bool // finished: no longer in its task's running set (see Task.runs)
+
 	// Owned by the Scheduler, under its lock.
 	slot    int  // index in its members; -1 once removed
 	running bool // a worker is running its step

@@ -72,13 +72,20 @@ func (s *shippedTails) reset() {
 }
 
 // noteTail hashes the bytes before the end of the last queued record,
-// before the batch is sent (so its ack finds it): one pread of 1 KiB from
-// the page cache per batch. A failed read notes nothing: the checkpoint
-// then proves less, which only makes a later copy read as a new file.
+// before the batch is sent (so its ack finds it). The line reader's buffer
+// usually still holds them (it reads the KiB before its position along
+// with new bytes, see startHarvester); else one pread of 1 KiB from the
+// page cache. A failed read notes nothing: the checkpoint then proves
+// less, which only makes a later copy read as a new file.
 func (h *harvester) noteTail() {
-	sum, err := tailSum(h.f, h.lastEnd)
-	if err != nil {
-		return
+	var sum string
+	if b := h.lr.Behind(h.lastEnd, int(min(h.lastEnd, TailSize))); b != nil {
+		sum = fingerprintOf(b)
+	} else {
+		var err error
+		if sum, err = tailSum(h.f, h.lastEnd); err != nil {
+			return
+		}
 	}
 	h.tails.note(shippedTail{end: h.lastEnd, sum: sum, counts: h.counted})
 }

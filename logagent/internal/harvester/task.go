@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -50,6 +49,12 @@ type Task struct {
 	disc      discovery
 	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
 
+	// Paths the last scan found followed, checked without a stat by the
+	// next (followed.go); the scan's own.
+	followed, nextFollowed map[string]followedPath
+	lastGlob               globResult
+	pathStats              int // followed paths checked with a stat (tests)
+
 	mu      sync.Mutex
 	running map[checkpoint.Key]*harvester
 	errLog  *logging.Limited // per path, a line a minute
@@ -63,7 +68,8 @@ func Start(o Options) *Task {
 		o.PollInterval = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute)}
+	t := &Task{o: o, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), running: map[checkpoint.Key]*harvester{}, errLog: logging.NewLimited(time.Minute),
+		followed: map[string]followedPath{}, nextFollowed: map[string]followedPath{}}
 	t.prevTopic = previousTopic(o.Store, o.Entry.Path, o.Entry.Topic)
 	t.o.rescan = t.rescanSoon
 	t.o.report = t.reportChain
@@ -129,7 +135,8 @@ func (t *Task) loop() {
 
 func (t *Task) scan() {
 	e := &t.o.Entry
-	matches, err := filepath.Glob(e.Path)
+	view := t.newScanView()
+	matches, err := t.glob(view)
 	if err != nil { // validated by collect.Parse; kept for safety
 		t.o.Log.Error("bad path pattern", "path", e.Path, "err", err)
 		return
@@ -139,6 +146,7 @@ func (t *Task) scan() {
 	// disk (see persistNewIDs).
 	var starts []pendingStart
 	defer func() {
+		t.endScan()
 		if len(starts) > 0 {
 			t.persistNewIDs(starts)
 		}
@@ -159,7 +167,7 @@ func (t *Task) scan() {
 		if e.Excluded(path) {
 			continue
 		}
-		if t.following(path) {
+		if t.following(path, view) {
 			continue
 		}
 		fi, err := statFile(path)
@@ -225,21 +233,6 @@ func (t *Task) scan() {
 		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
-}
-
-// following reports whether path is the file a harvester already follows
-// under that name: such a file was checked when it was opened, and a rescan
-// of 1,000 followed files then costs one stat each instead of resolving
-// every path component.
-func (t *Task) following(path string) bool {
-	fi, err := statFile(path)
-	if err != nil {
-		return false
-	}
-	t.mu.Lock()
-	h := t.running[checkpoint.FileKey(fi.dev, fi.ino, t.o.Entry.Topic)]
-	t.mu.Unlock()
-	return h != nil && *h.path.Load() == path
 }
 
 func (t *Task) logOnce(path, msg string, args ...any) {
@@ -418,6 +411,10 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
 		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
+	// Each read also fetches the KiB before its position, so a batch's
+	// tail (noteTail) is hashed from memory instead of read again: a pread
+	// per batch, per line with slow files.
+	h.lr.KeepBehind(TailSize)
 	path := fi.path
 	h.path.Store(&path)
 	h.openPodMeta(fi.path)
@@ -427,6 +424,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 	t.mu.Unlock()
 	t.wg.Add(1)
 	h.finished = func() {
+		h.gone.Store(true)
 		t.mu.Lock()
 		delete(t.running, key)
 		t.mu.Unlock()

@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // Reader splits a file into lines with exact byte offsets and bounded
@@ -20,6 +22,7 @@ import (
 // pieces it splits, so the agent reads the bytes itself.
 type Reader struct {
 	f    *os.File
+	fd   int // f's descriptor, once read (-1: not yet)
 	buf  []byte
 	r, w int
 	pos  int64 // file offset of buf[r]
@@ -29,6 +32,9 @@ type Reader struct {
 	// that would only return 0: growth after that stat is reported by the
 	// watcher, whose next round sees it.
 	size int64
+	// behind is how many bytes before pos a read into an empty buffer
+	// fetches too (see KeepBehind); buf[:r] then holds them.
+	behind int
 
 	line      []byte // the line being assembled, at most max bytes
 	lineStart int64
@@ -49,7 +55,28 @@ var readBufs = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
 // New reads f, positioned at offset, keeping at most max bytes of a line.
 func New(f *os.File, offset int64, max int) *Reader {
-	return &Reader{f: f, pos: offset, max: max, size: -1}
+	return &Reader{f: f, fd: -1, pos: offset, max: max, size: -1}
+}
+
+// KeepBehind makes every read into an empty buffer also fetch up to n bytes
+// before the reading position, in the same read, so that Behind can hand
+// out the bytes before a line just returned without reading them again
+// (the harvester hashes the KiB before each batch's end).
+func (lr *Reader) KeepBehind(n int) { lr.behind = min(n, minReadBuf/4) }
+
+// Behind returns the n bytes of the file before offset end if the read
+// buffer still holds them, else nil. They are valid until the next call of
+// Next.
+func (lr *Reader) Behind(end int64, n int) []byte {
+	if lr.buf == nil {
+		return nil
+	}
+	bufStart := lr.pos - int64(lr.r) // the file offset of buf[0]
+	from, to := end-int64(n)-bufStart, end-bufStart
+	if from < 0 || to > int64(lr.w) || from > to {
+		return nil
+	}
+	return lr.buf[from:to]
 }
 
 // SetSize tells the reader the file size the caller last saw (see size).
@@ -108,14 +135,19 @@ func (lr *Reader) Next() (line []byte, start, end int64, truncated bool, err err
 				putReadBuf(lr.buf)
 				lr.buf = make([]byte, 2*len(lr.buf))
 			}
-			n, rerr := lr.f.Read(lr.buf)
-			if n == 0 {
+			// Positioned reads: the buffer may start before pos (behind).
+			back := int(min(int64(lr.behind), lr.pos))
+			n, rerr := lr.pread(lr.buf, lr.pos-int64(back))
+			if n <= back {
+				// Nothing past pos (or the file shrank below it since the
+				// caller's stat: its next stat sees that).
+				lr.r, lr.w = 0, 0
 				if rerr == nil || errors.Is(rerr, io.EOF) {
 					return nil, 0, 0, false, io.EOF
 				}
 				return nil, 0, 0, false, rerr
 			}
-			lr.r, lr.w = 0, n
+			lr.r, lr.w = back, n
 		}
 		chunk := lr.buf[lr.r:lr.w]
 		if !lr.inLine {
@@ -137,6 +169,27 @@ func (lr *Reader) Next() (line []byte, start, end int64, truncated bool, err err
 			line = line[:n-1]
 		}
 		return line, lr.lineStart, lr.pos, lr.truncated, nil
+	}
+}
+
+// pread is one pread(2): os.File.ReadAt would read again until the buffer
+// is full, a second system call that finds only the end of the file.
+func (lr *Reader) pread(b []byte, off int64) (int, error) {
+	if lr.fd < 0 {
+		lr.fd = int(lr.f.Fd())
+	}
+	for {
+		n, err := syscall.Pread(lr.fd, b, off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: lr.f.Name(), Err: err}
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
 	}
 }
 

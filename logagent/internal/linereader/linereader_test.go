@@ -115,3 +115,62 @@ func TestStartsAtOffset(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// KeepBehind: a read into an empty buffer also fetches the bytes before the
+// position, so Behind hands out the bytes before a line just returned,
+// exactly as the file holds them; what the buffer does not hold is nil.
+func TestBehind(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	var content strings.Builder
+	for i := range 200 {
+		content.WriteString(strings.Repeat(string(rune('a'+i%26)), i%50) + "\n")
+	}
+	if err := os.WriteFile(p, []byte(content.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(content.String())
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Start mid-file, so the first read has bytes behind it too.
+	start := int64(strings.Index(content.String(), "\n"+strings.Repeat("z", 25)) + 1)
+	lr := New(f, start, 1<<20)
+	lr.KeepBehind(1024)
+	held := 0
+	for {
+		l, s, end, _, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data[s:end-1]) != string(l) {
+			t.Fatalf("line at %d: %q", s, l)
+		}
+		n := int(min(end, 1024))
+		b := lr.Behind(end, n)
+		if b == nil {
+			continue
+		}
+		held++
+		if string(b) != string(data[end-int64(n):end]) {
+			t.Fatalf("Behind(%d, %d) = %q, want the file's bytes", end, n, b)
+		}
+	}
+	if held == 0 {
+		t.Fatal("Behind never held the bytes")
+	}
+	if lr.Pos() != int64(len(data)) {
+		t.Fatalf("pos %d, want %d", lr.Pos(), len(data))
+	}
+	if b := lr.Behind(lr.Pos()+1, 1); b != nil {
+		t.Fatalf("Behind past what was read = %q", b)
+	}
+	lr.Release()
+	if b := lr.Behind(lr.Pos(), 1); b != nil {
+		t.Fatalf("Behind after Release = %q", b)
+	}
+}
