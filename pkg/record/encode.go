@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -206,49 +207,62 @@ func AppendObject[V any](dst []byte, m map[string]V, value func([]byte, V) []byt
 
 const hexDigits = "0123456789abcdef"
 
-// plainPrefix returns the length of s's longest prefix, rounded down to 8
-// bytes, that needs no escaping: printable ASCII other than '"' and '\\'.
-// It tests 8 bytes at a time (most log lines are plain ASCII), where a loop
-// over bytes made escaping the largest part of encoding a record.
-func plainPrefix(s string) int {
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		// x has a high bit set iff some byte is not ASCII.
-		if x := binary.LittleEndian.Uint64(b[i:]); x&highs != 0 || special(x) {
-			break
-		}
-	}
-	return i
-}
-
 const ones, highs = 0x0101010101010101, 0x8080808080808080
 
-// special reports whether one of x's 8 bytes ends or interrupts a JSON
-// string's plain run: '"', '\\' or a control character. (v - ones*n) &^ v
-// has a high bit set iff some byte of v is below n (exact as to whether
-// any is, for n up to 0x80).
-func special(x uint64) bool {
+// specials has the high bit set of each of x's 8 bytes that ends or
+// interrupts a JSON string's plain run: '"', '\\', a control character or
+// a byte that is not ASCII. (v - ones*n) &^ v has a high bit set where a
+// byte of v is below n; a borrow may also set bits above such a byte, never
+// below, so the lowest bit set is exact.
+func specials(x uint64) uint64 {
 	quote, bslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (bslash-ones)&^bslash | x) & highs
+}
+
+// nextSpecial returns the index of the first byte at or after i that
+// AppendString cannot copy as it is, or len(s). It tests 8 bytes at a time
+// (a byte at a time made escaping the largest part of encoding a record)
+// and jumps straight to the byte it finds; the last few bytes, and
+// strings shorter than 8 bytes (most keys and parsed values), are one more
+// word, not a byte loop.
+func nextSpecial(s string, i int) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for ; i+8 <= len(b); i += 8 {
+		if m := specials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	if i >= len(b) {
+		return len(b)
+	}
+	// Fewer than 8 bytes left: one word of them, topped up with spaces.
+	var x uint64
+	if len(b) >= 8 {
+		// The string's last 8 bytes, shifted so that the word starts at
+		// i: a byte before i would borrow into the bytes after it.
+		sh := 8 * (8 - (len(b) - i))
+		x = binary.LittleEndian.Uint64(b[len(b)-8:])>>sh | ones*' '<<(64-sh)
+	} else {
+		x = ones * ' '
+		for k := len(b) - 1; k >= i; k-- {
+			x = x<<8 | uint64(b[k])
+		}
+	}
+	if m := specials(x); m != 0 {
+		return i + bits.TrailingZeros64(m)/8
+	}
+	return len(b)
 }
 
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8
 // become U+FFFD and control characters (NUL included) are escaped, so any
-// input line yields valid JSON. After every escape or multi-byte rune the
-// 8-bytes-at-a-time scan resumes: an nginx line's first quote came early,
-// and without it the rest of the line went a byte at a time.
+// input line yields valid JSON.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
-	i := plainPrefix(s)
-	for i < len(s) {
+	for i := nextSpecial(s, 0); i < len(s); i = nextSpecial(s, i) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -264,7 +278,6 @@ func AppendString(dst []byte, s string) []byte {
 			}
 			i++
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -273,7 +286,6 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, `\ufffd`...)
 			i++
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		// U+2028 and U+2029 are valid JSON but break JavaScript consumers.
@@ -282,11 +294,9 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		i += size
-		i += plainPrefix(s[i:])
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

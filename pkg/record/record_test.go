@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -155,6 +156,31 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])
+	}
+}
+
+// BenchmarkAppendJSONParsed: the record of an nginx line after the chain
+// of BENCHMARKS.md (parse nginx, timestamp): the line's time, the read
+// time as event.created, and the parsed fields, most of them pieces of
+// the message.
+func BenchmarkAppendJSONParsed(b *testing.B) {
+	read := time.Now()
+	r := Record{
+		Timestamp: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Created: read, HostName: "web-1", HostIP: "10.0.0.5",
+		Message: `93.184.216.34 - - [21/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`,
+		Path:    "/var/log/nginx/access.log", Device: 2049, Inode: 1234, Offset: 8812,
+		Parsed: []Field{StringField("client_ip", "93.184.216.34"), StringField("time", "21/Nov/2026:10:00:00 +0100"),
+			StringField("method", "GET"), StringField("path", "/index.html"), StringField("protocol", "HTTP/1.1"),
+			IntField("status", 200), IntField("bytes", 5124), StringField("referrer", "https://example.com/"),
+			StringField("user_agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")},
+	}
+	r.EventID = EventID(r.HostIP, "2049-1234-abcd", r.Offset)
+	var c SourceJSON
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(r.Message)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.AppendJSONCached(buf[:0], &c)
 	}
 }
 
@@ -408,5 +434,77 @@ func TestKubernetesEncoding(t *testing.T) {
 				t.Errorf("not valid JSON: %s", out)
 			}
 		})
+	}
+}
+
+// FuzzAppendString: the word-wise encoder writes exactly what a plain
+// rune-by-rune one does (so documents stay byte-for-byte what earlier
+// agents wrote), and valid JSON.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", `"`, "abcdefg\"", "abcdefgh\"", "ab\"#cdefgh", "abcdefgh\"#", "x\xff", "\u2028",
+		`93.184.216.34 - - [21/Nov/2026:10:00:00 +0000] "GET /i HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11)"`, "日本語 ünïcode\x00\x1f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString([]byte("x"), s)
+		if want := "x" + referenceJSONString(s); string(got) != want {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want[1:])
+		}
+		if !json.Valid(got[1:]) {
+			t.Fatalf("AppendString(%q) = %s: not valid JSON", s, got[1:])
+		}
+	})
+}
+
+// referenceJSONString is AppendString's contract, a rune at a time.
+func referenceJSONString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteString(`\ufffd`)
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20, r == '\u2028', r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// The word-wise scan at string ends and around escapes: a special byte
+// next to an escape is found, and a plain byte after one (a '#' follows
+// '"' by one in the code the quote test borrows through) is not escaped.
+func TestAppendStringAroundEscapes(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", `""`},
+		{"abc", `"abc"`},
+		{`"#`, `"\"#"`},
+		{`abcdefg"#`, `"abcdefg\"#"`},
+		{`abcdefgh"#`, `"abcdefgh\"#"`},
+		{`abcdefghijklmn"#`, `"abcdefghijklmn\"#"`},
+		{"abcdefghi\x00!", `"abcdefghi\u0000!"`},
+		{"abcdefghi\\]", `"abcdefghi\\]"`},
+		{`a "quoted" word`, `"a \"quoted\" word"`},
+		{"caf\u00e9\"x", `"café\"x"`},
+		{"caf\xc3\"", `"caf\ufffd\""`},
+		{"x\u2028\u2029y", `"x\u2028\u2029y"`},
+		{"abcdefgh\xff", `"abcdefgh\ufffd"`},
+		{"\xffabcdefgh", `"\ufffdabcdefgh"`},
+		{"日本語日本語", `"日本語日本語"`},
+	} {
+		if got := string(AppendString(nil, tt.in)); got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
