@@ -90,10 +90,12 @@ func (c *maskConfig) compile(Options) (step, error) {
 
 func (m *mask) apply(l *Line) Verdict {
 	read := l.Message
-	l.Message = m.maskPattern(l.Message)
-	patterned := l.Message
-	l.Message = m.maskBuiltins(l.Message)
-	cleanRead := patterned == read && unsafe.StringData(l.Message) == unsafe.StringData(read)
+	patterned := m.maskPattern(read)
+	msg := m.maskBuiltins(patterned)
+	cleanRead := patterned == read && unsafe.StringData(msg) == unsafe.StringData(read)
+	if !cleanRead {
+		l.Message = msg
+	}
 	for i := range l.Parsed {
 		f := &l.Parsed[i]
 		if f.Kind != record.KindString {
@@ -105,13 +107,16 @@ func (m *mask) apply(l *Line) Verdict {
 			f.Str = m.replacement
 			continue
 		}
-		f.Str = m.maskPattern(f.Str)
+		v := m.maskPattern(f.Str)
 		// Most parsed fields are pieces of the message cut at a space,
 		// a quote or a bracket. The built-ins decide a match from the
 		// bytes up to such a cut, so where the message held nothing to
 		// mask, such a piece holds nothing either: not scanned again.
-		if !(cleanRead && isolatedIn(read, f.Str)) {
-			f.Str = m.maskBuiltins(f.Str)
+		if !(cleanRead && isolatedIn(read, v)) {
+			v = m.maskBuiltins(v)
+		}
+		if unsafe.StringData(v) != unsafe.StringData(f.Str) || len(v) != len(f.Str) {
+			f.Str = v // written only when changed: a write costs a GC barrier
 		}
 	}
 	return Keep
