@@ -35,6 +35,35 @@ type SourceJSON struct {
 	// reused by another.
 	k8s     *Kubernetes
 	k8sJSON []byte
+
+	// The lines of a read share their read time, and a log's lines
+	// mostly their second: @timestamp and event.created reuse the text
+	// of the last second each.
+	timestamp, created secondText
+}
+
+// secondText is the encoding of one second in TimeLayout, up to its
+// fraction ("2006-01-02T15:04:05.").
+type secondText struct {
+	unix int64
+	text []byte // nil until filled
+}
+
+// appendTimestamp is AppendTimestamp, reusing the second's text when t
+// falls in the same second as the last time.
+func (c *secondText) appendTimestamp(dst []byte, t time.Time) []byte {
+	unix := t.Unix()
+	if c.text == nil || unix != c.unix {
+		text := AppendTimestamp(c.text[:0], t)
+		if len(text) != len(TimeLayout)-len("Z07:00")+1 { // a year of other than four digits: not cached
+			c.text = nil
+			return append(dst, text...)
+		}
+		c.unix, c.text = unix, text[:len(text)-len("000Z")]
+	}
+	ms := t.Nanosecond() / 1e6
+	dst = append(dst, c.text...)
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 func (c *SourceJSON) matches(r *Record) bool {
@@ -45,7 +74,11 @@ func (c *SourceJSON) matches(r *Record) bool {
 // c (nil: encoded afresh), refilled whenever r's differ.
 func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
-	dst = AppendTimestamp(dst, r.Timestamp)
+	if c == nil {
+		dst = AppendTimestamp(dst, r.Timestamp)
+	} else {
+		dst = c.timestamp.appendTimestamp(dst, r.Timestamp)
+	}
 	dst = append(dst, `","message":`...)
 	dst = AppendString(dst, r.Message)
 
@@ -121,7 +154,11 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = AppendString(dst, r.EventID)
 	if !r.Created.IsZero() {
 		dst = append(dst, `,"created":"`...)
-		dst = AppendTimestamp(dst, r.Created)
+		if c == nil {
+			dst = AppendTimestamp(dst, r.Created)
+		} else {
+			dst = c.created.appendTimestamp(dst, r.Created)
+		}
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `}}`...)

@@ -508,3 +508,26 @@ func TestAppendStringAroundEscapes(t *testing.T) {
 		}
 	}
 }
+
+// The cached second of @timestamp and event.created follows every change:
+// another millisecond of the same second, the next second, a zone, and
+// years of other than four digits (not cached).
+func TestAppendJSONCachedTimestamps(t *testing.T) {
+	base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	r := Record{Message: "m", HostName: "h", Path: "/p", EventID: "id"}
+	var c SourceJSON
+	for i, ts := range []time.Time{
+		base, base.Add(123 * time.Millisecond), base.Add(999 * time.Millisecond), base.Add(time.Second),
+		base.Add(time.Second + 5*time.Millisecond).In(time.FixedZone("CET", 3600)), base.Add(-time.Hour),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), base, time.Date(-5, 1, 1, 0, 0, 0, 7e6, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999e6, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 1e6, time.UTC), {}, base,
+	} {
+		for _, created := range []time.Time{{}, base.Add(time.Minute), ts, base.Add(time.Minute + time.Millisecond)} {
+			r.Timestamp, r.Created = ts, created
+			want := r.AppendJSON(nil)
+			if got := r.AppendJSONCached(nil, &c); string(got) != string(want) {
+				t.Fatalf("case %d: cached\n%s\nwant\n%s", i, got, want)
+			}
+		}
+	}
+}
