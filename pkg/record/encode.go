@@ -80,7 +80,11 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 		dst = c.timestamp.appendTimestamp(dst, r.Timestamp)
 	}
 	dst = append(dst, `","message":`...)
-	dst = AppendString(dst, r.Message)
+	var msgEscapes *escapes
+	if len(r.Parsed) > 0 {
+		msgEscapes = &escapes{msg: r.Message}
+	}
+	dst = appendString(dst, r.Message, msgEscapes)
 
 	if c == nil {
 		dst = r.appendSource(dst)
@@ -122,9 +126,16 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, r.Parsed[i].Key)
+			f := &r.Parsed[i]
+			dst = AppendString(dst, f.Key)
 			dst = append(dst, ':')
-			dst = r.Parsed[i].AppendValue(dst)
+			if f.Kind == KindString && msgEscapes.plainPiece(f.Str) {
+				dst = append(dst, '"')
+				dst = append(dst, f.Str...)
+				dst = append(dst, '"')
+			} else {
+				dst = f.AppendValue(dst)
+			}
 		}
 		dst = append(dst, '}')
 	}
@@ -294,11 +305,52 @@ func nextSpecial(s string, i int) int {
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8
 // become U+FFFD and control characters (NUL included) are escaped, so any
 // input line yields valid JSON.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, nil) }
+
+// escapes notes where a message had bytes to escape, so that the parsed
+// fields cut from it (most of them, and most of its bytes again) are not
+// scanned a second time.
+type escapes struct {
+	msg string
+	n   int     // escapes seen; more than len(at): too many to note, or a byte that is not ASCII
+	at  [16]int // where, in msg
+}
+
+// plainPiece reports whether s lies in the message's bytes with none
+// to escape: encoded, it is s between quotes. A message that is not all
+// ASCII has no plain pieces (one could start inside a rune).
+func (e *escapes) plainPiece(s string) bool {
+	if e == nil || e.n > len(e.at) || len(s) == 0 {
+		return false
+	}
+	p, m := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(e.msg)))
+	if p < m || p+uintptr(len(s)) > m+uintptr(len(e.msg)) {
+		return false
+	}
+	from, to := int(p-m), int(p-m)+len(s)
+	for _, at := range e.at[:e.n] {
+		if from <= at && at < to {
+			return false
+		}
+	}
+	return true
+}
+
+// appendString is AppendString noting in e (if not nil) where s had bytes
+// to escape.
+func appendString(dst []byte, s string, e *escapes) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := nextSpecial(s, 0); i < len(s); i = nextSpecial(s, i) {
 		c := s[i]
+		if e != nil {
+			if e.n < len(e.at) && c < utf8.RuneSelf {
+				e.at[e.n] = i
+				e.n++
+			} else {
+				e.n = len(e.at) + 1
+			}
+		}
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch c {

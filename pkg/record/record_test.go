@@ -161,18 +161,21 @@ func BenchmarkAppendJSON(b *testing.B) {
 
 // BenchmarkAppendJSONParsed: the record of an nginx line after the chain
 // of BENCHMARKS.md (parse nginx, timestamp): the line's time, the read
-// time as event.created, and the parsed fields, most of them pieces of
-// the message.
+// time as event.created, and the parsed fields, the strings cut from the
+// message as the parser cuts them.
 func BenchmarkAppendJSONParsed(b *testing.B) {
-	read := time.Now()
+	const msg = `93.184.216.34 - - [21/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`
+	piece := func(s string) string {
+		i := strings.Index(msg, s)
+		return msg[i : i+len(s)]
+	}
 	r := Record{
-		Timestamp: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Created: read, HostName: "web-1", HostIP: "10.0.0.5",
-		Message: `93.184.216.34 - - [21/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`,
-		Path:    "/var/log/nginx/access.log", Device: 2049, Inode: 1234, Offset: 8812,
-		Parsed: []Field{StringField("client_ip", "93.184.216.34"), StringField("time", "21/Nov/2026:10:00:00 +0100"),
-			StringField("method", "GET"), StringField("path", "/index.html"), StringField("protocol", "HTTP/1.1"),
-			IntField("status", 200), IntField("bytes", 5124), StringField("referrer", "https://example.com/"),
-			StringField("user_agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0")},
+		Timestamp: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Created: time.Now(), HostName: "web-1", HostIP: "10.0.0.5",
+		Message: msg, Path: "/var/log/nginx/access.log", Device: 2049, Inode: 1234, Offset: 8812,
+		Parsed: []Field{StringField("client_ip", piece("93.184.216.34")), StringField("time", piece("21/Nov/2026:10:00:00 +0100")),
+			StringField("method", piece("GET")), StringField("path", piece("/index.html")), StringField("protocol", piece("HTTP/1.1")),
+			IntField("status", 200), IntField("bytes", 5124), StringField("referrer", piece("https://example.com/")),
+			StringField("user_agent", piece("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"))},
 	}
 	r.EventID = EventID(r.HostIP, "2049-1234-abcd", r.Offset)
 	var c SourceJSON
@@ -527,6 +530,31 @@ func TestAppendJSONCachedTimestamps(t *testing.T) {
 			want := r.AppendJSON(nil)
 			if got := r.AppendJSONCached(nil, &c); string(got) != string(want) {
 				t.Fatalf("case %d: cached\n%s\nwant\n%s", i, got, want)
+			}
+		}
+	}
+}
+
+// A parsed string cut from the message is copied as it is when the
+// message had nothing to escape in its bytes: every piece of messages
+// with escapes, runes, too many quotes to note, must encode as
+// AppendString encodes it alone.
+func TestAppendJSONParsedPiecesOfTheMessage(t *testing.T) {
+	for _, msg := range []string{
+		`1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "GET /a?q=\"x\" HTTP/1.1" 200 5 "-" "Mozilla \"x\""`,
+		"tab\there\nand \\ there\x00",
+		"café \"menu\" \u2028 x\xff",
+		strings.Repeat(`"a" `, 20),
+		"no escapes at all, just words",
+	} {
+		for a := 0; a <= len(msg); a++ {
+			for b := a; b <= len(msg); b++ {
+				piece := msg[a:b]
+				r := Record{Message: msg, EventID: "e", Parsed: []Field{StringField("k", piece), StringField("copy", string([]byte(piece)))}}
+				want := `,"parsed":{"k":` + string(AppendString(nil, piece)) + `,"copy":` + string(AppendString(nil, piece)) + `}`
+				if got := string(r.AppendJSON(nil)); !strings.Contains(got, want) {
+					t.Fatalf("message %q, piece %q: %s\nwant it to contain %s", msg, piece, got, want)
+				}
 			}
 		}
 	}
