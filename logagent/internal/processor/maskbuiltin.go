@@ -312,8 +312,23 @@ func nextIPv4(s string, from int) (int, int) {
 // "X-Api-Key").
 var secretKeys = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "authorization"}
 
-// secretKeysEndingIn are secretKeys by their last letter: d, t, n, y.
-var secretKeysEndingIn = func() (by [4][]string) {
+// secretKeysEndingWith returns the secret keys that end in c (any case),
+// nil for most letters.
+func secretKeysEndingWith(c byte) []string {
+	switch c | 0x20 {
+	case 'd':
+		return secretKeysByEnd[0]
+	case 't':
+		return secretKeysByEnd[1]
+	case 'n':
+		return secretKeysByEnd[2]
+	case 'y':
+		return secretKeysByEnd[3]
+	}
+	return nil
+}
+
+var secretKeysByEnd = func() (by [4][]string) {
 	for _, k := range secretKeys {
 		i := strings.IndexByte("dtny", k[len(k)-1])
 		by[i] = append(by[i], k)
@@ -325,19 +340,7 @@ func isSecretKey(key string) bool {
 	if key == "" {
 		return false
 	}
-	var candidates []string
-	switch key[len(key)-1] | 0x20 { // what the secret keys end in: most keys are not looked at further
-	case 'd':
-		candidates = secretKeysEndingIn[0]
-	case 't':
-		candidates = secretKeysEndingIn[1]
-	case 'n':
-		candidates = secretKeysEndingIn[2]
-	case 'y':
-		candidates = secretKeysEndingIn[3]
-	default:
-		return false
-	}
+	candidates := secretKeysEndingWith(key[len(key)-1]) // most keys are not looked at further
 	for _, k := range candidates {
 		if n := len(key) - len(k); n >= 0 && equalFoldASCII(key[n:], k) && (n == 0 || !isAlpha(key[n-1])) {
 			return true
@@ -362,7 +365,19 @@ func equalFoldASCII(a, b string) bool {
 // where the key names a secret (password=…, token=…, "api_key": "…").
 // For Authorization the scheme is kept: "Authorization: Bearer ***".
 func nextSecret(s string, from int) (int, int) {
-	for i := nextSeparator(s, from); i < len(s); i = nextSeparator(s, i+1) {
+	// The next '=' and ':' come from IndexByte (vectorised), each looked
+	// for again only once passed.
+	eq, colon := indexByteFrom(s, '=', from), indexByteFrom(s, ':', from)
+	for eq >= 0 || colon >= 0 {
+		i := eq
+		if i < 0 || colon >= 0 && colon < i {
+			i, colon = colon, indexByteFrom(s, ':', colon+1)
+		} else {
+			eq = indexByteFrom(s, '=', eq+1)
+		}
+		if !endsLikeSecretKey(s, i) { // the times and URLs of most lines: their key is not read
+			continue
+		}
 		key := keyBefore(s, i)
 		if key == "" || !isSecretKey(key) {
 			continue
@@ -395,35 +410,16 @@ func nextSecret(s string, from int) (int, int) {
 	return -1, -1
 }
 
-// nextSeparator is the index of the first '=' or ':' at or after i, or
-// len(s); 8 bytes at a time, jumping to the byte it finds (one pass, where
-// IndexByte for each separator in turn was called again after each of the
-// many ':' of a line's times and URLs).
-func nextSeparator(s string, i int) int {
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := isByte(x, '=') | isByte(x, ':'); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == '=' || b[i] == ':' {
-			return i
-		}
-	}
-	return len(b)
+// endsLikeSecretKey reports whether the byte that keyBefore(s, sep) would
+// end with is a secret key's last letter (isSecretKey's first test).
+func endsLikeSecretKey(s string, sep int) bool {
+	end := keyEnd(s, sep)
+	return end > 0 && secretKeysEndingWith(s[end-1]) != nil
 }
 
-// isByte has the high bit set of each byte of x that is c, exactly.
-func isByte(x uint64, c byte) uint64 {
-	y := x ^ ones*uint64(c)
-	return ^(y&^highs + ^uint64(highs) | y) & highs
-}
-
-// keyBefore returns the key that ends just before s[sep] (skipping
-// spaces and a closing quote), or "".
-func keyBefore(s string, sep int) string {
+// keyEnd is where the key before s[sep] ends: before the spaces and a
+// closing quote that precede sep.
+func keyEnd(s string, sep int) int {
 	end := sep
 	for end > 0 && s[end-1] == ' ' {
 		end--
@@ -431,6 +427,13 @@ func keyBefore(s string, sep int) string {
 	if end > 0 && (s[end-1] == '"' || s[end-1] == '\'') {
 		end--
 	}
+	return end
+}
+
+// keyBefore returns the key that ends just before s[sep] (skipping
+// spaces and a closing quote), or "".
+func keyBefore(s string, sep int) string {
+	end := keyEnd(s, sep)
 	start := end
 	for start > 0 && (isAlnum(s[start-1]) || s[start-1] == '_' || s[start-1] == '-') {
 		start--
