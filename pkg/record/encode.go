@@ -40,6 +40,33 @@ type SourceJSON struct {
 	// mostly their second: @timestamp and event.created reuse the text
 	// of the last second each.
 	timestamp, created secondText
+
+	// keys are the last record's parsed keys as encoded, `"key":`, by
+	// position: a parser sets the same keys line after line. Compared by
+	// content (a key may lie in a buffer that is reused); keys that need
+	// escaping are not kept.
+	keys [][]byte
+}
+
+// maxKeys bounds the parsed keys a SourceJSON keeps.
+const maxKeys = 32
+
+// appendKey appends `"key":` for the i-th parsed field.
+func (c *SourceJSON) appendKey(dst []byte, i int, key string) []byte {
+	if i < len(c.keys) {
+		if k := c.keys[i]; len(k) == len(key)+3 && string(k[1:len(k)-2]) == key {
+			return append(dst, k...)
+		}
+	}
+	from := len(dst)
+	dst = append(AppendString(dst, key), ':')
+	if i < maxKeys && len(dst)-from == len(key)+3 {
+		for len(c.keys) <= i {
+			c.keys = append(c.keys, nil)
+		}
+		c.keys[i] = append(c.keys[i][:0], dst[from:]...)
+	}
+	return dst
 }
 
 // secondText is the encoding of one second in TimeLayout, up to its
@@ -127,8 +154,11 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 				dst = append(dst, ',')
 			}
 			f := &r.Parsed[i]
-			dst = AppendString(dst, f.Key)
-			dst = append(dst, ':')
+			if c != nil {
+				dst = c.appendKey(dst, i, f.Key)
+			} else {
+				dst = append(AppendString(dst, f.Key), ':')
+			}
 			if f.Kind == KindString && msgEscapes.plainPiece(f.Str) {
 				dst = append(dst, '"')
 				dst = append(dst, f.Str...)
@@ -328,9 +358,9 @@ func (e *escapes) plainPiece(s string) bool {
 		return false
 	}
 	from, to := int(p-m), int(p-m)+len(s)
-	for _, at := range e.at[:e.n] {
-		if from <= at && at < to {
-			return false
+	for _, at := range e.at[:e.n] { // in order
+		if at >= from {
+			return at >= to
 		}
 	}
 	return true

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func TestAppendStringYieldsValidJSON(t *testing.T) {
@@ -556,6 +557,41 @@ func TestAppendJSONParsedPiecesOfTheMessage(t *testing.T) {
 					t.Fatalf("message %q, piece %q: %s\nwant it to contain %s", msg, piece, got, want)
 				}
 			}
+		}
+	}
+}
+
+// The cached parsed keys follow every change: other keys at a position, a
+// key rewritten in place in a reused buffer, keys that need escaping,
+// more fields than are kept, fewer.
+func TestAppendJSONCachedParsedKeys(t *testing.T) {
+	buf := []byte("alpha beta")
+	inPlace := unsafe.String(&buf[0], 5)
+	many := make([]Field, maxKeys+3)
+	for i := range many {
+		many[i] = IntField(fmt.Sprintf("k%d", i), int64(i))
+	}
+	r := Record{Message: "m", HostName: "h", Path: "/p", EventID: "id"}
+	var c SourceJSON
+	for i, change := range []func(){
+		func() { r.Parsed = []Field{StringField("client_ip", "1.2.3.4"), IntField("status", 200)} },
+		func() {},
+		func() { r.Parsed = []Field{IntField("status", 200), StringField("client_ip", "1.2.3.4")} },
+		func() { r.Parsed = []Field{StringField(inPlace, "x")} },
+		func() { copy(buf, "gamma") },
+		func() { copy(buf, "q\"ote") },
+		func() {
+			r.Parsed = []Field{StringField("a\u2028", "x"), StringField("", "y"), StringField("caf\xc3", "z")}
+		},
+		func() { r.Parsed = many },
+		func() { many[maxKeys+1].Key = "changed" },
+		func() { r.Parsed = many[:1] },
+		func() { r.Parsed = nil },
+	} {
+		change()
+		want := r.AppendJSON(nil)
+		if got := r.AppendJSONCached(nil, &c); string(got) != string(want) {
+			t.Fatalf("change %d: cached\n%s\nwant\n%s", i, got, want)
 		}
 	}
 }
