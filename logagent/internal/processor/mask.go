@@ -101,20 +101,24 @@ func (m *mask) apply(l *Line) Verdict {
 		if f.Kind != record.KindString {
 			continue
 		}
-		if m.secrets && isSecretKey(f.Key) && f.Str != "" {
+		if m.secrets && f.Str != "" && isSecretKey(f.Key) {
 			// parse split "password=x" into key and value: the key says
 			// the value is a secret.
 			f.Str = m.replacement
 			continue
 		}
-		v := m.maskPattern(f.Str)
+		v := f.Str
+		if m.re != nil {
+			v = m.maskPattern(v)
+		}
 		// Most parsed fields are pieces of the message cut at a space,
 		// a quote or a bracket. The built-ins decide a match from the
 		// bytes up to such a cut, so where the message held nothing to
 		// mask, such a piece holds nothing either: not scanned again.
-		if !(cleanRead && isolatedIn(read, v)) {
-			v = m.maskBuiltins(v)
+		if cleanRead && isolatedIn(read, v) {
+			continue // v is f.Str: no pattern (a changed v is not in read), and nothing to mask
 		}
+		v = m.maskBuiltins(v)
 		if unsafe.StringData(v) != unsafe.StringData(f.Str) || len(v) != len(f.Str) {
 			f.Str = v // written only when changed: a write costs a GC barrier
 		}
@@ -153,9 +157,17 @@ func isolatedIn(whole, part string) bool {
 	return (start == 0 || !isWordByte(whole[start-1])) && (end == len(whole) || !isWordByte(whole[end]))
 }
 
-func isWordByte(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@'
-}
+func isWordByte(c byte) bool { return wordBytes[c] }
+
+// wordBytes: isolatedIn looks at the bytes either side of every parsed
+// field, and the comparisons cost more than the table.
+var wordBytes = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '.' || b == '_' || b == '%' || b == '+' || b == '-' || b == '@'
+	}
+	return t
+}()
 
 // maskAll replaces every span next finds; s itself when there is none.
 func maskAll(s string, next finder, replacement string) string {
