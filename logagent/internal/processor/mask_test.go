@@ -57,6 +57,8 @@ func TestMaskBuiltins(t *testing.T) {
 		{"secrets", "Authorization: Bearer", "Authorization: ***"},
 		{"secrets", "db_password: s3cret; X-Api-Key: k1", "db_password: ***; X-Api-Key: ***"},
 		{"secrets", "mytoken=visible passwords=x", "mytoken=visible passwords=x"},
+		{"secrets", "DB_PASSWORD=x API_TOKEN: y SECRETS=z at the end token=", "DB_PASSWORD=*** API_TOKEN: *** SECRETS=z at the end token="},
+		{"secrets", "the line ends in password=hunter2", "the line ends in password=***"},
 		// Spaces after the separator are skipped ("password = x" must not
 		// leak), so an empty value masks the next word: safe, if eager.
 		{"secrets", "token= and password = x", "token= *** password = ***"},

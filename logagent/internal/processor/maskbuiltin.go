@@ -313,35 +313,26 @@ func nextIPv4(s string, from int) (int, int) {
 var secretKeys = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "authorization"}
 
 // secretKeysEndingWith returns the secret keys that end in c (any case),
-// nil for most letters.
-func secretKeysEndingWith(c byte) []string {
-	switch c | 0x20 {
-	case 'd':
-		return secretKeysByEnd[0]
-	case 't':
-		return secretKeysByEnd[1]
-	case 'n':
-		return secretKeysByEnd[2]
-	case 'y':
-		return secretKeysByEnd[3]
-	}
-	return nil
-}
+// nil for most bytes.
+func secretKeysEndingWith(c byte) []string { return secretKeysByEnd[c] }
 
-var secretKeysByEnd = func() (by [4][]string) {
+var secretKeysByEnd = func() (by [256][]string) {
 	for _, k := range secretKeys {
-		i := strings.IndexByte("dtny", k[len(k)-1])
-		by[i] = append(by[i], k)
+		c := k[len(k)-1]
+		by[c] = append(by[c], k)
+		by[c&^0x20] = by[c] // the upper case letter (secretKeys end in letters)
 	}
 	return by
 }()
 
 func isSecretKey(key string) bool {
-	if key == "" {
-		return false
-	}
-	candidates := secretKeysEndingWith(key[len(key)-1]) // most keys are not looked at further
-	for _, k := range candidates {
+	// Most keys do not end like one, and are not looked at further: this
+	// much is inlined.
+	return key != "" && secretKeysEndingWith(key[len(key)-1]) != nil && endsInSecretKey(key)
+}
+
+func endsInSecretKey(key string) bool {
+	for _, k := range secretKeysEndingWith(key[len(key)-1]) {
 		if n := len(key) - len(k); n >= 0 && equalFoldASCII(key[n:], k) && (n == 0 || !isAlpha(key[n-1])) {
 			return true
 		}
