@@ -110,6 +110,17 @@ func (l *Line) set(f record.Field) {
 	p.Key, p.Kind, p.Str, p.Int, p.Float = f.Key, f.Kind, f.Str, f.Int, f.Float
 }
 
+// setAll sets each of fs, appended at once where set would append each.
+func (l *Line) setAll(fs []record.Field) {
+	if l.appendOnly && len(l.Parsed)+len(fs) <= MaxParsedFields {
+		l.Parsed = append(l.Parsed, fs...)
+		return
+	}
+	for _, f := range fs {
+		l.set(f)
+	}
+}
+
 // Verdict is what becomes of a line.
 type Verdict uint8
 
