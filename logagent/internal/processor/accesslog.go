@@ -128,7 +128,16 @@ func word(s string) (w, rest string, ok bool) {
 	if i < 0 {
 		return s, "", s != ""
 	}
-	return s[:i], strings.TrimLeft(s[i:], " "), i > 0
+	return s[:i], trimSpaces(s[i:]), i > 0
+}
+
+// trimSpaces is strings.TrimLeft(s, " "), inlined: the fields of a line
+// are mostly one space apart.
+func trimSpaces(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	return s
 }
 
 // bracketed reads "[text] ".
@@ -140,7 +149,7 @@ func bracketed(s string) (text, rest string, ok bool) {
 	if i < 0 {
 		return "", "", false
 	}
-	return s[1:i], strings.TrimLeft(s[i+1:], " "), true
+	return s[1:i], trimSpaces(s[i+1:]), true
 }
 
 // quoted reads `"text" ` as written (escapes are kept): the closing quote
@@ -158,7 +167,7 @@ func quoted(s string) (text, rest string, ok bool) {
 		if escapedAt(s, i) || i+1 < len(s) && s[i+1] != ' ' {
 			continue
 		}
-		return s[1:i], strings.TrimLeft(s[i+1:], " "), true
+		return s[1:i], trimSpaces(s[i+1:]), true
 	}
 }
 
