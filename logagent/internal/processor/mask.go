@@ -147,20 +147,18 @@ func (m *mask) maskBuiltins(s string) string {
 // isolatedIn reports whether part lies in whole's bytes with no byte that
 // a built-in mask reads as part of a word, number, address or key right
 // before or after it.
+// Small enough to inline: the mask asks it of every parsed field.
 func isolatedIn(whole, part string) bool {
-	w, p := uintptr(unsafe.Pointer(unsafe.StringData(whole))), uintptr(unsafe.Pointer(unsafe.StringData(part)))
-	if len(part) == 0 || p < w || p+uintptr(len(part)) > w+uintptr(len(whole)) {
-		return false
-	}
-	start := int(p - w)
-	end := start + len(part)
-	return (start == 0 || !isWordByte(whole[start-1])) && (end == len(whole) || !isWordByte(whole[end]))
+	// Where part starts in whole; a part elsewhere wraps to beyond it.
+	start := uint(uintptr(unsafe.Pointer(unsafe.StringData(part))) - uintptr(unsafe.Pointer(unsafe.StringData(whole))))
+	end := start + uint(len(part))
+	return len(part) > 0 && start < uint(len(whole)) && end <= uint(len(whole)) &&
+		(start == 0 || !wordBytes[whole[start-1]]) && (end == uint(len(whole)) || !wordBytes[whole[end]])
 }
 
-func isWordByte(c byte) bool { return wordBytes[c] }
-
-// wordBytes: isolatedIn looks at the bytes either side of every parsed
-// field, and the comparisons cost more than the table.
+// wordBytes are the bytes a built-in mask reads as part of a word,
+// number, address or key: isolatedIn looks at the bytes either side of
+// every parsed field, and the comparisons cost more than the table.
 var wordBytes = func() (t [256]bool) {
 	for c := range t {
 		b := byte(c)
