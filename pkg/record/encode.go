@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -34,6 +35,62 @@ type SourceJSON struct {
 	// reused by another.
 	k8s     *Kubernetes
 	k8sJSON []byte
+
+	// The lines of a read share their read time, and a log's lines
+	// mostly their second: @timestamp and event.created reuse the text
+	// of the last second each.
+	timestamp, created secondText
+
+	// keys are the last record's parsed keys as encoded, `"key":`, by
+	// position: a parser sets the same keys line after line. Compared by
+	// content (a key may lie in a buffer that is reused); keys that need
+	// escaping are not kept.
+	keys [][]byte
+}
+
+// maxKeys bounds the parsed keys a SourceJSON keeps.
+const maxKeys = 32
+
+// appendKey appends `"key":` for the i-th parsed field.
+func (c *SourceJSON) appendKey(dst []byte, i int, key string) []byte {
+	if i < len(c.keys) {
+		if k := c.keys[i]; len(k) == len(key)+3 && string(k[1:len(k)-2]) == key {
+			return append(dst, k...)
+		}
+	}
+	from := len(dst)
+	dst = append(AppendString(dst, key), ':')
+	if i < maxKeys && len(dst)-from == len(key)+3 {
+		for len(c.keys) <= i {
+			c.keys = append(c.keys, nil)
+		}
+		c.keys[i] = append(c.keys[i][:0], dst[from:]...)
+	}
+	return dst
+}
+
+// secondText is the encoding of one second in TimeLayout, up to its
+// fraction ("2006-01-02T15:04:05.").
+type secondText struct {
+	unix int64
+	text []byte // nil until filled
+}
+
+// appendTimestamp is AppendTimestamp, reusing the second's text when t
+// falls in the same second as the last time.
+func (c *secondText) appendTimestamp(dst []byte, t time.Time) []byte {
+	unix := t.Unix()
+	if c.text == nil || unix != c.unix {
+		text := AppendTimestamp(c.text[:0], t)
+		if len(text) != len(TimeLayout)-len("Z07:00")+1 { // a year of other than four digits: not cached
+			c.text = nil
+			return append(dst, text...)
+		}
+		c.unix, c.text = unix, text[:len(text)-len("000Z")]
+	}
+	ms := t.Nanosecond() / 1e6
+	dst = append(dst, c.text...)
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 func (c *SourceJSON) matches(r *Record) bool {
@@ -44,9 +101,17 @@ func (c *SourceJSON) matches(r *Record) bool {
 // c (nil: encoded afresh), refilled whenever r's differ.
 func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
-	dst = AppendTimestamp(dst, r.Timestamp)
+	if c == nil {
+		dst = AppendTimestamp(dst, r.Timestamp)
+	} else {
+		dst = c.timestamp.appendTimestamp(dst, r.Timestamp)
+	}
 	dst = append(dst, `","message":`...)
-	dst = AppendString(dst, r.Message)
+	var msgEscapes *escapes
+	if len(r.Parsed) > 0 {
+		msgEscapes = &escapes{msg: r.Message}
+	}
+	dst = appendString(dst, r.Message, msgEscapes)
 
 	if c == nil {
 		dst = r.appendSource(dst)
@@ -88,9 +153,19 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, r.Parsed[i].Key)
-			dst = append(dst, ':')
-			dst = r.Parsed[i].AppendValue(dst)
+			f := &r.Parsed[i]
+			if c != nil {
+				dst = c.appendKey(dst, i, f.Key)
+			} else {
+				dst = append(AppendString(dst, f.Key), ':')
+			}
+			if f.Kind == KindString && msgEscapes.plainPiece(f.Str) {
+				dst = append(dst, '"')
+				dst = append(dst, f.Str...)
+				dst = append(dst, '"')
+			} else {
+				dst = f.AppendValue(dst)
+			}
 		}
 		dst = append(dst, '}')
 	}
@@ -120,7 +195,11 @@ func (r *Record) AppendJSONCached(dst []byte, c *SourceJSON) []byte {
 	dst = AppendString(dst, r.EventID)
 	if !r.Created.IsZero() {
 		dst = append(dst, `,"created":"`...)
-		dst = AppendTimestamp(dst, r.Created)
+		if c == nil {
+			dst = AppendTimestamp(dst, r.Created)
+		} else {
+			dst = c.created.appendTimestamp(dst, r.Created)
+		}
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `}}`...)
@@ -206,49 +285,103 @@ func AppendObject[V any](dst []byte, m map[string]V, value func([]byte, V) []byt
 
 const hexDigits = "0123456789abcdef"
 
-// plainPrefix returns the length of s's longest prefix, rounded down to 8
-// bytes, that needs no escaping: printable ASCII other than '"' and '\\'.
-// It tests 8 bytes at a time (most log lines are plain ASCII), where a loop
-// over bytes made escaping the largest part of encoding a record.
-func plainPrefix(s string) int {
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		// x has a high bit set iff some byte is not ASCII.
-		if x := binary.LittleEndian.Uint64(b[i:]); x&highs != 0 || special(x) {
-			break
-		}
-	}
-	return i
-}
-
 const ones, highs = 0x0101010101010101, 0x8080808080808080
 
-// special reports whether one of x's 8 bytes ends or interrupts a JSON
-// string's plain run: '"', '\\' or a control character. (v - ones*n) &^ v
-// has a high bit set iff some byte of v is below n (exact as to whether
-// any is, for n up to 0x80).
-func special(x uint64) bool {
+// specials has the high bit set of each of x's 8 bytes that ends or
+// interrupts a JSON string's plain run: '"', '\\', a control character or
+// a byte that is not ASCII. (v - ones*n) &^ v has a high bit set where a
+// byte of v is below n; a borrow may also set bits above such a byte, never
+// below, so the lowest bit set is exact.
+func specials(x uint64) uint64 {
 	quote, bslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (bslash-ones)&^bslash | x) & highs
+}
+
+// nextSpecial returns the index of the first byte at or after i that
+// AppendString cannot copy as it is, or len(s). It tests 8 bytes at a time
+// (a byte at a time made escaping the largest part of encoding a record)
+// and jumps straight to the byte it finds; the last few bytes, and
+// strings shorter than 8 bytes (most keys and parsed values), are one more
+// word, not a byte loop.
+func nextSpecial(s string, i int) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for ; i+8 <= len(b); i += 8 {
+		if m := specials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	if i >= len(b) {
+		return len(b)
+	}
+	// Fewer than 8 bytes left: one word of them, topped up with spaces.
+	var x uint64
+	if len(b) >= 8 {
+		// The string's last 8 bytes, shifted so that the word starts at
+		// i: a byte before i would borrow into the bytes after it.
+		sh := 8 * (8 - (len(b) - i))
+		x = binary.LittleEndian.Uint64(b[len(b)-8:])>>sh | ones*' '<<(64-sh)
+	} else {
+		x = ones * ' '
+		for k := len(b) - 1; k >= i; k-- {
+			x = x<<8 | uint64(b[k])
+		}
+	}
+	if m := specials(x); m != 0 {
+		return i + bits.TrailingZeros64(m)/8
+	}
+	return len(b)
 }
 
 // AppendString appends s as a JSON string. Bytes that are not valid UTF-8
 // become U+FFFD and control characters (NUL included) are escaped, so any
-// input line yields valid JSON. After every escape or multi-byte rune the
-// 8-bytes-at-a-time scan resumes: an nginx line's first quote came early,
-// and without it the rest of the line went a byte at a time.
-func AppendString(dst []byte, s string) []byte {
+// input line yields valid JSON.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, nil) }
+
+// escapes notes where a message had bytes to escape, so that the parsed
+// fields cut from it (most of them, and most of its bytes again) are not
+// scanned a second time.
+type escapes struct {
+	msg string
+	n   int     // escapes seen; more than len(at): too many to note, or a byte that is not ASCII
+	at  [16]int // where, in msg
+}
+
+// plainPiece reports whether s lies in the message's bytes with none
+// to escape: encoded, it is s between quotes. A message that is not all
+// ASCII has no plain pieces (one could start inside a rune).
+func (e *escapes) plainPiece(s string) bool {
+	if e == nil || e.n > len(e.at) || len(s) == 0 {
+		return false
+	}
+	p, m := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(e.msg)))
+	if p < m || p+uintptr(len(s)) > m+uintptr(len(e.msg)) {
+		return false
+	}
+	from, to := int(p-m), int(p-m)+len(s)
+	for _, at := range e.at[:e.n] { // in order
+		if at >= from {
+			return at >= to
+		}
+	}
+	return true
+}
+
+// appendString is AppendString noting in e (if not nil) where s had bytes
+// to escape.
+func appendString(dst []byte, s string, e *escapes) []byte {
 	dst = append(dst, '"')
 	start := 0
-	i := plainPrefix(s)
-	for i < len(s) {
+	for i := nextSpecial(s, 0); i < len(s); i = nextSpecial(s, i) {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
+		if e != nil {
+			if e.n < len(e.at) && c < utf8.RuneSelf {
+				e.at[e.n] = i
+				e.n++
+			} else {
+				e.n = len(e.at) + 1
 			}
+		}
+		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -264,7 +397,6 @@ func AppendString(dst []byte, s string) []byte {
 			}
 			i++
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -273,7 +405,6 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, `\ufffd`...)
 			i++
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		// U+2028 and U+2029 are valid JSON but break JavaScript consumers.
@@ -282,11 +413,9 @@ func AppendString(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
 			start = i
-			i += plainPrefix(s[i:])
 			continue
 		}
 		i += size
-		i += plainPrefix(s[i:])
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

@@ -203,7 +203,7 @@ func (s *peekScanner) str() (raw []byte, escaped, ok bool) {
 			// record's message is most of its bytes, and a byte at a
 			// time made this scan a fifth of the transfer's CPU). The
 			// few bytes before such a byte go one at a time.
-			for s.i+8 <= len(s.b) && !special(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			for s.i+8 <= len(s.b) && specials(binary.LittleEndian.Uint64(s.b[s.i:])) == 0 {
 				s.i += 8
 			}
 			fast = false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func TestAppendStringYieldsValidJSON(t *testing.T) {
@@ -155,6 +157,34 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])
+	}
+}
+
+// BenchmarkAppendJSONParsed: the record of an nginx line after the chain
+// of BENCHMARKS.md (parse nginx, timestamp): the line's time, the read
+// time as event.created, and the parsed fields, the strings cut from the
+// message as the parser cuts them.
+func BenchmarkAppendJSONParsed(b *testing.B) {
+	const msg = `93.184.216.34 - - [21/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 5124 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"`
+	piece := func(s string) string {
+		i := strings.Index(msg, s)
+		return msg[i : i+len(s)]
+	}
+	r := Record{
+		Timestamp: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Created: time.Now(), HostName: "web-1", HostIP: "10.0.0.5",
+		Message: msg, Path: "/var/log/nginx/access.log", Device: 2049, Inode: 1234, Offset: 8812,
+		Parsed: []Field{StringField("client_ip", piece("93.184.216.34")), StringField("time", piece("21/Nov/2026:10:00:00 +0100")),
+			StringField("method", piece("GET")), StringField("path", piece("/index.html")), StringField("protocol", piece("HTTP/1.1")),
+			IntField("status", 200), IntField("bytes", 5124), StringField("referrer", piece("https://example.com/")),
+			StringField("user_agent", piece("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"))},
+	}
+	r.EventID = EventID(r.HostIP, "2049-1234-abcd", r.Offset)
+	var c SourceJSON
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(r.Message)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.AppendJSONCached(buf[:0], &c)
 	}
 }
 
@@ -408,5 +438,160 @@ func TestKubernetesEncoding(t *testing.T) {
 				t.Errorf("not valid JSON: %s", out)
 			}
 		})
+	}
+}
+
+// FuzzAppendString: the word-wise encoder writes exactly what a plain
+// rune-by-rune one does (so documents stay byte-for-byte what earlier
+// agents wrote), and valid JSON.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", `"`, "abcdefg\"", "abcdefgh\"", "ab\"#cdefgh", "abcdefgh\"#", "x\xff", "\u2028",
+		`93.184.216.34 - - [21/Nov/2026:10:00:00 +0000] "GET /i HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11)"`, "日本語 ünïcode\x00\x1f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString([]byte("x"), s)
+		if want := "x" + referenceJSONString(s); string(got) != want {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want[1:])
+		}
+		if !json.Valid(got[1:]) {
+			t.Fatalf("AppendString(%q) = %s: not valid JSON", s, got[1:])
+		}
+	})
+}
+
+// referenceJSONString is AppendString's contract, a rune at a time.
+func referenceJSONString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteString(`\ufffd`)
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20, r == '\u2028', r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// The word-wise scan at string ends and around escapes: a special byte
+// next to an escape is found, and a plain byte after one (a '#' follows
+// '"' by one in the code the quote test borrows through) is not escaped.
+func TestAppendStringAroundEscapes(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", `""`},
+		{"abc", `"abc"`},
+		{`"#`, `"\"#"`},
+		{`abcdefg"#`, `"abcdefg\"#"`},
+		{`abcdefgh"#`, `"abcdefgh\"#"`},
+		{`abcdefghijklmn"#`, `"abcdefghijklmn\"#"`},
+		{"abcdefghi\x00!", `"abcdefghi\u0000!"`},
+		{"abcdefghi\\]", `"abcdefghi\\]"`},
+		{`a "quoted" word`, `"a \"quoted\" word"`},
+		{"caf\u00e9\"x", `"café\"x"`},
+		{"caf\xc3\"", `"caf\ufffd\""`},
+		{"x\u2028\u2029y", `"x\u2028\u2029y"`},
+		{"abcdefgh\xff", `"abcdefgh\ufffd"`},
+		{"\xffabcdefgh", `"\ufffdabcdefgh"`},
+		{"日本語日本語", `"日本語日本語"`},
+	} {
+		if got := string(AppendString(nil, tt.in)); got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The cached second of @timestamp and event.created follows every change:
+// another millisecond of the same second, the next second, a zone, and
+// years of other than four digits (not cached).
+func TestAppendJSONCachedTimestamps(t *testing.T) {
+	base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	r := Record{Message: "m", HostName: "h", Path: "/p", EventID: "id"}
+	var c SourceJSON
+	for i, ts := range []time.Time{
+		base, base.Add(123 * time.Millisecond), base.Add(999 * time.Millisecond), base.Add(time.Second),
+		base.Add(time.Second + 5*time.Millisecond).In(time.FixedZone("CET", 3600)), base.Add(-time.Hour),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), base, time.Date(-5, 1, 1, 0, 0, 0, 7e6, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999e6, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 1e6, time.UTC), {}, base,
+	} {
+		for _, created := range []time.Time{{}, base.Add(time.Minute), ts, base.Add(time.Minute + time.Millisecond)} {
+			r.Timestamp, r.Created = ts, created
+			want := r.AppendJSON(nil)
+			if got := r.AppendJSONCached(nil, &c); string(got) != string(want) {
+				t.Fatalf("case %d: cached\n%s\nwant\n%s", i, got, want)
+			}
+		}
+	}
+}
+
+// A parsed string cut from the message is copied as it is when the
+// message had nothing to escape in its bytes: every piece of messages
+// with escapes, runes, too many quotes to note, must encode as
+// AppendString encodes it alone.
+func TestAppendJSONParsedPiecesOfTheMessage(t *testing.T) {
+	for _, msg := range []string{
+		`1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "GET /a?q=\"x\" HTTP/1.1" 200 5 "-" "Mozilla \"x\""`,
+		"tab\there\nand \\ there\x00",
+		"café \"menu\" \u2028 x\xff",
+		strings.Repeat(`"a" `, 20),
+		"no escapes at all, just words",
+	} {
+		for a := 0; a <= len(msg); a++ {
+			for b := a; b <= len(msg); b++ {
+				piece := msg[a:b]
+				r := Record{Message: msg, EventID: "e", Parsed: []Field{StringField("k", piece), StringField("copy", string([]byte(piece)))}}
+				want := `,"parsed":{"k":` + string(AppendString(nil, piece)) + `,"copy":` + string(AppendString(nil, piece)) + `}`
+				if got := string(r.AppendJSON(nil)); !strings.Contains(got, want) {
+					t.Fatalf("message %q, piece %q: %s\nwant it to contain %s", msg, piece, got, want)
+				}
+			}
+		}
+	}
+}
+
+// The cached parsed keys follow every change: other keys at a position, a
+// key rewritten in place in a reused buffer, keys that need escaping,
+// more fields than are kept, fewer.
+func TestAppendJSONCachedParsedKeys(t *testing.T) {
+	buf := []byte("alpha beta")
+	inPlace := unsafe.String(&buf[0], 5)
+	many := make([]Field, maxKeys+3)
+	for i := range many {
+		many[i] = IntField(fmt.Sprintf("k%d", i), int64(i))
+	}
+	r := Record{Message: "m", HostName: "h", Path: "/p", EventID: "id"}
+	var c SourceJSON
+	for i, change := range []func(){
+		func() { r.Parsed = []Field{StringField("client_ip", "1.2.3.4"), IntField("status", 200)} },
+		func() {},
+		func() { r.Parsed = []Field{IntField("status", 200), StringField("client_ip", "1.2.3.4")} },
+		func() { r.Parsed = []Field{StringField(inPlace, "x")} },
+		func() { copy(buf, "gamma") },
+		func() { copy(buf, "q\"ote") },
+		func() {
+			r.Parsed = []Field{StringField("a\u2028", "x"), StringField("", "y"), StringField("caf\xc3", "z")}
+		},
+		func() { r.Parsed = many },
+		func() { many[maxKeys+1].Key = "changed" },
+		func() { r.Parsed = many[:1] },
+		func() { r.Parsed = nil },
+	} {
+		change()
+		want := r.AppendJSON(nil)
+		if got := r.AppendJSONCached(nil, &c); string(got) != string(want) {
+			t.Fatalf("change %d: cached\n%s\nwant\n%s", i, got, want)
+		}
 	}
 }

@@ -90,28 +90,37 @@ func (c *maskConfig) compile(Options) (step, error) {
 
 func (m *mask) apply(l *Line) Verdict {
 	read := l.Message
-	l.Message = m.maskPattern(l.Message)
-	patterned := l.Message
-	l.Message = m.maskBuiltins(l.Message)
-	cleanRead := patterned == read && unsafe.StringData(l.Message) == unsafe.StringData(read)
+	patterned := m.maskPattern(read)
+	msg := m.maskBuiltins(patterned)
+	cleanRead := patterned == read && unsafe.StringData(msg) == unsafe.StringData(read)
+	if !cleanRead {
+		l.Message = msg
+	}
 	for i := range l.Parsed {
 		f := &l.Parsed[i]
 		if f.Kind != record.KindString {
 			continue
 		}
-		if m.secrets && isSecretKey(f.Key) && f.Str != "" {
+		if m.secrets && f.Str != "" && isSecretKey(f.Key) {
 			// parse split "password=x" into key and value: the key says
 			// the value is a secret.
 			f.Str = m.replacement
 			continue
 		}
-		f.Str = m.maskPattern(f.Str)
+		v := f.Str
+		if m.re != nil {
+			v = m.maskPattern(v)
+		}
 		// Most parsed fields are pieces of the message cut at a space,
 		// a quote or a bracket. The built-ins decide a match from the
 		// bytes up to such a cut, so where the message held nothing to
 		// mask, such a piece holds nothing either: not scanned again.
-		if !(cleanRead && isolatedIn(read, f.Str)) {
-			f.Str = m.maskBuiltins(f.Str)
+		if cleanRead && isolatedIn(read, v) {
+			continue // v is f.Str: no pattern (a changed v is not in read), and nothing to mask
+		}
+		v = m.maskBuiltins(v)
+		if unsafe.StringData(v) != unsafe.StringData(f.Str) || len(v) != len(f.Str) {
+			f.Str = v // written only when changed: a write costs a GC barrier
 		}
 	}
 	return Keep
@@ -138,19 +147,25 @@ func (m *mask) maskBuiltins(s string) string {
 // isolatedIn reports whether part lies in whole's bytes with no byte that
 // a built-in mask reads as part of a word, number, address or key right
 // before or after it.
+// Small enough to inline: the mask asks it of every parsed field.
 func isolatedIn(whole, part string) bool {
-	w, p := uintptr(unsafe.Pointer(unsafe.StringData(whole))), uintptr(unsafe.Pointer(unsafe.StringData(part)))
-	if len(part) == 0 || p < w || p+uintptr(len(part)) > w+uintptr(len(whole)) {
-		return false
-	}
-	start := int(p - w)
-	end := start + len(part)
-	return (start == 0 || !isWordByte(whole[start-1])) && (end == len(whole) || !isWordByte(whole[end]))
+	// Where part starts in whole; a part elsewhere wraps to beyond it.
+	start := uint(uintptr(unsafe.Pointer(unsafe.StringData(part))) - uintptr(unsafe.Pointer(unsafe.StringData(whole))))
+	end := start + uint(len(part))
+	return len(part) > 0 && start < uint(len(whole)) && end <= uint(len(whole)) &&
+		(start == 0 || !wordBytes[whole[start-1]]) && (end == uint(len(whole)) || !wordBytes[whole[end]])
 }
 
-func isWordByte(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@'
-}
+// wordBytes are the bytes a built-in mask reads as part of a word,
+// number, address or key: isolatedIn looks at the bytes either side of
+// every parsed field, and the comparisons cost more than the table.
+var wordBytes = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '.' || b == '_' || b == '%' || b == '+' || b == '-' || b == '@'
+	}
+	return t
+}()
 
 // maskAll replaces every span next finds; s itself when there is none.
 func maskAll(s string, next finder, replacement string) string {

@@ -33,6 +33,20 @@ func TestMaskBuiltins(t *testing.T) {
 		{"credit_card", "double separators 4111--1111-1111-1111", "double separators 4111--1111-1111-1111"},
 		{"credit_card", "ts 1732183200123 ms", "ts 1732183200123 ms"}, // 13 digits, Luhn fails
 		{"credit_card", "4111111111111111", "***"},
+		{"credit_card", "4111 1111 1111 1111 at the start", "*** at the start"},
+		{"credit_card", "at the end 4111-1111-1111-1111", "at the end ***"},
+		{"credit_card", "12 4111111111111111", "12 ***"},
+		{"credit_card", "124111111111111111", "124111111111111111"},
+		{"credit_card", "4111111111111111 12", "*** 12"},
+		{"credit_card", "1.4111111111111111:7", "1.***:7"},
+		{"credit_card", "thirteen 4222222222222.", "thirteen ***."},
+		{"credit_card", "twelve 422222222222 and 1 2", "twelve 422222222222 and 1 2"},
+		{"credit_card", "nineteen 6011 0009 9013 9424 009", "nineteen ***"},
+		{"credit_card", "nineteen6011000990139424009 glued", "nineteen6011000990139424009 glued"},
+		{"credit_card", "twenty 60110009901394240090", "twenty 60110009901394240090"},
+		{"credit_card", "             4111111111111111", "             ***"},
+		{"credit_card", "- - - - - - - 4111 1111 1111 1111 - -", "- - - - - - - *** - -"},
+		{"credit_card", "10.0.0.1 - - [21/Nov/2026:10:00:00 +0100] 200 5123 4111111111111111", "10.0.0.1 - - [21/Nov/2026:10:00:00 +0100] 200 5123 ***"},
 
 		{"secrets", "login user=bob password=hunter2 ok", "login user=bob password=*** ok"},
 		{"secrets", "GET /cb?code=1&access_token=abc.def&x=2", "GET /cb?code=1&access_token=***&x=2"},
@@ -43,6 +57,8 @@ func TestMaskBuiltins(t *testing.T) {
 		{"secrets", "Authorization: Bearer", "Authorization: ***"},
 		{"secrets", "db_password: s3cret; X-Api-Key: k1", "db_password: ***; X-Api-Key: ***"},
 		{"secrets", "mytoken=visible passwords=x", "mytoken=visible passwords=x"},
+		{"secrets", "DB_PASSWORD=x API_TOKEN: y SECRETS=z at the end token=", "DB_PASSWORD=*** API_TOKEN: *** SECRETS=z at the end token="},
+		{"secrets", "the line ends in password=hunter2", "the line ends in password=***"},
 		// Spaces after the separator are skipped ("password = x" must not
 		// leak), so an empty value masks the next word: safe, if eager.
 		{"secrets", "token= and password = x", "token= *** password = ***"},
@@ -189,4 +205,68 @@ func TestBuiltinsFindNothingInAPieceOfACleanMessage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nextCard passes over stretches that cannot hold a card in one go; it
+// must find exactly what the walk over every number finds, from every
+// starting point (maskAll resumes after a match).
+func TestCardSkipFindsWhatTheWalkFinds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	atoms := []string{"4111", "1111", "5500", "0000", "0004", "4222222222222", "6011", "0009", "9013", "9424", "009",
+		"1", "12", "7", " ", " ", "-", "--", "  ", "x", "ab", ".", ":", "/", "é", "\xff", "\x80"}
+	for range 100000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(24) {
+			b.WriteString(atoms[rng.IntN(len(atoms))])
+		}
+		s := b.String()
+		for from := 0; from <= len(s); from++ {
+			gs, ge := scanCards(s, from, true)
+			ws, we := scanCards(s, from, false)
+			if gs != ws || ge != we {
+				t.Fatalf("scanCards(%q, %d): skipping finds %d:%d, the walk %d:%d", s, from, gs, ge, ws, we)
+			}
+		}
+	}
+}
+
+func TestCardRunStart(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for length := 12; length <= 14; length++ {
+				if pos+length > n {
+					continue
+				}
+				b := bytes.Repeat([]byte{'x'}, n)
+				for k := pos; k < pos+length; k++ {
+					b[k] = "1 -"[k%3]
+				}
+				for from := 0; from <= n; from++ {
+					want := n
+					if length >= 13 && from < pos+length-12 {
+						want = max(pos, from)
+					}
+					if got := cardRunStart(string(b), from); got != want {
+						t.Fatalf("cardRunStart(%q, %d) = %d, want %d", b, from, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzCardSkip: TestCardSkipFindsWhatTheWalkFinds on arbitrary bytes.
+func FuzzCardSkip(f *testing.F) {
+	for _, s := range []string{nginxLine, "4111 1111 1111 1111", "12 4111-1111-1111-1111 x", "1 1 1 1 1 1 1 1 1 1 1 1 1 1 4111111111111111"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for from := 0; from <= len(s); from++ {
+			gs, ge := scanCards(s, from, true)
+			ws, we := scanCards(s, from, false)
+			if gs != ws || ge != we {
+				t.Fatalf("scanCards(%q, %d): skipping finds %d:%d, the walk %d:%d", s, from, gs, ge, ws, we)
+			}
+		}
+	})
 }

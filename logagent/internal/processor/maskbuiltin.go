@@ -1,6 +1,11 @@
 package processor
 
-import "strings"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+	"unsafe"
+)
 
 // The built-in masks are hand-written scanners rather than regular
 // expressions: they run on every line, and a regexp would cost more than
@@ -82,9 +87,19 @@ func indexByteFrom(s string, c byte, from int) int {
 // numbers and timestamps are left alone). Of the group ends that qualify,
 // the longest wins; a number that does not qualify is tried again from its
 // next group ("ref 12 4111 1111 1111 1111").
-func nextCard(s string, from int) (int, int) {
+func nextCard(s string, from int) (int, int) { return scanCards(s, from, true) }
+
+// scanCards is nextCard; skipShort says whether to pass over the stretches
+// without 13 bytes of digits and separators in a row (cardRunStart), which
+// cannot hold a card, in one go: an nginx line has a dozen short numbers,
+// each of which cost a digit search and a look at its run. Tests compare
+// it with the byte-wise walk, which must find the same.
+func scanCards(s string, from int, skipShort bool) (int, int) {
 	i := from
 	for i < len(s) {
+		if skipShort {
+			i = cardRunStart(s, i)
+		}
 		if i = nextDigit(s, i); i == len(s) {
 			break
 		}
@@ -146,6 +161,59 @@ func nextCard(s string, from int) (int, int) {
 	return -1, -1
 }
 
+// cardRunStart returns where the first run of at least 13 bytes that
+// could be digits or separators starts at or after i (clipped to i), or
+// len(s): a card's 13 or more digits and the single spaces or dashes
+// between them are such a run, and the walk over anything before it finds
+// nothing to mask and steps over it without reaching into it (its skips
+// stop at a byte that is no digit or separator, or run through a word's
+// letters and digits, where the walk from inside the run would skip the
+// same). 8 bytes at a time: the run so far carries from word to word.
+func cardRunStart(s string, i int) int {
+	const need = 13
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	run := 0 // card bytes in a row just before i, back to at most where we started
+	for ; i+8 <= len(b); i += 8 {
+		m := cardBytes(binary.LittleEndian.Uint64(b[i:]))
+		if m == highs {
+			if run += 8; run >= need {
+				return i + 8 - run
+			}
+			continue
+		}
+		other := ^m & highs
+		if run+bits.TrailingZeros64(other)/8 >= need {
+			return i - run
+		}
+		run = bits.LeadingZeros64(other) / 8
+	}
+	for ; i < len(b); i++ {
+		if cardBytes(uint64(b[i])) != 0 {
+			if run++; run >= need {
+				return i + 1 - run
+			}
+		} else {
+			run = 0
+		}
+	}
+	return len(b)
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// cardBytes has the high bit set of each byte of x that is a digit, a
+// space or a dash, and also of '!', '$', '%', '(', ')' and ',' (the bytes
+// that, like ' ' and '-', are 0x2d once 0x0d is or-ed in: a cheaper test,
+// and cardRunStart may find more runs than hold cards, never fewer). No
+// carry crosses bytes.
+func cardBytes(x uint64) uint64 {
+	low := x &^ highs                 // each byte's low 7 bits: adding below cannot carry
+	atLeast0 := low + ones*(0x80-'0') // high bit set where the byte is >= '0'
+	above9 := low + ones*(0x80-'9'-1) // high bit set where the byte is > '9'
+	sep := (x | ones*0x0d) ^ ones*'-' // 0 where the byte is ' ' or '-' (or one of the others)
+	return (atLeast0&^above9 | ^(sep&^highs + ^uint64(highs) | sep)) &^ x & highs
+}
+
 type digitRun struct{ end, digits int }
 
 // runEnd measures the run of digits and single separators at s[i], up to
@@ -168,7 +236,6 @@ func runEnd(s string, i int) digitRun {
 // passes over 8 bytes without a digit at a time: most of a line is not
 // digits, and a card or an address starts with one.
 func nextDigit(s string, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(s); i += 8 {
 		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
@@ -245,16 +312,27 @@ func nextIPv4(s string, from int) (int, int) {
 // "X-Api-Key").
 var secretKeys = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "authorization"}
 
-func isSecretKey(key string) bool {
-	if key == "" {
-		return false
-	}
-	switch key[len(key)-1] | 0x20 { // what the secret keys end in: most keys are not looked at further
-	case 'd', 't', 'n', 'y':
-	default:
-		return false
-	}
+// secretKeysEndingWith returns the secret keys that end in c (any case),
+// nil for most bytes.
+func secretKeysEndingWith(c byte) []string { return secretKeysByEnd[c] }
+
+var secretKeysByEnd = func() (by [256][]string) {
 	for _, k := range secretKeys {
+		c := k[len(k)-1]
+		by[c] = append(by[c], k)
+		by[c&^0x20] = by[c] // the upper case letter (secretKeys end in letters)
+	}
+	return by
+}()
+
+func isSecretKey(key string) bool {
+	// Most keys do not end like one, and are not looked at further: this
+	// much is inlined.
+	return key != "" && secretKeysEndingWith(key[len(key)-1]) != nil && endsInSecretKey(key)
+}
+
+func endsInSecretKey(key string) bool {
+	for _, k := range secretKeysEndingWith(key[len(key)-1]) {
 		if n := len(key) - len(k); n >= 0 && equalFoldASCII(key[n:], k) && (n == 0 || !isAlpha(key[n-1])) {
 			return true
 		}
@@ -288,6 +366,9 @@ func nextSecret(s string, from int) (int, int) {
 		} else {
 			eq = indexByteFrom(s, '=', eq+1)
 		}
+		if !endsLikeSecretKey(s, i) { // the times and URLs of most lines: their key is not read
+			continue
+		}
 		key := keyBefore(s, i)
 		if key == "" || !isSecretKey(key) {
 			continue
@@ -320,9 +401,16 @@ func nextSecret(s string, from int) (int, int) {
 	return -1, -1
 }
 
-// keyBefore returns the key that ends just before s[sep] (skipping
-// spaces and a closing quote), or "".
-func keyBefore(s string, sep int) string {
+// endsLikeSecretKey reports whether the byte that keyBefore(s, sep) would
+// end with is a secret key's last letter (isSecretKey's first test).
+func endsLikeSecretKey(s string, sep int) bool {
+	end := keyEnd(s, sep)
+	return end > 0 && secretKeysEndingWith(s[end-1]) != nil
+}
+
+// keyEnd is where the key before s[sep] ends: before the spaces and a
+// closing quote that precede sep.
+func keyEnd(s string, sep int) int {
 	end := sep
 	for end > 0 && s[end-1] == ' ' {
 		end--
@@ -330,6 +418,13 @@ func keyBefore(s string, sep int) string {
 	if end > 0 && (s[end-1] == '"' || s[end-1] == '\'') {
 		end--
 	}
+	return end
+}
+
+// keyBefore returns the key that ends just before s[sep] (skipping
+// spaces and a closing quote), or "".
+func keyBefore(s string, sep int) string {
+	end := keyEnd(s, sep)
 	start := end
 	for start > 0 && (isAlnum(s[start-1]) || s[start-1] == '_' || s[start-1] == '-') {
 		start--

@@ -103,7 +103,22 @@ func (l *Line) set(f record.Field) {
 		l.Flag(record.FlagFieldsCapped)
 		return
 	}
-	l.Parsed = append(l.Parsed, f)
+	// Field by field: appending f whole copied it through 16-byte loads
+	// of the 8-byte halves it had just been stored as, which stall.
+	l.Parsed = append(l.Parsed, record.Field{})
+	p := &l.Parsed[len(l.Parsed)-1]
+	p.Key, p.Kind, p.Str, p.Int, p.Float = f.Key, f.Kind, f.Str, f.Int, f.Float
+}
+
+// setAll sets each of fs, appended at once where set would append each.
+func (l *Line) setAll(fs []record.Field) {
+	if l.appendOnly && len(l.Parsed)+len(fs) <= MaxParsedFields {
+		l.Parsed = append(l.Parsed, fs...)
+		return
+	}
+	for _, f := range fs {
+		l.set(f)
+	}
 }
 
 // Verdict is what becomes of a line.

@@ -165,8 +165,41 @@ func parseCLF(s string, _ *time.Location, _ time.Time) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	t, ok := date(year, month, day, hour, minute, sec, time.UTC)
-	return t.Add(-time.Duration(offset) * time.Second), ok
+	if day < 1 || day > daysIn(month, year) {
+		return time.Time{}, false
+	}
+	// time.Date's normalising is most of its cost, and the fields are
+	// checked already: the seconds are counted here.
+	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return time.Unix(secs, 0).UTC(), true
+}
+
+// daysIn is the number of days in month of year (proleptic Gregorian, as
+// the time package counts).
+func daysIn(month time.Month, year int) int {
+	if month == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + int((month+month/8)%2) // 31 in Jan, Mar, May, Jul, Aug, Oct, Dec
+}
+
+// daysSinceEpoch counts the days from 1970-01-01 to a valid date of a
+// year from 0 to 9999. The count starts each year in March, so a leap day
+// is the last day of its year and the months before it have fixed
+// lengths; 400 years (146097 days) are added so no division is of a
+// negative number.
+func daysSinceEpoch(year int, month time.Month, day int) int64 {
+	y, m := int64(year)+400, int64(month)
+	if m <= 2 {
+		y--
+		m += 12
+	}
+	// (153*(m-3)+2)/5 is the number of days from March 1 to the first of
+	// month m, for m from 3 (March) to 14 (February).
+	return 365*y + y/4 - y/100 + y/400 + (153*(m-3)+2)/5 + int64(day) - 1 - 719468 - 146097
 }
 
 // parseBSD reads RFC 3164's "Nov 21 10:00:00", which has no year: of the
@@ -217,12 +250,31 @@ func digits(s string) (int, bool) {
 
 // monthOf reads a month's abbreviation in any case, as time.Parse does.
 func monthOf(s string) (time.Month, bool) {
-	for i, m := range months {
-		if equalFoldASCII(s, m) {
+	if len(s) != 3 {
+		return 0, false
+	}
+	k := foldedMonth(s)
+	for i, m := range monthKeys {
+		if k == m {
 			return time.Month(i + 1), true
 		}
 	}
 	return 0, false
+}
+
+// monthKeys are the months as foldedMonth reads them: one comparison a
+// month, where comparing the strings cost a fifth of parsing a time.
+var monthKeys = func() (keys [12]uint32) {
+	for i, m := range months {
+		keys[i] = foldedMonth(m)
+	}
+	return keys
+}()
+
+// foldedMonth packs three bytes with 0x20 or-ed in (equalFoldASCII's
+// folding: the months are letters).
+func foldedMonth(s string) uint32 {
+	return uint32(s[0]|0x20)<<16 | uint32(s[1]|0x20)<<8 | uint32(s[2]|0x20)
 }
 
 // unixLayout reads a count of unit since 1970 (a decimal, maybe with a

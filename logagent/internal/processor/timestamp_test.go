@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -92,6 +93,35 @@ func TestParseCLFMatchesTimeParse(t *testing.T) {
 		got, ok := parseCLF(s, time.UTC, readTime)
 		if ok != (werr == nil) || ok && !got.Equal(want) {
 			t.Errorf("parseCLF(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, werr)
+		}
+	}
+}
+
+// parseCLF counts days itself: every day of some years across the range
+// (leap and century years among them), at zones either side, against
+// time.Parse, and the result is a UTC time as time.Date's would be.
+func TestParseCLFEveryDay(t *testing.T) {
+	const layout = "02/Jan/2006:15:04:05 -0700"
+	for _, year := range []int{0, 1, 4, 100, 400, 1600, 1899, 1900, 1969, 1970, 1999, 2000, 2023, 2024, 2026, 2100, 2400, 9999} {
+		for d := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() == year; d = d.AddDate(0, 0, 1) {
+			for _, zone := range []string{"+0000", "+1400", "-0330"} {
+				s := d.Format("02/Jan/2006:") + "23:59:58 " + zone
+				want, werr := time.Parse(layout, s)
+				got, ok := parseCLF(s, time.UTC, readTime)
+				if werr != nil || !ok || got != time.Unix(want.Unix(), 0).UTC() {
+					t.Fatalf("parseCLF(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, werr)
+				}
+			}
+		}
+		for _, month := range []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+			for _, day := range []string{"00", "29", "30", "31", "32"} {
+				s := fmt.Sprintf("%s/%s/%04d:00:00:00 +0000", day, month, year)
+				want, werr := time.Parse(layout, s)
+				got, ok := parseCLF(s, time.UTC, readTime)
+				if ok != (werr == nil) || ok && got != time.Unix(want.Unix(), 0).UTC() {
+					t.Fatalf("parseCLF(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, werr)
+				}
+			}
 		}
 	}
 }
