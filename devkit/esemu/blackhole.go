@@ -105,13 +105,14 @@ func (s *Server) blackholeItem(a *bulkAction, lastValid *string) writeResult {
 	return res
 }
 
-// checkObject verifies that a source is one JSON object without decoding it.
+// checkObject verifies that a source is one JSON object without decoding it;
+// validJSON gives json.Valid's verdict at a fraction of its cost.
 func checkObject(src []byte) *esError {
 	t := bytes.TrimSpace(src)
 	if len(t) == 0 {
 		return mapperParsing("failed to parse, document is empty")
 	}
-	if t[0] != '{' || !json.Valid(t) {
+	if t[0] != '{' || !validJSON(t) {
 		return mapperParsing("failed to parse").causedBy(newError(http.StatusBadRequest, "json_parse_exception", "source is not a JSON object"))
 	}
 	return nil
