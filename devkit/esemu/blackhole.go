@@ -47,7 +47,8 @@ func (s *Server) blackholeBulk(w http.ResponseWriter, r *http.Request, defaultIn
 		}
 		items++
 		if len(actionProblems(a)) > 0 {
-			problems = append(problems, a)
+			kept := *a // the parser reuses a for the next action
+			problems = append(problems, &kept)
 			continue
 		}
 		res := s.blackholeItem(a, &lastValid)

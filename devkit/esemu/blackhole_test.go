@@ -1,6 +1,7 @@
 package esemu
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,27 @@ func TestBlackholeAcknowledgesWithoutIndexing(t *testing.T) {
 	call(t, s, "POST", "/_bulk?refresh=true", ndjson(`{"index":{"_index":"bh","_id":"1"}}`, `{"a":1}`))
 	if n := mustCount(t, s, "bh"); n != 1 {
 		t.Errorf("after leaving blackhole: count %d", n)
+	}
+}
+
+// TestBlackholeRejectsInvalidActionsAsIndexingDoes checks that a bulk whose
+// actions fail validation gets the same answer in both modes, although the
+// blackhole's parser reuses one action.
+func TestBlackholeRejectsInvalidActionsAsIndexingDoes(t *testing.T) {
+	body := ndjson(
+		`{"delete":{"_index":"a"}}`,
+		`{"index":{"_index":"a","_id":"1"}}`, `{"a":1}`,
+		`{"index":{"_index":"b","_id":""}}`, `{"a":1}`,
+		`{"update":{"_index":"c","version":3}}`, `{"doc":{}}`,
+	)
+	s := startServer(t, Config{})
+	wantStatus, want := callRaw(t, s, "POST", "/_bulk", body)
+	s.SetBlackhole(true)
+	status, got := callRaw(t, s, "POST", "/_bulk", body)
+	if status != wantStatus || got != want {
+		t.Errorf("blackhole answered %d %s\nindexing answered %d %s", status, got, wantStatus, want)
+	}
+	if wantStatus != 400 || !strings.Contains(want, "1: id is missing;2: if _id is specified it must not be empty;3: id is missing;") {
+		t.Errorf("indexing answered %d %s", wantStatus, want)
 	}
 }

@@ -38,16 +38,18 @@ type bulkParser struct {
 	defaultIndex string
 	line         int
 	lex          lexer
-	// copySources keeps the source bytes beyond the next scan; blackhole mode
-	// does not need them and skips the copy.
-	copySources bool
+	// keep is set when the caller keeps actions beyond the next call: each
+	// gets its own memory and a copy of its source. Blackhole mode is done
+	// with an action before it asks for the next, and gets one action,
+	// reused, whose source points into the scanner's buffer.
+	keep bool
 	// droppedTail is set when the body ended with an action whose source line
 	// is missing, which ES silently ignores.
 	droppedTail bool
-	// spare holds actions allocated as a block and not yet handed out, and
+	// reused is the action handed out again and again when !keep, and
 	// lastIndex the last _index value read: six allocations per document were
 	// a tenth of the blackhole's CPU (the mallocs and the GC they caused).
-	spare     []bulkAction
+	reused    bulkAction
 	lastIndex string
 }
 
@@ -68,11 +70,11 @@ func (l *lastByteReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newBulkParser(body io.Reader, defaultIndex string, copySources bool) *bulkParser {
+func newBulkParser(body io.Reader, defaultIndex string, keep bool) *bulkParser {
 	tail := &lastByteReader{r: body}
 	sc := bufio.NewScanner(tail)
 	sc.Buffer(make([]byte, 0, 256<<10), maxBulkLine)
-	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, copySources: copySources}
+	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, keep: keep}
 }
 
 // readError maps a failure to read a request body; a body over the size
@@ -132,7 +134,7 @@ func (p *bulkParser) next() (*bulkAction, *esError) {
 			p.droppedTail = true
 			return nil, nil
 		}
-		if p.copySources {
+		if p.keep {
 			src = append([]byte(nil), src...)
 		}
 		a.source = src
@@ -222,15 +224,13 @@ func (p *bulkParser) params(a *bulkAction) *esError {
 	}
 }
 
-// newAction hands out actions from blocks of 64 (an action may be kept, so
-// they are never reused).
+// newAction returns a zeroed action to fill in.
 func (p *bulkParser) newAction() *bulkAction {
-	if len(p.spare) == 0 {
-		p.spare = make([]bulkAction, 64)
+	if p.keep {
+		return new(bulkAction)
 	}
-	a := &p.spare[0]
-	p.spare = p.spare[1:]
-	return a
+	p.reused = bulkAction{}
+	return &p.reused
 }
 
 // knownName returns the action and parameter names of bulk action lines as

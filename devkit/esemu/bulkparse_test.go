@@ -6,38 +6,48 @@ import (
 	"testing"
 )
 
-// TestBulkParserActionsAreDistinct reads more actions than one block of
-// spare actions holds, across changing and escaped index names, and checks
-// that no action shares another's fields.
-func TestBulkParserActionsAreDistinct(t *testing.T) {
+// TestBulkParserNames reads actions across changing and escaped action,
+// parameter and index names, both when the caller keeps every action and
+// when the parser reuses one.
+func TestBulkParserNames(t *testing.T) {
 	var body strings.Builder
 	for i := range 150 {
 		index := fmt.Sprintf("idx-%d", i/10)
 		if i%7 == 0 {
 			index = `id\u0078-` + fmt.Sprint(i/10) // the same name, escaped
 		}
-		fmt.Fprintf(&body, `{"%s":{"_index":"%s","_id":"%d"}}`+"\n", []string{"index", "create", "upd\\u0061te"}[i%3], index, i)
-		body.WriteString(`{"doc":{"a":1},"doc_as_upsert":true}` + "\n")
+		fmt.Fprintf(&body, `{"%s":{"_index":"%s","_\u0069d":"%d"}}`+"\n", []string{"index", "create", "upd\\u0061te"}[i%3], index, i)
+		fmt.Fprintf(&body, `{"doc":{"a":%d},"doc_as_upsert":true}`+"\n", i)
 	}
-	p := newBulkParser(strings.NewReader(body.String()), "default", false)
-	var actions []*bulkAction
-	for {
-		a, e := p.next()
-		if e != nil {
-			t.Fatal(e)
-		}
-		if a == nil {
-			break
-		}
-		actions = append(actions, a)
-	}
-	if len(actions) != 150 {
-		t.Fatalf("%d actions", len(actions))
-	}
-	for i, a := range actions {
+	check := func(i int, a *bulkAction) {
+		t.Helper()
 		kind := []string{"index", "create", "update"}[i%3]
-		if a.kind != kind || a.index != fmt.Sprintf("idx-%d", i/10) || a.id != fmt.Sprint(i) || a.line != 2*i+1 {
+		if a.kind != kind || a.index != fmt.Sprintf("idx-%d", i/10) || a.id != fmt.Sprint(i) || a.line != 2*i+1 ||
+			string(a.source) != fmt.Sprintf(`{"doc":{"a":%d},"doc_as_upsert":true}`, i) {
 			t.Errorf("action %d: %+v", i, a)
+		}
+	}
+	for _, keep := range []bool{false, true} {
+		p := newBulkParser(strings.NewReader(body.String()), "default", keep)
+		var actions []*bulkAction
+		for {
+			a, e := p.next()
+			if e != nil {
+				t.Fatal(e)
+			}
+			if a == nil {
+				break
+			}
+			check(len(actions), a)
+			actions = append(actions, a)
+		}
+		if len(actions) != 150 {
+			t.Fatalf("keep %v: %d actions", keep, len(actions))
+		}
+		if keep {
+			for i, a := range actions {
+				check(i, a)
+			}
 		}
 	}
 }
