@@ -32,7 +32,9 @@ func (b *blackholeSeq) take(index string) int64 {
 // close to the cost of reading it.
 func (s *Server) blackholeBulk(w http.ResponseWriter, r *http.Request, defaultIndex string, start time.Time) {
 	p := newBulkParser(r.Body, defaultIndex, false)
-	resp := newBulkResponse(int(r.ContentLength / 256))
+	defer p.release()
+	resp := newBulkResponse(getBulkBuffer(0), int(r.ContentLength/256))
+	defer func() { putBulkBuffer(resp.buf) }() // written out by then
 	var problems []*bulkAction
 	items := 0
 	lastValid := ""

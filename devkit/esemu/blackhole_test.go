@@ -1,7 +1,9 @@
 package esemu
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -66,4 +68,34 @@ func TestBlackholeRejectsInvalidActionsAsIndexingDoes(t *testing.T) {
 	if wantStatus != 400 || !strings.Contains(want, "1: id is missing;2: if _id is specified it must not be empty;3: id is missing;") {
 		t.Errorf("indexing answered %d %s", wantStatus, want)
 	}
+}
+
+// TestConcurrentBlackholeBulks checks that parallel bulks, whose parsers and
+// responses share recycled buffers, each get their own items back.
+func TestConcurrentBlackholeBulks(t *testing.T) {
+	s := startServer(t, Config{Blackhole: true})
+	const writers, rounds, docs = 4, 20, 300
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				var lines []string
+				for d := range docs {
+					lines = append(lines, fmt.Sprintf(`{"index":{"_index":"bh-%d","_id":"%d-%d-%d"}}`, w, w, r, d),
+						fmt.Sprintf(`{"msg":"writer %d round %d doc %d %s"}`, w, r, d, strings.Repeat("x", d)))
+				}
+				_, resp := call(t, s, "POST", "/_bulk", ndjson(lines...))
+				for d := range docs {
+					if id := dig(resp, "items", d, "index", "_id"); id != fmt.Sprintf("%d-%d-%d", w, r, d) ||
+						dig(resp, "items", d, "index", "_index") != fmt.Sprintf("bh-%d", w) {
+						t.Errorf("writer %d round %d item %d: %v", w, r, d, dig(resp, "items", d))
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -51,6 +51,8 @@ type bulkParser struct {
 	// a tenth of the blackhole's CPU (the mallocs and the GC they caused).
 	reused    bulkAction
 	lastIndex string
+	buf       []byte // the scanner's first buffer, for release
+
 }
 
 // lastByteReader remembers the last byte read, to tell whether the body ended
@@ -73,8 +75,16 @@ func (l *lastByteReader) Read(p []byte) (int, error) {
 func newBulkParser(body io.Reader, defaultIndex string, keep bool) *bulkParser {
 	tail := &lastByteReader{r: body}
 	sc := bufio.NewScanner(tail)
-	sc.Buffer(make([]byte, 0, 256<<10), maxBulkLine)
-	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, keep: keep}
+	buf := getBulkBuffer(scanBufferSize)
+	sc.Buffer(buf, maxBulkLine)
+	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, keep: keep, buf: buf}
+}
+
+// release recycles the line buffer once neither the parser nor any source
+// it returned without a copy is used any more.
+func (p *bulkParser) release() {
+	putBulkBuffer(p.buf)
+	p.buf = nil
 }
 
 // readError maps a failure to read a request body; a body over the size

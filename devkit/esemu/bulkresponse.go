@@ -2,6 +2,7 @@ package esemu
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -16,8 +17,10 @@ type bulkResponse struct {
 	forceRefresh bool
 }
 
-func newBulkResponse(sizeHint int) *bulkResponse {
-	r := &bulkResponse{buf: make([]byte, 0, 64+sizeHint*180)}
+// newBulkResponse builds a response in buf (nil for a new one), with room
+// for about sizeHint items.
+func newBulkResponse(buf []byte, sizeHint int) *bulkResponse {
+	r := &bulkResponse{buf: slices.Grow(buf[:0], 64+sizeHint*180)}
 	r.buf = append(r.buf, `{"took":0000000000,"errors":false,"items":[`...)
 	return r
 }
