@@ -127,19 +127,7 @@ func objectKey(b []byte, i int) int {
 // whose contents start at b[i], or -1.
 func stringEnd(b []byte, i int) int {
 	for {
-		// Plain runs are most of a log record: test 8 bytes per step and
-		// stop at the first one that needs a look.
-		for i+8 <= len(b) {
-			m := stringStops(binary.LittleEndian.Uint64(b[i:]))
-			if m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-			i++
-		}
+		i = plainEnd(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -165,6 +153,21 @@ func stringEnd(b []byte, i int) int {
 			return -1
 		}
 	}
+}
+
+// plainEnd returns the index of the first byte at or after i that is '"',
+// '\\' or below 0x20, or len(b). Plain runs are most of a log record, so it
+// tests 8 bytes per step.
+func plainEnd(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+		i++
+	}
+	return i
 }
 
 const (
