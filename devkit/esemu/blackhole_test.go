@@ -71,11 +71,20 @@ func TestBlackholeRejectsInvalidActionsAsIndexingDoes(t *testing.T) {
 }
 
 // TestConcurrentBlackholeBulks checks that parallel bulks, whose parsers and
-// responses share recycled buffers, each get their own items back.
+// responses share recycled buffers, each get their own items back, and that
+// an index they share hands out each sequence number once.
 func TestConcurrentBlackholeBulks(t *testing.T) {
 	s := startServer(t, Config{Blackhole: true})
 	const writers, rounds, docs = 4, 20, 300
+	index := func(w, d int) string {
+		if d%3 == 0 {
+			return "bh-shared"
+		}
+		return fmt.Sprintf("bh-%d", w)
+	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sharedSeqNos := map[float64]bool{}
 	for w := range writers {
 		wg.Add(1)
 		go func() {
@@ -83,19 +92,30 @@ func TestConcurrentBlackholeBulks(t *testing.T) {
 			for r := range rounds {
 				var lines []string
 				for d := range docs {
-					lines = append(lines, fmt.Sprintf(`{"index":{"_index":"bh-%d","_id":"%d-%d-%d"}}`, w, w, r, d),
+					lines = append(lines, fmt.Sprintf(`{"index":{"_index":"%s","_id":"%d-%d-%d"}}`, index(w, d), w, r, d),
 						fmt.Sprintf(`{"msg":"writer %d round %d doc %d %s"}`, w, r, d, strings.Repeat("x", d)))
 				}
 				_, resp := call(t, s, "POST", "/_bulk", ndjson(lines...))
 				for d := range docs {
-					if id := dig(resp, "items", d, "index", "_id"); id != fmt.Sprintf("%d-%d-%d", w, r, d) ||
-						dig(resp, "items", d, "index", "_index") != fmt.Sprintf("bh-%d", w) {
-						t.Errorf("writer %d round %d item %d: %v", w, r, d, dig(resp, "items", d))
+					item := dig(resp, "items", d, "index")
+					if dig(item, "_id") != fmt.Sprintf("%d-%d-%d", w, r, d) || dig(item, "_index") != index(w, d) {
+						t.Errorf("writer %d round %d item %d: %v", w, r, d, item)
 						return
+					}
+					if d%3 == 0 {
+						mu.Lock()
+						sharedSeqNos[dig(item, "_seq_no").(float64)] = true
+						mu.Unlock()
 					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	want := writers * rounds * docs / 3
+	for n := range want {
+		if !sharedSeqNos[float64(n)] {
+			t.Fatalf("shared index: sequence number %d missing (%d distinct of %d)", n, len(sharedSeqNos), want)
+		}
+	}
 }
