@@ -1,6 +1,7 @@
 package esemu
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -49,5 +50,25 @@ func TestBulkParserNames(t *testing.T) {
 				check(i, a)
 			}
 		}
+	}
+}
+
+// BenchmarkBulkParser reads the actions of a 1000-document bulk as the
+// blackhole does, without HTTP, to see the parser's own cost.
+func BenchmarkBulkParser(b *testing.B) {
+	body := bulkBody(0, 1000)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		p := newBulkParser(bytes.NewReader(body), "", false)
+		for {
+			a, e := p.next()
+			if e != nil {
+				b.Fatal(e)
+			}
+			if a == nil {
+				break
+			}
+		}
+		p.release()
 	}
 }
