@@ -151,7 +151,11 @@ func containerName(c byte) string {
 func (l *lexer) str() error {
 	l.i++ // opening quote
 	start := l.i
-	for l.i < len(l.b) {
+	for {
+		l.i = plainEnd(l.b, l.i)
+		if l.i >= len(l.b) {
+			return l.fail("Unexpected end-of-input: was expecting closing quote for a string value")
+		}
 		switch l.b[l.i] {
 		case '"':
 			l.text = l.b[start:l.i]
@@ -160,9 +164,8 @@ func (l *lexer) str() error {
 		case '\\':
 			return l.escapedStr(start)
 		}
-		l.i++
+		l.i++ // a control character, which this lexer lets through
 	}
-	return l.fail("Unexpected end-of-input: was expecting closing quote for a string value")
 }
 
 // escapedStr handles the rare string with escapes by deferring to strconv.

@@ -36,6 +36,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, defaultIndex
 		return
 	}
 	p := newBulkParser(r.Body, defaultIndex, true)
+	defer p.release()
 	var actions []*bulkAction
 	for {
 		a, e := p.next()
@@ -58,7 +59,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, defaultIndex
 	}
 	s.stats.bulkItems.Add(int64(len(actions)))
 	forced := refreshParam(r)
-	resp := newBulkResponse(len(actions))
+	resp := newBulkResponse(nil, len(actions))
 	resp.forceRefresh = forced
 	touched := map[*esIndex]bool{}
 	for _, a := range actions {

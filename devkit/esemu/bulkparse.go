@@ -38,12 +38,21 @@ type bulkParser struct {
 	defaultIndex string
 	line         int
 	lex          lexer
-	// copySources keeps the source bytes beyond the next scan; blackhole mode
-	// does not need them and skips the copy.
-	copySources bool
+	// keep is set when the caller keeps actions beyond the next call: each
+	// gets its own memory and a copy of its source. Blackhole mode is done
+	// with an action before it asks for the next, and gets one action,
+	// reused, whose source points into the scanner's buffer.
+	keep bool
 	// droppedTail is set when the body ended with an action whose source line
 	// is missing, which ES silently ignores.
 	droppedTail bool
+	// reused is the action handed out again and again when !keep, and
+	// lastIndex the last _index value read: six allocations per document were
+	// a tenth of the blackhole's CPU (the mallocs and the GC they caused).
+	reused    bulkAction
+	lastIndex string
+	buf       []byte // the scanner's first buffer, for release
+
 }
 
 // lastByteReader remembers the last byte read, to tell whether the body ended
@@ -63,11 +72,19 @@ func (l *lastByteReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newBulkParser(body io.Reader, defaultIndex string, copySources bool) *bulkParser {
+func newBulkParser(body io.Reader, defaultIndex string, keep bool) *bulkParser {
 	tail := &lastByteReader{r: body}
 	sc := bufio.NewScanner(tail)
-	sc.Buffer(make([]byte, 0, 256<<10), maxBulkLine)
-	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, copySources: copySources}
+	buf := getBulkBuffer(scanBufferSize)
+	sc.Buffer(buf, maxBulkLine)
+	return &bulkParser{sc: sc, tail: tail, defaultIndex: defaultIndex, keep: keep, buf: buf}
+}
+
+// release recycles the line buffer once neither the parser nor any source
+// it returned without a copy is used any more.
+func (p *bulkParser) release() {
+	putBulkBuffer(p.buf)
+	p.buf = nil
 }
 
 // readError maps a failure to read a request body; a body over the size
@@ -127,7 +144,7 @@ func (p *bulkParser) next() (*bulkAction, *esError) {
 			p.droppedTail = true
 			return nil, nil
 		}
-		if p.copySources {
+		if p.keep {
 			src = append([]byte(nil), src...)
 		}
 		a.source = src
@@ -162,7 +179,8 @@ func (p *bulkParser) action(line []byte) (*bulkAction, bool, *esError) {
 	if tok != tokFieldName {
 		return nil, false, badBulk("Malformed action/metadata line [%d], expected FIELD_NAME but found [%s]", p.line, tok)
 	}
-	a := &bulkAction{kind: string(lx.text), index: p.defaultIndex, line: p.line}
+	a := p.newAction()
+	*a = bulkAction{kind: knownName(lx.text), index: p.defaultIndex, line: p.line}
 	if tok, err = lx.next(); err != nil {
 		return nil, false, parseErr(err)
 	}
@@ -194,7 +212,7 @@ func (p *bulkParser) params(a *bulkAction) *esError {
 		if tok == tokEndObject {
 			return nil
 		}
-		name := string(lx.text)
+		name := knownName(lx.text)
 		if tok, err = lx.next(); err != nil {
 			return parseErr(err)
 		}
@@ -210,10 +228,48 @@ func (p *bulkParser) params(a *bulkAction) *esError {
 		case tokNull:
 			continue
 		}
-		if e := p.setParam(a, name, string(lx.text), tok); e != nil {
+		if e := p.setParam(a, name, p.paramValue(name, lx.text), tok); e != nil {
 			return e
 		}
 	}
+}
+
+// newAction returns a zeroed action to fill in.
+func (p *bulkParser) newAction() *bulkAction {
+	if p.keep {
+		return new(bulkAction)
+	}
+	p.reused = bulkAction{}
+	return &p.reused
+}
+
+// knownName returns the action and parameter names of bulk action lines as
+// constants, without allocating, and any other name as a new string.
+func knownName(b []byte) string {
+	for _, n := range bulkNames {
+		if string(b) == n {
+			return n
+		}
+	}
+	return string(b)
+}
+
+var bulkNames = []string{
+	"index", "create", "delete", "update",
+	"_index", "_id", "_type", "routing", "pipeline", "require_alias", "retry_on_conflict", "_source",
+	"op_type", "version", "version_type", "if_seq_no", "if_primary_term",
+}
+
+// paramValue returns a parameter's value as a string; a bulk names the same
+// index on most lines, so the last _index value is kept and reused.
+func (p *bulkParser) paramValue(name string, b []byte) string {
+	if name != "_index" {
+		return string(b)
+	}
+	if string(b) != p.lastIndex {
+		p.lastIndex = string(b)
+	}
+	return p.lastIndex
 }
 
 func (p *bulkParser) setParam(a *bulkAction, name, value string, tok tokenKind) *esError {
