@@ -24,8 +24,16 @@ type doc struct {
 	fast bool
 }
 
-func (d *doc) get() fleet.Status { d.mu.Lock(); defer d.mu.Unlock(); return d.st }
-func (d *doc) isFast() bool      { d.mu.Lock(); defer d.mu.Unlock(); return d.fast }
+// get is a snapshot the test's later changes do not reach, as the agent's
+// are (a fresh document each time).
+func (d *doc) get() fleet.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.st
+	st.Files, st.Groups = slices.Clone(st.Files), slices.Clone(st.Groups)
+	return st
+}
+func (d *doc) isFast() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.fast }
 func (d *doc) set(f func(*fleet.Status)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
