@@ -165,7 +165,7 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	// reads its config at the same moment, and one write with the config
 	// applied is worth more than two (a fleet starting at once).
 	for {
-		kicked, err := p.wait(ctx, tick.C, ka)
+		kicked, err := p.wait(ctx, tick.C, o.Kick, ka)
 		if err != nil {
 			return published, err
 		}
@@ -224,56 +224,37 @@ func (p *Publisher) keep(ctx context.Context, lease clientv3.LeaseID, ka <-chan 
 	}
 }
 
-// wait returns at the next check or kick (kicked), or with an error when
-// ctx is done or the lease is lost.
-func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, ka <-chan *clientv3.LeaseKeepAliveResponse) (kicked bool, err error) {
+// wait returns at the next tick or kick (kicked), or with an error when
+// ctx is done or the lease is lost; the lease's keep-alive answers are
+// drained meanwhile. A nil kick never comes.
+func (p *Publisher) wait(ctx context.Context, tick <-chan time.Time, kick <-chan struct{}, ka <-chan *clientv3.LeaseKeepAliveResponse) (kicked bool, err error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case _, ok := <-ka:
 			if !ok {
-				return false, errLeaseLost
+				return false, errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
 			}
 		case <-tick:
 			return false, nil
-		case <-p.o.Kick:
+		case <-kick:
 			return true, nil
 		}
 	}
 }
 
-// sleep waits d, keeping the lease's keep-alive answers drained.
+// sleep waits d as wait does, heeding no kick.
 func (p *Publisher) sleep(ctx context.Context, d time.Duration, ka <-chan *clientv3.LeaseKeepAliveResponse) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case _, ok := <-ka:
-			if !ok {
-				return errLeaseLost
-			}
-		case <-t.C:
-			return nil
-		}
-	}
+	_, err := p.wait(ctx, t.C, nil, ka)
+	return err
 }
 
-var errLeaseLost = errors.New("keep-alive ended (etcd unreachable for longer than status_ttl)")
-
-// Keys encodes what decides a write: sig is the document without what
-// moves all the time (positions, sizes, lag, processor counts, the time;
-// files in path order), doc the document without the time.
-func Keys(st fleet.Status) (sig, doc []byte, err error) {
-	if doc, err = docKey(st); err != nil {
-		return nil, nil, err
-	}
-	sig, err = sigKey(st)
-	return sig, doc, err
-}
-
+// docKey and sigKey encode what decides a write: doc is the document
+// without the time; sig the document without what moves all the time too
+// (positions, sizes, lag, processor counts; files in path order).
 func docKey(st fleet.Status) ([]byte, error) {
 	st.UpdatedAt = time.Time{}
 	return json.Marshal(st)
