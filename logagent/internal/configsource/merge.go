@@ -35,6 +35,11 @@ func (s Source) String() string {
 	return fmt.Sprintf("%s@%d", s.Name, s.Revision)
 }
 
+// entrySource says that the entry with key came from s.
+func (s Source) entrySource(key string) fleet.EntrySource {
+	return fleet.EntrySource{Entry: key, Source: s.Name, Revision: s.Revision, Rollout: s.Rollout}
+}
+
 // Desired is the whole config the agent should run.
 type Desired struct {
 	Entries []collect.Entry
@@ -98,7 +103,7 @@ func Merge(p collect.Policy, inputs []Source, groups []fleet.GroupState) (Desire
 		// just loaded as a whole. A fleet change costs each agent one load.
 		in := inputs[filled[0]]
 		for _, e := range loaded[filled[0]] {
-			sources = append(sources, fleet.EntrySource{Entry: e.Key(), Source: in.Name, Revision: in.Revision, Rollout: in.Rollout})
+			sources = append(sources, in.entrySource(e.Key()))
 		}
 		return Desired{Entries: loaded[filled[0]], Config: in.Config, Sources: sources, Groups: slices.Clone(groups), Inputs: slices.Clone(inputs)}, nil
 	}
@@ -110,7 +115,7 @@ func Merge(p collect.Policy, inputs []Source, groups []fleet.GroupState) (Desire
 				return Desired{}, fmt.Errorf("%s: entries do not match the JSON array (%v)", in, err)
 			}
 		}
-		for i, e := range entries {
+		for k, e := range entries {
 			key := e.Key()
 			if j, dup := at[key]; dup {
 				s := &sources[j]
@@ -118,8 +123,8 @@ func Merge(p collect.Policy, inputs []Source, groups []fleet.GroupState) (Desire
 				continue
 			}
 			at[key] = len(sources)
-			raws = append(raws, rs[i])
-			sources = append(sources, fleet.EntrySource{Entry: key, Source: in.Name, Revision: in.Revision, Rollout: in.Rollout})
+			raws = append(raws, rs[k])
+			sources = append(sources, in.entrySource(key))
 		}
 	}
 	merged := []byte("[]")
