@@ -31,3 +31,19 @@ func same(a, b time.Time) bool {
 	bn, bo := b.Zone()
 	return a.Equal(b) && an == bn && ao == bo
 }
+
+// DaysIn and UnixDays agree with the time package on every day of the
+// years a timestamp can have (0000 to 9999), and refuse nothing it has.
+func TestCalendarAgreesWithTime(t *testing.T) {
+	d := time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(10000, time.January, 1, 0, 0, 0, 0, time.UTC)
+	for ; d.Before(end); d = d.AddDate(0, 0, 1) {
+		y, m, day := d.Date()
+		if got := UnixDays(y, m, day); got*86400 != d.Unix() {
+			t.Fatalf("UnixDays(%d, %d, %d) = %d, want %d", y, m, day, got, d.Unix()/86400)
+		}
+		if last := d.AddDate(0, 0, 1).Day() == 1; last && DaysIn(m, y) != day {
+			t.Fatalf("DaysIn(%d, %d) = %d, want %d", m, y, DaysIn(m, y), day)
+		}
+	}
+}

@@ -165,41 +165,13 @@ func parseCLF(s string, _ *time.Location, _ time.Time) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	if day < 1 || day > daysIn(month, year) {
+	if day < 1 || day > record.DaysIn(month, year) {
 		return time.Time{}, false
 	}
 	// time.Date's normalising is most of its cost, and the fields are
 	// checked already: the seconds are counted here.
-	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	secs := record.UnixDays(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
 	return time.Unix(secs, 0).UTC(), true
-}
-
-// daysIn is the number of days in month of year (proleptic Gregorian, as
-// the time package counts).
-func daysIn(month time.Month, year int) int {
-	if month == time.February {
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	}
-	return 30 + int((month+month/8)%2) // 31 in Jan, Mar, May, Jul, Aug, Oct, Dec
-}
-
-// daysSinceEpoch counts the days from 1970-01-01 to a valid date of a
-// year from 0 to 9999. The count starts each year in March, so a leap day
-// is the last day of its year and the months before it have fixed
-// lengths; 400 years (146097 days) are added so no division is of a
-// negative number.
-func daysSinceEpoch(year int, month time.Month, day int) int64 {
-	y, m := int64(year)+400, int64(month)
-	if m <= 2 {
-		y--
-		m += 12
-	}
-	// (153*(m-3)+2)/5 is the number of days from March 1 to the first of
-	// month m, for m from 3 (March) to 14 (February).
-	return 365*y + y/4 - y/100 + y/400 + (153*(m-3)+2)/5 + int64(day) - 1 - 719468 - 146097
 }
 
 // parseBSD reads RFC 3164's "Nov 21 10:00:00", which has no year: of the
