@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,56 @@ func TestElasticBulkWholeRequestErrors(t *testing.T) {
 		if err == nil || ClassifyRequest(err) != Retry {
 			t.Errorf("down server: %v classified %v", err, ClassifyRequest(err))
 		}
+	}
+}
+
+// TestElasticBulkResponses: the response is read by Send itself (into a
+// buffer it reuses): results of one request never show in the next, and a
+// response cut off mid-way is a retryable error, not a success.
+func TestElasticBulkResponses(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		calls++
+		w.Header().Set("Content-Type", "application/json")
+		switch calls {
+		case 1: // long: one failed item among many
+			items := strings.Repeat(`{"index":{"status":201}},`, 999) + `{"index":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"bad"}}}`
+			io.WriteString(w, `{"took":1,"errors":true,"items":[`+items+`]}`)
+		case 2: // short, after the long one in the same buffer
+			io.WriteString(w, `{"took":1,"errors":false,"items":[{"index":{"status":201}}]}`)
+		default: // promises more than it sends, then the connection drops
+			w.Header().Set("Content-Length", "1000")
+			io.WriteString(w, `{"took":1,"errors":false,"items":[`)
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{URLs: []string{srv.URL}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &ElasticBulk{Client: c}
+	actions := func(n int) []Action {
+		as := make([]Action, n)
+		for i := range as {
+			as[i] = Action{Index: "i", ID: strconv.Itoa(i), Body: []byte(`{}`)}
+		}
+		return as
+	}
+	res, err := b.Send(context.Background(), actions(1000))
+	if err != nil || len(res) != 1000 || res[0].Status != 201 || res[999].Status != 400 || res[999].Type != "mapper_parsing_exception" {
+		t.Fatalf("long response: %v, %d results, last %+v", err, len(res), res[len(res)-1])
+	}
+	res, err = b.Send(context.Background(), actions(1))
+	if err != nil || len(res) != 1 || res[0].Status != http.StatusOK || res[0].Type != "" {
+		t.Fatalf("short response after a long one: %v %+v", err, res)
+	}
+	res, err = b.Send(context.Background(), actions(1))
+	if err == nil || ClassifyRequest(err) != Retry {
+		t.Fatalf("cut-off response: %+v, %v classified %v; want a retryable error", res, err, ClassifyRequest(err))
 	}
 }
 
