@@ -22,7 +22,7 @@ import (
 
 // Handler implements sarama.ConsumerGroupHandler.
 type Handler struct {
-	out          chan<- *indexer.Item
+	out          chan<- []*indexer.Item
 	budget       *budget.Bytes // bytes consumed and not yet finished; nil: unbounded
 	drainTimeout time.Duration
 	metrics      *metrics.Metrics
@@ -49,7 +49,7 @@ var _ sarama.ConsumerGroupHandler = (*Handler)(nil)
 // (nil: no byte bound) first. drainTimeout bounds how long a revoked
 // partition waits for its in-flight records; keep it below the group's
 // rebalance timeout.
-func New(out chan<- *indexer.Item, budget *budget.Bytes, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
+func New(out chan<- []*indexer.Item, budget *budget.Bytes, drainTimeout time.Duration, m *metrics.Metrics, log *slog.Logger, ready func(error)) *Handler {
 	if ready == nil {
 		ready = func(error) {}
 	}
@@ -107,41 +107,77 @@ func (h *Handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 
 	ctx := s.Context()
 	lag := h.metrics.ConsumerLag.WithLabelValues(topic, partLabel)
+	// run collects the records the partition has ready, up to
+	// indexer.Chunk, and goes to the workers as one; it is sent before
+	// anything that may wait (the next record, the byte budget), so no
+	// record waits behind a pause it could have gone ahead of.
+	run := make([]*indexer.Item, 0, indexer.Chunk)
+	// send hands run to the workers, blocking while their queue is full (a
+	// full queue is the backpressure that pauses consumption: Elasticsearch
+	// slow or down). False: the session ended and run's records were
+	// withdrawn from the tracker, never handed out.
+	send := func() bool {
+		if len(run) == 0 {
+			return true
+		}
+		select {
+		case h.out <- run:
+			run = make([]*indexer.Item, 0, indexer.Chunk)
+			return true
+		case <-ctx.Done():
+			for _, it := range run {
+				part.Cancel(it.Seq)
+				it.Release()
+			}
+			run = run[:0]
+			return false
+		}
+	}
 read:
 	for {
+		var msg *sarama.ConsumerMessage
+		var ok bool
 		select {
-		case msg, ok := <-claim.Messages():
-			if !ok {
-				break read // revoked (cooperative) or the session is ending
-			}
-			h.metrics.Consumed.Inc()
-			lag.Set(float64(max(claim.HighWaterMarkOffset()-msg.Offset-1, 0)))
-			item := &indexer.Item{Part: part, Msg: document.Message{
-				Topic: topic, Partition: partition, Offset: msg.Offset, Value: msg.Value, Timestamp: msg.Timestamp,
-			}}
-			// A full byte budget blocks here too: records already read but
-			// not yet in Elasticsearch hold at most max_inflight_bytes
-			// (one larger record passes alone).
-			if err := item.Charge(ctx, h.budget, int64(len(msg.Key)+len(msg.Value))+indexer.ItemOverhead); err != nil {
-				break read // the session ends; the record was not tracked
-			}
-			seq, err := part.Add(nextOffset(msg.Offset + 1))
-			if err != nil {
-				item.Release()
-				h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
-				continue
-			}
-			item.Seq = seq
-			// A full queue blocks here: consumption pauses until the
-			// indexers catch up (Elasticsearch slow or down).
-			select {
-			case h.out <- item:
-			case <-ctx.Done():
-				part.Cancel(seq)
-				item.Release()
+		case msg, ok = <-claim.Messages():
+		default:
+			if !send() {
 				break read
 			}
-		case <-ctx.Done():
+			select {
+			case msg, ok = <-claim.Messages():
+			case <-ctx.Done():
+				break read
+			}
+		}
+		if !ok {
+			send() // revoked (cooperative) or the session is ending
+			break read
+		}
+		h.metrics.Consumed.Inc()
+		lag.Set(float64(max(claim.HighWaterMarkOffset()-msg.Offset-1, 0)))
+		item := &indexer.Item{Part: part, Msg: document.Message{
+			Topic: topic, Partition: partition, Offset: msg.Offset, Value: msg.Value, Timestamp: msg.Timestamp,
+		}}
+		// A full byte budget blocks here too: records already read but
+		// not yet in Elasticsearch hold at most max_inflight_bytes (one
+		// larger record passes alone). The run goes first: its records
+		// hold bytes only the workers can give back.
+		if size := int64(len(msg.Key)+len(msg.Value)) + indexer.ItemOverhead; !item.TryCharge(h.budget, size) {
+			if !send() {
+				break read
+			}
+			if err := item.Charge(ctx, h.budget, size); err != nil {
+				break read // the session ends; the record was not tracked
+			}
+		}
+		seq, err := part.Add(nextOffset(msg.Offset + 1))
+		if err != nil {
+			item.Release()
+			h.log.Warn("record skipped by the offset tracker", "topic", topic, "partition", partition, "offset", msg.Offset, "error", err)
+			continue
+		}
+		item.Seq = seq
+		if run = append(run, item); len(run) == indexer.Chunk && !send() {
 			break read
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/logcollect/logcollect/pkg/budget"
 	"github.com/logcollect/logcollect/pkg/logging"
 
 	"github.com/logcollect/logcollect/logtransfer/internal/indexer"
@@ -46,8 +47,8 @@ func (c *fakeClaim) InitialOffset() int64                     { return 0 }
 func (c *fakeClaim) HighWaterMarkOffset() int64               { return 10 }
 func (c *fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.msgs }
 
-func setup(t *testing.T, drain time.Duration) (*Handler, chan *indexer.Item, *fakeSession, *fakeClaim, chan error) {
-	out := make(chan *indexer.Item, 10)
+func setup(t *testing.T, drain time.Duration) (*Handler, chan []*indexer.Item, *fakeSession, *fakeClaim, chan error) {
+	out := make(chan []*indexer.Item, 10)
 	h := New(out, nil, drain, metrics.New(nil), logging.Discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -61,9 +62,27 @@ func setup(t *testing.T, drain time.Duration) (*Handler, chan *indexer.Item, *fa
 	return h, out, s, c, done
 }
 
+// receive returns the first n records handed out, whatever the runs.
+func receive(t *testing.T, out chan []*indexer.Item, n int) []*indexer.Item {
+	t.Helper()
+	var items []*indexer.Item
+	for len(items) < n {
+		select {
+		case run := <-out:
+			if len(run) == 0 || len(run) > indexer.Chunk {
+				t.Fatalf("a run of %d records", len(run))
+			}
+			items = append(items, run...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d records handed out, want %d", len(items), n)
+		}
+	}
+	return items
+}
+
 func TestRevocationWaitsForInFlightThenCommitsOnlyIndexed(t *testing.T) {
 	h, out, s, c, done := setup(t, 5*time.Second)
-	items := []*indexer.Item{<-out, <-out, <-out}
+	items := receive(t, out, 3)
 	if owned := h.Owned(); len(owned["t"]) != 1 || owned["t"][0] != 3 {
 		t.Errorf("owned = %v", owned)
 	}
@@ -92,7 +111,7 @@ func TestRevocationWaitsForInFlightThenCommitsOnlyIndexed(t *testing.T) {
 
 func TestRevocationAbandonsAfterDrainTimeoutWithoutMarking(t *testing.T) {
 	_, out, s, c, done := setup(t, 150*time.Millisecond)
-	items := []*indexer.Item{<-out, <-out, <-out}
+	items := receive(t, out, 3)
 	items[1].Part.Ack(items[1].Seq)
 	items[2].Part.Ack(items[2].Seq) // offset 0 stays stuck (Elasticsearch down)
 	close(c.msgs)
@@ -115,7 +134,7 @@ func TestRevocationAbandonsAfterDrainTimeoutWithoutMarking(t *testing.T) {
 }
 
 func TestBlockedOnFullQueueStopsWithSession(t *testing.T) {
-	out := make(chan *indexer.Item) // no room: every send blocks
+	out := make(chan []*indexer.Item) // no room: every send blocks
 	h := New(out, nil, 100*time.Millisecond, metrics.New(nil), logging.Discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &fakeSession{ctx: ctx}
@@ -132,5 +151,78 @@ func TestBlockedOnFullQueueStopsWithSession(t *testing.T) {
 	}
 	if marks, _ := s.state(); len(marks) != 0 {
 		t.Errorf("marks %v", marks)
+	}
+}
+
+// TestRunsInOrderAndBounded: a partition's records go out in runs of at
+// most indexer.Chunk, in offset order, and every one is marked once acked.
+func TestRunsInOrderAndBounded(t *testing.T) {
+	const n = 1000
+	out := make(chan []*indexer.Item, 4)
+	h := New(out, nil, time.Second, metrics.New(nil), logging.Discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &fakeSession{ctx: ctx}
+	c := &fakeClaim{msgs: make(chan *sarama.ConsumerMessage, 256)}
+	done := make(chan error, 1)
+	go func() { done <- h.ConsumeClaim(s, c) }()
+	go func() {
+		for o := int64(0); o < n; o++ {
+			c.msgs <- &sarama.ConsumerMessage{Topic: "t", Partition: 3, Offset: o, Value: []byte("x")}
+		}
+	}()
+	items := receive(t, out, n)
+	for i, it := range items {
+		if it.Msg.Offset != int64(i) {
+			t.Fatalf("record %d has offset %d", i, it.Msg.Offset)
+		}
+		it.Part.Ack(it.Seq)
+	}
+	close(c.msgs)
+	<-done
+	if marks, _ := s.state(); len(marks) == 0 || marks[len(marks)-1] != n {
+		t.Errorf("last mark %v, want %d", marks, n)
+	}
+}
+
+// TestRunGoesBeforeWaitingForBytes: with the byte budget full, the records
+// collected so far go to the workers before the consumer waits for bytes
+// (only the workers give bytes back): nothing deadlocks, and no more than
+// the budget is held.
+func TestRunGoesBeforeWaitingForBytes(t *testing.T) {
+	const n = 20
+	per := int64(1) + indexer.ItemOverhead
+	b := budget.New(3 * per) // three records at a time
+	out := make(chan []*indexer.Item, 100)
+	h := New(out, b, time.Second, metrics.New(nil), logging.Discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &fakeSession{ctx: ctx}
+	c := &fakeClaim{msgs: make(chan *sarama.ConsumerMessage, n)}
+	for o := int64(0); o < n; o++ {
+		c.msgs <- &sarama.ConsumerMessage{Topic: "t", Partition: 3, Offset: o, Value: []byte("x")}
+	}
+	close(c.msgs)
+	done := make(chan error, 1)
+	go func() { done <- h.ConsumeClaim(s, c) }()
+	got := 0
+	for got < n {
+		select {
+		case run := <-out:
+			if held := b.InUse(); held > 3*per {
+				t.Fatalf("%d bytes held, budget %d", held, 3*per)
+			}
+			for _, it := range run {
+				it.Part.Ack(it.Seq)
+				it.Release()
+			}
+			got += len(run)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d records handed out, then nothing: the consumer waits for bytes its own run holds", got, n)
+		}
+	}
+	<-done
+	if marks, _ := s.state(); len(marks) == 0 || marks[len(marks)-1] != n {
+		t.Errorf("last mark %v, want %d", marks, n)
 	}
 }

@@ -28,6 +28,20 @@ func (it *Item) Charge(ctx context.Context, b *budget.Bytes, n int64) error {
 	return nil
 }
 
+// TryCharge is Charge without the wait: it takes nothing and returns false
+// when the bytes are not free now.
+func (it *Item) TryCharge(b *budget.Bytes, n int64) bool {
+	if b == nil {
+		return true
+	}
+	n = b.Claim(n)
+	if !b.TryTake(n) {
+		return false
+	}
+	it.budget, it.charged = b, n
+	return true
+}
+
 // Release gives back what Charge took; later calls do nothing. Every path
 // that finishes an item (done, dead-lettered, dropped for a revoked
 // partition, given up at shutdown) calls it.

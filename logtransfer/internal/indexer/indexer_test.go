@@ -84,7 +84,7 @@ func feed(t *testing.T, p *Pool, part *contiguous.Tracker[int64], values ...stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Input() <- &Item{Msg: document.Message{Topic: "t", Offset: off, Value: []byte(v), Timestamp: time.Unix(1e9, 0)}, Part: part, Seq: seq}
+		p.Input() <- []*Item{{Msg: document.Message{Topic: "t", Offset: off, Value: []byte(v), Timestamp: time.Unix(1e9, 0)}, Part: part, Seq: seq}}
 	}
 }
 

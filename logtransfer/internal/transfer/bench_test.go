@@ -49,12 +49,17 @@ func BenchmarkDecodeToBulk(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	in := pool.Input()
+	var run []*indexer.Item
 	for i := 0; i < b.N; i++ {
 		seq, err := part.Add(int64(i) + 1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		in <- &indexer.Item{Part: part, Seq: seq, Msg: document.Message{Topic: "web_log", Offset: int64(i), Value: recs[i%len(recs)]}}
+		run = append(run, &indexer.Item{Part: part, Seq: seq, Msg: document.Message{Topic: "web_log", Offset: int64(i), Value: recs[i%len(recs)]}})
+		if len(run) == indexer.Chunk || i == b.N-1 {
+			in <- run
+			run = make([]*indexer.Item, 0, indexer.Chunk)
+		}
 	}
 	<-done
 	secs := time.Since(start).Seconds()
