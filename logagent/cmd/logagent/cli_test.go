@@ -193,6 +193,22 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestCheck: -check validates the settings without starting anything: the
+// shipped file passes, a bad one exits 2 naming every bad key.
+func TestCheck(t *testing.T) {
+	code, out, errs := run(t, "-check", "-config", "../../conf/config.ini")
+	if code != exitOK || !strings.Contains(out, "settings ok: ../../conf/config.ini") {
+		t.Errorf("shipped config: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	bad := writeFile(t, t.TempDir(), "bad.ini", "[kafka]\nbrokers = 127.0.0.1:9092\nchan_max_size = -5\n[agent]\nmemory_limit = 1KiB\nfrobnicate = 1\n")
+	code, out, errs = run(t, "-check", "-config", bad)
+	for _, w := range []string{"chan_max_size", "memory_limit", "frobnicate"} {
+		if code != exitUsage || !strings.Contains(errs, w) || strings.Contains(out, "settings ok") {
+			t.Errorf("bad config: exit %d, stdout %q, stderr lacks %q:\n%s", code, out, w, errs)
+		}
+	}
+}
+
 func TestUnreachableEtcd(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "good.json", `[{"path":"/var/log/a.log","topic":"a"}]`)

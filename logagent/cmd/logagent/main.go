@@ -31,7 +31,7 @@ const (
 
 func main() { program.Main("logagent", Run) }
 
-const usage = `Usage: logagent [-config path] [-version]
+const usage = `Usage: logagent [-config path] [-check] [-version]
        logagent COMMAND [flags] [args]   (operator CLI; logagent COMMAND -h for help)
 
 logagent reads the collect config from etcd (key [etcd] collect_log_key,
@@ -47,6 +47,7 @@ Commands (docs/logagent.md, "Operator CLI"):
 ` + commandList + `
 Examples:
   logagent -config /etc/logagent/config.ini
+  logagent -check -config /etc/logagent/config.ini
   logagent validate -config /etc/logagent/config.ini collect.json
   logagent put -ip 10.0.0.5 -endpoints http://etcd1:2379 collect.json
   logagent agents -endpoints http://etcd1:2379
@@ -68,8 +69,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("logagent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "logagent/conf/config.ini", "path of the ini settings file")
-	version := fs.Bool("version", false, "print the version and exit")
+	flags := program.AddFlags(fs, "logagent/conf/config.ini")
 	printUsage := func(w io.Writer) {
 		fs.SetOutput(w)
 		fmt.Fprint(w, usage)
@@ -84,13 +84,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printUsage(stderr)
 		return program.Usage(err)
 	}
-	cfg, log, done, err := program.Setup("logagent", fs, *version, stdout, stderr,
-		func() (config.Config, []string, error) { return config.Load(*cfgPath) },
+	cfg, log, done, err := program.Setup("logagent", fs, flags, stdout, stderr,
+		func() (config.Config, []string, error) { return config.Load(flags.Config) },
 		func(c config.Config) logging.Settings { return c.Log })
 	if done || err != nil {
 		return err
 	}
-	log.Info("starting", "version", buildinfo.String("logagent"), "config", *cfgPath)
+	log.Info("starting", "version", buildinfo.String("logagent"), "config", flags.Config)
 	setProcessGlobals(cfg.Agent, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {

@@ -26,9 +26,7 @@ func main() { program.Main("logtransfer", Run) }
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logtransfer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "logtransfer/conf/config.ini", "path of the ini settings file")
-	version := fs.Bool("version", false, "print the version and exit")
-	check := fs.Bool("check", false, "validate the settings and exit")
+	flags := program.AddFlags(fs, "logtransfer/conf/config.ini")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: logtransfer [-config FILE] [-check] [-version]
 
@@ -56,17 +54,13 @@ once), 1 on a runtime failure, 2 on bad flags or settings.
 		}
 		return program.Usage(err)
 	}
-	cfg, log, done, err := program.Setup("logtransfer", fs, *version, stdout, stderr,
-		func() (config.Config, []string, error) { return config.Load(*configPath) },
+	cfg, log, done, err := program.Setup("logtransfer", fs, flags, stdout, stderr,
+		func() (config.Config, []string, error) { return config.Load(flags.Config) },
 		func(c config.Config) logging.Settings { return c.Log })
 	if done || err != nil {
 		return err
 	}
-	if *check {
-		fmt.Fprintln(stdout, "settings ok:", *configPath)
-		return nil
-	}
-	log.Info("starting", "version", buildinfo.String("logtransfer"), "config", *configPath,
+	log.Info("starting", "version", buildinfo.String("logtransfer"), "config", flags.Config,
 		"brokers", cfg.Kafka.Client.Brokers, "topics", cfg.Kafka.Topics, "topic_pattern", patternText(cfg),
 		"group", cfg.Kafka.GroupID, "es", redact.URLs(cfg.ES.URLs))
 	t, err := transfer.New(cfg, log, transfer.Options{})
