@@ -257,6 +257,16 @@ func (f *File) Enum(section, key, def string, allowed []string, aliases ...strin
 	return def
 }
 
+// Written returns [section] key as written (environment first, then the
+// file), or def when it is unset: what an error about a value the caller
+// checks after parsing (a size, a duration) should quote.
+func (f *File) Written(section, key, def string) string {
+	if v, _, ok := f.raw(section, key); ok {
+		return v
+	}
+	return def
+}
+
 // Check lets a caller validate a value it parsed itself (a regex, a URL):
 // when err is non-nil it is recorded against [section] key.
 func (f *File) Check(section, key, value string, err error) {

@@ -54,6 +54,15 @@ mode = Fast
 	if got := f.String("es", "missing", "dflt"); got != "dflt" {
 		t.Errorf("default = %q", got)
 	}
+	for _, w := range []struct{ section, key, want string }{
+		{"es", "bulk_bytes", "5MiB"},       // as written, not 5242880
+		{"kafka", "chan_max_size", "7000"}, // the environment wins
+		{"es", "missing", "dflt"},          // unset: the caller's text
+	} {
+		if got := f.Written(w.section, w.key, "dflt"); got != w.want {
+			t.Errorf("Written(%s, %s) = %q, want %q", w.section, w.key, got, w.want)
+		}
+	}
 	if err := f.Err(); err != nil {
 		t.Errorf("Err() = %v, want nil", err)
 	}

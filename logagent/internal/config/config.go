@@ -194,11 +194,11 @@ func FromSettings(f *settings.File) (Config, []string, error) {
 	a.CheckpointRetention = f.Duration("agent", "checkpoint_retention", a.CheckpointRetention, time.Second, time.Minute, 3650*day)
 	a.MemoryLimit = f.Size("agent", "memory_limit", a.MemoryLimit, 0, 1<<40)
 	if a.MemoryLimit > 0 && a.MemoryLimit < 16<<20 {
-		f.Check("agent", "memory_limit", fmt.Sprint(a.MemoryLimit), errors.New("0 (no limit) or at least 16MiB"))
+		f.Check("agent", "memory_limit", f.Written("agent", "memory_limit", fmt.Sprint(a.MemoryLimit)), errors.New("0 (no limit) or at least 16MiB"))
 	}
 	k.MaxInflightBytes = f.Size("kafka", "max_inflight_bytes", InflightBytesFor(a.MemoryLimit), 64<<10, 1<<40)
 	if a.MemoryLimit > 0 && k.MaxInflightBytes > a.MemoryLimit/2 {
-		f.Check("kafka", "max_inflight_bytes", fmt.Sprint(k.MaxInflightBytes),
+		f.Check("kafka", "max_inflight_bytes", f.Written("kafka", "max_inflight_bytes", fmt.Sprint(k.MaxInflightBytes)),
 			fmt.Errorf("at most half of [agent] memory_limit (%d bytes); leave it unset for a quarter, or raise memory_limit", a.MemoryLimit))
 	}
 	if a.DataDir == "" {
