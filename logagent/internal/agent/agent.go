@@ -260,7 +260,7 @@ func (a *Agent) apply(d configsource.Desired, origin string, cacheIt bool) {
 	}
 	before := -1
 	if prev != nil {
-		before = filesMatched(prev.Entries)
+		before = filesMatched(prev.Entries, statCache{})
 	}
 	a.status.applied(origin, d, changed, before)
 	if cacheIt && changed {

@@ -169,7 +169,7 @@ func TestOverlappingEntriesReadOnce(t *testing.T) {
 	exactlyOnce(t, kt.ReadAll(t, addr, "same"), want)
 
 	owner := func() string {
-		files, _ := a.fileStatuses()
+		files, _ := a.fileStatuses(statCache{})
 		for _, f := range files {
 			if f.Path == aLog && f.Open {
 				return f.Entry

@@ -156,14 +156,14 @@ func (s *statusReporter) snapshot() Status {
 		Hostname: a.hostname, IP: a.ip, PID: os.Getpid(), StartedAt: s.started, UpdatedAt: time.Now().UTC()}
 	st.HostID = a.hostID
 	stats := statCache{}
-	files, lag := a.fileStatusesWith(stats)
+	files, lag := a.fileStatuses(stats)
 	a.mu.Lock()
 	var running []collect.Entry
 	if a.desired != nil {
 		running = a.desired.Entries
 	}
 	a.mu.Unlock()
-	matched := filesMatchedWith(running, stats)
+	matched := filesMatched(running, stats)
 	s.mu.Lock()
 	st.Config = s.config
 	st.Groups, st.Sources = s.groups, s.sources // replaced whole on change, never mutated
@@ -186,11 +186,6 @@ func (s *statusReporter) snapshot() Status {
 	}
 	return st
 }
-
-// fileStatuses reads the positions from the checkpoint store (the durable,
-// acknowledged offsets) for the files of the running entries, and the sizes
-// from the files themselves.
-func (a *Agent) fileStatuses() ([]FileStatus, int64) { return a.fileStatusesWith(statCache{}) }
 
 // statCache holds the stats of one status snapshot: its file list and its
 // count of matched files stat the same paths (with 1,000 files, 2,000
@@ -218,7 +213,10 @@ func (c statCache) stat(path string) (*syscall.Stat_t, error) {
 	return &p.st, p.err
 }
 
-func (a *Agent) fileStatusesWith(stats statCache) ([]FileStatus, int64) {
+// fileStatuses reads the positions from the checkpoint store (the durable,
+// acknowledged offsets) for the files of the running entries, and the sizes
+// from the files themselves (through stats).
+func (a *Agent) fileStatuses(stats statCache) ([]FileStatus, int64) {
 	a.mu.Lock()
 	specs := make([]collect.Entry, 0, len(a.specs))
 	for _, e := range a.specs {
@@ -266,10 +264,9 @@ func (a *Agent) fileStatusesWith(stats statCache) ([]FileStatus, int64) {
 // filesMatched counts the regular files the entries' globs match now (not
 // excluded), each file once: what the rollout gate compares before and
 // after a switch. From the file system, not the harvesters, so a config
-// just applied is not judged before its first scan.
-func filesMatched(entries []collect.Entry) int { return filesMatchedWith(entries, statCache{}) }
-
-func filesMatchedWith(entries []collect.Entry, stats statCache) int {
+// just applied is not judged before its first scan. stats may hold stats
+// of the same snapshot (see statCache).
+func filesMatched(entries []collect.Entry, stats statCache) int {
 	seen := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]

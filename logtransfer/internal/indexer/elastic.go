@@ -131,7 +131,6 @@ func (b *ElasticBulk) Send(ctx context.Context, actions []Action) ([]Result, err
 			b.resps.Put(rb)
 		}
 	}()
-	rb.Reset()
 	if _, err := rb.ReadFrom(resp.BodyReader); err != nil {
 		return nil, fmt.Errorf("bulk of %d documents: read response: %w", len(actions), err)
 	}
