@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -112,10 +111,7 @@ type harvester struct {
 	lr       *linereader.Reader
 	dec      *decode.Decoder
 	k8s      *record.Kubernetes
-	fpLen    int64  // bytes the stored fingerprint covers
-	fp       string // the fingerprint
-	startFor string // the fp that startSum was taken for (see sameStart)
-	startSum uint64
+	fpLen    int64              // bytes the stored fingerprint covers
 	buf      []byte             // values of the records in out, encoded one after another
 	ids      []byte             // event ids, appended only (see eventID)
 	source   record.SourceJSON  // the records' host and log.file JSON, encoded once
@@ -242,6 +238,7 @@ func (h *harvester) step(lost bool) (wait time.Duration, done bool) {
 	}
 	h.buf, h.out, h.drops, h.ids = nil, nil, nil, nil
 	h.forgetLine()
+	h.lr.Mark()
 	h.lr.Release()
 	if h.o.report != nil {
 		h.o.report()
@@ -283,21 +280,14 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			return 0, true
 		}
 		if size != h.lastSize {
-			// Checked before reading: a file truncated and refilled past
-			// our position between two polls must not be read from the
-			// middle, so its first bytes are compared too.
-			same, err := h.sameStart(size)
-			if err != nil {
-				h.o.Log.Error("read file start; will reopen at the next scan", "path", *h.path.Load(), "err", err)
-				h.o.fileError(*h.path.Load(), err)
-				return 0, true
-			}
-			if size < h.lr.Pos() || !same {
-				if err := h.truncated(size); err != nil {
-					h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
+			// A file truncated and refilled past our position between
+			// two polls is caught by the read itself: it fetches the KiB
+			// before the position again, and the line reader compares it
+			// with what was there (linereader.Mark; ErrChanged below).
+			if size < h.lr.Pos() {
+				if !h.restart(size) {
 					return 0, true
 				}
-				h.lastData, h.lastSize = time.Now(), -1
 				continue
 			}
 			if h.fpLen < FingerprintSize && size > h.fpLen {
@@ -306,13 +296,19 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 				n := min(size, FingerprintSize)
 				if fp, err := fingerprint(h.f, n); err == nil {
 					h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
-					h.fpLen, h.fp = n, fp
+					h.fpLen = n
 				}
 			}
 			h.lastSize = size
 		}
 		h.lr.SetSize(size)
 		n, more, err := h.readAvailable(ctx)
+		if errors.Is(err, linereader.ErrChanged) {
+			if !h.restart(size) {
+				return 0, true
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				h.o.Log.Error("read file; will reopen at the next scan", "path", *h.path.Load(), "err", err)
@@ -417,47 +413,16 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 // are, so they cost one wake-up per poll_interval.
 const hotRate = 16 << 10
 
-// sameStart reports whether the file still begins with the fingerprinted
-// bytes.
-//
-// It runs whenever the size changed, i.e. on most wake-ups of a growing
-// file, so after the first full comparison it compares a cheap in-process
-// hash (maphash) of the same bytes read into a reused buffer; the SHA-256
-// fingerprint was a tenth of the agent's CPU with 1,000 slow files.
-func (h *harvester) sameStart(size int64) (bool, error) {
-	if h.fpLen == 0 {
-		return true, nil
+// restart reads a truncated or overwritten file again from the start (see
+// truncated); false: it could not, and the harvester stops.
+func (h *harvester) restart(size int64) bool {
+	if err := h.truncated(size); err != nil {
+		h.o.Log.Error("restart truncated file", "path", *h.path.Load(), "err", err)
+		return false
 	}
-	if size < h.fpLen {
-		return false, nil
-	}
-	start := startBufs.Get().(*[FingerprintSize]byte)
-	defer startBufs.Put(start)
-	buf := start[:h.fpLen]
-	if _, err := h.f.ReadAt(buf, 0); err != nil {
-		if errors.Is(err, io.EOF) {
-			return false, nil // shrunk since the stat: truncated
-		}
-		return false, err
-	}
-	sum := maphash.Bytes(startSeed, buf)
-	if h.startFor != h.fp {
-		// First look since the fingerprint was taken: compare in full,
-		// from the same bytes.
-		if fingerprintOf(buf) != h.fp {
-			return false, nil
-		}
-		h.startFor, h.startSum = h.fp, sum
-		return true, nil
-	}
-	return sum == h.startSum, nil
+	h.lastData, h.lastSize = time.Now(), -1
+	return true
 }
-
-// startBufs are sameStart's buffers, held only while it runs.
-var startBufs = sync.Pool{New: func() any { return new([FingerprintSize]byte) }}
-
-// startSeed seeds the start hashes; they never leave the process.
-var startSeed = maphash.MakeSeed()
 
 // readAvailable sends the complete lines up to EOF, or up to stepBytes
 // (more: there is more to read), and returns the bytes consumed.
@@ -496,7 +461,8 @@ func (h *harvester) readAvailable(ctx context.Context) (n int64, more bool, err 
 	}
 }
 
-// truncated handles size < read position: copytruncate or ": > file". The
+// truncated handles size < read position (copytruncate, ": > file") and
+// changed bytes before it (refilled past it, overwritten: ErrChanged). The
 // bytes now at the start are new, so they get a new file id: reusing the old
 // id would give them the event ids of the old lines at the same offsets and
 // overwrite those documents in Elasticsearch.
@@ -509,7 +475,7 @@ func (h *harvester) truncated(size int64) error {
 		old.Path = ""
 		h.o.Store.Put(checkpoint.RetiredKey(old.ID, h.o.Entry.Topic), old)
 	}
-	h.o.Log.Info("file truncated; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.Pos())
+	h.o.Log.Info("file truncated or overwritten; reading it again from the start as a new file", "path", *h.path.Load(), "size", size, "read_offset", h.lr.Pos())
 	if err := h.lr.Reset(0); err != nil {
 		return err
 	}
@@ -531,7 +497,7 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("save the new id of the truncated file (it is read again once data_dir is writable): %w", err)
 	}
 	h.newGeneration(id, 0)
-	h.fpLen, h.fp = 0, fp0
+	h.fpLen = 0
 	return nil
 }
 

@@ -645,8 +645,8 @@ func TestTruncateAndRefill(t *testing.T) {
 	appendTo(t, p, nl("a", 1, 3)...)
 	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "3 lines", func() bool { return len(e.snd.all()) == 3 })
-	// Growth first, so the refill is caught by the cached comparison of
-	// the start (see sameStart), not only by the first full one.
+	// Growth first, so the refill is caught by a read that follows an
+	// earlier one (the mark of the bytes before it, linereader.Mark).
 	appendTo(t, p, nl("a", 4, 5)...)
 	waitFor(t, "5 lines", func() bool { return len(e.snd.all()) == 5 })
 	var sb strings.Builder
@@ -660,6 +660,45 @@ func TestTruncateAndRefill(t *testing.T) {
 	waitFor(t, "refilled lines", func() bool { return hasAll(t, e.snd.all(), want) })
 	for _, m := range e.snd.messages() {
 		if !strings.HasPrefix(m, "a ") && !strings.HasPrefix(m, "c ") {
+			t.Fatalf("fragment read from the middle of the new content: %q", m)
+		}
+	}
+}
+
+// The same, for a file whose first KiB is a header every generation
+// repeats (a banner, a CSV header): its first bytes are unchanged by the
+// refill, so only the bytes before the read position can reveal it.
+func TestTruncateAndRefillSameHeader(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	header := nl("h", 1, 20) // 1,360 bytes: more than FingerprintSize
+	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	appendTo(t, p, nl("a", 6, 7)...)
+	waitFor(t, "27 lines", func() bool { return len(e.snd.all()) == 27 })
+	var sb strings.Builder
+	for _, l := range append(header, nl("c", 1, 30)...) {
+		sb.WriteString(l)
+	}
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil { // O_TRUNC + write in one go
+		t.Fatal(err)
+	}
+	want := trimmed(nl("c", 1, 30))
+	waitFor(t, "refilled lines", func() bool {
+		seen := map[string]bool{}
+		for _, m := range e.snd.messages() {
+			seen[m] = true
+		}
+		for _, w := range want {
+			if !seen[w] {
+				return false
+			}
+		}
+		return true
+	})
+	for _, m := range e.snd.messages() {
+		if !strings.HasPrefix(m, "h ") && !strings.HasPrefix(m, "a ") && !strings.HasPrefix(m, "c ") {
 			t.Fatalf("fragment read from the middle of the new content: %q", m)
 		}
 	}

@@ -93,8 +93,8 @@ func (h *harvester) noteTail() {
 // tailSum is the fingerprint of the TailSize bytes (or fewer, from 0)
 // before end.
 func tailSum(f *os.File, end int64) (string, error) {
-	start := startBufs.Get().(*[FingerprintSize]byte)
-	defer startBufs.Put(start)
+	start := tailBufs.Get().(*[TailSize]byte)
+	defer tailBufs.Put(start)
 	from := max(0, end-TailSize)
 	buf := start[:end-from]
 	if _, err := f.ReadAt(buf, from); err != nil {
@@ -102,6 +102,9 @@ func tailSum(f *os.File, end int64) (string, error) {
 	}
 	return fingerprintOf(buf), nil
 }
+
+// tailBufs are tailSum's buffers, held only while it runs.
+var tailBufs = sync.Pool{New: func() any { return new([TailSize]byte) }}
 
 // errCopyNotSettled: the file may be a copy still being written (or about
 // to be followed by the truncation of its original); the scan looks again.

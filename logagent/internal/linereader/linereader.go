@@ -7,6 +7,7 @@ package linereader
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -35,6 +36,10 @@ type Reader struct {
 	// behind is how many bytes before pos a read into an empty buffer
 	// fetches too (see KeepBehind); buf[:r] then holds them.
 	behind int
+	// mark is the hash of the behind bytes before markEnd (see Mark); the
+	// next read from markEnd checks that the file still holds them.
+	mark    uint64
+	markEnd int64 // -1: no mark
 
 	line      []byte // the line being assembled, at most max bytes
 	lineStart int64
@@ -55,7 +60,36 @@ var readBufs = sync.Pool{New: func() any { return new([minReadBuf]byte) }}
 
 // New reads f, positioned at offset, keeping at most max bytes of a line.
 func New(f *os.File, offset int64, max int) *Reader {
-	return &Reader{f: f, fd: -1, pos: offset, max: max, size: -1}
+	return &Reader{f: f, fd: -1, pos: offset, max: max, size: -1, markEnd: -1}
+}
+
+// ErrChanged is Next's report that the bytes before the reading position
+// are no longer those read there (see Mark): the file was truncated and
+// refilled, or overwritten, since. The caller starts it again.
+var ErrChanged = errors.New("the bytes before the read position changed (file truncated and refilled, or overwritten)")
+
+// markSeed seeds the marks' hashes; they never leave the process.
+var markSeed = maphash.MakeSeed()
+
+// Mark remembers the bytes before the position the next read starts from
+// (the end of what was read), as the hash of the KeepBehind bytes there;
+// that read fetches them again, and Next returns ErrChanged if they
+// differ. It costs no system call (the buffer holds them), and is how a
+// file truncated and refilled beyond the position between two reads is
+// caught even when its first bytes are unchanged (a header every
+// generation repeats). Without a buffer (nothing read since it was
+// released) an earlier mark of the same position stays.
+func (lr *Reader) Mark() {
+	end := lr.pos + int64(lr.w-lr.r) // where the next read starts
+	n := int(min(int64(lr.behind), end))
+	if lr.buf == nil || n > lr.w {
+		// Nothing read since the buffer was released.
+		if lr.markEnd != end {
+			lr.markEnd = -1
+		}
+		return
+	}
+	lr.mark, lr.markEnd = maphash.Bytes(markSeed, lr.buf[lr.w-n:lr.w]), end
 }
 
 // KeepBehind makes every read into an empty buffer also fetch up to n bytes
@@ -107,7 +141,7 @@ func (lr *Reader) Reset(offset int64) error {
 	if _, err := lr.f.Seek(offset, io.SeekStart); err != nil {
 		return err
 	}
-	lr.r, lr.w, lr.pos = 0, 0, offset
+	lr.r, lr.w, lr.pos, lr.markEnd = 0, 0, offset, -1
 	lr.line, lr.inLine, lr.truncated = lr.line[:0], false, false
 	return nil
 }
@@ -138,10 +172,18 @@ func (lr *Reader) Next() (line []byte, start, end int64, truncated bool, err err
 			// Positioned reads: the buffer may start before pos (behind).
 			back := int(min(int64(lr.behind), lr.pos))
 			n, rerr := lr.pread(lr.buf, lr.pos-int64(back))
+			if n >= back && lr.markEnd == lr.pos && maphash.Bytes(markSeed, lr.buf[:back]) != lr.mark {
+				lr.r, lr.w, lr.markEnd = 0, 0, -1
+				return nil, 0, 0, false, ErrChanged
+			}
 			if n <= back {
 				// Nothing past pos (or the file shrank below it since the
-				// caller's stat: its next stat sees that).
+				// caller's stat: its next stat sees that). The bytes
+				// before pos stay, for Mark and Behind.
 				lr.r, lr.w = 0, 0
+				if n == back {
+					lr.r, lr.w = back, back
+				}
 				if rerr == nil || errors.Is(rerr, io.EOF) {
 					return nil, 0, 0, false, io.EOF
 				}

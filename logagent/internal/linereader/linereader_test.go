@@ -174,3 +174,115 @@ func TestBehind(t *testing.T) {
 		t.Fatalf("Behind after Release = %q", b)
 	}
 }
+
+// Mark: the read after it checks that the bytes before its position are
+// the ones read there, whatever happened to the file in between.
+func TestMark(t *testing.T) {
+	first := strings.Repeat("header line\n", 100) + "a1\na2\n" // the KiB before the end is header and a lines
+	cases := []struct {
+		name   string
+		after  string // the file's whole content after the mark
+		wantCh bool
+		want   []string
+	}{
+		{"appended", first + "a3\n", false, []string{"a3"}},
+		{"nothing new", first, false, nil},
+		{"refilled past the position, same header", strings.Repeat("header line\n", 100) + "b1\nb2\nb3\nb4\n", true, nil},
+		{"one byte before the position changed", first[:len(first)-2] + "X\na3\n", true, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, lr := readAndMark(t, first)
+			rewrite(t, f, c.after)
+			var got []string
+			for {
+				l, _, _, _, err := lr.Next()
+				if errors.Is(err, ErrChanged) {
+					if !c.wantCh {
+						t.Fatal("ErrChanged for a file that only grew")
+					}
+					return
+				}
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(l))
+			}
+			if c.wantCh {
+				t.Fatalf("changed bytes before the position not reported; read %q", got)
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Fatalf("read %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// A read that finds nothing new keeps the mark for the next; Reset (the
+// caller restarts the file) drops it; a mark taken with bytes still
+// buffered refers to the end of the buffer, where the next read starts.
+func TestMarkKeptAndDropped(t *testing.T) {
+	content := strings.Repeat("l\n", 600)
+	next := func(lr *Reader) error { _, _, _, _, err := lr.Next(); return err }
+
+	t.Run("kept across an empty read", func(t *testing.T) {
+		f, lr := readAndMark(t, content)
+		if err := next(lr); !errors.Is(err, io.EOF) { // nothing new
+			t.Fatalf("got %v, want EOF", err)
+		}
+		lr.Mark()
+		lr.Release()
+		rewrite(t, f, strings.Repeat("m\n", 700))
+		if err := next(lr); !errors.Is(err, ErrChanged) {
+			t.Fatalf("got %v, want ErrChanged", err)
+		}
+	})
+	t.Run("dropped by Reset", func(t *testing.T) {
+		f, lr := readAndMark(t, content)
+		rewrite(t, f, strings.Repeat("m\n", 700))
+		if err := lr.Reset(0); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, lr); len(got) != 700 || got[0].text != "m" {
+			t.Fatalf("after Reset read %d lines, first %+v", len(got), got[0])
+		}
+	})
+	t.Run("taken with bytes buffered", func(t *testing.T) {
+		f := open(t, content)
+		lr := New(f, 0, 100)
+		lr.KeepBehind(1024)
+		if err := next(lr); err != nil { // one line consumed, the rest buffered
+			t.Fatal(err)
+		}
+		lr.Mark()
+		lr.Release()
+		rewrite(t, f, content+"tail\n")
+		got := readAll(t, lr)
+		if len(got) != 600 || got[len(got)-1].text != "tail" {
+			t.Fatalf("read %d lines, last %+v", len(got), got[len(got)-1])
+		}
+	})
+}
+
+// readAndMark reads content to its end, with the KiB behind, and marks.
+func readAndMark(t *testing.T, content string) (*os.File, *Reader) {
+	t.Helper()
+	f := open(t, content)
+	lr := New(f, 0, 1000)
+	lr.KeepBehind(1024)
+	readAll(t, lr)
+	lr.Mark()
+	lr.Release()
+	return f, lr
+}
+
+// rewrite replaces f's content (O_TRUNC and one write).
+func rewrite(t *testing.T, f *os.File, content string) {
+	t.Helper()
+	if err := os.WriteFile(f.Name(), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
