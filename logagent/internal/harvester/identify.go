@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -135,9 +136,29 @@ const defaultCopyMaxWait = 30 * time.Second
 // returns errCopyNotSettled, for at most copyMaxWait.
 func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (checkpoint.Entry, bool, error) {
 	unsettled := false
-	for k, cp := range t.o.Store.Entries() {
+	entries := t.o.Store.Entries()
+	// The files that carry each id. A generation has one copy: once a
+	// file continues it, a retired generation (or a truncated original not
+	// yet noticed) is no longer anyone else's to continue. Without this,
+	// every later file starting with the same header as a generation
+	// truncated after its header was shipped was taken for its copy, and
+	// their lines shared event ids (Elasticsearch keeps one of each pair).
+	carriers := map[string]int{}
+	for k, cp := range entries {
+		if k.IsFile() && k != key && k.Topic() == t.o.Entry.Topic {
+			carriers[cp.ID]++
+		}
+	}
+	for k, cp := range entries {
 		if k == key || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
 			continue
+		}
+		own := 0
+		if k.IsFile() {
+			own = 1 // an original not yet seen truncated carries its id
+		}
+		if carriers[cp.ID] > own {
+			continue // already continued by a copy
 		}
 		if cp.TailOff <= 0 {
 			// Nothing proven shipped on disk (a generation younger than
@@ -148,7 +169,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 			// (retired: truncated or replaced) continues from 0 under its
 			// id; one whose original still starts the same is a
 			// distinct file (or a plain cp) and gets its own.
-			if cp.Offset == 0 && (k.IsRetired() || !t.stillHolds(cp, int64(cp.FPLen), cp.FP)) {
+			if cp.Offset == 0 && (k.IsRetired() || !t.stillHolds(k, cp, int64(cp.FPLen), cp.FP)) {
 				return cp, true, nil
 			}
 			continue
@@ -167,7 +188,7 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 		if tail != cp.Tail {
 			continue // the same first KiB, other content: a distinct file
 		}
-		if !k.IsRetired() && t.stillHolds(cp, cp.TailOff, cp.Tail) {
+		if !k.IsRetired() && t.stillHolds(k, cp, cp.TailOff, cp.Tail) {
 			unsettled = true // copytruncate not truncated yet, or a plain copy
 			continue
 		}
@@ -202,22 +223,81 @@ func (t *Task) mayWait(path string) bool {
 	return now.Sub(since) < copyMaxWait
 }
 
-// stillHolds reports whether cp's file, at its stored path (which follows
-// renames), still holds the bytes before end whose hash is sum (tailSum):
-// the bytes shipped before cp.TailOff (sum cp.Tail), or its first bytes
-// (end cp.FPLen, sum cp.FP: TailSize ≥ FingerprintSize, so the tail of the
-// first bytes is their fingerprint).
-func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
-	f, fi, _, err := openFile(cp.Path, t.policy())
+// stillHolds reports whether cp's file (key k) still holds the bytes
+// before end whose hash is sum (tailSum): the bytes shipped before
+// cp.TailOff (sum cp.Tail), or its first bytes (end cp.FPLen, sum cp.FP:
+// TailSize ≥ FingerprintSize, so the tail of the first bytes is their
+// fingerprint).
+//
+// A file a harvester follows is looked at through its descriptor: after a
+// rename the scans have not seen yet, the stored path names the file
+// created in its place, which may begin alike (a header every file
+// repeats); taking the original for gone would make the new file its
+// "copy" and give its lines the event ids of the original's lines at the
+// same offsets (Elasticsearch would keep one of each pair). Otherwise the
+// file is looked for at its stored path (which follows the renames scans
+// saw).
+func (t *Task) stillHolds(k checkpoint.Key, cp checkpoint.Entry, end int64, sum string) bool {
+	if f := t.o.Owners.openFile(t, k); f != nil {
+		if holds, err := fileHolds(f, cp, end, sum); err == nil {
+			return holds
+		} // closed meanwhile: its harvester ended; look by path
+	}
+	path := cp.Path
+	if fi, err := statFile(path); err != nil || fi.dev != cp.Device || fi.ino != cp.Inode {
+		// Renamed while no harvester followed it (the agent was down):
+		// look where rotation moves files, as recoverRotated does.
+		if path = whereNow(cp); path == "" {
+			return false
+		}
+	}
+	f, _, _, err := openFile(path, t.policy())
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if fi.dev != cp.Device || fi.ino != cp.Inode || fi.size < end {
-		return false
+	holds, err := fileHolds(f, cp, end, sum)
+	return err == nil && holds
+}
+
+// whereNow is the path of cp's file (its device and inode) in the
+// directory of its stored path or a directory directly below it, or "".
+func whereNow(cp checkpoint.Entry) string {
+	dir := filepath.Dir(cp.Path)
+	found := ""
+	for _, where := range append([]string{dir}, subdirs(dir)...) {
+		eachFile(where, func(path string, id [2]uint64) bool {
+			if id == [2]uint64{cp.Device, cp.Inode} {
+				found = path
+			}
+			return found == ""
+		})
+		if found != "" {
+			break
+		}
+	}
+	return found
+}
+
+// fileHolds reports whether f is cp's file (device and inode) and holds
+// the bytes before end whose hash is sum.
+func fileHolds(f *os.File, cp checkpoint.Entry, end int64, sum string) (bool, error) {
+	info, err := f.Stat() // not f.Fd(): the descriptor of a file closed meanwhile may name another by now
+	if err != nil {
+		return false, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok || uint64(st.Dev) != cp.Device || st.Ino != cp.Inode || st.Size < end {
+		return false, nil
 	}
 	got, err := tailSum(f, end)
-	return err == nil && got == sum
+	if errors.Is(err, io.EOF) {
+		return false, nil // shrunk since the stat
+	}
+	if err != nil {
+		return false, err
+	}
+	return got == sum, nil
 }
 
 func recentlyWritten(f *os.File) bool {

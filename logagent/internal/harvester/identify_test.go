@@ -164,3 +164,85 @@ func TestSameHeaderNewFileNotHeldBack(t *testing.T) {
 	defer func() { close(stop); <-done }()
 	waitFor(t, "b.csv's first lines while it is still written", func() bool { return hasAll(t, e.snd.all()[401:], trimmed(nl("b", 1, 3))) })
 }
+
+// A generation truncated right after its header was shipped is the
+// original of at most one copy: two later files that begin with the same
+// header are not both its copy. Found by TestRandomRotations: every such
+// file continued the truncated generation's id from the header's end, and
+// their first lines shared one event id.
+func TestTruncatedGenerationHasOneCopy(t *testing.T) {
+	e, p, header := headerShipped(t, "DIR/app.log*")
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the harvester retires the generation
+	appendTo(t, p+".a", append(header, nl("a", 1, 1)...)...)
+	appendTo(t, p+".b", append(header, nl("b", 1, 1)...)...)
+	want := append(trimmed(nl("a", 1, 1)), trimmed(nl("b", 1, 1))...)
+	waitFor(t, "both files' lines, each under an event id of its own", func() bool { return delivered(t, e, want, nil) })
+}
+
+// A file renamed away (out of the glob) and the new file created at its
+// path with the same header: the new file is not the old one's copy while
+// the old one's harvester still reads it, whatever its stored path says.
+// At d0325d1 the scan looked the original up by that path, found the new
+// file there, took the original for gone and the new file for its copy:
+// both files' lines after the header got the same event ids.
+func TestRenamedOriginalIsNotGone(t *testing.T) {
+	e, p, header := headerShipped(t, "DIR/app.log")
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, append(header, nl("new", 1, 3)...)...)
+	appendTo(t, p+".1", nl("old", 1, 3)...) // read through the descriptor
+	want := append(trimmed(nl("new", 1, 3)), trimmed(nl("old", 1, 3))...)
+	waitFor(t, "both files' lines, each under an event id of its own", func() bool { return delivered(t, e, want, nil) })
+}
+
+// headerShipped starts an entry of glob on app.log, a file holding a
+// 1,360-byte header (more than FingerprintSize), and waits until the
+// header was sent and its checkpoint proves it (tail_off).
+func headerShipped(t *testing.T, glob string) (e *env, p string, header []string) {
+	t.Helper()
+	e = newEnv(t)
+	e.copyMaxWait = time.Second // a file beginning like a known one waits for this
+	header = nl("h", 1, 20)
+	p = filepath.Join(e.dir, "app.log")
+	appendTo(t, p, header...)
+	e.start(t, `{"path":"`+glob+`","topic":"t","start":"beginning"}`)
+	waitFor(t, "the header", func() bool { return len(e.snd.all()) == 20 })
+	waitFor(t, "the header's checkpoint", func() bool {
+		cp, ok := e.store.Get(checkpoint.FileKey(statOf(t, p).dev, statOf(t, p).ino, "t"))
+		return ok && cp.TailOff > 0
+	})
+	return e, p, header
+}
+
+func statOf(t *testing.T, p string) fileInfo {
+	t.Helper()
+	fi, err := statFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+// The same after a restart: the file was renamed while the agent was down,
+// so no harvester holds it and its stored path names the new file. The
+// original is looked for where rotation moves files before the new file
+// is taken for its copy.
+func TestRenamedWhileDownOriginalIsNotGone(t *testing.T) {
+	e, p, header := headerShipped(t, "DIR/app.log*")
+	if err := e.store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	e.crash(t)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p+".1", nl("old", 1, 3)...)
+	appendTo(t, p, append(header, nl("new", 1, 3)...)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	want := append(trimmed(nl("new", 1, 3)), trimmed(nl("old", 1, 3))...)
+	waitFor(t, "both files' lines, each under an event id of its own", func() bool { return delivered(t, e, want, nil) })
+}

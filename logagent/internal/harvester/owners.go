@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"os"
 	"sync"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -53,6 +54,22 @@ func (o *Owners) Owner(key checkpoint.Key) (entry string, ok bool) {
 		return "", false
 	}
 	return c.t.o.Entry.Path, true
+}
+
+// openFile is the open file of the harvester that reads key, in t or in
+// the task that claimed it; nil if none does. The harvester may close it at
+// any time: reads of it then fail.
+func (o *Owners) openFile(t *Task, key checkpoint.Key) *os.File {
+	if f := t.openFile(key); f != nil || o == nil {
+		return f
+	}
+	o.mu.Lock()
+	c, ok := o.claims[key]
+	o.mu.Unlock()
+	if !ok || c.t == t {
+		return nil
+	}
+	return c.t.openFile(key)
 }
 
 func (o *Owners) join(t *Task) {

@@ -67,11 +67,39 @@ func subdirs(dir string) []string {
 // findRotated opens the files in dir that want lists by device and inode
 // (taking them off want) and that hold unread lines.
 func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pinnedFile {
+	var found []pinnedFile
+	eachFile(dir, func(path string, id [2]uint64) bool {
+		cp, ok := want[id]
+		if !ok {
+			return true
+		}
+		delete(want, id)
+		f, fi, _, err := openFile(path, t.policy())
+		if err != nil || fi.dev != cp.Device || fi.ino != cp.Inode || fi.size <= cp.Offset {
+			if f != nil {
+				f.Close()
+			}
+			return true
+		}
+		if sum, err := fingerprint(f, int64(cp.FPLen)); err != nil || sum != cp.FP {
+			f.Close() // another file reusing the inode
+			return true
+		}
+		t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
+		fi.path = cp.Path // the name its lines were read under, as while running
+		found = append(found, pinnedFile{f, fi})
+		return true
+	})
+	return found
+}
+
+// eachFile calls fn with the path and (device, inode) of each regular file
+// in dir, until fn returns false.
+func eachFile(dir string, fn func(path string, id [2]uint64) bool) {
 	es, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return
 	}
-	var found []pinnedFile
 	for _, e := range es {
 		if !e.Type().IsRegular() {
 			continue
@@ -80,31 +108,8 @@ func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pi
 		if err != nil {
 			continue
 		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			continue
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && !fn(filepath.Join(dir, e.Name()), [2]uint64{uint64(st.Dev), st.Ino}) {
+			return
 		}
-		id := [2]uint64{uint64(st.Dev), st.Ino}
-		cp, ok := want[id]
-		if !ok {
-			continue
-		}
-		delete(want, id)
-		path := filepath.Join(dir, e.Name())
-		f, fi, _, err := openFile(path, t.policy())
-		if err != nil || fi.dev != cp.Device || fi.ino != cp.Inode || fi.size <= cp.Offset {
-			if f != nil {
-				f.Close()
-			}
-			continue
-		}
-		if sum, err := fingerprint(f, int64(cp.FPLen)); err != nil || sum != cp.FP {
-			f.Close() // another file reusing the inode
-			continue
-		}
-		t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
-		fi.path = cp.Path // the name its lines were read under, as while running
-		found = append(found, pinnedFile{f, fi})
 	}
-	return found
 }

@@ -111,6 +111,16 @@ func (t *Task) Live(key checkpoint.Key) bool {
 	return ok
 }
 
+// openFile is the open file of this task's harvester of key, or nil.
+func (t *Task) openFile(key checkpoint.Key) *os.File {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h, ok := t.running[key]; ok {
+		return h.f
+	}
+	return nil
+}
+
 func (t *Task) loop() {
 	defer t.wg.Done()
 	t.watchDirs() // before the first scan: a file created meanwhile is not missed

@@ -1,0 +1,127 @@
+package harvester
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Random sequences of what writers and rotation tools do to one path —
+// appends of any size, rename + create, ": > file", and a truncation
+// refilled past the read position in one write (`cat new > file`), whose
+// generations all start with the same header — at random moments against
+// the agent's polls and scans. Whatever the order: every line arrives,
+// each with one event id however often it is sent, and nothing arrives
+// that was not written as a line (a read from the middle of a
+// generation). A truncation waits until the lines written before it were
+// read: the lines a tailer has not seen when their file is truncated are
+// gone (docs/logagent.md, "copytruncate").
+func TestRandomRotations(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			e := newEnv(t)
+			// A new file that begins like a known generation may be a copy in
+			// the making: it waits up to copyMaxWait (30 s by default).
+			e.copyMaxWait = time.Second
+			p := filepath.Join(e.dir, "app.log")
+			rng := rand.New(rand.NewPCG(seed, 42))
+			header := nl("h", 1, 20) // longer than FingerprintSize, the same in every generation
+			var written []string     // every line written, not the headers
+			next := 0
+			lines := func(n int) []string {
+				var out []string
+				for range n {
+					next++
+					out = append(out, fmt.Sprintf("s%d line %06d %s\n", seed, next, strings.Repeat("y", rng.IntN(120))))
+				}
+				written = append(written, trimmed(out)...)
+				return out
+			}
+			appendTo(t, p, header...)
+			appendTo(t, p, lines(5)...)
+			e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+			var ops []string
+			readSoFar := func() {
+				waitFor(t, fmt.Sprintf("the %d lines written so far", len(written)), func() bool { return delivered(t, e, written, ops) })
+			}
+			for i := 0; i < 40; i++ {
+				switch op := rng.IntN(10); {
+				case op < 5:
+					appendTo(t, p, lines(1+rng.IntN(60))...)
+					ops = append(ops, fmt.Sprintf("append@%d", next))
+				case op < 7:
+					if err := os.Rename(p, fmt.Sprintf("%s.%d", p, i)); err != nil {
+						t.Fatal(err)
+					}
+					appendTo(t, p, header...)
+					appendTo(t, p, lines(rng.IntN(5))...)
+					ops = append(ops, fmt.Sprintf("rename+create@%d", next))
+				case op < 9:
+					readSoFar()
+					st, err := os.Stat(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var sb strings.Builder
+					for _, l := range header {
+						sb.WriteString(l)
+					}
+					for int64(sb.Len()) <= st.Size()+int64(rng.IntN(2000)) {
+						sb.WriteString(lines(1)[0])
+					}
+					if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					ops = append(ops, fmt.Sprintf("refill past the position@%d", next))
+				default:
+					readSoFar()
+					if err := os.Truncate(p, 0); err != nil {
+						t.Fatal(err)
+					}
+					ops = append(ops, fmt.Sprintf(": > file@%d", next))
+				}
+				time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+			}
+			waitFor(t, fmt.Sprintf("all %d lines after %s", len(written), strings.Join(ops, ", ")), func() bool { return delivered(t, e, written, ops) })
+			line := regexp.MustCompile(`^(h \d{4} x{60}|s\d+ line \d{6} y*)$`)
+			for _, m := range e.snd.messages() {
+				if !line.MatchString(m) {
+					t.Fatalf("%q was never written as a line (ops: %s)", m, strings.Join(ops, ", "))
+				}
+			}
+		})
+	}
+}
+
+// delivered reports whether every want line was sent, checking that a
+// line sent more than once always carried the same event id (as hasAll;
+// the header lines repeat in every generation, under its id), and that no
+// two lines share one.
+func delivered(t *testing.T, e *env, want []string, ops []string) bool {
+	t.Helper()
+	seen := map[string]got{}
+	byID := map[string]got{}
+	for _, r := range e.snd.all() {
+		if other, ok := byID[r.EventID]; ok && other.Message != r.Message {
+			t.Fatalf("lines %q and %q sent under one event id %s (the second overwrites the first in Elasticsearch; ops: %s)",
+				other.Message, r.Message, r.EventID, strings.Join(ops, ", "))
+		}
+		byID[r.EventID] = r
+		if first, ok := seen[r.Message]; ok && first.EventID != r.EventID && !strings.HasPrefix(r.Message, "h ") {
+			t.Fatalf("line %q sent twice with different event ids: file id %s offset %d, then file id %s offset %d (ops: %s)",
+				r.Message, first.Key, first.Offset, r.Key, r.Offset, strings.Join(ops, ", "))
+		}
+		seen[r.Message] = r
+	}
+	for _, w := range want {
+		if _, ok := seen[w]; !ok {
+			return false
+		}
+	}
+	return true
+}
