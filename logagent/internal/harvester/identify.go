@@ -133,32 +133,13 @@ const defaultCopyMaxWait = 30 * time.Second
 //
 // A file that may still become such a copy (shorter than TailOff, or the
 // original not truncated yet) and was written in the last copySettle
-// returns errCopyNotSettled, for at most copyMaxWait.
-func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (checkpoint.Entry, bool, error) {
+// returns errCopyNotSettled, for at most copyMaxWait. The original's key is
+// returned too: the caller drops its entry, as a generation has one copy.
+func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (checkpoint.Key, checkpoint.Entry, bool, error) {
 	unsettled := false
-	entries := t.o.Store.Entries()
-	// The files that carry each id. A generation has one copy: once a
-	// file continues it, a retired generation (or a truncated original not
-	// yet noticed) is no longer anyone else's to continue. Without this,
-	// every later file starting with the same header as a generation
-	// truncated after its header was shipped was taken for its copy, and
-	// their lines shared event ids (Elasticsearch keeps one of each pair).
-	carriers := map[string]int{}
-	for k, cp := range entries {
-		if k.IsFile() && k != key && k.Topic() == t.o.Entry.Topic {
-			carriers[cp.ID]++
-		}
-	}
-	for k, cp := range entries {
+	for k, cp := range t.o.Store.Entries() {
 		if k == key || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
 			continue
-		}
-		own := 0
-		if k.IsFile() {
-			own = 1 // an original not yet seen truncated carries its id
-		}
-		if carriers[cp.ID] > own {
-			continue // already continued by a copy
 		}
 		if cp.TailOff <= 0 {
 			// Nothing proven shipped on disk (a generation younger than
@@ -169,8 +150,14 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 			// (retired: truncated or replaced) continues from 0 under its
 			// id; one whose original still starts the same is a
 			// distinct file (or a plain cp) and gets its own.
-			if cp.Offset == 0 && (k.IsRetired() || !t.stillHolds(k, cp, int64(cp.FPLen), cp.FP)) {
-				return cp, true, nil
+			switch {
+			case cp.Offset != 0:
+			case k.IsRetired():
+				return k, cp, true, nil
+			case t.beingRead(k):
+				unsettled = true // see below
+			case !t.stillHolds(cp, int64(cp.FPLen), cp.FP):
+				return k, cp, true, nil
 			}
 			continue
 		}
@@ -183,22 +170,31 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 			if errors.Is(err, io.EOF) {
 				continue
 			}
-			return checkpoint.Entry{}, false, err
+			return checkpoint.Key{}, checkpoint.Entry{}, false, err
 		}
 		if tail != cp.Tail {
 			continue // the same first KiB, other content: a distinct file
 		}
-		if !k.IsRetired() && t.stillHolds(k, cp, cp.TailOff, cp.Tail) {
-			unsettled = true // copytruncate not truncated yet, or a plain copy
+		if !k.IsRetired() && (t.beingRead(k) || t.stillHolds(cp, cp.TailOff, cp.Tail)) {
+			// The original is still read (its harvester retires the
+			// generation once it sees the truncation, and the next scan
+			// continues that), or still holds the bytes: copytruncate
+			// not truncated yet, or a plain copy. A followed original
+			// is never taken for gone: its harvester could go on reading
+			// new bytes under the id the copy would continue (a file
+			// truncated before it read anything never looks truncated
+			// to it), or be renamed away while its stored path names a
+			// new file that begins alike.
+			unsettled = true
 			continue
 		}
-		return cp, true, nil
+		return k, cp, true, nil
 	}
 	if unsettled && recentlyWritten(f) && t.mayWait(fi.path) {
-		return checkpoint.Entry{}, false, errCopyNotSettled
+		return checkpoint.Key{}, checkpoint.Entry{}, false, errCopyNotSettled
 	}
 	delete(t.copyWait, fi.path)
-	return checkpoint.Entry{}, false, nil
+	return checkpoint.Key{}, checkpoint.Entry{}, false, nil
 }
 
 // mayWait reports whether path, a possible copy in the making, may be left
@@ -223,30 +219,16 @@ func (t *Task) mayWait(path string) bool {
 	return now.Sub(since) < copyMaxWait
 }
 
-// stillHolds reports whether cp's file (key k) still holds the bytes
-// before end whose hash is sum (tailSum): the bytes shipped before
-// cp.TailOff (sum cp.Tail), or its first bytes (end cp.FPLen, sum cp.FP:
-// TailSize ≥ FingerprintSize, so the tail of the first bytes is their
-// fingerprint).
-//
-// A file a harvester follows is looked at through its descriptor: after a
-// rename the scans have not seen yet, the stored path names the file
-// created in its place, which may begin alike (a header every file
-// repeats); taking the original for gone would make the new file its
-// "copy" and give its lines the event ids of the original's lines at the
-// same offsets (Elasticsearch would keep one of each pair). Otherwise the
-// file is looked for at its stored path (which follows the renames scans
-// saw).
-func (t *Task) stillHolds(k checkpoint.Key, cp checkpoint.Entry, end int64, sum string) bool {
-	if f := t.o.Owners.openFile(t, k); f != nil {
-		if holds, err := fileHolds(f, cp, end, sum); err == nil {
-			return holds
-		} // closed meanwhile: its harvester ended; look by path
-	}
+// stillHolds reports whether cp's file, no harvester following it, still
+// holds the bytes before end whose hash is sum (tailSum): the bytes shipped
+// before cp.TailOff (sum cp.Tail), or its first bytes (end cp.FPLen, sum
+// cp.FP: TailSize ≥ FingerprintSize, so the tail of the first bytes is
+// their fingerprint). The file is looked for at its stored path (which
+// follows the renames scans saw) and, if that names another file (renamed
+// while the agent was down), where rotation moves files.
+func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
 	path := cp.Path
 	if fi, err := statFile(path); err != nil || fi.dev != cp.Device || fi.ino != cp.Inode {
-		// Renamed while no harvester followed it (the agent was down):
-		// look where rotation moves files, as recoverRotated does.
 		if path = whereNow(cp); path == "" {
 			return false
 		}

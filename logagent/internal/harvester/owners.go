@@ -1,7 +1,6 @@
 package harvester
 
 import (
-	"os"
 	"sync"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -56,20 +55,19 @@ func (o *Owners) Owner(key checkpoint.Key) (entry string, ok bool) {
 	return c.t.o.Entry.Path, true
 }
 
-// openFile is the open file of the harvester that reads key, in t or in
-// the task that claimed it; nil if none does. The harvester may close it at
-// any time: reads of it then fail.
-func (o *Owners) openFile(t *Task, key checkpoint.Key) *os.File {
-	if f := t.openFile(key); f != nil || o == nil {
-		return f
+// beingRead reports whether a harvester of t, or of the task that claimed
+// key, reads it.
+func (o *Owners) beingRead(t *Task, key checkpoint.Key) bool {
+	if t.Live(key) {
+		return true
+	}
+	if o == nil {
+		return false
 	}
 	o.mu.Lock()
 	c, ok := o.claims[key]
 	o.mu.Unlock()
-	if !ok || c.t == t {
-		return nil
-	}
-	return c.t.openFile(key)
+	return ok && c.t != t && c.t.Live(key)
 }
 
 func (o *Owners) join(t *Task) {

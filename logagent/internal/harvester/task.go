@@ -111,15 +111,9 @@ func (t *Task) Live(key checkpoint.Key) bool {
 	return ok
 }
 
-// openFile is the open file of this task's harvester of key, or nil.
-func (t *Task) openFile(key checkpoint.Key) *os.File {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if h, ok := t.running[key]; ok {
-		return h.f
-	}
-	return nil
-}
+// beingRead reports whether a harvester, of this task or another, reads
+// key.
+func (t *Task) beingRead(key checkpoint.Key) bool { return t.o.Owners.beingRead(t, key) }
 
 func (t *Task) loop() {
 	defer t.wg.Done()
@@ -343,12 +337,17 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		return put(newID(), 0, checkpoint.Entry{})
 	}
 	if fpLen == FingerprintSize {
-		cp, ok, err := t.copyOf(f, fi, key, sum)
+		of, cp, ok, err := t.copyOf(f, fi, key, sum)
 		if err != nil {
 			return "", 0, fileprint{}, err
 		}
 		if ok {
 			t.o.Log.Info("file is a copy of a known file (copytruncate): it holds the bytes shipped; continuing from its checkpoint", "path", fi.path, "copy_of", cp.Path, "offset", cp.TailOff)
+			// A generation has one copy: the original's entry (gone or
+			// truncated, see copyOf) goes, so no later file that begins
+			// alike continues the same id (their lines would share event
+			// ids, and Elasticsearch keep one of each pair).
+			t.o.Store.Delete(of)
 			return put(cp.ID, cp.TailOff, cp)
 		}
 	}
