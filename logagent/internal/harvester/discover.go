@@ -245,9 +245,7 @@ func (d *discovery) pin(path, name string) bool {
 		f.Close()
 		return false
 	}
-	d.mu.Lock()
-	d.pinned = append(d.pinned, pinnedFile{f, fi})
-	d.mu.Unlock()
+	d.repin(f, fi)
 	return true
 }
 
@@ -261,6 +259,14 @@ func fstatFile(f *os.File) (fileInfo, error) {
 		return fileInfo{}, &fs.PathError{Op: "open", Path: f.Name(), Err: errors.New("not a regular file")}
 	}
 	return fileInfoOf(f.Name(), &st), nil
+}
+
+// repin keeps an open file for the next scan (a file identify left for
+// later).
+func (d *discovery) repin(f *os.File, fi fileInfo) {
+	d.mu.Lock()
+	d.pinned = append(d.pinned, pinnedFile{f, fi})
+	d.mu.Unlock()
 }
 
 // take hands the pinned files to a scan.
@@ -316,6 +322,11 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 			continue
 		}
 		id, offset, fp, err := t.identify(p.f, fi, key, firstScan)
+		if errors.Is(err, errCopyNotSettled) {
+			t.release(key)
+			d.repin(p.f, fi) // its lines are read even if it is renamed away or deleted meanwhile
+			continue
+		}
 		if err != nil {
 			p.f.Close()
 			t.release(key)

@@ -111,6 +111,17 @@ func (t *Task) Live(key checkpoint.Key) bool {
 	return ok
 }
 
+// scanSoon asks for a scan after a poll interval (a file left for later is
+// looked at again before the next scan_interval).
+func (t *Task) scanSoon() {
+	time.AfterFunc(t.o.PollInterval, func() {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	})
+}
+
 // beingRead reports whether a harvester, of this task or another, reads
 // key.
 func (t *Task) beingRead(key checkpoint.Key) bool { return t.o.Owners.beingRead(t, key) }
@@ -220,8 +231,8 @@ func (t *Task) scan() {
 		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
 		if errors.Is(err, errCopyNotSettled) {
-			f.Close()
 			t.release(key)
+			t.disc.repin(f, fi) // its lines are read even if it is renamed away or deleted meanwhile
 			continue
 		}
 		if err != nil {
@@ -335,6 +346,14 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 			t.o.Store.Put(checkpoint.RetiredKey(cp.ID, t.o.Entry.Topic), retired)
 		}
 		return put(newID(), 0, checkpoint.Entry{})
+	}
+	if fi.size == 0 && recentlyWritten(f) && t.mayWait(fi.path) {
+		// A new empty file may be copytruncate's copy an instant before
+		// its first write: read now, under a new id, the copied lines
+		// would all be sent again. Looked at again shortly (and read as a
+		// new file once written, or after copySettle without a write).
+		t.scanSoon()
+		return "", 0, fileprint{}, errCopyNotSettled
 	}
 	if fpLen == FingerprintSize {
 		of, cp, ok, err := t.copyOf(f, fi, key, sum)
