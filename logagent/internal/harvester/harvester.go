@@ -112,6 +112,7 @@ type harvester struct {
 	dec      *decode.Decoder
 	k8s      *record.Kubernetes
 	fpLen    int64              // bytes the stored fingerprint covers
+	fp       string             // the stored fingerprint (see startChanged)
 	buf      []byte             // values of the records in out, encoded one after another
 	ids      []byte             // event ids, appended only (see eventID)
 	source   record.SourceJSON  // the records' host and log.file JSON, encoded once
@@ -284,7 +285,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 			// two polls is caught by the read itself: it fetches the KiB
 			// before the position again, and the line reader compares it
 			// with what was there (linereader.Mark; ErrChanged below).
-			if size < h.lr.Pos() {
+			if size < h.lr.Pos() || h.startChanged(size) {
 				if !h.restart(size) {
 					return 0, true
 				}
@@ -296,7 +297,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 				n := min(size, FingerprintSize)
 				if fp, err := fingerprint(h.f, n); err == nil {
 					h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
-					h.fpLen = n
+					h.fpLen, h.fp = n, fp
 				}
 			}
 			h.lastSize = size
@@ -413,6 +414,23 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 // are, so they cost one wake-up per poll_interval.
 const hotRate = 16 << 10
 
+// startChanged reports whether the fingerprinted first bytes changed while
+// the harvester has not read past them (no bytes before its position to
+// compare yet, see linereader.Mark): a file truncated and written again
+// between its identification and its first read would otherwise be read
+// under the generation whose fingerprint it no longer has, and taken for
+// another file at the next restart (its lines sent again).
+func (h *harvester) startChanged(size int64) bool {
+	if h.lr.Pos() >= h.fpLen || h.fpLen == 0 {
+		return false
+	}
+	if size < h.fpLen {
+		return true
+	}
+	fp, err := fingerprint(h.f, h.fpLen)
+	return err == nil && fp != h.fp
+}
+
 // restart reads a truncated or overwritten file again from the start (see
 // truncated); false: it could not, and the harvester stops.
 func (h *harvester) restart(size int64) bool {
@@ -497,7 +515,7 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("save the new id of the truncated file (it is read again once data_dir is writable): %w", err)
 	}
 	h.newGeneration(id, 0)
-	h.fpLen = 0
+	h.fpLen, h.fp = 0, fp0
 	return nil
 }
 

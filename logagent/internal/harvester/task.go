@@ -438,7 +438,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 		return
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
-		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n}
+		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
 	// Each read also fetches the KiB before its position, so a batch's
 	// tail (noteTail) is hashed from memory instead of read again: a pread
 	// per batch, per line with slow files.
