@@ -227,27 +227,37 @@ func (t *Task) mayWait(path string) bool {
 // follows the renames scans saw) and, if that names another file (renamed
 // while the agent was down), where rotation moves files.
 func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
-	path := cp.Path
-	if fi, err := statFile(path); err != nil || fi.dev != cp.Device || fi.ino != cp.Inode {
-		if path = whereNow(cp); path == "" {
+	f, fi, _, err := openFile(cp.Path, t.policy())
+	if err == nil && (fi.dev != cp.Device || fi.ino != cp.Inode) {
+		f.Close()
+		err = os.ErrNotExist
+	}
+	if err != nil {
+		path := whereNow(cp)
+		if path == "" {
+			return false
+		}
+		if f, fi, _, err = openFile(path, t.policy()); err != nil {
+			return false
+		}
+		if fi.dev != cp.Device || fi.ino != cp.Inode {
+			f.Close() // replaced since the directory was listed
 			return false
 		}
 	}
-	f, _, _, err := openFile(path, t.policy())
-	if err != nil {
+	defer f.Close()
+	if fi.size < end {
 		return false
 	}
-	defer f.Close()
-	holds, err := fileHolds(f, cp, end, sum)
-	return err == nil && holds
+	got, err := tailSum(f, end)
+	return err == nil && got == sum
 }
 
-// whereNow is the path of cp's file (its device and inode) in the
-// directory of its stored path or a directory directly below it, or "".
+// whereNow is the path of cp's file (its device and inode) where rotation
+// moves files (rotationDirs of its stored path's directory), or "".
 func whereNow(cp checkpoint.Entry) string {
-	dir := filepath.Dir(cp.Path)
 	found := ""
-	for _, where := range append([]string{dir}, subdirs(dir)...) {
+	for _, where := range rotationDirs(filepath.Dir(cp.Path)) {
 		eachFile(where, func(path string, id [2]uint64) bool {
 			if id == [2]uint64{cp.Device, cp.Inode} {
 				found = path
@@ -259,27 +269,6 @@ func whereNow(cp checkpoint.Entry) string {
 		}
 	}
 	return found
-}
-
-// fileHolds reports whether f is cp's file (device and inode) and holds
-// the bytes before end whose hash is sum.
-func fileHolds(f *os.File, cp checkpoint.Entry, end int64, sum string) (bool, error) {
-	info, err := f.Stat() // not f.Fd(): the descriptor of a file closed meanwhile may name another by now
-	if err != nil {
-		return false, err
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok || uint64(st.Dev) != cp.Device || st.Ino != cp.Inode || st.Size < end {
-		return false, nil
-	}
-	got, err := tailSum(f, end)
-	if errors.Is(err, io.EOF) {
-		return false, nil // shrunk since the stat
-	}
-	if err != nil {
-		return false, err
-	}
-	return got == sum, nil
 }
 
 func recentlyWritten(f *os.File) bool {

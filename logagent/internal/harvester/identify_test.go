@@ -65,6 +65,22 @@ func TestSameHeaderDistinctFiles(t *testing.T) {
 // original's checkpoint: nothing sent twice. At b566241 the half-written
 // copy was continued from its size, and its second half sent again.
 func TestCopyTruncateCopyInProgress(t *testing.T) {
+	copyTruncated(t, func(p string, data []byte) {
+		half := len(data) / 2
+		if err := os.WriteFile(p+".1", data[:half], 0o644); err != nil { // > FingerprintSize
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // scans see the half copy
+		appendTo(t, p+".1", string(data[half:]))
+		time.Sleep(300 * time.Millisecond) // and the whole copy, original intact
+	})
+}
+
+// copyTruncated ships app.log's 40 lines, has makeCopy make app.log.1 of
+// them, truncates app.log and writes 5 more lines: every line must be sent
+// once (the copy continued from the original's checkpoint, not re-sent).
+func copyTruncated(t *testing.T, makeCopy func(p string, data []byte)) {
+	t.Helper()
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
 	appendTo(t, p, nl("a", 1, 40)...)
@@ -74,18 +90,12 @@ func TestCopyTruncateCopyInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := statFile(p)
+	fi := statOf(t, p)
 	waitFor(t, "the checkpoint at the end", func() bool {
 		cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
 		return cp.Offset == int64(len(data))
 	})
-	half := len(data) / 2
-	if err := os.WriteFile(p+".1", data[:half], 0o644); err != nil { // > FingerprintSize
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // scans see the half copy
-	appendTo(t, p+".1", string(data[half:]))
-	time.Sleep(300 * time.Millisecond) // and the whole copy, original intact
+	makeCopy(p, data)
 	if err := os.Truncate(p, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -247,39 +257,43 @@ func TestRenamedWhileDownOriginalIsNotGone(t *testing.T) {
 	waitFor(t, "both files' lines, each under an event id of its own", func() bool { return delivered(t, e, want, nil) })
 }
 
+// The same with nothing left to read in the renamed file (so the restart
+// does not follow it): the new file is read whole, its header included,
+// under an id of its own, not continued as the renamed file's copy past
+// the header.
+func TestRenamedWhileDownReadFileIsNotGone(t *testing.T) {
+	e, p, header := headerShipped(t, "DIR/app.log*")
+	if err := e.store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	e.crash(t)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, append(header, nl("new", 1, 3)...)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "the new file's lines", func() bool { return delivered(t, e, trimmed(nl("new", 1, 3)), nil) })
+	headers := 0
+	for _, m := range e.snd.messages() {
+		if strings.HasPrefix(m, "h ") {
+			headers++
+		}
+	}
+	if headers != len(header) {
+		t.Fatalf("%d of the new file's %d header lines sent", headers, len(header))
+	}
+}
+
 // copytruncate whose copy a scan sees empty, before its first write (the
 // directory watch reports the copy's creation at once): the copy is left
 // for a moment, then recognised, not read as a new file. At ea0e334 all
 // 40 lines were sent again under the copy's own id.
 func TestCopyTruncateCopySeenEmpty(t *testing.T) {
-	e := newEnv(t)
-	p := filepath.Join(e.dir, "app.log")
-	appendTo(t, p, nl("a", 1, 40)...)
-	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
-	waitFor(t, "40 lines", func() bool { return len(e.snd.all()) == 40 })
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi := statOf(t, p)
-	waitFor(t, "the checkpoint at the end", func() bool {
-		cp, _ := e.store.Get(checkpoint.FileKey(fi.dev, fi.ino, "t"))
-		return cp.Offset == int64(len(data))
+	copyTruncated(t, func(p string, data []byte) {
+		if err := os.WriteFile(p+".1", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // scans see the empty copy
+		appendTo(t, p+".1", string(data))
 	})
-	if err := os.WriteFile(p+".1", nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // scans see the empty copy
-	appendTo(t, p+".1", string(data))
-	if err := os.Truncate(p, 0); err != nil {
-		t.Fatal(err)
-	}
-	appendTo(t, p, nl("b", 1, 5)...)
-	want := append(trimmed(nl("a", 1, 40)), trimmed(nl("b", 1, 5))...)
-	waitFor(t, "the new lines", func() bool { return hasAll(t, e.snd.all(), want) })
-	waitFor(t, "the copy followed", func() bool { return len(e.task.runningKeys()) == 2 })
-	time.Sleep(300 * time.Millisecond)
-	if n := len(e.snd.all()); n != 45 {
-		t.Fatalf("%d records, want 45 (the copy re-sent)", n)
-	}
 }

@@ -39,7 +39,7 @@ func (t *Task) recoverRotated() []pinnedFile {
 	}
 	var found []pinnedFile
 	for dir, want := range lost {
-		for _, where := range append([]string{dir}, subdirs(dir)...) {
+		for _, where := range rotationDirs(dir) {
 			found = append(found, t.findRotated(where, want)...)
 			if len(want) == 0 {
 				break
@@ -48,6 +48,11 @@ func (t *Task) recoverRotated() []pinnedFile {
 	}
 	return found
 }
+
+// rotationDirs are where rotation puts a file of dir: dir itself (rename:
+// app.log → app.log.1) and the directories directly in it (logrotate's
+// olddir, relative to the log's directory).
+func rotationDirs(dir string) []string { return append([]string{dir}, subdirs(dir)...) }
 
 // subdirs lists the directories directly in dir.
 func subdirs(dir string) []string {

@@ -83,7 +83,8 @@ func (lr *Reader) Mark() {
 	end := lr.pos + int64(lr.w-lr.r) // where the next read starts
 	n := int(min(int64(lr.behind), end))
 	if lr.buf == nil || n > lr.w {
-		// Nothing read since the buffer was released.
+		// Nothing read since the buffer was released (or the last read
+		// found the file shorter than the position): no bytes to hash.
 		if lr.markEnd != end {
 			lr.markEnd = -1
 		}
