@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"math/bits"
 	"strconv"
@@ -156,7 +157,9 @@ type KV struct{ Key, Value string }
 // changes (see the agent's host_id; not the IP, which DHCP or a moved VM
 // changes between a send and its re-send). source identifies the stream (a
 // file id, a journal cursor); position is the line's start offset, or 0
-// where source alone is unique.
+// where source alone is unique. A file's lines add their head to the hash
+// (EventIDs.AppendLineID): an offset names a line only while the file's
+// bytes there stay the same.
 //
 // The id is the hex FNV-1a 128 hash of hostID, NUL, source, NUL and the
 // decimal position (the values of hash/fnv's New128a; fnv128 computes them
@@ -193,13 +196,57 @@ const EventIDLen = 32
 // AppendID appends ID(position) to dst: a caller that needs many ids can
 // keep them in one allocation.
 func (e *EventIDs) AppendID(dst []byte, position int64) []byte {
+	h := e.at(position)
+	return hex.AppendEncode(dst, h.sum())
+}
+
+// at is the hash state after the prefix and the decimal position.
+func (e *EventIDs) at(position int64) fnv128 {
 	h := e.prefix
 	var digits [20]byte
 	for _, c := range strconv.AppendInt(digits[:0], position, 10) {
 		h.writeByte(c)
 	}
+	return h
+}
+
+// LineHeadLen is how many bytes of a line's start its id covers (see
+// AppendLineID).
+const LineHeadLen = 64
+
+// AppendLineID appends the id of a line (or multiline event) of a file
+// read at position whose text is msg: ID(position) extended by a NUL and
+// the CRC-32C of msg's head, its first line up to LineHeadLen bytes.
+//
+// Why the content: position alone names a line only while the bytes at
+// that offset stay the same. A file truncated and written again behind an
+// unchanged header while the agent is down (lines sent, their checkpoint
+// not yet saved) is resumed under the same generation, and its new lines
+// start at offsets that lines sent before the crash had: under one id the
+// later would replace the earlier in Elasticsearch. With the head in the
+// id they are two documents; the same bytes read again (a re-send after a
+// crash, a copytruncate copy continued under its original's id) still
+// give the same id. The head and not all of msg: a partial line flushed by
+// its timeout, or a multiline event flushed before its last line, that a
+// restart reads whole keeps its id when the piece held its first line or
+// LineHeadLen bytes of it.
+func (e *EventIDs) AppendLineID(dst []byte, position int64, msg []byte) []byte {
+	head := msg[:min(len(msg), LineHeadLen)]
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	h := e.at(position)
+	h.writeByte(0)
+	sum := crc32.Checksum(head, castagnoli)
+	for i := 24; i >= 0; i -= 8 {
+		h.writeByte(byte(sum >> i))
+	}
 	return hex.AppendEncode(dst, h.sum())
 }
+
+// castagnoli is CRC-32C's table: the instruction SSE 4.2 and ARMv8 have,
+// a few nanoseconds for a line's head.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // MaxHostIDLen bounds a host id: long enough for a UUID, a machine id or
 // an IPv6 address, short enough to hash per source without thought.

@@ -130,6 +130,54 @@ func TestEventIDIsDeterministicAndDistinct(t *testing.T) {
 	}
 }
 
+func TestLineIDCoversTheLineHead(t *testing.T) {
+	ids := NewEventIDs("host-1", "f1")
+	id := func(pos int64, msg string) string { return string(ids.AppendLineID(nil, pos, []byte(msg))) }
+	long := strings.Repeat("x", LineHeadLen)
+	for _, c := range []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"the same line read again", "GET / 200", "GET / 200", true},
+		{"another line at the same offset", "GET / 200", "GET / 500", false},
+		{"an empty line and a line", "", "x", false},
+		{"a multiline event flushed before its last line", "Traceback:\n  line 1", "Traceback:\n  line 1\n  line 2", true},
+		{"a partial line that held LineHeadLen bytes", long, long + "rest of the line", true},
+		{"a partial line shorter than LineHeadLen", "GET /ind", "GET /index.html 200", false},
+		{"lines that differ after LineHeadLen bytes", long + "a", long + "b", true},
+	} {
+		if got := id(100, c.a) == id(100, c.b); got != c.same {
+			t.Errorf("%s: same id = %v, want %v", c.name, got, c.same)
+		}
+	}
+	if id(100, "x") == id(101, "x") {
+		t.Error("one line at two offsets: one id")
+	}
+	if id(100, "x") == ids.ID(100) {
+		t.Error("a line's id equals the id of its position alone")
+	}
+	if len(id(100, "x")) != EventIDLen {
+		t.Errorf("line id %q: want %d hex chars", id(100, "x"), EventIDLen)
+	}
+}
+
+func BenchmarkLineID(b *testing.B) {
+	ids := NewEventIDs("host-1", "0123456789abcdef0123456789abcdef")
+	line := []byte(`10.0.0.5 - - [21/Nov/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 612 "-" "curl/8.5.0"`)
+	dst := make([]byte, 0, EventIDLen)
+	b.Run("position", func(b *testing.B) {
+		for i := range b.N {
+			dst = ids.AppendID(dst[:0], int64(i)*200)
+		}
+	})
+	b.Run("position+head", func(b *testing.B) {
+		for i := range b.N {
+			dst = ids.AppendLineID(dst[:0], int64(i)*200, line)
+		}
+	})
+}
+
 func TestPeekRejectsForeignValues(t *testing.T) {
 	for _, v := range []string{
 		"",

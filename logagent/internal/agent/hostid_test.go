@@ -138,7 +138,8 @@ func TestEventIDsSurviveIPChange(t *testing.T) {
 	}
 }
 
-// Upgrading from a version that hashed the IP: the first run stands for it
+// Upgrading from a version that hashed the IP (and, as this one, the line
+// head: see record.EventIDs.AppendLineID): the first run stands for it
 // ([agent] host_id = the IP gives exactly its ids, and writes no host_id
 // file); the upgraded agent finds its checkpoints, adopts the IP as host id,
 // and the lines in flight at the upgrade are re-sent under their old ids.

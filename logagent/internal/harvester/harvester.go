@@ -543,7 +543,7 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 			Timestamp: ts, Message: unsafe.String(unsafe.SliceData(ev.Msg), len(ev.Msg)), HostName: h.o.HostName, HostIP: h.o.HostIP,
 			Path: path, Device: h.dev, Inode: h.ino, FileID: h.id, Offset: ev.Start, End: ev.End, Flags: ev.Flags,
 			Fields: h.o.Entry.Fields, JSON: ev.JSON, Stream: ev.Stream, Kubernetes: h.k8s,
-			EventID: h.eventID(ev.Start),
+			EventID: h.eventID(ev.Start, ev.Msg),
 		}
 		drop := chain != nil && h.process(chain, &r, ev.JSON) == processor.Drop
 		seq, err := h.tracker.Add(lineEnd(ev.End))
@@ -579,19 +579,20 @@ func (h *harvester) emit(ctx context.Context, evs []*decode.Event, now time.Time
 	return nil
 }
 
-// eventID is the id of the line at start. The ids of many records share
+// eventID is the id of the line at start whose text is msg (see
+// record.EventIDs.AppendLineID). The ids of many records share
 // one allocation (an id per line was an allocation per line): each is
 // appended into ids' spare room, which is never written again, so the
 // strings stay unchanged while their records are in flight. The room
 // doubles from 4 ids to a batch's worth within a step, and is dropped at
 // its end (an idle file holds none).
-func (h *harvester) eventID(start int64) string {
+func (h *harvester) eventID(start int64, msg []byte) string {
 	if cap(h.ids)-len(h.ids) < record.EventIDLen {
 		n := min(max(2*cap(h.ids)/record.EventIDLen, 4), sendBatch)
 		h.ids = make([]byte, 0, n*record.EventIDLen)
 	}
 	from := len(h.ids)
-	h.ids = h.eventIDs.AppendID(h.ids, start)
+	h.ids = h.eventIDs.AppendLineID(h.ids, start, msg)
 	return unsafe.String(&h.ids[from], len(h.ids)-from)
 }
 

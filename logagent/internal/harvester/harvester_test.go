@@ -704,6 +704,48 @@ func TestTruncateAndRefillSameHeader(t *testing.T) {
 	}
 }
 
+// A host that goes down with its application: lines sent and not yet
+// checkpointed, then the application starts again and rewrites its log
+// behind the same header (">" redirection, a banner) before the agent is
+// back. The agent resumes the same generation at its saved offset (the
+// bytes before it are unchanged); the new lines start at the offsets the
+// lost-from-the-checkpoint lines had. Their ids must differ: the same id
+// would overwrite the earlier line in Elasticsearch.
+func TestRefillWhileDownGetsOwnIDs(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	header := nl("h", 1, 20) // 1,360 bytes: more than FingerprintSize
+	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	before := e.snd.all()
+	e.crash(t) // the checkpoint on disk: the new id at offset 0 (no save since)
+	var sb strings.Builder
+	for _, l := range append(header, nl("b", 1, 5)...) { // "b 0001 …" is as long as "a 0001 …"
+		sb.WriteString(l)
+	}
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "the 5 new lines", func() bool {
+		n := 0
+		for _, m := range e.snd.messages() {
+			if strings.HasPrefix(m, "b ") {
+				n++
+			}
+		}
+		return n == 5
+	})
+	byID := map[string]string{}
+	for _, r := range append(before, e.snd.all()...) {
+		if m, ok := byID[r.EventID]; ok && m != r.Message {
+			t.Fatalf("%q and %q sent under one event id %s (offset %d): the second overwrites the first", m, r.Message, r.EventID, r.Offset)
+		}
+		byID[r.EventID] = r.Message
+	}
+}
+
 // crash simulates a SIGKILL: the task stops without a final save, and the
 // store is read back from what is on disk.
 func (e *env) crash(t *testing.T) {

@@ -124,18 +124,36 @@ func TestRandomRotations(t *testing.T) {
 					rotated = append(rotated, c)
 					ops = append(ops, fmt.Sprintf("copytruncate@%d", next))
 				case op < 12:
-					// SIGKILL and restart, at a quiet moment just after a
-					// checkpoint save. Lines sent after the last save and
-					// refilled over before the restart are the limit
-					// RELIABILITY.md states (ids are offsets).
-					readSoFar()
-					if err := e.store.Save(); err != nil {
-						t.Fatal(err)
+					// SIGKILL and restart at any moment, after a checkpoint
+					// save or not (lines sent since are read again, under
+					// their ids). Sometimes the application, restarted while
+					// the agent is down, writes its log again behind the same
+					// header: its lines start at offsets that lines sent
+					// before the kill had, and must not take their ids.
+					rewrite := rng.IntN(2) == 0
+					if rewrite {
+						readSoFar() // lines a truncation overtakes are gone
+					}
+					if rng.IntN(2) == 0 {
+						if err := e.store.Save(); err != nil {
+							t.Fatal(err)
+						}
 					}
 					earlier = append(earlier, e.snd.all()...)
 					e.crash(t)
+					what := "crash"
+					if rewrite {
+						var sb strings.Builder
+						for _, l := range append(header, lines(1+rng.IntN(30))...) {
+							sb.WriteString(l)
+						}
+						if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+							t.Fatal(err)
+						}
+						what = "crash, rewritten while down"
+					}
 					e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
-					ops = append(ops, fmt.Sprintf("crash@%d", next))
+					ops = append(ops, fmt.Sprintf("%s@%d", what, next))
 				default: // a rotated file deleted once read
 					if len(rotated) == 0 {
 						continue

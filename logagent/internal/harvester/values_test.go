@@ -2,6 +2,7 @@ package harvester
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,7 +88,11 @@ func TestValueBufferReusedOnlyAfterRelease(t *testing.T) {
 			if !bytes.Equal(m.Value, was[i]) {
 				t.Fatalf("batch %s, record %d changed while in flight:\n%s\nwas\n%s", tag, i, m.Value, was[i])
 			}
-			if want := h.eventIDs.ID(m.Offset); m.EventID != want || !bytes.Contains(m.Value, []byte(want)) {
+			var v struct{ Message string }
+			if err := json.Unmarshal(m.Value, &v); err != nil {
+				t.Fatalf("batch %s, record %d: %v", tag, i, err)
+			}
+			if want := string(h.eventIDs.AppendLineID(nil, m.Offset, []byte(v.Message))); m.EventID != want || !bytes.Contains(m.Value, []byte(want)) {
 				t.Fatalf("batch %s, record %d: event id %s, want %s (ids share an allocation: see eventID)", tag, i, m.EventID, want)
 			}
 		}
