@@ -35,6 +35,12 @@ type Entry struct {
 	FP      string    `json:"fp"`     // hash of the first FPLen bytes
 	Offset  int64     `json:"offset"` // end of the last contiguous line Kafka acknowledged
 	Updated time.Time `json:"updated"`
+	// Born is the file's birth time (statx btime, ns): a deleted file's
+	// inode is handed out again at once, often to the next file of the
+	// same rotation, with the same first KiB; device and inode then name
+	// another file, and its birth time tells. 0 where the filesystem keeps
+	// none, and in entries written before it was kept.
+	Born int64 `json:"born,omitempty"`
 	// TailOff and Tail prove what was shipped: Tail is the hash of the
 	// last bytes (up to 1 KiB) before TailOff, an offset Kafka acknowledged
 	// (TailOff <= Offset). A new file is continued as a copy of this one

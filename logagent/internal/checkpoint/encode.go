@@ -93,6 +93,10 @@ func appendEntry(b []byte, e Entry) []byte {
 	b = strconv.AppendInt(b, e.Offset, 10)
 	b = append(b, `,"updated":`...)
 	b = appendTime(b, e.Updated)
+	if e.Born != 0 {
+		b = append(b, `,"born":`...)
+		b = strconv.AppendInt(b, e.Born, 10)
+	}
 	if e.TailOff != 0 {
 		b = append(b, `,"tail_off":`...)
 		b = strconv.AppendInt(b, e.TailOff, 10)

@@ -40,6 +40,7 @@ import (
 	"github.com/logcollect/logcollect/pkg/contiguous"
 	"github.com/logcollect/logcollect/pkg/record"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 )
 
 // Sender is where events go: the Kafka sink, or a fake in tests.
@@ -507,7 +508,7 @@ func (h *harvester) truncated(size int64) error {
 	if err != nil {
 		return err
 	}
-	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, FP: fp0, Counts: &checkpoint.Counts{}})
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, Born: old.Born, FP: fp0, Counts: &checkpoint.Counts{}})
 	// The new id on disk before a line is sent under it (see
 	// Task.persistNewIDs). If it cannot be saved, this harvester stops and
 	// the scan starts the file again, under this id, once a save succeeds.
@@ -759,6 +760,9 @@ type fileInfo struct {
 	// ctime is the inode's last change: a file checked to be read to its
 	// end need not be checked again until it changes (see readToEnd).
 	ctime int64
+	// born is the inode's birth time (see bornOf), set where a file is
+	// identified; 0 elsewhere.
+	born int64
 }
 
 // statFile stats path (following symlinks). It calls the system directly
@@ -778,6 +782,30 @@ func statFile(path string) (fileInfo, error) {
 		return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
 	}
 	return fileInfoOf(path, &st), nil
+}
+
+// bornOf is the birth time of f's inode (statx btime, ns since the epoch),
+// or 0 where the kernel or filesystem keeps none. Device and inode name a
+// file only while it exists (see checkpoint.Entry.Born).
+func bornOf(f *os.File) int64 {
+	var stx unix.Statx_t
+	err := ignoringEINTR(func() error {
+		return unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_STATX_SYNC_AS_STAT, unix.STATX_BTIME, &stx)
+	})
+	if err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return 0
+	}
+	return stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
+}
+
+// sameBirth reports whether birth times a and b (0: unknown) may be one
+// file's.
+func sameBirth(a, b int64) bool { return a == 0 || b == 0 || a == b }
+
+// isFile reports whether the open file f (fi) is the file of cp: its
+// device, inode and birth time.
+func isFile(f *os.File, fi fileInfo, cp checkpoint.Entry) bool {
+	return fi.dev == cp.Device && fi.ino == cp.Inode && sameBirth(cp.Born, bornOf(f))
 }
 
 // fileSize is the size of the open file.

@@ -135,10 +135,27 @@ const defaultCopyMaxWait = 30 * time.Second
 // original not truncated yet) and was written in the last copySettle
 // returns errCopyNotSettled, for at most copyMaxWait. The original's key is
 // returned too: the caller drops its entry, as a generation has one copy.
-func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (checkpoint.Key, checkpoint.Entry, bool, error) {
-	unsettled := false
+// replaced is the id of the generation the file's inode held before (a
+// file truncated while not followed, or another file on a reused inode):
+// the file is not a copy of it.
+func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum, replaced string) (checkpoint.Key, checkpoint.Entry, bool, error) {
+	// unsettled: the most a generation not settled yet may prove (-1:
+	// none); see below.
+	unsettled := int64(-1)
+	wait := func(cp checkpoint.Entry) { unsettled = max(unsettled, cp.TailOff, 0) }
+	// Of the generations the file may continue, the one with the most
+	// proven (a copy of app.log matches its shipped tail, and also a
+	// deleted app.log.1 that began alike and has nothing proven).
+	var best checkpoint.Entry
+	var bestKey checkpoint.Key
+	found := false
+	take := func(k checkpoint.Key, cp checkpoint.Entry) {
+		if !found || cp.TailOff > best.TailOff {
+			best, bestKey, found = cp, k, true
+		}
+	}
 	for k, cp := range t.o.Store.Entries() {
-		if k == key || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
+		if k == key || cp.ID == replaced || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
 			continue
 		}
 		if cp.TailOff <= 0 {
@@ -153,16 +170,16 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 			switch {
 			case cp.Offset != 0:
 			case k.IsRetired():
-				return k, cp, true, nil
+				take(k, cp)
 			case t.beingRead(k):
-				unsettled = true // see below
+				wait(cp) // see below
 			case !t.stillHolds(cp, int64(cp.FPLen), cp.FP):
-				return k, cp, true, nil
+				take(k, cp)
 			}
 			continue
 		}
 		if fi.size < cp.TailOff {
-			unsettled = true // a copy being written, or a distinct file
+			wait(cp) // a copy being written, or a distinct file
 			continue
 		}
 		tail, err := tailSum(f, cp.TailOff)
@@ -185,13 +202,22 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum string) (
 			// truncated before it read anything never looks truncated
 			// to it), or be renamed away while its stored path names a
 			// new file that begins alike.
-			unsettled = true
+			wait(cp)
 			continue
 		}
-		return k, cp, true, nil
+		take(k, cp)
 	}
-	if unsettled && recentlyWritten(f) && t.mayWait(fi.path) {
+	// A match yields to a generation not settled yet that may prove as
+	// much or more (the original still read, whose harvester has not seen
+	// the truncation yet), for as long as a copy in the making may wait.
+	if found && unsettled < best.TailOff {
+		return bestKey, best, true, nil
+	}
+	if unsettled >= 0 && recentlyWritten(f) && t.mayWait(fi.path) {
 		return checkpoint.Key{}, checkpoint.Entry{}, false, errCopyNotSettled
+	}
+	if found {
+		return bestKey, best, true, nil
 	}
 	delete(t.copyWait, fi.path)
 	return checkpoint.Key{}, checkpoint.Entry{}, false, nil
@@ -228,7 +254,7 @@ func (t *Task) mayWait(path string) bool {
 // while the agent was down), where rotation moves files.
 func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
 	f, fi, _, err := openFile(cp.Path, t.policy())
-	if err == nil && (fi.dev != cp.Device || fi.ino != cp.Inode) {
+	if err == nil && !isFile(f, fi, cp) {
 		f.Close()
 		err = os.ErrNotExist
 	}
@@ -240,8 +266,8 @@ func (t *Task) stillHolds(cp checkpoint.Entry, end int64, sum string) bool {
 		if f, fi, _, err = openFile(path, t.policy()); err != nil {
 			return false
 		}
-		if fi.dev != cp.Device || fi.ino != cp.Inode {
-			f.Close() // replaced since the directory was listed
+		if !isFile(f, fi, cp) {
+			f.Close() // replaced since the directory was listed, or another file on its inode
 			return false
 		}
 	}

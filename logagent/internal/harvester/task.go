@@ -273,8 +273,9 @@ func fingerprintOf(buf []byte) string {
 //     checkpoint with its id (a file shorter than FingerprintSize was
 //     fingerprinted as far as it went; the fingerprint is extended as it
 //     grows, the id never changes);
-//   - known device:inode with another fingerprint: the inode was reused by a
-//     new file, read from 0 with a new id;
+//   - known device:inode with another fingerprint, other bytes before the
+//     checkpoint, or shorter than it: the inode was reused by another
+//     file, taken as unknown (below: a copy, or new and read from 0);
 //   - unknown, but it holds the bytes a known file shipped (its first
 //     FingerprintSize bytes and the bytes before its checkpoint), and that
 //     file no longer does: a copy (copytruncate's app.log.1): continue from
@@ -289,6 +290,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		return "", 0, fileprint{}, err
 	}
 	fp = fileprint{fpLen, sum}
+	fi.born = bornOf(f)
 	// proven is the checkpoint's proof of what was shipped (Entry.Tail),
 	// kept when the file resumes or is continued as a copy, with its
 	// counts when they end where the file resumes under the same id (the
@@ -299,7 +301,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		if proven.Counts != nil && proven.ID == id && proven.Offset == off {
 			counts = proven.Counts
 		}
-		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, FPLen: int(fpLen), FP: sum, Offset: off,
+		t.o.Store.Put(key, checkpoint.Entry{ID: id, Path: fi.path, Device: fi.dev, Inode: fi.ino, Born: fi.born, FPLen: int(fpLen), FP: sum, Offset: off,
 			TailOff: proven.TailOff, Tail: proven.Tail, Counts: counts})
 		return id, off, fp, nil
 	}
@@ -309,8 +311,12 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		t.o.Log.Info("collect entry's topic changed; the file continues where the previous topic's stream was acknowledged", "path", fi.path, "previous_topic", t.prevTopic, "offset", cp.Offset)
 		return put(cp.ID, cp.Offset, cp)
 	}
+	// replaced: the generation the store knew this device and inode for,
+	// which this file is not; it is new, or a copy of another known file.
+	replaced := ""
+	logReplaced := func() {}
 	if cp, ok := t.o.Store.Get(key); ok {
-		same := int64(cp.FPLen) <= fi.size
+		same := int64(cp.FPLen) <= fi.size && sameBirth(cp.Born, fi.born)
 		if same {
 			old, err := fingerprint(f, int64(cp.FPLen))
 			if err != nil {
@@ -330,10 +336,14 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		if same && cp.Offset <= fi.size {
 			return put(cp.ID, cp.Offset, cp)
 		}
-		if same {
-			t.o.Log.Info("file shrank below its checkpoint while not followed; reading it again from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
-		} else {
-			t.o.Log.Info("inode reused by a new file (its first bytes, or the bytes before its checkpoint, differ); reading it from the start", "path", fi.path, "old_path", cp.Path)
+		// Logged once decided (a possible copy in the making comes back
+		// at every scan until it is).
+		logReplaced = func() {
+			if same {
+				t.o.Log.Info("file shrank below its checkpoint while not followed; read from the start as a new file", "path", fi.path, "checkpoint", cp.Offset, "size", fi.size)
+			} else {
+				t.o.Log.Info("inode reused by a new file (born later, or its first bytes, or the bytes before its checkpoint, differ); reading it from the start", "path", fi.path, "old_path", cp.Path)
+			}
 		}
 		// Keep the old file's entry under another key, as truncated() does:
 		// a copy of it (copytruncate while the agent was down, or before
@@ -345,7 +355,10 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 			retired.Path = ""
 			t.o.Store.Put(checkpoint.RetiredKey(cp.ID, t.o.Entry.Topic), retired)
 		}
-		return put(newID(), 0, checkpoint.Entry{})
+		// Go on as for an unknown file: a freed inode is handed out again
+		// at once, so copytruncate's copy of another known file may well
+		// get the inode of a rotated file just deleted.
+		replaced = cp.ID
 	}
 	if fi.size == 0 && recentlyWritten(f) && t.mayWait(fi.path) {
 		// A new empty file may be copytruncate's copy an instant before
@@ -356,7 +369,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		return "", 0, fileprint{}, errCopyNotSettled
 	}
 	if fpLen == FingerprintSize {
-		of, cp, ok, err := t.copyOf(f, fi, key, sum)
+		of, cp, ok, err := t.copyOf(f, fi, key, sum, replaced)
 		if err != nil {
 			return "", 0, fileprint{}, err
 		}
@@ -370,9 +383,10 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 			return put(cp.ID, cp.TailOff, cp)
 		}
 	}
-	if firstScan && t.o.Entry.Start == "end" {
+	if firstScan && t.o.Entry.Start == "end" && replaced == "" {
 		return put(newID(), fi.size, checkpoint.Entry{})
 	}
+	logReplaced()
 	return put(newID(), 0, checkpoint.Entry{})
 }
 

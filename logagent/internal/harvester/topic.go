@@ -29,7 +29,7 @@ func (t *Task) fromPreviousTopic(f readerAt, fi fileInfo, key checkpoint.Key) (c
 		return checkpoint.Entry{}, false, nil
 	}
 	prev, ok := t.o.Store.Get(checkpoint.FileKey(fi.dev, fi.ino, t.prevTopic))
-	if !ok || prev.Offset > fi.size || int64(prev.FPLen) > fi.size {
+	if !ok || prev.Offset > fi.size || int64(prev.FPLen) > fi.size || !sameBirth(prev.Born, fi.born) {
 		return checkpoint.Entry{}, false, nil
 	}
 	if cur, ok := t.o.Store.Get(key); ok && !cur.Updated.Before(prev.Updated) {
