@@ -51,6 +51,7 @@ type Agent struct {
 
 	ip, hostname string
 	hostID       string // what event ids hash: stable across restarts and IP changes (hostid.go)
+	stateDir     string // data_dir, symlinks resolved: never collected (harvester.Options.StateDir)
 	store        *checkpoint.Store
 	sink         *producer.Kafka
 	sched        *harvester.Scheduler // runs every file task's harvesters
@@ -109,6 +110,12 @@ func newAgent(cfg config.Config, log *slog.Logger, kubeClient kubemeta.Pods) (*A
 	}
 	if a.store, err = checkpoint.Open(cfg.Agent.DataDir, log); err != nil {
 		return nil, err
+	}
+	if a.stateDir, err = filepath.EvalSymlinks(cfg.Agent.DataDir); err == nil {
+		a.stateDir, err = filepath.Abs(a.stateDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve data_dir %s: %w", cfg.Agent.DataDir, err)
 	}
 	a.store.OnSave = func(err error) {
 		if err != nil {
@@ -325,7 +332,7 @@ func (a *Agent) reconcile(entries []collect.Entry) {
 			continue
 		}
 		ag := a.cfg.Agent
-		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal,
+		a.tasks[path] = harvester.Start(harvester.Options{Entry: e, HostName: a.hostname, HostIP: a.ip, HostID: a.hostID, AllowedPaths: ag.AllowedPaths, AllowJournal: ag.AllowJournal, StateDir: a.stateDir,
 			ScanInterval: ag.ScanInterval, PollInterval: ag.PollInterval, CloseInactive: ag.CloseInactive, PartialFlush: ag.PartialFlushTimeout, StopTimeout: ag.ShutdownTimeout,
 			Scheduler: a.sched, Store: a.store, Sender: a.sink, Metrics: a.m, Log: a.log.With("topic", e.Topic),
 			Owners: a.owners, Order: order[path], FileError: a.status.fileError, Pods: a.pods()})

@@ -54,12 +54,17 @@ var _ Sender = (*producer.Kafka)(nil)
 
 // Options are shared by the harvesters of one task.
 type Options struct {
-	Entry         collect.Entry
-	HostName      string
-	HostIP        string
-	HostID        string // hashed into event ids (record.EventID); the IP is only a field
-	AllowedPaths  []string
-	AllowJournal  bool // [agent] allow_journal: false skips files that resolve into the system journal
+	Entry        collect.Entry
+	HostName     string
+	HostIP       string
+	HostID       string // hashed into event ids (record.EventID); the IP is only a field
+	AllowedPaths []string
+	AllowJournal bool // [agent] allow_journal: false skips files that resolve into the system journal
+	// StateDir is the agent's data_dir, symlinks resolved: files in it
+	// (checkpoints, dead letters, the cached config) are never collected,
+	// however wide a glob: read back, the agent would ship its own state,
+	// and dead letters Kafka refused would be refused and written again.
+	StateDir      string
 	ScanInterval  time.Duration
 	PollInterval  time.Duration // how often timers (partial line, multiline, inactivity) are checked; growth wakes the harvester at once
 	Scheduler     *Scheduler    // runs the harvesters; nil: the task starts its own
@@ -778,11 +783,18 @@ func statFile(path string) (fileInfo, error) {
 	if err := ignoringEINTR(func() error { return syscall.Stat(path, &st) }); err != nil {
 		return fileInfo{}, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return fileInfoOf(path, &st), nil
+	case syscall.S_IFDIR:
+		return fileInfo{}, fmt.Errorf("%s: %w", path, errDirectory)
 	}
-	return fileInfoOf(path, &st), nil
+	return fileInfo{}, fmt.Errorf("%s is not a regular file", path)
 }
+
+// errDirectory: a glob matched a directory ("/var/log/*" matches
+// /var/log/nginx), which a scan passes over without a word.
+var errDirectory = errors.New("a directory")
 
 // bornOf is the birth time of f's inode (statx btime, ns since the epoch),
 // or 0 where the kernel or filesystem keeps none. Device and inode name a

@@ -115,6 +115,7 @@ type env struct {
 	copyMaxWait time.Duration
 	journalDirs []string
 	beforeOpen  func(path string)
+	stateDir    string
 }
 
 func newEnv(t *testing.T) *env {
@@ -141,7 +142,7 @@ func (e *env) startPolling(t *testing.T, entryJSON string, poll time.Duration) {
 	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", HostID: "host-1", AllowedPaths: []string{e.dir + "/**"},
 		ScanInterval: 50 * time.Millisecond, PollInterval: poll, CloseInactive: 2 * time.Second,
 		PartialFlush: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: cmp.Or(e.log, logging.Discard()),
-		copyMaxWait: e.copyMaxWait, journalDirs: e.journalDirs, beforeOpen: e.beforeOpen})
+		copyMaxWait: e.copyMaxWait, journalDirs: e.journalDirs, beforeOpen: e.beforeOpen, StateDir: e.stateDir})
 	t.Cleanup(e.task.Close)
 }
 
@@ -899,6 +900,48 @@ func TestSystemJournalFileIsSkipped(t *testing.T) {
 		if strings.Contains(m, "secret") {
 			t.Fatalf("read %q from the system journal", m)
 		}
+	}
+}
+
+// A glob that reaches the agent's own data_dir (an operator's "/var/log/*/*"
+// with data_dir in /var/log) never collects it: read back, the agent
+// would ship its checkpoints at every save, and dead letters Kafka refused
+// would be refused and written again, without end.
+func TestAgentStateIsNeverCollected(t *testing.T) {
+	e := newEnv(t)
+	var logs testkit.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e.stateDir = filepath.Join(e.dir, "data") // the store's directory
+	appendTo(t, filepath.Join(e.stateDir, "dead-letter.ndjson"), "refused record\n")
+	if err := e.store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(e.dir, "app"), 0o755)
+	appendTo(t, filepath.Join(e.dir, "app", "app.log"), "app line\n")
+	e.start(t, `{"path":"DIR/*/*","topic":"t","start":"beginning"}`)
+	waitFor(t, "the application's line", func() bool { return hasAll(t, e.snd.all(), []string{"app line"}) })
+	waitFor(t, "the skip logged", func() bool { return strings.Contains(logs.String(), "agent's own data_dir") })
+	for _, r := range e.snd.all() {
+		if r.Message != "app line" {
+			t.Fatalf("sent %q from the agent's data_dir", r.Message)
+		}
+	}
+}
+
+// "/var/log/*" matches directories (/var/log/nginx, /var/log/journal):
+// a scan passes over them without a word. Until 2026-12-03 each was logged
+// as an error ("cannot collect file; retrying at every scan") once a minute.
+func TestGlobMatchingADirectoryIsQuiet(t *testing.T) {
+	e := newEnv(t)
+	var logs testkit.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	os.Mkdir(filepath.Join(e.dir, "nginx"), 0o755)
+	appendTo(t, filepath.Join(e.dir, "syslog"), "a line\n")
+	e.start(t, `{"path":"DIR/*","topic":"t","start":"beginning"}`)
+	waitFor(t, "the file's line", func() bool { return hasAll(t, e.snd.all(), []string{"a line"}) })
+	time.Sleep(200 * time.Millisecond) // a few more scans
+	if strings.Contains(logs.String(), "nginx") {
+		t.Fatalf("the directory was logged:\n%s", logs.String())
 	}
 }
 

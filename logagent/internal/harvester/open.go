@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -27,15 +28,19 @@ var errOutsideAllowed = errors.New("resolves outside allowed_paths")
 // [agent] allow_journal is false.
 var errSystemJournal = errors.New("in the system journal")
 
+// errAgentState: the file opened lies in the agent's own data_dir.
+var errAgentState = errors.New("in the agent's data_dir")
+
 // openPolicy is what a file opened by a scan must satisfy.
 type openPolicy struct {
 	allowed      []string // allowed_paths
 	allowJournal bool     // [agent] allow_journal
 	journalDirs  []string // the system journal's directories; nil: collect.SystemJournalDirs()
+	stateDir     string   // the agent's data_dir (Options.StateDir); "": none
 }
 
 func (t *Task) policy() openPolicy {
-	return openPolicy{allowed: t.o.AllowedPaths, allowJournal: t.o.AllowJournal, journalDirs: t.o.journalDirs}
+	return openPolicy{allowed: t.o.AllowedPaths, allowJournal: t.o.AllowJournal, journalDirs: t.o.journalDirs, stateDir: t.o.StateDir}
 }
 
 // openFile opens path for reading if what it names, at the moment of the
@@ -74,6 +79,9 @@ func openFile(path string, pol openPolicy) (f *os.File, fi fileInfo, real string
 	if _, in := collect.InSystemJournal(real, pol.journalDirs); in && !pol.allowJournal {
 		return nil, fileInfo{}, real, fmt.Errorf("%s: %w", path, errSystemJournal)
 	}
+	if pol.stateDir != "" && (real == pol.stateDir || strings.HasPrefix(real, pol.stateDir+"/")) {
+		return nil, fileInfo{}, real, fmt.Errorf("%s: %w", path, errAgentState)
+	}
 	fd, err := openNoEINTR(self, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOCTTY|syscall.O_NONBLOCK)
 	if err != nil {
 		return nil, fileInfo{}, real, &fs.PathError{Op: "open", Path: path, Err: err}
@@ -109,6 +117,8 @@ func (t *Task) open(path string) (*os.File, fileInfo, bool) {
 		t.logOnce(path, "file resolves outside allowed_paths; skipped", "resolved", real, "allowed_paths", t.o.AllowedPaths)
 	case errors.Is(err, errSystemJournal):
 		t.logOnce(path, "file is in the system journal and [agent] allow_journal = false; skipped", "resolved", real)
+	case errors.Is(err, errAgentState):
+		t.logOnce(path, "file is in the agent's own data_dir (checkpoints, dead letters, cached config), never collected; narrow the collect entry's glob, or move data_dir out of it", "resolved", real, "data_dir", t.o.StateDir)
 	case errors.Is(err, errNotRegular):
 		t.logOnce(path, "not a regular file (a FIFO, device or socket is never opened); skipped", "err", err)
 	default:

@@ -187,7 +187,7 @@ func (t *Task) scan() {
 		}
 		fi, err := statFile(path)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errDirectory) {
 				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
 				if pe := (*fs.PathError)(nil); errors.As(err, &pe) { // a stat that failed, not a directory the glob matched
 					t.o.fileError(path, err)
