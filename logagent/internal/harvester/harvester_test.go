@@ -945,6 +945,19 @@ func TestGlobMatchingADirectoryIsQuiet(t *testing.T) {
 	}
 }
 
+// An entry whose path names a directory ("/var/log/nginx", meant as its
+// files) is a mistake the log says how to fix.
+func TestEntryNamingADirectoryIsExplained(t *testing.T) {
+	e := newEnv(t)
+	var logs testkit.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	os.Mkdir(filepath.Join(e.dir, "nginx"), 0o755)
+	e.start(t, `{"path":"DIR/nginx","topic":"t","start":"beginning"}`)
+	waitFor(t, "the explanation", func() bool {
+		return strings.Contains(logs.String(), "is a directory, not a file: write a glob of its files") && strings.Contains(logs.String(), "nginx/*.log")
+	})
+}
+
 // While data_dir cannot be written (full, read-only), a file that needs a
 // new id — a new file, or a truncated one's new generation — is not read:
 // lines sent under an id that is not on disk would be sent again under

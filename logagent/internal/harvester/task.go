@@ -186,8 +186,14 @@ func (t *Task) scan() {
 			continue
 		}
 		fi, err := statFile(path)
+		if errors.Is(err, errDirectory) {
+			if path == e.Path { // no glob: the entry names the directory itself
+				t.logOnce(path, "the collect entry's path is a directory, not a file: write a glob of its files", "example", path+"/*.log")
+			}
+			continue
+		}
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errDirectory) {
+			if !errors.Is(err, fs.ErrNotExist) {
 				t.logOnce(path, "cannot collect file; retrying at every scan", "err", err)
 				if pe := (*fs.PathError)(nil); errors.As(err, &pe) { // a stat that failed, not a directory the glob matched
 					t.o.fileError(path, err)
