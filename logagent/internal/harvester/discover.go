@@ -327,6 +327,12 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 			d.repin(p.f, fi) // its lines are read even if it is renamed away or deleted meanwhile
 			continue
 		}
+		if errors.Is(err, errCompressed) {
+			p.f.Close()
+			t.release(key)
+			t.skipCompressed(key, fi, err)
+			continue
+		}
 		if err != nil {
 			p.f.Close()
 			t.release(key)

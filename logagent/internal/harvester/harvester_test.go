@@ -1,7 +1,9 @@
 package harvester
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -942,6 +944,63 @@ func TestGlobMatchingADirectoryIsQuiet(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // a few more scans
 	if strings.Contains(logs.String(), "nginx") {
 		t.Fatalf("the directory was logged:\n%s", logs.String())
+	}
+}
+
+// logrotate's compress: "/var/log/app.log*" also matches app.log.2.gz,
+// whose lines were read from app.log before it was compressed. Read as
+// lines it shipped binary garbage; it is passed over (and said so), and not
+// opened again while its size stays.
+func TestCompressedRotatedFileIsNotRead(t *testing.T) {
+	e := newEnv(t)
+	var logs testkit.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, nil))
+	for _, c := range []struct{ name, data string }{
+		{"app.log.2.gz", ""}, // written below with compress/gzip
+		{"app.log.3.zst", "\x28\xb5\x2f\xfd\x00\x58line\n"},
+		{"app.log.4.bz2", "BZh91AY&SYline\n"},
+	} {
+		p := filepath.Join(e.dir, c.name)
+		if c.data == "" {
+			var b bytes.Buffer
+			w := gzip.NewWriter(&b)
+			w.Write([]byte("old line 1\nold line 2\n"))
+			w.Close()
+			c.data = b.String()
+		}
+		if err := os.WriteFile(p, []byte(c.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(t, filepath.Join(e.dir, "app.log"), "plain line\n")
+	appendTo(t, filepath.Join(e.dir, "app.log.5"), "BZh is how this line starts\n") // not bzip2: no block size digit
+	var mu sync.Mutex
+	opens := 0
+	e.beforeOpen = func(path string) {
+		if strings.HasSuffix(path, ".gz") {
+			mu.Lock()
+			opens++
+			mu.Unlock()
+		}
+	}
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "the plain lines", func() bool {
+		return hasAll(t, e.snd.all(), []string{"plain line", "BZh is how this line starts"})
+	})
+	waitFor(t, "the skips logged", func() bool {
+		return strings.Count(logs.String(), "compressed file not read") == 3
+	})
+	time.Sleep(200 * time.Millisecond) // more scans: nothing more sent, nothing more logged
+	if n := len(e.snd.all()); n != 2 {
+		t.Fatalf("%d records, want the 2 plain lines: %q", n, e.snd.messages())
+	}
+	if n := strings.Count(logs.String(), "compressed file not read"); n != 3 {
+		t.Fatalf("%d skip lines, want 3 (once a minute per file):\n%s", n, logs.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opens > 1 {
+		t.Fatalf("the unchanged compressed file was opened %d times (scans every 50 ms), want once", opens)
 	}
 }
 

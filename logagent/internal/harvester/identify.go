@@ -107,6 +107,38 @@ func tailSum(f *os.File, end int64) (string, error) {
 // tailBufs are tailSum's buffers, held only while it runs.
 var tailBufs = sync.Pool{New: func() any { return new([TailSize]byte) }}
 
+// errCompressed: a new file is compressed (logrotate's "compress" makes
+// app.log.2.gz of lines read from app.log already); read as lines it would
+// ship binary garbage. See compression.
+var errCompressed = errors.New("a compressed file")
+
+// compressionMagic are the first bytes of the formats logrotate and
+// friends compress with.
+var compressionMagic = []struct {
+	name  string
+	magic string
+}{
+	{"gzip", "\x1f\x8b"},
+	{"zstd", "\x28\xb5\x2f\xfd"},
+	{"xz", "\xfd7zXZ\x00"},
+	{"bzip2", "BZh"},
+	{"lz4", "\x04\x22\x4d\x18"},
+	{"zip", "PK\x03\x04"},
+}
+
+// compression names the format f's first bytes say it is compressed in,
+// or "". bzip2's "BZh" must be followed by its block size digit.
+func compression(f *os.File) string {
+	var b [8]byte
+	n, _ := f.ReadAt(b[:], 0)
+	for _, c := range compressionMagic {
+		if n >= len(c.magic) && string(b[:len(c.magic)]) == c.magic && (c.name != "bzip2" || n > 3 && b[3] >= '1' && b[3] <= '9') {
+			return c.name
+		}
+	}
+	return ""
+}
+
 // errCopyNotSettled: the file may be a copy still being written (or about
 // to be followed by the truncation of its original); the scan looks again.
 var errCopyNotSettled = errors.New("possible copy still being made")

@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -44,6 +45,9 @@ type Task struct {
 	ownSched  bool                 // the scheduler was started for this task alone
 	prevTopic string               // the entry's topic before an edit (see previousTopic)
 	copyWait  map[string]time.Time // possible copies in the making (see copyOf); the scan's own
+	// compressed are files skipped as compressed (key → size then), not
+	// opened again while their size stays; the scan's own.
+	compressed map[checkpoint.Key]int64
 
 	kick      chan struct{} // a scan is wanted now (see discover.go)
 	disc      discovery
@@ -205,6 +209,9 @@ func (t *Task) scan() {
 		if pendingKey(starts, key) {
 			continue // another name of a file this scan starts (hard link)
 		}
+		if size, ok := t.compressed[key]; ok && size == fi.size {
+			continue // skipped as compressed, unchanged since
+		}
 		t.mu.Lock()
 		h := t.running[key]
 		t.mu.Unlock()
@@ -241,6 +248,12 @@ func (t *Task) scan() {
 			t.disc.repin(f, fi) // its lines are read even if it is renamed away or deleted meanwhile
 			continue
 		}
+		if errors.Is(err, errCompressed) {
+			f.Close()
+			t.release(key)
+			t.skipCompressed(key, fi, err)
+			continue
+		}
 		if err != nil {
 			f.Close()
 			t.release(key)
@@ -254,6 +267,16 @@ func (t *Task) scan() {
 		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
+}
+
+// skipCompressed notes a compressed file (errCompressed) the scan passes
+// over while it stays the same size, and says so once a minute.
+func (t *Task) skipCompressed(key checkpoint.Key, fi fileInfo, err error) {
+	if t.compressed == nil || len(t.compressed) >= 4096 { // rotated files come and go: start afresh
+		t.compressed = map[checkpoint.Key]int64{}
+	}
+	t.compressed[key] = fi.size
+	t.logOnce(fi.path, "compressed file not read (logrotate's compress makes it of lines the plain file held); add \"exclude\": [\"*.gz\"] to the collect entry to leave it out of the glob", "format", err.Error())
 }
 
 func (t *Task) logOnce(path, msg string, args ...any) {
@@ -365,6 +388,9 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		// at once, so copytruncate's copy of another known file may well
 		// get the inode of a rotated file just deleted.
 		replaced = cp.ID
+	}
+	if c := compression(f); c != "" {
+		return "", 0, fileprint{}, fmt.Errorf("%w (%s)", errCompressed, c)
 	}
 	if fi.size == 0 && recentlyWritten(f) && t.mayWait(fi.path) {
 		// A new empty file may be copytruncate's copy an instant before
