@@ -35,7 +35,7 @@ type Entry struct {
 	FP      string    `json:"fp"`     // hash of the first FPLen bytes
 	Offset  int64     `json:"offset"` // end of the last contiguous line Kafka acknowledged
 	Updated time.Time `json:"updated"`
-	// Born is the file's birth time (statx btime, ns): a deleted file's
+	// Born is the file's birth time (statx btime, µs): a deleted file's
 	// inode is handed out again at once, often to the next file of the
 	// same rotation, with the same first KiB; device and inode then name
 	// another file, and its birth time tells. 0 where the filesystem keeps

@@ -13,6 +13,7 @@
 package harvester
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -353,7 +354,7 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 				h.partialSince = now
 			} else if now.Sub(h.partialSince) >= h.o.PartialFlush {
 				line, start, end, trunc := h.lr.Flush()
-				evs := h.dec.Add(line, start, end, trunc, now)
+				evs := h.decode(line, start, end, trunc, now)
 				for _, ev := range evs {
 					ev.Flag(record.FlagPartial)
 				}
@@ -479,7 +480,7 @@ func (h *harvester) readAvailable(ctx context.Context) (n int64, more bool, err 
 		if err != nil {
 			return 0, false, fmt.Errorf("read %s: %w", *h.path.Load(), err)
 		}
-		if err := h.emit(ctx, h.dec.Add(line, start, end, trunc, now), now); err != nil {
+		if err := h.emit(ctx, h.decode(line, start, end, trunc, now), now); err != nil {
 			return 0, false, err
 		}
 	}
@@ -524,6 +525,19 @@ func (h *harvester) truncated(size int64) error {
 	h.fpLen, h.fp = 0, fp0
 	return nil
 }
+
+// decode hands a line to the decoder, without the UTF-8 byte order mark
+// that editors and Windows tools put at the start of a file: left in the
+// first line's message, it broke that line's JSON and parsers, and a
+// search for its first word.
+func (h *harvester) decode(line []byte, start, end int64, trunc bool, now time.Time) []*decode.Event {
+	if start == 0 {
+		line = bytes.TrimPrefix(line, utf8BOM)
+	}
+	return h.dec.Add(line, start, end, trunc, now)
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // emit queues events for the sink in order; each is tracked before it is
 // sent so its ack can never be missed. now is when they were read: the
@@ -796,9 +810,12 @@ func statFile(path string) (fileInfo, error) {
 // /var/log/nginx), which a scan passes over without a word.
 var errDirectory = errors.New("a directory")
 
-// bornOf is the birth time of f's inode (statx btime, ns since the epoch),
-// or 0 where the kernel or filesystem keeps none. Device and inode name a
-// file only while it exists (see checkpoint.Entry.Born).
+// bornOf is the birth time of f's inode (statx btime, in microseconds since
+// the epoch), or 0 where the kernel or filesystem keeps none. Device and
+// inode name a file only while it exists (see checkpoint.Entry.Born).
+// Microseconds, not nanoseconds: a JSON number past 2^53 does not survive
+// tools that read numbers as doubles (jq, a test's map[string]any), and a
+// changed birth time would make every file a new one.
 func bornOf(f *os.File) int64 {
 	var stx unix.Statx_t
 	err := ignoringEINTR(func() error {
@@ -807,7 +824,7 @@ func bornOf(f *os.File) int64 {
 	if err != nil || stx.Mask&unix.STATX_BTIME == 0 {
 		return 0
 	}
-	return stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
+	return stx.Btime.Sec*1e6 + int64(stx.Btime.Nsec)/1e3
 }
 
 // sameBirth reports whether birth times a and b (0: unknown) may be one

@@ -1004,6 +1004,21 @@ func TestCompressedRotatedFileIsNotRead(t *testing.T) {
 	}
 }
 
+// A file that starts with a UTF-8 byte order mark (Notepad, PowerShell's
+// Out-File): the mark is not part of the first line's message.
+func TestByteOrderMarkIsNotInTheMessage(t *testing.T) {
+	e := newEnv(t)
+	appendTo(t, filepath.Join(e.dir, "app.log"), "\xef\xbb\xbf{\"msg\":\"first\"}\n", "second \xef\xbb\xbf kept inside a line\n")
+	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
+	waitFor(t, "2 lines", func() bool { return len(e.snd.all()) == 2 })
+	if got := e.snd.messages(); got[0] != `{"msg":"first"}` || got[1] != "second \xef\xbb\xbf kept inside a line" {
+		t.Fatalf("messages %q", got)
+	}
+	if off := e.snd.all()[1].Offset; off != 19 {
+		t.Fatalf("second line at offset %d, want 19 (offsets count the mark)", off)
+	}
+}
+
 // An entry whose path names a directory ("/var/log/nginx", meant as its
 // files) is a mistake the log says how to fix.
 func TestEntryNamingADirectoryIsExplained(t *testing.T) {

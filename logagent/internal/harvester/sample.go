@@ -80,13 +80,13 @@ func Sample(e collect.Entry, path string, n int, out func(SampleLine)) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
-		if err := emit(h.dec.Add(line, start, end, trunc, now)); err != nil {
+		if err := emit(h.decode(line, start, end, trunc, now)); err != nil {
 			return err
 		}
 	}
 	if snd.count < n && h.lr.Pending() {
 		line, start, end, trunc := h.lr.Flush()
-		evs := h.dec.Add(line, start, end, trunc, now)
+		evs := h.decode(line, start, end, trunc, now)
 		for _, ev := range evs {
 			ev.Flag(record.FlagPartial)
 		}
