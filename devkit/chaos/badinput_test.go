@@ -109,7 +109,7 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("%s: no agent log line with %q", what, subs)
 	}
 	expectLog("malformed collect JSON", "rejected")
-	expectLog("path is a directory", "adir", "not a regular file")
+	expectLog("path is a directory", "adir", "is a directory, not a file: write a glob of its files")
 	count := func(q string) int64 {
 		n, err := e.c.Count(e.ctx, e.c.Index(), q)
 		if err != nil {
