@@ -302,9 +302,10 @@ func fingerprintOf(buf []byte) string {
 //     checkpoint with its id (a file shorter than FingerprintSize was
 //     fingerprinted as far as it went; the fingerprint is extended as it
 //     grows, the id never changes);
-//   - known device:inode with another fingerprint, other bytes before the
-//     checkpoint, or shorter than it: the inode was reused by another
-//     file, taken as unknown (below: a copy, or new and read from 0);
+//   - known device:inode born later (a birth time differs), with another
+//     fingerprint, other bytes before the checkpoint, or shorter than it:
+//     the inode was reused by another file, taken as unknown (below);
+//   - unknown and compressed (gzip, zstd, ...): not read (errCompressed);
 //   - unknown, but it holds the bytes a known file shipped (its first
 //     FingerprintSize bytes and the bytes before its checkpoint), and that
 //     file no longer does: a copy (copytruncate's app.log.1): continue from
