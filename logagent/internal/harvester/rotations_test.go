@@ -55,18 +55,58 @@ func TestRandomRotations(t *testing.T) {
 					return deliveredRecs(t, append(earlier, e.snd.all()...), written, copied, ops)
 				})
 			}
+			// rename + create: the file moves to app.log.<i>, a new one
+			// begins with the header.
+			renameCreate := func(i int) {
+				if err := os.Rename(p, fmt.Sprintf("%s.%d", p, i)); err != nil {
+					t.Fatal(err)
+				}
+				rotated = append(rotated, fmt.Sprintf("%s.%d", p, i))
+				appendTo(t, p, header...)
+				appendTo(t, p, lines(rng.IntN(5))...)
+			}
+			copyTruncate := func(i int) bool {
+				// copytruncate, the copy matching the glob. It is made
+				// under another name and renamed into place: a copy seen
+				// while shorter than FingerprintSize is read as a new
+				// file (a limit RELIABILITY.md states).
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(data) < FingerprintSize {
+					return false // a copy of a file under 1 KiB is read as a new file (docs/logagent.md)
+				}
+				c := fmt.Sprintf("%s.c%d", p, i)
+				tmp := filepath.Join(e.dir, "copy.tmp")
+				if err := os.WriteFile(tmp, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(tmp, c); err != nil {
+					t.Fatal(err)
+				}
+				// A copy is sometimes read again from 0 under an id of
+				// its own: the copy of a file under 1 KiB when last
+				// fingerprinted, or one made just before a kill that
+				// came before a checkpoint save (its lines indexed
+				// twice; RELIABILITY.md's limits). Lost or merged lines
+				// stay failures.
+				for _, l := range strings.Split(string(data), "\n") {
+					copied[l] = true
+				}
+				if err := os.Truncate(p, 0); err != nil {
+					t.Fatal(err)
+				}
+				rotated = append(rotated, c)
+				return true
+			}
 			for i := 0; i < 40; i++ {
 				switch op := rng.IntN(13); {
 				case op < 5:
 					appendTo(t, p, lines(1+rng.IntN(60))...)
 					ops = append(ops, fmt.Sprintf("append@%d", next))
 				case op < 7:
-					if err := os.Rename(p, fmt.Sprintf("%s.%d", p, i)); err != nil {
-						t.Fatal(err)
-					}
-					rotated = append(rotated, fmt.Sprintf("%s.%d", p, i))
-					appendTo(t, p, header...)
-					appendTo(t, p, lines(rng.IntN(5))...)
+					renameCreate(i)
 					ops = append(ops, fmt.Sprintf("rename+create@%d", next))
 				case op < 9:
 					readSoFar()
@@ -92,47 +132,19 @@ func TestRandomRotations(t *testing.T) {
 					}
 					ops = append(ops, fmt.Sprintf(": > file@%d", next))
 				case op < 11:
-					// copytruncate, the copy matching the glob. It is made
-					// under another name and renamed into place: a copy seen
-					// while shorter than FingerprintSize is read as a new
-					// file (a limit RELIABILITY.md states).
-					data, err := os.ReadFile(p)
-					if err != nil {
-						t.Fatal(err)
+					if copyTruncate(i) {
+						ops = append(ops, fmt.Sprintf("copytruncate@%d", next))
 					}
-					if len(data) < FingerprintSize {
-						continue // a copy of a file under 1 KiB is read as a new file (docs/logagent.md)
-					}
-					c := fmt.Sprintf("%s.c%d", p, i)
-					tmp := filepath.Join(e.dir, "copy.tmp")
-					if err := os.WriteFile(tmp, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.Rename(tmp, c); err != nil {
-						t.Fatal(err)
-					}
-					// A copy is sometimes read again from 0 under an id of
-					// its own: the copy of a file under 1 KiB when last
-					// fingerprinted, or one made just before a kill that
-					// came before a checkpoint save (its lines indexed
-					// twice; RELIABILITY.md's limits). Lost or merged lines
-					// stay failures.
-					for _, l := range strings.Split(string(data), "\n") {
-						copied[l] = true
-					}
-					if err := os.Truncate(p, 0); err != nil {
-						t.Fatal(err)
-					}
-					rotated = append(rotated, c)
-					ops = append(ops, fmt.Sprintf("copytruncate@%d", next))
 				case op < 12:
 					// SIGKILL and restart at any moment, after a checkpoint
 					// save or not (lines sent since are read again, under
-					// their ids). Sometimes the application, restarted while
-					// the agent is down, writes its log again behind the same
-					// header: its lines start at offsets that lines sent
-					// before the kill had, and must not take their ids.
-					rewrite := rng.IntN(2) == 0
+					// their ids), and while the agent is down: nothing; the
+					// application, restarted, writes its log again behind the
+					// same header (its lines start at offsets that lines sent
+					// before the kill had, and must not take their ids); a
+					// rename + create; a copytruncate.
+					down := rng.IntN(4)
+					rewrite := down == 1
 					if rewrite {
 						readSoFar() // lines a truncation overtakes are gone
 					}
@@ -153,6 +165,13 @@ func TestRandomRotations(t *testing.T) {
 							t.Fatal(err)
 						}
 						what = "crash, rewritten while down"
+					}
+					if down == 2 {
+						renameCreate(i)
+						what = "crash, rename+create while down"
+					}
+					if down == 3 && copyTruncate(i) {
+						what = "crash, copytruncate while down"
 					}
 					e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
 					ops = append(ops, fmt.Sprintf("%s@%d", what, next))
