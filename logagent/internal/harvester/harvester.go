@@ -506,15 +506,19 @@ func (h *harvester) truncated(size int64) error {
 	}
 	h.dec.Reset()
 	id := newID()
-	// The fingerprint of zero bytes, as identify computes it for an empty
-	// file: a restart before the file is re-fingerprinted must find the
-	// entry matching (an empty FP never would, and the generation's lines
-	// would be sent again under a new id).
-	fp0, err := fingerprint(h.f, 0)
-	if err != nil {
+	// The fingerprint of what the file now begins with, as identify
+	// computes it (of zero bytes for an empty file): a restart must find
+	// the entry matching, or the generation's lines would be sent again
+	// under a new id; and a copytruncate copy of it, found after a crash
+	// that came before the next save, is recognised only by a full
+	// fingerprint (seed 7100: the zero-byte one was still on disk).
+	head := make([]byte, min(max(size, 0), FingerprintSize))
+	k, err := h.f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) { // EOF: shorter again since the stat
 		return err
 	}
-	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, Born: old.Born, FP: fp0, Counts: &checkpoint.Counts{}})
+	n, fpN := int64(k), fingerprintOf(head[:k])
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, Born: old.Born, FPLen: int(n), FP: fpN, Counts: &checkpoint.Counts{}})
 	// The new id on disk before a line is sent under it (see
 	// Task.persistNewIDs). If it cannot be saved, this harvester stops and
 	// the scan starts the file again, under this id, once a save succeeds.
@@ -522,7 +526,7 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("save the new id of the truncated file (it is read again once data_dir is writable): %w", err)
 	}
 	h.newGeneration(id, 0)
-	h.fpLen, h.fp = 0, fp0
+	h.fpLen, h.fp = n, fpN
 	return nil
 }
 

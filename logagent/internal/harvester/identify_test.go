@@ -395,3 +395,47 @@ func TestCopyContinuesTheMostProvenGeneration(t *testing.T) {
 		})
 	}
 }
+
+// A file truncated and written again while followed gets a new generation,
+// whose id is saved at once; the agent is killed before the next save, and
+// copytruncate runs while it is down. The saved entry must fingerprint what
+// the file began with then: at 1a4c111 it held the fingerprint of zero bytes
+// (the one for an empty file), a copy could not match it, and the lines
+// read before the kill were sent again under the copy's own id
+// (TestRandomRotations seed 7100).
+func TestCopyWhileDownOfARefilledFile(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	header := nl("h", 1, 20)
+	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	var sb strings.Builder
+	for _, l := range append(header, nl("b", 1, 40)...) { // refilled past the read position
+		sb.WriteString(l)
+	}
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := append(trimmed(nl("a", 1, 5)), trimmed(nl("b", 1, 40))...)
+	waitFor(t, "the refill", func() bool { return deliveredRecs(t, e.snd.all(), want, nil, nil) })
+	earlier := e.snd.all()
+	e.crash(t) // no save since the new generation's id
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "copy.tmp"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(e.dir, "copy.tmp"), p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("c", 1, 3)...)
+	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+	want = append(want, trimmed(nl("c", 1, 3))...)
+	waitFor(t, "every line", func() bool { return deliveredRecs(t, append(earlier, e.snd.all()...), want, nil, nil) })
+}
