@@ -265,8 +265,29 @@ func fstatFile(f *os.File) (fileInfo, error) {
 // later).
 func (d *discovery) repin(f *os.File, fi fileInfo) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pinnedLocked(fi) {
+		f.Close() // one descriptor per file: a scan meets a waiting file both pinned and by the glob
+		return
+	}
 	d.pinned = append(d.pinned, pinnedFile{f, fi})
-	d.mu.Unlock()
+}
+
+// isPinned reports whether the file (device and inode of fi) is pinned,
+// waiting for the next scan.
+func (d *discovery) isPinned(fi fileInfo) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pinnedLocked(fi)
+}
+
+func (d *discovery) pinnedLocked(fi fileInfo) bool {
+	for _, p := range d.pinned {
+		if p.fi.dev == fi.dev && p.fi.ino == fi.ino {
+			return true
+		}
+	}
+	return false
 }
 
 // take hands the pinned files to a scan.

@@ -439,3 +439,33 @@ func TestCopyWhileDownOfARefilledFile(t *testing.T) {
 	want = append(want, trimmed(nl("c", 1, 3))...)
 	waitFor(t, "every line", func() bool { return deliveredRecs(t, append(earlier, e.snd.all()...), want, nil, nil) })
 }
+
+// A possible copy in the making waits over many scans (up to copyMaxWait);
+// each scan meets it twice, pinned and by the glob. It keeps one
+// descriptor: at 0be0947 every scan pinned it once more (a descriptor and
+// an identification more per scan, until it was decided).
+func TestWaitingCopyKeepsOneDescriptor(t *testing.T) {
+	fds := func(path string) int {
+		es, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, e := range es {
+			if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == path {
+				n++
+			}
+		}
+		return n
+	}
+	copyTruncated(t, func(e *env, p string, data []byte) {
+		if err := os.WriteFile(p+".1", data, 0o644); err != nil { // the original not truncated yet: not a proven copy
+			t.Fatal(err)
+		}
+		most := 0
+		for range 12 { // scans every 50 ms
+			time.Sleep(50 * time.Millisecond)
+			most = max(most, fds(p+".1"))
+		}
+		if most > 2 { // the pinned one, and one a scan may hold for a moment
+			t.Fatalf("the waiting copy held %d descriptors", most)
+		}
+	})
+}

@@ -212,6 +212,9 @@ func (t *Task) scan() {
 		if size, ok := t.compressed[key]; ok && size == fi.size {
 			continue // skipped as compressed, unchanged since
 		}
+		if t.disc.isPinned(fi) {
+			continue // left for later by this scan (a possible copy in the making): the next scan looks again
+		}
 		t.mu.Lock()
 		h := t.running[key]
 		t.mu.Unlock()
