@@ -343,15 +343,7 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 			continue
 		}
 		id, offset, fp, err := t.identify(p.f, fi, key, firstScan)
-		if errors.Is(err, errCopyNotSettled) {
-			t.release(key)
-			d.repin(p.f, fi) // its lines are read even if it is renamed away or deleted meanwhile
-			continue
-		}
-		if errors.Is(err, errCompressed) {
-			p.f.Close()
-			t.release(key)
-			t.skipCompressed(key, fi, err)
+		if t.setAside(p.f, fi, key, err) {
 			continue
 		}
 		if err != nil {

@@ -118,8 +118,7 @@ type harvester struct {
 	lr       *linereader.Reader
 	dec      *decode.Decoder
 	k8s      *record.Kubernetes
-	fpLen    int64              // bytes the stored fingerprint covers
-	fp       string             // the stored fingerprint (see startChanged)
+	fp       fileprint          // the stored fingerprint: the bytes it covers, their hash (see startChanged)
 	buf      []byte             // values of the records in out, encoded one after another
 	ids      []byte             // event ids, appended only (see eventID)
 	source   record.SourceJSON  // the records' host and log.file JSON, encoded once
@@ -298,13 +297,13 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 				}
 				continue
 			}
-			if h.fpLen < FingerprintSize && size > h.fpLen {
+			if h.fp.n < FingerprintSize && size > h.fp.n {
 				// Re-fingerprint a short file as it grows, so a later copy
 				// of it (copytruncate) is recognised; the id stays.
 				n := min(size, FingerprintSize)
 				if fp, err := fingerprint(h.f, n); err == nil {
 					h.o.Store.SetFingerprint(h.key, h.id, int(n), fp)
-					h.fpLen, h.fp = n, fp
+					h.fp = fileprint{n, fp}
 				}
 			}
 			h.lastSize = size
@@ -428,14 +427,14 @@ const hotRate = 16 << 10
 // under the generation whose fingerprint it no longer has, and taken for
 // another file at the next restart (its lines sent again).
 func (h *harvester) startChanged(size int64) bool {
-	if h.lr.Pos() >= h.fpLen || h.fpLen == 0 {
+	if h.lr.Pos() >= h.fp.n || h.fp.n == 0 {
 		return false
 	}
-	if size < h.fpLen {
+	if size < h.fp.n {
 		return true
 	}
-	fp, err := fingerprint(h.f, h.fpLen)
-	return err == nil && fp != h.fp
+	sum, err := fingerprint(h.f, h.fp.n)
+	return err == nil && sum != h.fp.sum
 }
 
 // restart reads a truncated or overwritten file again from the start (see
@@ -517,8 +516,8 @@ func (h *harvester) truncated(size int64) error {
 	if err != nil && !errors.Is(err, io.EOF) { // EOF: shorter again since the stat
 		return err
 	}
-	n, fpN := int64(k), fingerprintOf(head[:k])
-	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, Born: old.Born, FPLen: int(n), FP: fpN, Counts: &checkpoint.Counts{}})
+	fp := fileprint{int64(k), fingerprintOf(head[:k])}
+	h.o.Store.Put(h.key, checkpoint.Entry{ID: id, Path: *h.path.Load(), Device: h.dev, Inode: h.ino, Born: old.Born, FPLen: k, FP: fp.sum, Counts: &checkpoint.Counts{}})
 	// The new id on disk before a line is sent under it (see
 	// Task.persistNewIDs). If it cannot be saved, this harvester stops and
 	// the scan starts the file again, under this id, once a save succeeds.
@@ -526,7 +525,7 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("save the new id of the truncated file (it is read again once data_dir is writable): %w", err)
 	}
 	h.newGeneration(id, 0)
-	h.fpLen, h.fp = n, fpN
+	h.fp = fp
 	return nil
 }
 

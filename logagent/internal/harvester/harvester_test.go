@@ -162,6 +162,29 @@ func appendTo(t *testing.T, path string, lines ...string) {
 	}
 }
 
+// writeAll replaces path's content with lines in one write (O_TRUNC and
+// write: `cat new > file`).
+func writeAll(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// headerAndFive starts a task (collect path glob) on app.log holding a
+// 1,360-byte header (more than FingerprintSize: every generation of the
+// file shares its fingerprint) and five lines, and waits for the 25.
+func headerAndFive(t *testing.T, glob string) (e *env, p string, header []string) {
+	t.Helper()
+	e = newEnv(t)
+	p = filepath.Join(e.dir, "app.log")
+	header = nl("h", 1, 20)
+	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
+	e.start(t, `{"path":"`+glob+`","topic":"t","start":"beginning"}`)
+	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	return e, p, header
+}
+
 func nl(prefix string, from, to int) []string {
 	var out []string
 	for i := from; i <= to; i++ {
@@ -672,21 +695,10 @@ func TestTruncateAndRefill(t *testing.T) {
 // repeats (a banner, a CSV header): its first bytes are unchanged by the
 // refill, so only the bytes before the read position can reveal it.
 func TestTruncateAndRefillSameHeader(t *testing.T) {
-	e := newEnv(t)
-	p := filepath.Join(e.dir, "app.log")
-	header := nl("h", 1, 20) // 1,360 bytes: more than FingerprintSize
-	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
-	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
-	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	e, p, header := headerAndFive(t, "DIR/app.log")
 	appendTo(t, p, nl("a", 6, 7)...)
 	waitFor(t, "27 lines", func() bool { return len(e.snd.all()) == 27 })
-	var sb strings.Builder
-	for _, l := range append(header, nl("c", 1, 30)...) {
-		sb.WriteString(l)
-	}
-	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil { // O_TRUNC + write in one go
-		t.Fatal(err)
-	}
+	writeAll(t, p, append(header, nl("c", 1, 30)...)...)
 	want := trimmed(nl("c", 1, 30))
 	waitFor(t, "refilled lines", func() bool {
 		seen := map[string]bool{}
@@ -715,21 +727,10 @@ func TestTruncateAndRefillSameHeader(t *testing.T) {
 // lost-from-the-checkpoint lines had. Their ids must differ: the same id
 // would overwrite the earlier line in Elasticsearch.
 func TestRefillWhileDownGetsOwnIDs(t *testing.T) {
-	e := newEnv(t)
-	p := filepath.Join(e.dir, "app.log")
-	header := nl("h", 1, 20) // 1,360 bytes: more than FingerprintSize
-	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
-	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
-	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
+	e, p, header := headerAndFive(t, "DIR/app.log")
 	before := e.snd.all()
-	e.crash(t) // the checkpoint on disk: the new id at offset 0 (no save since)
-	var sb strings.Builder
-	for _, l := range append(header, nl("b", 1, 5)...) { // "b 0001 …" is as long as "a 0001 …"
-		sb.WriteString(l)
-	}
-	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.crash(t)                                          // the checkpoint on disk: the new id at offset 0 (no save since)
+	writeAll(t, p, append(header, nl("b", 1, 5)...)...) // "b 0001 …" is as long as "a 0001 …"
 	e.start(t, `{"path":"DIR/app.log","topic":"t","start":"beginning"}`)
 	waitFor(t, "the 5 new lines", func() bool {
 		n := 0

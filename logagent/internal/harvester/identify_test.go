@@ -267,6 +267,22 @@ func headerShipped(t *testing.T, glob string) (e *env, p string, header []string
 	return e, p, header
 }
 
+// headerRenamedWhileDown ships app.log's header (headerShipped), saves
+// the checkpoint, kills the agent and renames app.log to app.log.1 while
+// it is down.
+func headerRenamedWhileDown(t *testing.T) (e *env, p string, header []string) {
+	t.Helper()
+	e, p, header = headerShipped(t, "DIR/app.log*")
+	if err := e.store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	e.crash(t)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	return e, p, header
+}
+
 func statOf(t *testing.T, p string) fileInfo {
 	t.Helper()
 	fi, err := statFile(p)
@@ -281,14 +297,7 @@ func statOf(t *testing.T, p string) fileInfo {
 // original is looked for where rotation moves files before the new file
 // is taken for its copy.
 func TestRenamedWhileDownOriginalIsNotGone(t *testing.T) {
-	e, p, header := headerShipped(t, "DIR/app.log*")
-	if err := e.store.Save(); err != nil {
-		t.Fatal(err)
-	}
-	e.crash(t)
-	if err := os.Rename(p, p+".1"); err != nil {
-		t.Fatal(err)
-	}
+	e, p, header := headerRenamedWhileDown(t)
 	appendTo(t, p+".1", nl("old", 1, 3)...)
 	appendTo(t, p, append(header, nl("new", 1, 3)...)...)
 	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
@@ -301,14 +310,7 @@ func TestRenamedWhileDownOriginalIsNotGone(t *testing.T) {
 // under an id of its own, not continued as the renamed file's copy past
 // the header.
 func TestRenamedWhileDownReadFileIsNotGone(t *testing.T) {
-	e, p, header := headerShipped(t, "DIR/app.log*")
-	if err := e.store.Save(); err != nil {
-		t.Fatal(err)
-	}
-	e.crash(t)
-	if err := os.Rename(p, p+".1"); err != nil {
-		t.Fatal(err)
-	}
+	e, p, header := headerRenamedWhileDown(t)
 	appendTo(t, p, append(header, nl("new", 1, 3)...)...)
 	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
 	waitFor(t, "the new file's lines", func() bool { return delivered(t, e, trimmed(nl("new", 1, 3)), nil) })
@@ -404,19 +406,8 @@ func TestCopyContinuesTheMostProvenGeneration(t *testing.T) {
 // read before the kill were sent again under the copy's own id
 // (TestRandomRotations seed 7100).
 func TestCopyWhileDownOfARefilledFile(t *testing.T) {
-	e := newEnv(t)
-	p := filepath.Join(e.dir, "app.log")
-	header := nl("h", 1, 20)
-	appendTo(t, p, append(header, nl("a", 1, 5)...)...)
-	e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
-	waitFor(t, "25 lines", func() bool { return len(e.snd.all()) == 25 })
-	var sb strings.Builder
-	for _, l := range append(header, nl("b", 1, 40)...) { // refilled past the read position
-		sb.WriteString(l)
-	}
-	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e, p, header := headerAndFive(t, "DIR/app.log*")
+	writeAll(t, p, append(header, nl("b", 1, 40)...)...) // refilled past the read position
 	want := append(trimmed(nl("a", 1, 5)), trimmed(nl("b", 1, 40))...)
 	waitFor(t, "the refill", func() bool { return deliveredRecs(t, e.snd.all(), want, nil, nil) })
 	earlier := e.snd.all()

@@ -157,13 +157,7 @@ func TestRandomRotations(t *testing.T) {
 					e.crash(t)
 					what := "crash"
 					if rewrite {
-						var sb strings.Builder
-						for _, l := range append(header, lines(1+rng.IntN(30))...) {
-							sb.WriteString(l)
-						}
-						if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
-							t.Fatal(err)
-						}
+						writeAll(t, p, append(header, lines(1+rng.IntN(30))...)...)
 						what = "crash, rewritten while down"
 					}
 					if down == 2 {

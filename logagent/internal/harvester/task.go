@@ -117,14 +117,7 @@ func (t *Task) Live(key checkpoint.Key) bool {
 
 // scanSoon asks for a scan after a poll interval (a file left for later is
 // looked at again before the next scan_interval).
-func (t *Task) scanSoon() {
-	time.AfterFunc(t.o.PollInterval, func() {
-		select {
-		case t.kick <- struct{}{}:
-		default:
-		}
-	})
-}
+func (t *Task) scanSoon() { time.AfterFunc(t.o.PollInterval, t.rescanSoon) }
 
 // beingRead reports whether a harvester, of this task or another, reads
 // key.
@@ -246,15 +239,7 @@ func (t *Task) scan() {
 		}
 		fi = ofi
 		id, offset, fp, err := t.identify(f, fi, key, firstScan)
-		if errors.Is(err, errCopyNotSettled) {
-			t.release(key)
-			t.disc.repin(f, fi) // its lines are read even if it is renamed away or deleted meanwhile
-			continue
-		}
-		if errors.Is(err, errCompressed) {
-			f.Close()
-			t.release(key)
-			t.skipCompressed(key, fi, err)
+		if t.setAside(f, fi, key, err) {
 			continue
 		}
 		if err != nil {
@@ -270,6 +255,26 @@ func (t *Task) scan() {
 		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
+}
+
+// setAside handles what identify says of a file that is not read now,
+// whether the glob or discovery found it: a possible copy in the making
+// stays pinned for the next scan (its lines are read even if it is renamed
+// away or deleted meanwhile), a compressed file is passed over. false: err
+// is neither, and the caller goes on with it.
+func (t *Task) setAside(f *os.File, fi fileInfo, key checkpoint.Key, err error) bool {
+	switch {
+	case errors.Is(err, errCopyNotSettled):
+		t.release(key)
+		t.disc.repin(f, fi)
+	case errors.Is(err, errCompressed):
+		f.Close()
+		t.release(key)
+		t.skipCompressed(key, fi, err)
+	default:
+		return false
+	}
+	return true
 }
 
 // skipCompressed notes a compressed file (errCompressed) the scan passes
@@ -488,7 +493,7 @@ func (t *Task) startHarvester(f *os.File, fi fileInfo, key checkpoint.Key, id st
 		return
 	}
 	h := &harvester{o: &t.o, key: key, dev: fi.dev, ino: fi.ino, f: f, fd: int(f.Fd()), ctx: t.ctx, slot: -1,
-		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fpLen: fp.n, fp: fp.sum}
+		lr: linereader.New(f, offset, t.o.Entry.MaxLineBytes), dec: decode.New(t.o.Entry.Format, t.o.Entry.MaxLineBytes, t.o.Entry.Multiline), fp: fp}
 	// Each read also fetches the KiB before its position, so a batch's
 	// tail (noteTail) is hashed from memory instead of read again: a pread
 	// per batch, per line with slow files.
