@@ -47,10 +47,17 @@ func Records(host string, n int, start time.Time) [][]byte {
 	return out
 }
 
-// Produce sends values to topic, spread over partitions by key.
+// Produce writes each of values once to topic, spread over the partitions
+// in turn. The producer is idempotent: on a loaded machine sarama retries a
+// request whose answer came late, and without sequence numbers the broker
+// appends that batch again — tests that count committed offsets would then
+// see a record the test never meant to send.
 func Produce(t testing.TB, brokers string, topic string, values [][]byte) {
 	t.Helper()
 	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_1_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Partitioner = sarama.NewRoundRobinPartitioner
