@@ -11,7 +11,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -227,13 +226,13 @@ func (a *Agent) expand() []collect.Entry {
 // end and acknowledged: each file the glob matches has a checkpoint at its
 // size, and no harvester still reads a file of it that was deleted.
 func (a *Agent) drained(e collect.Entry) bool {
-	files, _ := filepath.Glob(e.Path)
+	files, _ := e.Glob()
 	done := map[string]bool{}
 	for key, cp := range a.store.Entries() {
 		if key.Topic() != e.Topic {
 			continue
 		}
-		if ok, _ := filepath.Match(e.Path, cp.Path); !ok {
+		if !e.PathMatches(cp.Path) {
 			continue
 		}
 		fi, err := os.Stat(cp.Path)

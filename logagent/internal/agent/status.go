@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -273,7 +272,7 @@ func filesMatched(entries []collect.Entry, stats statCache) int {
 		if e.Type == collect.TypeJournald {
 			continue
 		}
-		matches, _ := filepath.Glob(e.Path) // validated by collect.Parse
+		matches, _ := e.Glob() // validated by collect.Parse
 		for _, m := range matches {
 			if seen[m] || e.Excluded(m) {
 				continue

@@ -340,6 +340,9 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 	if _, err := filepath.Match(e.Path, ""); err != nil {
 		return fail("path", "%q is not a valid glob (%v): fix the brackets or escape them with \\", e.Path, err)
 	}
+	if strings.Count("/"+e.Path+"/", "/**/") > 1 {
+		return fail("path", "%q has more than one **: one ** spans up to %d directories; write one, or one entry per branch", e.Path, pathglob.MaxDepth)
+	}
 	return validateFileOptions(e, fail)
 }
 
@@ -447,19 +450,41 @@ func CheckAllowed(entries []Entry, allowed []string) error {
 // exclude glob does. The one rule for every caller (the tasks, their
 // ownership of shared files, the agent's status).
 func (e *Entry) Matches(file string) bool {
-	ok, _ := filepath.Match(e.Path, file)
-	return ok && !e.Excluded(file)
+	return e.PathMatches(file) && !e.Excluded(file)
+}
+
+// PathMatches reports whether the entry's path matches file, exclude globs
+// aside. A "**" spans 0 to pathglob.MaxDepth directories, as Glob finds.
+func (e *Entry) PathMatches(file string) bool { return pathglob.MatchExpanded(e.Path, file) }
+
+// Globs are the plain globs of the entry's path (pathglob.Expand): one,
+// or one per depth a "**" spans.
+func (e *Entry) Globs() []string { return pathglob.Expand(e.Path) }
+
+// Glob lists the paths the entry's path matches now (exclude globs aside),
+// as filepath.Glob does for a path without "**".
+func (e *Entry) Glob() ([]string, error) {
+	var all []string
+	for _, g := range e.Globs() {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, m...)
+	}
+	return all, nil
 }
 
 // Excluded reports whether file matches one of the entry's exclude globs,
-// tried against the base name and the full path.
+// tried against the base name and the full path (where a "**" spans
+// directories as in the entry's path).
 func (e *Entry) Excluded(file string) bool {
 	base := filepath.Base(file)
 	for _, x := range e.Exclude {
 		if ok, _ := filepath.Match(x, base); ok {
 			return true
 		}
-		if ok, _ := filepath.Match(x, file); ok {
+		if pathglob.MatchExpanded(x, file) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,63 @@ func TestMatches(t *testing.T) {
 	}
 }
 
+// TestRecursiveMatches: "**" spans 0 to pathglob.MaxDepth directories,
+// the same for matching one path (Matches) and listing (Glob).
+func TestRecursiveMatches(t *testing.T) {
+	dir := t.TempDir()
+	es, err := Parse([]byte(`[{"path":"` + dir + `/**/*.log","topic":"app","exclude":["skip*","` + dir + `/**/tmp/*"]},{"path":"` + dir + `/a/**","topic":"all"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eight := "/1/2/3/4/5/6/7/8"
+	for _, tc := range []struct {
+		file      string
+		logs, all bool
+	}{
+		{"/x.log", true, false},
+		{"/a/x.log", true, true},
+		{"/a/b/c/x.txt", false, true},
+		{"/a/b/skip.log", false, true},  // excluded by name from the first entry
+		{"/a/b/tmp/x.log", false, true}, // excluded by a full path with "**"
+		{"/tmp/x.log", false, false},
+		{eight + "/x.log", true, false},
+		{eight + "/9/x.log", false, false}, // nine directories
+		{"/a" + eight + "/x", false, true},
+		{"/a" + eight + "/9/x", false, false},
+		{"/a/1/2/3/4/5/6/7/x", false, true},
+	} {
+		file := dir + tc.file
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{tc.logs, tc.all} {
+			if got := es[i].Matches(file); got != want {
+				t.Errorf("%s Matches(%s) = %v, want %v", es[i].Path, tc.file, got, want)
+			}
+		}
+	}
+	// Glob lists what PathMatches accepts, no more, no less.
+	for _, e := range es {
+		listed, err := e.Glob()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, f := range listed {
+			seen[f] = true
+		}
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && e.PathMatches(p) != seen[p] {
+				t.Errorf("%s: PathMatches(%s) = %v, listed by Glob %v", e.Path, p, e.PathMatches(p), seen[p])
+			}
+			return nil
+		})
+	}
+}
+
 func TestEmpty(t *testing.T) {
 	for _, in := range []string{"", "[]", "null", " \n"} {
 		es, err := Parse([]byte(in))
@@ -80,6 +138,7 @@ func TestRejections(t *testing.T) {
 		{`[{"path":"var/log/a.log","topic":"t"}]`, `field "path": "var/log/a.log" is relative`},
 		{`[{"path":"/var/log/../etc/x","topic":"t"}]`, "not clean"},
 		{`[{"path":"/var/log/[a.log","topic":"t"}]`, "not a valid glob"},
+		{`[{"path":"/var/log/**/app/**/*.log","topic":"t"}]`, `field "path": "/var/log/**/app/**/*.log" has more than one **: one ** spans up to 8 directories`},
 		{`[{"path":"/a","topic":"t","exclude":["[x"]}]`, `field "exclude"`},
 		{`[{"path":"/a","topic":"t","start":"middle"}]`, `field "start": "middle"`},
 		{`[{"path":"/a","topic":"t","format":"xml"}]`, `field "format": "xml"`},

@@ -53,7 +53,7 @@ type discovery struct {
 	moved map[uint32]string // rename cookie → the matching name renamed away; the hub's goroutine only
 
 	mu     sync.Mutex
-	dirs   map[string]bool // watched directory → it is a leaf (files of the glob live there)
+	dirs   map[string]bool // watched directory → a deeper level of the glob may match in it (its new directories matter)
 	pinned []pinnedFile
 
 	// Files whose checkpoint covered them when last checked (see readToEnd),
@@ -134,39 +134,21 @@ func (d *discovery) close() {
 // sync watches the directories the glob can match now: its fixed leading
 // directory, and every directory matched by each further level of the
 // pattern's directory part (so /var/log/*/app.log sees /var/log/new/ appear,
-// and then app.log in it). filepath.Glob has no recursive "**".
+// and then app.log in it). A "**" is one plain glob per depth it spans
+// (pathglob.Expand), each watched so.
 func (d *discovery) sync() {
 	if !d.on {
 		return
 	}
-	want := map[string]bool{}
-	dir := filepath.Dir(d.t.o.Entry.Path)
-	parts := strings.Split(dir, string(filepath.Separator))
-	prefix := "/"
-	i := 1
-	for ; i < len(parts) && !hasMeta(parts[i]); i++ {
-		prefix = filepath.Join(prefix, parts[i])
-	}
-	want[prefix] = i == len(parts)
-	level := []string{prefix}
-	for ; i < len(parts); i++ {
-		var next []string
-		for _, p := range level {
-			m, _ := filepath.Glob(filepath.Join(p, parts[i]))
-			for _, c := range m {
-				if st, err := os.Stat(c); err == nil && st.IsDir() {
-					next = append(next, c)
-					want[c] = i == len(parts)-1
-				}
-			}
-		}
-		level = next
+	want := map[string]bool{} // directory → a deeper level of a glob may match in it
+	for _, g := range d.t.o.Entry.Globs() {
+		globDirs(g, want)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for dir, leaf := range want {
+	for dir, deeper := range want {
 		if _, ok := d.dirs[dir]; ok && d.hub().watching(dir, d) {
-			d.dirs[dir] = leaf
+			d.dirs[dir] = deeper
 			continue
 		}
 		if err := d.hub().add(dir, d); err != nil {
@@ -176,13 +158,39 @@ func (d *discovery) sync() {
 			}
 			continue
 		}
-		d.dirs[dir] = leaf
+		d.dirs[dir] = deeper
 	}
 	for dir := range d.dirs {
 		if _, ok := want[dir]; !ok {
 			d.hub().remove(dir, d)
 			delete(d.dirs, dir)
 		}
+	}
+}
+
+// globDirs adds to want the directories plain glob g can match files in
+// or under, each marked when a deeper level of g may match in it.
+func globDirs(g string, want map[string]bool) {
+	parts := strings.Split(filepath.Dir(g), string(filepath.Separator))
+	prefix := "/"
+	i := 1
+	for ; i < len(parts) && !hasMeta(parts[i]); i++ {
+		prefix = filepath.Join(prefix, parts[i])
+	}
+	want[prefix] = want[prefix] || i < len(parts)
+	level := []string{prefix}
+	for ; i < len(parts); i++ {
+		var next []string
+		for _, p := range level {
+			m, _ := filepath.Glob(filepath.Join(p, parts[i]))
+			for _, c := range m {
+				if st, err := os.Stat(c); err == nil && st.IsDir() {
+					next = append(next, c)
+					want[c] = want[c] || i < len(parts)-1
+				}
+			}
+		}
+		level = next
 	}
 }
 
@@ -195,7 +203,7 @@ func (d *discovery) event(ev dirwatch.Event) {
 	d.changes.Add(1)
 	switch {
 	case ev.Arrived():
-		if ok, _ := filepath.Match(d.t.o.Entry.Path, ev.Name); ok && !ev.IsDir() {
+		if d.t.o.Entry.PathMatches(ev.Name) && !ev.IsDir() {
 			if d.pin(ev.Name, ev.Name) {
 				d.t.rescanSoon()
 			}
@@ -212,9 +220,9 @@ func (d *discovery) event(ev dirwatch.Event) {
 		}
 		if ev.IsDir() {
 			d.mu.Lock()
-			leaf := d.dirs[filepath.Dir(ev.Name)]
+			deeper := d.dirs[filepath.Dir(ev.Name)]
 			d.mu.Unlock()
-			if !leaf {
+			if deeper {
 				d.t.rescanSoon() // a directory a deeper level of the glob may match
 			}
 		}

@@ -2,6 +2,8 @@ package harvester
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
+	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 	"github.com/logcollect/logcollect/pkg/logging"
 )
 
@@ -149,6 +152,65 @@ func TestDiscoveryWatchesNewDirectories(t *testing.T) {
 		if !strings.HasPrefix(r.Message, "s ") {
 			t.Fatalf("unexpected line %q", r.Message)
 		}
+	}
+}
+
+// A "**" spans directories as Filebeat's recursive glob does: files at the
+// top, a few levels down and in a directory tree made later (found by its
+// directory events: scan_interval is a minute) are read; a file deeper than
+// pathglob.MaxDepth directories and one the last glob segment does not
+// match are not. Before, "**" acted as "*": one level, and nothing said so.
+func TestRecursiveGlobSpansDirectories(t *testing.T) {
+	e := newEnv(t)
+	es, err := collect.Parse([]byte(strings.ReplaceAll(`[{"path":"DIR/**/*.log","topic":"t","start":"beginning"}]`, "DIR", e.dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(parts ...string) string {
+		p := filepath.Join(append([]string{e.dir}, parts...)...)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	deep := make([]string, pathglob.MaxDepth)
+	for i := range deep {
+		deep[i] = fmt.Sprintf("d%d", i)
+	}
+	appendTo(t, at("top.log"), "top")
+	appendTo(t, at("a", "b", "mid.log"), "mid")
+	appendTo(t, at(append(deep, "deepest.log")...), "deepest")                // MaxDepth directories down
+	appendTo(t, at(append(append(deep, "x"), "too-deep.log")...), "too deep") // one more
+	appendTo(t, at("a", "b", "mid.txt"), "not a .log")
+	e.task = Start(Options{Entry: es[0], HostName: "h", HostIP: "10.0.0.1", AllowedPaths: []string{e.dir + "/**"},
+		ScanInterval: time.Minute, PollInterval: 20 * time.Millisecond, CloseInactive: time.Minute,
+		PartialFlush: time.Second, StopTimeout: 2 * time.Second, Store: e.store, Sender: e.snd, Metrics: e.m, Log: logging.Discard()})
+	t.Cleanup(e.task.Close)
+	waitFor(t, "the files there at the start", func() bool { return hasAll(t, e.snd.all(), []string{"top", "mid", "deepest"}) })
+
+	// A tree made while running, one directory at a time (each watched
+	// after the scan its creation triggers), and a file that lives for
+	// microseconds at its bottom.
+	for _, d := range []string{"new", "new/x", "new/x/y"} {
+		if err := os.Mkdir(filepath.Join(e.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, d+" watched", func() bool { return e.task.disc.watches(filepath.Join(e.dir, d)) })
+	}
+	p := filepath.Join(e.dir, "new/x/y/app.log")
+	appendTo(t, p, "new tree")
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the line of the new tree's file", func() bool { return hasAll(t, e.snd.all(), []string{"new tree"}) })
+	time.Sleep(100 * time.Millisecond)
+	n := map[string]int{}
+	for _, r := range e.snd.all() {
+		n[r.Message]++
+	}
+	want := map[string]int{"top": 1, "mid": 1, "deepest": 1, "new tree": 1}
+	if !maps.Equal(n, want) {
+		t.Fatalf("sent %v, want %v", n, want)
 	}
 }
 

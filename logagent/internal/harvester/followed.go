@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
+	"github.com/logcollect/logcollect/logagent/internal/pathglob"
 )
 
 // A rescan checks every followed path still names the file its harvester
@@ -158,7 +159,7 @@ func parentDir(path string) string {
 	return path[:i]
 }
 
-// glob is filepath.Glob of the entry's path or, when the pattern's
+// glob is the entry's Glob or, when the pattern's
 // directory part has no wildcard and that directory is unchanged since the
 // last glob (its stat the same and settled, watched, no directory event:
 // the conditions of a stat-free path check), the last glob's result:
@@ -167,8 +168,8 @@ func parentDir(path string) string {
 func (t *Task) glob(v *scanView) ([]string, error) {
 	pattern := t.o.Entry.Path
 	dirPart, _ := filepath.Split(pattern)
-	if hasMeta(dirPart) {
-		return filepath.Glob(pattern)
+	if hasMeta(dirPart) || pathglob.Recursive(pattern) {
+		return t.o.Entry.Glob()
 	}
 	d := v.dir(filepath.Clean(dirPart)) // before the glob reads it: a change after the stat moves the stamp
 	if g := &t.lastGlob; g.trusted && d.trusted && g.dir == d.stamp && g.events == v.events {

@@ -62,3 +62,71 @@ func MatchAny(patterns []string, name string) bool {
 	}
 	return false
 }
+
+// MaxDepth is how many directories a "**" of a collect path spans at most,
+// as in Filebeat's recursive glob: each depth is one more glob a scan runs
+// and one more level of directories the agent watches.
+const MaxDepth = 8
+
+// Recursive reports whether pattern has a "**" segment.
+func Recursive(pattern string) bool {
+	for _, seg := range strings.Split(pattern, "/") {
+		if seg == "**" {
+			return true
+		}
+	}
+	return false
+}
+
+// Expand returns the plain globs (filepath.Glob syntax) a collect path
+// stands for: itself without a "**" segment; with one, the path with "**"
+// replaced by 0 to MaxDepth "*" directories (a trailing "**" stands for
+// "**/*": files, not the directory itself). Collect paths have at most one
+// "**" (collect.Parse checks it); a second is expanded as "*". The globs
+// match disjoint sets of paths: each has its own number of segments.
+func Expand(pattern string) []string {
+	segs := strings.Split(pattern, "/")
+	at := -1
+	for i, seg := range segs {
+		if seg == "**" {
+			if at >= 0 {
+				segs[i] = "*"
+				continue
+			}
+			at = i
+		}
+	}
+	if at < 0 {
+		return []string{pattern}
+	}
+	head, tail := segs[:at], segs[at+1:]
+	if len(tail) == 0 {
+		tail = []string{"*"}
+	}
+	out := make([]string, 0, MaxDepth+1)
+	for depth := 0; depth <= MaxDepth; depth++ {
+		parts := make([]string, 0, len(head)+depth+len(tail))
+		parts = append(parts, head...)
+		for range depth {
+			parts = append(parts, "*")
+		}
+		out = append(out, strings.Join(append(parts, tail...), "/"))
+	}
+	return out
+}
+
+// MatchExpanded reports whether name matches one of Expand(pattern): a
+// collect path's rule (a "**" spans at most MaxDepth directories), where
+// Match's "**" spans any number.
+func MatchExpanded(pattern, name string) bool {
+	if !Recursive(pattern) {
+		ok, _ := path.Match(pattern, name)
+		return ok
+	}
+	for _, g := range Expand(pattern) {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}

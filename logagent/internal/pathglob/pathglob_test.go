@@ -1,6 +1,9 @@
 package pathglob
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMatch(t *testing.T) {
 	tests := []struct {
@@ -27,5 +30,39 @@ func TestMatch(t *testing.T) {
 	}
 	if err := Validate("/var/[log"); err == nil {
 		t.Error("bad pattern accepted")
+	}
+}
+
+func TestExpand(t *testing.T) {
+	tests := []struct {
+		pattern string
+		want    []string // the first three globs (all of them when fewer)
+		n       int
+	}{
+		{"/var/log/*.log", []string{"/var/log/*.log"}, 1},
+		{"/var/log/**/*.log", []string{"/var/log/*.log", "/var/log/*/*.log", "/var/log/*/*/*.log"}, MaxDepth + 1},
+		{"/var/log/**", []string{"/var/log/*", "/var/log/*/*", "/var/log/*/*/*"}, MaxDepth + 1},
+		{"/srv/**/logs/app.log", []string{"/srv/logs/app.log", "/srv/*/logs/app.log", "/srv/*/*/logs/app.log"}, MaxDepth + 1},
+		{"/a/**/b/**/c", []string{"/a/b/*/c", "/a/*/b/*/c", "/a/*/*/b/*/c"}, MaxDepth + 1},
+		{"/var/log/app**.log", []string{"/var/log/app**.log"}, 1}, // not a whole segment: filepath's "*" twice
+	}
+	for _, tt := range tests {
+		got := Expand(tt.pattern)
+		if len(got) != tt.n {
+			t.Errorf("Expand(%q) has %d globs, want %d: %q", tt.pattern, len(got), tt.n, got)
+			continue
+		}
+		for i, w := range tt.want {
+			if got[i] != w {
+				t.Errorf("Expand(%q)[%d] = %q, want %q", tt.pattern, i, got[i], w)
+			}
+		}
+		if Recursive(tt.pattern) != (tt.n > 1) {
+			t.Errorf("Recursive(%q) = %v", tt.pattern, !(tt.n > 1))
+		}
+	}
+	deepest := Expand("/var/log/**/*.log")[MaxDepth]
+	if want := "/var/log" + strings.Repeat("/*", MaxDepth) + "/*.log"; deepest != want {
+		t.Errorf("deepest glob %q, want %q", deepest, want)
 	}
 }
