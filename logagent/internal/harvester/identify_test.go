@@ -2,6 +2,7 @@ package harvester
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -459,4 +460,42 @@ func TestWaitingCopyKeepsOneDescriptor(t *testing.T) {
 			t.Fatalf("the waiting copy held %d descriptors", most)
 		}
 	})
+}
+
+// TestShrunkWhileIdentifiedIsRetried: a file truncated between the stat a
+// scan took and the read of its first KiB. Its fingerprint was the sum of
+// the bytes left padded with zeros, saved as the file's: at the next
+// restart it matched nothing and the file was read again from 0 under a
+// new id. Now identify says errShrunk, and the scan identifies the file
+// again, soon, with the size it has then.
+func TestShrunkWhileIdentifiedIsRetried(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	writeAll(t, p, strings.Join(nl("a", 1, 40), "")) // 2,440 bytes
+	e.start(t, `{"path":"DIR/other.log","topic":"t"}`) // a task, its glob elsewhere
+	f, fi, _, err := openFile(p, e.task.policy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Truncate(p, 100); err != nil { // after the stat
+		t.Fatal(err)
+	}
+	if _, err := fingerprint(f, FingerprintSize); !errors.Is(err, errShrunk) {
+		t.Fatalf("fingerprint of 1 KiB of a 100-byte file: err %v, want errShrunk", err)
+	}
+
+	key := checkpoint.FileKey(fi.dev, fi.ino, "t")
+	if id, _, fp, err := e.task.identify(f, fi, key, false); !errors.Is(err, errShrunk) {
+		t.Fatalf("identify: id %q fingerprint %+v err %v, want errShrunk", id, fp, err)
+	}
+	// The next look, with the file's size then, fingerprints what it holds.
+	now, err := fstatFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, offset, fp, err := e.task.identify(f, now, key, false)
+	if err != nil || offset != 0 || fp.n != 100 || fp.sum != fingerprintOf([]byte(strings.Join(nl("a", 1, 40), ""))[:100]) {
+		t.Fatalf("identify after the shrink: offset %d fingerprint %+v err %v, want 0, the first 100 bytes' sum", offset, fp, err)
+	}
 }

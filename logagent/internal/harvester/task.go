@@ -259,14 +259,22 @@ func (t *Task) scan() {
 
 // setAside handles what identify says of a file that is not read now,
 // whether the glob or discovery found it: a possible copy in the making
-// stays pinned for the next scan (its lines are read even if it is renamed
-// away or deleted meanwhile), a compressed file is passed over. false: err
+// and a file that shrank while identified stay pinned for the next scan
+// (their lines are read even if renamed away or deleted meanwhile), a
+// compressed file is passed over. false: err
 // is neither, and the caller goes on with it.
 func (t *Task) setAside(f *os.File, fi fileInfo, key checkpoint.Key, err error) bool {
 	switch {
 	case errors.Is(err, errCopyNotSettled):
 		t.release(key)
 		t.disc.repin(f, fi)
+	case errors.Is(err, errShrunk):
+		// Truncated between the stat and the read: identified again, with
+		// the size it has then, at a scan soon (pinned: what it holds is
+		// read even if it is renamed away or deleted meanwhile).
+		t.release(key)
+		t.disc.repin(f, fi)
+		t.scanSoon()
 	case errors.Is(err, errCompressed):
 		f.Close()
 		t.release(key)
@@ -291,13 +299,23 @@ func (t *Task) logOnce(path, msg string, args ...any) {
 	t.errLog.Log(t.o.Log, slog.LevelError, path, msg, append([]any{"path", path}, args...)...)
 }
 
+// fingerprint is the fingerprint of f's first n bytes; errShrunk if f
+// holds fewer now (it was truncated since the stat that gave n): a sum of
+// the bytes read padded with zeros would be stored as the file's and match
+// nothing at the next restart.
 func fingerprint(f *os.File, n int64) (string, error) {
 	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+	if k, err := f.ReadAt(buf, 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%s: %w (%d of %d bytes)", f.Name(), errShrunk, k, n)
+		}
 		return "", err
 	}
 	return fingerprintOf(buf), nil
 }
+
+// errShrunk: a file holds fewer bytes than its stat said a moment ago.
+var errShrunk = errors.New("file shrank while its head was read")
 
 // fingerprintOf is the fingerprint of bytes already read.
 func fingerprintOf(buf []byte) string {
