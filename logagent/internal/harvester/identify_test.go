@@ -471,7 +471,7 @@ func TestWaitingCopyKeepsOneDescriptor(t *testing.T) {
 func TestShrunkWhileIdentifiedIsRetried(t *testing.T) {
 	e := newEnv(t)
 	p := filepath.Join(e.dir, "app.log")
-	writeAll(t, p, strings.Join(nl("a", 1, 40), "")) // 2,440 bytes
+	writeAll(t, p, strings.Join(nl("a", 1, 40), ""))   // 2,440 bytes
 	e.start(t, `{"path":"DIR/other.log","topic":"t"}`) // a task, its glob elsewhere
 	f, fi, _, err := openFile(p, e.task.policy())
 	if err != nil {
