@@ -3,6 +3,7 @@ package harvester
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/devkit/testkit"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
@@ -289,4 +291,31 @@ func TestDirectoryWatchSharedByTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "y.log read by the task still running", func() bool { return hasAll(t, second.all(), trimmed(nl("y", 1, 5))) })
+}
+
+// An entry whose glob matches nothing (an operator's typo) says so once,
+// naming the directory that does not exist; it is read once it appears.
+func TestEntryMatchingNothingIsSaid(t *testing.T) {
+	for _, tc := range []struct{ entry, want string }{
+		{"DIR/ngnix/access.log", "missing_dir=DIR/ngnix"},
+		{"DIR/ngnix/*/access.log", "missing_dir=DIR/ngnix"},
+		{"DIR/*.log", "collect entry matches no file yet"},
+	} {
+		t.Run(tc.entry, func(t *testing.T) {
+			e := newEnv(t)
+			var logs testkit.Buffer
+			e.log = slog.New(slog.NewTextHandler(&logs, nil))
+			e.start(t, `{"path":"`+tc.entry+`","topic":"t","start":"beginning"}`)
+			want := strings.ReplaceAll(tc.want, "DIR", e.dir)
+			waitFor(t, "the entry's emptiness said", func() bool { return strings.Contains(logs.String(), want) })
+			time.Sleep(200 * time.Millisecond) // more scans: said once
+			if n := strings.Count(logs.String(), "collect entry matches no file"); n != 1 {
+				t.Fatalf("said %d times:\n%s", n, logs.String())
+			}
+			p := strings.ReplaceAll(strings.ReplaceAll(tc.entry, "DIR", e.dir), "*", "x")
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			appendTo(t, p, "late line")
+			waitFor(t, "the file once it exists", func() bool { return hasAll(t, e.snd.all(), []string{"late line"}) })
+		})
+	}
 }

@@ -23,6 +23,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +54,7 @@ type Task struct {
 	kick      chan struct{} // a scan is wanted now (see discover.go)
 	disc      discovery
 	recovered bool // the first scan looked for files rotated while the agent was down (recover.go)
+	matched   int8 // the glob has matched a file (1), or the scans found none and said so (-1); the scan's own
 
 	// Paths the last scan found followed, checked without a stat by the
 	// next (followed.go); the scan's own.
@@ -153,6 +156,7 @@ func (t *Task) scan() {
 		t.o.Log.Error("bad path pattern", "path", e.Path, "err", err)
 		return
 	}
+	t.noteNoMatch(len(matches))
 	firstScan := !t.o.Store.Seen(t.o.Entry.Path, t.o.Entry.Topic)
 	// Harvesters start after the loop, and only those whose ids are on
 	// disk (see persistNewIDs).
@@ -255,6 +259,39 @@ func (t *Task) scan() {
 		t.o.Store.MarkSeen(e.Path, e.Topic)
 	}
 	t.o.Store.SetEntryTopic(e.Path, e.Topic)
+}
+
+// noteNoMatch says once, when the entry's glob has never matched a file,
+// that it matches none yet: an operator's typo (/var/log/ngnix/...) is
+// otherwise a silent, empty entry. A missing directory is named.
+func (t *Task) noteNoMatch(matches int) {
+	switch {
+	case matches > 0:
+		t.matched = 1
+		return
+	case t.matched != 0:
+		return
+	}
+	t.matched = -1
+	path := t.o.Entry.Path
+	if dir := missingDir(path); dir != "" {
+		t.o.Log.Warn("collect entry matches no file: its directory does not exist (a typo?); its files are read once it is created", "path", path, "missing_dir", dir)
+		return
+	}
+	t.o.Log.Info("collect entry matches no file yet; its files are read as they appear", "path", path)
+}
+
+// missingDir is the fixed leading directory of a collect path (up to its
+// first wildcard) when it does not exist, or "".
+func missingDir(pattern string) string {
+	dir := filepath.Dir(pattern)
+	if i := strings.IndexAny(dir, `*?[\`); i >= 0 {
+		dir = filepath.Dir(dir[:i])
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return dir
+	}
+	return ""
 }
 
 // setAside handles what identify says of a file that is not read now,
