@@ -367,7 +367,8 @@ func (t *Task) scanPinned(starts *[]pendingStart, firstScan bool) {
 // covers it to its end, so a scan need not open it again. Size alone is not
 // enough: an inode freed and reused by a new file of the same size would
 // never be read (every other generation of a file deleted and recreated
-// with the same size). So the fingerprint is compared once, and again only
+// with the same size, or one that begins with the same header). So the file
+// is checked as identify checks it (isCheckpointed) once, and again only
 // when the inode's change time moved. f is the open file, or nil.
 func (t *Task) readToEnd(key checkpoint.Key, fi fileInfo, cp checkpoint.Entry, f *os.File) bool {
 	d := &t.disc
@@ -386,8 +387,7 @@ func (t *Task) readToEnd(key checkpoint.Key, fi fileInfo, cp checkpoint.Entry, f
 			return false
 		}
 	}
-	sum, err := fingerprint(f, int64(cp.FPLen))
-	if err != nil || sum != cp.FP {
+	if same, err := isCheckpointed(f, fi, cp); err != nil || !same {
 		return false // another file in that inode: the scan identifies it
 	}
 	if d.complete == nil {

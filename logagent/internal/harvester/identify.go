@@ -337,6 +337,28 @@ func recentlyWritten(f *os.File) bool {
 	return time.Since(time.Unix(st.Mtim.Unix())) < copySettle
 }
 
+// isCheckpointed reports whether the open file f (fi) is the file whose
+// checkpoint cp is, as far as the checkpoint proves it: born then (when
+// both birth times are known), beginning with the fingerprinted bytes, and
+// holding the bytes before the checkpoint that were shipped. An equal first
+// KiB (a banner, a CSV header) does not make a reused inode the old file:
+// the birth time or the shipped bytes tell them apart. The one rule for a
+// scan's identification and its "read to the end already" shortcut.
+func isCheckpointed(f *os.File, fi fileInfo, cp checkpoint.Entry) (bool, error) {
+	born := fi.born
+	if born == 0 {
+		born = bornOf(f)
+	}
+	if int64(cp.FPLen) > fi.size || !sameBirth(cp.Born, born) {
+		return false, nil
+	}
+	sum, err := fingerprint(f, int64(cp.FPLen))
+	if err != nil || sum != cp.FP {
+		return false, err
+	}
+	return holdsTail(f, fi, cp) // entries written before tails were kept have none
+}
+
 // holdsTail reports whether f holds the bytes cp's checkpoint proves were
 // shipped (true when cp has no proof; when the proof lies beyond f's end,
 // the caller's offset check finds the file shrank).

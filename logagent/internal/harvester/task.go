@@ -409,22 +409,9 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 	replaced := ""
 	logReplaced := func() {}
 	if cp, ok := t.o.Store.Get(key); ok {
-		same := int64(cp.FPLen) <= fi.size && sameBirth(cp.Born, fi.born)
-		if same {
-			old, err := fingerprint(f, int64(cp.FPLen))
-			if err != nil {
-				return "", 0, fileprint{}, err
-			}
-			same = old == cp.FP
-		}
-		if same {
-			// An equal first KiB (a banner, a CSV header) does not make a
-			// reused inode the old file: it must also hold the bytes shipped
-			// (see copyOf). Entries written before tails were kept have none.
-			same, err = holdsTail(f, fi, cp)
-			if err != nil {
-				return "", 0, fileprint{}, err
-			}
+		same, err := isCheckpointed(f, fi, cp)
+		if err != nil {
+			return "", 0, fileprint{}, err
 		}
 		if same && cp.Offset <= fi.size {
 			return put(cp.ID, cp.Offset, cp)
