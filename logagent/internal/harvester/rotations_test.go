@@ -22,14 +22,28 @@ import (
 // generation). A truncation waits until the lines written before it were
 // read: the lines a tailer has not seen when their file is truncated are
 // gone (docs/logagent.md, "copytruncate").
-func TestRandomRotations(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
+func TestRandomRotations(t *testing.T) { randomRotations(t, 1, 1, 4) }
+
+// TestRandomRotationsTwoFiles: the same, on two logs in one directory
+// that begin with the same header (two services of one kind, two CSV
+// exports), each operation on one of them: a file must never be taken for
+// the other's copy, generation or rotated file.
+func TestRandomRotationsTwoFiles(t *testing.T) { randomRotations(t, 2, 1, 2) }
+
+// randomRotations runs the sequences of seeds lo to hi on files paths
+// (app.log, then web.log), one collect entry matching them all.
+func randomRotations(t *testing.T, files int, lo, hi uint64) {
+	for seed := lo; seed <= hi; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			e := newEnv(t)
 			// A new file that begins like a known generation may be a copy in
 			// the making: it waits up to copyMaxWait (30 s by default).
 			e.copyMaxWait = time.Second
-			p := filepath.Join(e.dir, "app.log")
+			paths := []string{filepath.Join(e.dir, "app.log"), filepath.Join(e.dir, "web.log")}[:files]
+			entry := `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`
+			if files > 1 {
+				entry = `{"path":"DIR/*.log*","topic":"t","start":"beginning"}`
+			}
 			rng := rand.New(rand.NewPCG(seed, 42))
 			header := nl("h", 1, 20) // longer than FingerprintSize, the same in every generation
 			var written []string     // every line written, not the headers
@@ -43,13 +57,15 @@ func TestRandomRotations(t *testing.T) {
 				written = append(written, trimmed(out)...)
 				return out
 			}
-			appendTo(t, p, header...)
-			appendTo(t, p, lines(5)...)
-			e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+			for _, p := range paths {
+				appendTo(t, p, header...)
+				appendTo(t, p, lines(5)...)
+			}
+			e.start(t, entry)
 			var ops []string
-			var earlier []got // sent before a crash
-			var rotated []string
-			copied := map[string]bool{} // lines a copytruncate copy held (see below)
+			var earlier []got                // sent before a crash
+			rotated := map[string][]string{} // by path
+			copied := map[string]bool{}      // lines a copytruncate copy held (see below)
 			readSoFar := func() {
 				waitFor(t, fmt.Sprintf("the %d lines written so far", len(written)), func() bool {
 					return deliveredRecs(t, append(earlier, e.snd.all()...), written, copied, ops)
@@ -57,15 +73,15 @@ func TestRandomRotations(t *testing.T) {
 			}
 			// rename + create: the file moves to app.log.<i>, a new one
 			// begins with the header.
-			renameCreate := func(i int) {
+			renameCreate := func(p string, i int) {
 				if err := os.Rename(p, fmt.Sprintf("%s.%d", p, i)); err != nil {
 					t.Fatal(err)
 				}
-				rotated = append(rotated, fmt.Sprintf("%s.%d", p, i))
+				rotated[p] = append(rotated[p], fmt.Sprintf("%s.%d", p, i))
 				appendTo(t, p, header...)
 				appendTo(t, p, lines(rng.IntN(5))...)
 			}
-			copyTruncate := func(i int) bool {
+			copyTruncate := func(p string, i int) bool {
 				// copytruncate, the copy matching the glob. It is made
 				// under another name and renamed into place: a copy seen
 				// while shorter than FingerprintSize is read as a new
@@ -97,17 +113,22 @@ func TestRandomRotations(t *testing.T) {
 				if err := os.Truncate(p, 0); err != nil {
 					t.Fatal(err)
 				}
-				rotated = append(rotated, c)
+				rotated[p] = append(rotated[p], c)
 				return true
 			}
 			for i := 0; i < 40; i++ {
+				p, on := paths[0], ""
+				if files > 1 {
+					p = paths[rng.IntN(files)]
+					on = " " + filepath.Base(p)
+				}
 				switch op := rng.IntN(13); {
 				case op < 5:
 					appendTo(t, p, lines(1+rng.IntN(60))...)
-					ops = append(ops, fmt.Sprintf("append@%d", next))
+					ops = append(ops, fmt.Sprintf("append%s@%d", on, next))
 				case op < 7:
-					renameCreate(i)
-					ops = append(ops, fmt.Sprintf("rename+create@%d", next))
+					renameCreate(p, i)
+					ops = append(ops, fmt.Sprintf("rename+create%s@%d", on, next))
 				case op < 9:
 					readSoFar()
 					st, err := os.Stat(p)
@@ -124,16 +145,16 @@ func TestRandomRotations(t *testing.T) {
 					if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
 						t.Fatal(err)
 					}
-					ops = append(ops, fmt.Sprintf("refill past the position@%d", next))
+					ops = append(ops, fmt.Sprintf("refill past the position%s@%d", on, next))
 				case op < 10:
 					readSoFar()
 					if err := os.Truncate(p, 0); err != nil {
 						t.Fatal(err)
 					}
-					ops = append(ops, fmt.Sprintf(": > file@%d", next))
+					ops = append(ops, fmt.Sprintf(": > file%s@%d", on, next))
 				case op < 11:
-					if copyTruncate(i) {
-						ops = append(ops, fmt.Sprintf("copytruncate@%d", next))
+					if copyTruncate(p, i) {
+						ops = append(ops, fmt.Sprintf("copytruncate%s@%d", on, next))
 					}
 				case op < 12:
 					// SIGKILL and restart at any moment, after a checkpoint
@@ -161,24 +182,27 @@ func TestRandomRotations(t *testing.T) {
 						what = "crash, rewritten while down"
 					}
 					if down == 2 {
-						renameCreate(i)
+						renameCreate(p, i)
 						what = "crash, rename+create while down"
 					}
-					if down == 3 && copyTruncate(i) {
+					if down == 3 && copyTruncate(p, i) {
 						what = "crash, copytruncate while down"
 					}
-					e.start(t, `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`)
+					if down != 0 {
+						what += on
+					}
+					e.start(t, entry)
 					ops = append(ops, fmt.Sprintf("%s@%d", what, next))
 				default: // a rotated file deleted once read
-					if len(rotated) == 0 {
+					if len(rotated[p]) == 0 {
 						continue
 					}
 					readSoFar()
-					if err := os.Remove(rotated[0]); err != nil {
+					if err := os.Remove(rotated[p][0]); err != nil {
 						t.Fatal(err)
 					}
-					rotated = rotated[1:]
-					ops = append(ops, fmt.Sprintf("rm rotated@%d", next))
+					rotated[p] = rotated[p][1:]
+					ops = append(ops, fmt.Sprintf("rm rotated%s@%d", on, next))
 				}
 				time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
 			}
