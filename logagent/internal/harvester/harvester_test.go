@@ -752,15 +752,21 @@ func TestRefillWhileDownGetsOwnIDs(t *testing.T) {
 
 // crash simulates a SIGKILL: the task stops without a final save, and the
 // store is read back from what is on disk.
-func (e *env) crash(t *testing.T) {
+//
+// It returns what the crashed agent sent, read once it stopped: lines read
+// and acknowledged while it stopped count as delivered (a save triggered by
+// another file may have put them in the checkpoint on disk).
+func (e *env) crash(t *testing.T) []got {
 	t.Helper()
 	e.task.Close()
 	st, err := checkpoint.Open(filepath.Join(e.dir, "data"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
+	sent := e.snd.all()
 	e.store = st
 	e.snd = &fakeSender{}
+	return sent
 }
 
 // A file's random id is part of every event.id; it must be on disk before a

@@ -174,8 +174,7 @@ func randomRotations(t *testing.T, files int, lo, hi uint64) {
 							t.Fatal(err)
 						}
 					}
-					earlier = append(earlier, e.snd.all()...)
-					e.crash(t)
+					earlier = append(earlier, e.crash(t)...)
 					what := "crash"
 					if rewrite {
 						writeAll(t, p, append(header, lines(1+rng.IntN(30))...)...)
