@@ -22,17 +22,25 @@ import (
 // generation). A truncation waits until the lines written before it were
 // read: the lines a tailer has not seen when their file is truncated are
 // gone (docs/logagent.md, "copytruncate").
-func TestRandomRotations(t *testing.T) { randomRotations(t, 1, 1, 4) }
+func TestRandomRotations(t *testing.T) { randomRotations(t, 1, false, 1, 4) }
 
 // TestRandomRotationsTwoFiles: the same, on two logs in one directory
 // that begin with the same header (two services of one kind, two CSV
 // exports), each operation on one of them: a file must never be taken for
 // the other's copy, generation or rotated file.
-func TestRandomRotationsTwoFiles(t *testing.T) { randomRotations(t, 2, 1, 2) }
+func TestRandomRotationsTwoFiles(t *testing.T) { randomRotations(t, 2, false, 1, 2) }
+
+// TestRandomRotationsExactPath: the same with the collect entry naming the
+// file itself (/var/log/app.log, as many write it): rotated files and
+// copies are not collected, so a renamed file is finished through its
+// descriptor, or after a kill found where rotation put it (recover.go);
+// lines a copytruncate overtakes are gone (so it waits for them to be read).
+func TestRandomRotationsExactPath(t *testing.T) { randomRotations(t, 1, true, 1, 2) }
 
 // randomRotations runs the sequences of seeds lo to hi on files paths
-// (app.log, then web.log), one collect entry matching them all.
-func randomRotations(t *testing.T, files int, lo, hi uint64) {
+// (app.log, then web.log), one collect entry matching them all and their
+// rotated files, or, exact, naming app.log alone.
+func randomRotations(t *testing.T, files int, exact bool, lo, hi uint64) {
 	for seed := lo; seed <= hi; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			e := newEnv(t)
@@ -41,7 +49,10 @@ func randomRotations(t *testing.T, files int, lo, hi uint64) {
 			e.copyMaxWait = time.Second
 			paths := []string{filepath.Join(e.dir, "app.log"), filepath.Join(e.dir, "web.log")}[:files]
 			entry := `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`
-			if files > 1 {
+			switch {
+			case exact:
+				entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
+			case files > 1:
 				entry = `{"path":"DIR/*.log*","topic":"t","start":"beginning"}`
 			}
 			rng := rand.New(rand.NewPCG(seed, 42))
@@ -82,7 +93,8 @@ func randomRotations(t *testing.T, files int, lo, hi uint64) {
 				appendTo(t, p, lines(rng.IntN(5))...)
 			}
 			copyTruncate := func(p string, i int) bool {
-				// copytruncate, the copy matching the glob. It is made
+				// copytruncate, the copy matching the glob (unless exact).
+				// It is made
 				// under another name and renamed into place: a copy seen
 				// while shorter than FingerprintSize is read as a new
 				// file (a limit RELIABILITY.md states).
@@ -153,6 +165,9 @@ func randomRotations(t *testing.T, files int, lo, hi uint64) {
 					}
 					ops = append(ops, fmt.Sprintf(": > file%s@%d", on, next))
 				case op < 11:
+					if exact {
+						readSoFar() // the copy is not collected: lines it overtakes are gone
+					}
 					if copyTruncate(p, i) {
 						ops = append(ops, fmt.Sprintf("copytruncate%s@%d", on, next))
 					}
@@ -166,7 +181,7 @@ func randomRotations(t *testing.T, files int, lo, hi uint64) {
 					// rename + create; a copytruncate.
 					down := rng.IntN(4)
 					rewrite := down == 1
-					if rewrite {
+					if rewrite || exact && down == 3 {
 						readSoFar() // lines a truncation overtakes are gone
 					}
 					if rng.IntN(2) == 0 {
