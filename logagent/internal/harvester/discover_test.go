@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/devkit/testkit"
+	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
 	"github.com/logcollect/logcollect/logagent/internal/collect"
 	"github.com/logcollect/logcollect/logagent/internal/dirwatch"
 	"github.com/logcollect/logcollect/logagent/internal/pathglob"
@@ -29,6 +30,18 @@ func inodeOf(t *testing.T, path string) uint64 {
 	return st.Ino
 }
 
+// twentyLinesRead starts a task whose entry names app.log alone, holding
+// lines "a 1" to "a 20", and waits for them.
+func twentyLinesRead(t *testing.T, e *env) (p, entry string) {
+	t.Helper()
+	p = filepath.Join(e.dir, "app.log")
+	entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
+	appendTo(t, p, nl("a", 1, 20)...)
+	e.start(t, entry)
+	waitFor(t, "20 lines", func() bool { return len(e.snd.all()) == 20 })
+	return p, entry
+}
+
 // An agent killed while reading a file that is then renamed out of the
 // glob (and written to meanwhile): at restart the checkpoint knows the file
 // but its path holds a new one. The old generation is found where rotation
@@ -41,11 +54,7 @@ func TestRotatedWhileDownIsFinished(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			p := filepath.Join(e.dir, "app.log")
-			const entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
-			appendTo(t, p, nl("a", 1, 20)...)
-			e.start(t, entry)
-			waitFor(t, "20 lines", func() bool { return len(e.snd.all()) == 20 })
+			p, entry := twentyLinesRead(t, e)
 			if err := e.store.Save(); err != nil { // the last checkpoint on disk: line 20
 				t.Fatal(err)
 			}
@@ -79,6 +88,64 @@ func TestRotatedWhileDownIsFinished(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A file truncated and written again (shorter than its checkpoint), then
+// rotated while the agent was down, under a collect entry that names the
+// file alone: the restarted agent found it by device and inode, took
+// "shorter than the checkpoint" for "read to its end", and its new lines
+// were never sent (TestRandomRotationsExactPath seed 109). They are read
+// from the start, as the truncated file's new generation.
+func TestTruncatedThenRotatedWhileDownIsRead(t *testing.T) {
+	e := newEnv(t)
+	p, entry := twentyLinesRead(t, e)
+	waitFor(t, "the checkpoint at the end", func() bool {
+		cp, ok := e.store.Get(checkpoint.FileKey(statOf(t, p).dev, statOf(t, p).ino, "t"))
+		return ok && cp.Offset == statOf(t, p).size
+	})
+	if err := e.store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	before := e.crash(t)
+	if err := os.Truncate(p, 0); err != nil { // ": > app.log", then new lines (fewer bytes than were read)
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("b", 1, 5)...)
+	if err := os.Rename(p, p+".1"); err != nil { // then rotated, the agent still down
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("c", 1, 2)...)
+	e.start(t, entry)
+	want := append(trimmed(nl("b", 1, 5)), trimmed(nl("c", 1, 2))...)
+	waitFor(t, "the truncated generation's lines and the new file's", func() bool { return hasAll(t, append(before, e.snd.all()...), want) })
+}
+
+// Under an entry that names one file, a new file there that begins like a
+// known generation (a shared header) and is shorter than what was shipped
+// of it is not a copytruncate copy in the making (a copy has another name):
+// it is read at once. It was left unread for up to copyMaxWait (30 s),
+// unknown to the checkpoint: killed meanwhile, and the file rotated out of
+// the path, the agent never found it again (TestRandomRotationsExactPath
+// seed 142: 54 lines lost).
+func TestExactPathNewFileIsNotHeldAsACopy(t *testing.T) {
+	e := newEnv(t) // copyMaxWait: the default 30 s
+	p := filepath.Join(e.dir, "app.log")
+	const entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
+	header := nl("h", 1, 20)
+	appendTo(t, p, append(slices.Clone(header), nl("a", 1, 40)...)...)
+	e.start(t, entry)
+	waitFor(t, "the first file", func() bool { return deliveredRecs(t, e.snd.all(), trimmed(nl("a", 1, 40)), nil, nil) })
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, append(slices.Clone(header), nl("b", 1, 2)...)...)
+	start := time.Now()
+	for !deliveredRecs(t, e.snd.all(), trimmed(nl("b", 1, 2)), nil, nil) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the new file was held back as a possible copy")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

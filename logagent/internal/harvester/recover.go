@@ -3,6 +3,7 @@ package harvester
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/logcollect/logcollect/logagent/internal/checkpoint"
@@ -19,9 +20,11 @@ import (
 // inode where rotation puts it: the same directory (rename: app.log →
 // app.log.1, also after several rotations), and the directories one level
 // below it (logrotate's olddir, relative to the log's directory). An olddir
-// elsewhere is not searched. A found file must still begin with the
-// checkpoint's fingerprint and be longer than its offset; it is then
-// continued from there under its id, like a file the glob matched.
+// elsewhere is not searched. A found file that is still the checkpoint's
+// (isCheckpointed) and longer than its offset is continued from there under
+// its id, like a file the glob matched; one truncated and written again
+// before the rotation (all its bytes unread) is read from the start as a
+// new generation (truncatedGeneration).
 func (t *Task) recoverRotated() []pinnedFile {
 	lost := map[string]map[[2]uint64]checkpoint.Entry{} // directory → (device, inode) → checkpoint
 	for key, cp := range t.o.Store.Entries() {
@@ -80,17 +83,25 @@ func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pi
 		}
 		delete(want, id)
 		f, fi, _, err := openFile(path, t.policy())
-		if err != nil || fi.dev != cp.Device || fi.ino != cp.Inode || fi.size <= cp.Offset {
+		if err != nil || fi.dev != cp.Device || fi.ino != cp.Inode || fi.size == 0 {
 			if f != nil {
 				f.Close()
 			}
 			return true
 		}
-		if sum, err := fingerprint(f, int64(cp.FPLen)); err != nil || sum != cp.FP {
-			f.Close() // another file reusing the inode
+		same, err := isCheckpointed(f, fi, cp)
+		switch {
+		case err != nil || same && fi.size <= cp.Offset:
+			f.Close() // read to its end before
 			return true
+		case same:
+			t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
+		case !truncatedGeneration(f, path, cp):
+			f.Close() // another file on the inode of one deleted
+			return true
+		default:
+			t.o.Log.Info("found a file rotated while the agent was down that had been truncated and written again before; reading it from the start", "path", path, "was", cp.Path, "size", fi.size)
 		}
-		t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
 		fi.path = cp.Path // the name its lines were read under, as while running
 		found = append(found, pinnedFile{f, fi})
 		return true
@@ -117,4 +128,17 @@ func eachFile(dir string, fn func(path string, id [2]uint64) bool) {
 			return
 		}
 	}
+}
+
+// truncatedGeneration reports whether f, found at path on the device and
+// inode of cp's file but without the bytes cp checkpointed, is that file
+// truncated and written again (": > app.log" then new lines, then rotated
+// while the agent was down) rather than another file on the inode of one
+// deleted: the birth time says so; without one, a name that continues the
+// checkpointed one (app.log.1, app.log-20261203).
+func truncatedGeneration(f *os.File, path string, cp checkpoint.Entry) bool {
+	if born := bornOf(f); born != 0 && cp.Born != 0 {
+		return born == cp.Born
+	}
+	return strings.HasPrefix(filepath.Base(path), filepath.Base(cp.Path))
 }

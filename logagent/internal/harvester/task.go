@@ -443,7 +443,13 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 	if c := compression(f); c != "" {
 		return "", 0, fileprint{}, fmt.Errorf("%w (%s)", errCompressed, c)
 	}
-	if fi.size == 0 && recentlyWritten(f) && t.mayWait(fi.path) {
+	// An entry that names one file (no wildcard) matches no copy of it:
+	// copytruncate's copy has another name. A new file there is read at
+	// once, not left waiting as a possible copy; killed while one waited,
+	// and the file rotated out of the path meanwhile, the agent would
+	// never find it again (nothing on disk named it).
+	copies := hasMeta(t.o.Entry.Path)
+	if copies && fi.size == 0 && recentlyWritten(f) && t.mayWait(fi.path) {
 		// A new empty file may be copytruncate's copy an instant before
 		// its first write: read now, under a new id, the copied lines
 		// would all be sent again. Looked at again shortly (and read as a
@@ -451,7 +457,7 @@ func (t *Task) identify(f *os.File, fi fileInfo, key checkpoint.Key, firstScan b
 		t.scanSoon()
 		return "", 0, fileprint{}, errCopyNotSettled
 	}
-	if fpLen == FingerprintSize {
+	if copies && fpLen == FingerprintSize {
 		of, cp, ok, err := t.copyOf(f, fi, key, sum, replaced)
 		if err != nil {
 			return "", 0, fileprint{}, err
