@@ -190,6 +190,15 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum, replaced
 		if k == key || cp.ID == replaced || k.Topic() != t.o.Entry.Topic || cp.FPLen != FingerprintSize || cp.FP != sum || cp.Device != fi.dev {
 			continue
 		}
+		if !k.IsRetired() && cp.Path == fi.path {
+			// A copy never takes its original's name: a new file where a
+			// known file was last seen (app.log after rename + create to
+			// app.log.1, which a "*.log" glob does not match) is not its
+			// copy. Waiting for it would keep it unread and unknown to the
+			// checkpoint, and a kill plus a rotation out of the glob
+			// meanwhile would lose it.
+			continue
+		}
 		if cp.TailOff <= 0 {
 			// Nothing proven shipped on disk (a generation younger than
 			// the first checkpoint save, or data_dir unusable since):

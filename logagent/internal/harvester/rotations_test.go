@@ -22,25 +22,32 @@ import (
 // generation). A truncation waits until the lines written before it were
 // read: the lines a tailer has not seen when their file is truncated are
 // gone (docs/logagent.md, "copytruncate").
-func TestRandomRotations(t *testing.T) { randomRotations(t, 1, false, 1, 4) }
+func TestRandomRotations(t *testing.T) { randomRotations(t, 1, "", 1, 4) }
 
 // TestRandomRotationsTwoFiles: the same, on two logs in one directory
 // that begin with the same header (two services of one kind, two CSV
 // exports), each operation on one of them: a file must never be taken for
 // the other's copy, generation or rotated file.
-func TestRandomRotationsTwoFiles(t *testing.T) { randomRotations(t, 2, false, 1, 2) }
+func TestRandomRotationsTwoFiles(t *testing.T) { randomRotations(t, 2, "", 1, 2) }
 
 // TestRandomRotationsExactPath: the same with the collect entry naming the
 // file itself (/var/log/app.log, as many write it): rotated files and
 // copies are not collected, so a renamed file is finished through its
 // descriptor, or after a kill found where rotation put it (recover.go);
 // lines a copytruncate overtakes are gone (so it waits for them to be read).
-func TestRandomRotationsExactPath(t *testing.T) { randomRotations(t, 1, true, 1, 2) }
+func TestRandomRotationsExactPath(t *testing.T) { randomRotations(t, 1, "DIR/app.log", 1, 2) }
+
+// TestRandomRotationsStarLog: the same under "*.log", a glob that matches
+// the live file and none of its rotated names (app.log.1, the copies):
+// copy detection is on, as for any glob.
+func TestRandomRotationsStarLog(t *testing.T) { randomRotations(t, 1, "DIR/*.log", 3, 4) }
 
 // randomRotations runs the sequences of seeds lo to hi on files paths
 // (app.log, then web.log), one collect entry matching them all and their
-// rotated files, or, exact, naming app.log alone.
-func randomRotations(t *testing.T, files int, exact bool, lo, hi uint64) {
+// rotated files, or, when outOfReach is set, that collect path (one file:
+// it matches app.log and none of its rotated files and copies).
+func randomRotations(t *testing.T, files int, outOfReach string, lo, hi uint64) {
+	exact := outOfReach != "" // rotated files and copies out of the entry's reach
 	for seed := lo; seed <= hi; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			e := newEnv(t)
@@ -51,7 +58,7 @@ func randomRotations(t *testing.T, files int, exact bool, lo, hi uint64) {
 			entry := `{"path":"DIR/app.log*","topic":"t","start":"beginning"}`
 			switch {
 			case exact:
-				entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
+				entry = `{"path":"` + outOfReach + `","topic":"t","start":"beginning"}`
 			case files > 1:
 				entry = `{"path":"DIR/*.log*","topic":"t","start":"beginning"}`
 			}
