@@ -220,7 +220,13 @@ func (t *Task) copyOf(f *os.File, fi fileInfo, key checkpoint.Key, sum, replaced
 			continue
 		}
 		if fi.size < cp.TailOff {
-			wait(cp) // a copy being written, or a distinct file
+			// A copy being written, or a distinct file. Not a copy in the
+			// making of a retired generation (truncated or replaced):
+			// copytruncate finishes the copy before it truncates, so a copy
+			// of it is whole by then.
+			if !k.IsRetired() {
+				wait(cp)
+			}
 			continue
 		}
 		tail, err := tailSum(f, cp.TailOff)
