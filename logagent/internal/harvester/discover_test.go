@@ -121,6 +121,36 @@ func TestTruncatedThenRotatedWhileDownIsRead(t *testing.T) {
 	waitFor(t, "the truncated generation's lines and the new file's", func() bool { return hasAll(t, append(before, e.snd.all()...), want) })
 }
 
+// A file the agent started on while it was empty (its checkpoint: offset
+// 0, a fingerprint of nothing), written and then rotated while the agent
+// was down, under an entry that names the file: recovery passed over
+// checkpoints that prove no bytes, and its lines were never sent
+// (TestRandomRotationsExactPath seed 402: 49 lines lost). The birth time
+// (or a name continuing its name) says it is the file.
+func TestEmptyWhenSeenThenRotatedWhileDownIsRead(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.dir, "app.log")
+	const entry = `{"path":"DIR/app.log","topic":"t","start":"beginning"}`
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, entry)
+	key := checkpoint.FileKey(statOf(t, p).dev, statOf(t, p).ino, "t")
+	waitFor(t, "the empty file followed", func() bool { return e.task.Live(key) })
+	e.crash(t) // its id was saved before it was followed
+	if _, ok := e.store.Get(key); !ok {
+		t.Fatal("no checkpoint on disk for the empty file")
+	}
+	appendTo(t, p, nl("a", 1, 5)...)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, nl("b", 1, 2)...)
+	e.start(t, entry)
+	want := append(trimmed(nl("a", 1, 5)), trimmed(nl("b", 1, 2))...)
+	waitFor(t, "the rotated file's lines and the new file's", func() bool { return hasAll(t, e.snd.all(), want) })
+}
+
 // A new file that begins like a known generation (a shared header) and is
 // shorter than what was shipped of it, at the path where that generation's
 // file was last seen, is not a copytruncate copy in the making (a copy has

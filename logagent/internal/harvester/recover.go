@@ -24,11 +24,11 @@ import (
 // (isCheckpointed) and longer than its offset is continued from there under
 // its id, like a file the glob matched; one truncated and written again
 // before the rotation (all its bytes unread) is read from the start as a
-// new generation (truncatedGeneration).
+// new generation; so is one checkpointed while empty (bornAs).
 func (t *Task) recoverRotated() []pinnedFile {
 	lost := map[string]map[[2]uint64]checkpoint.Entry{} // directory → (device, inode) → checkpoint
 	for key, cp := range t.o.Store.Entries() {
-		if !key.IsFile() || key.Topic() != t.o.Entry.Topic || cp.Path == "" || cp.FPLen == 0 || !t.matches(cp.Path) {
+		if !key.IsFile() || key.Topic() != t.o.Entry.Topic || cp.Path == "" || !t.matches(cp.Path) {
 			continue
 		}
 		if fi, err := statFile(cp.Path); err == nil && fi.dev == cp.Device && fi.ino == cp.Inode {
@@ -94,11 +94,14 @@ func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pi
 		case err != nil || same && fi.size <= cp.Offset:
 			f.Close() // read to its end before
 			return true
+		case (!same || cp.FPLen == 0) && !bornAs(f, path, cp):
+			// Other bytes, or a checkpoint that proves none (the file was
+			// empty when it was saved), and not the file's birth: another
+			// file on the inode of one deleted.
+			f.Close()
+			return true
 		case same:
 			t.o.Log.Info("found a file rotated while the agent was down, with lines not yet sent; continuing it from its checkpoint", "path", path, "was", cp.Path, "offset", cp.Offset, "size", fi.size)
-		case !truncatedGeneration(f, path, cp):
-			f.Close() // another file on the inode of one deleted
-			return true
 		default:
 			t.o.Log.Info("found a file rotated while the agent was down that had been truncated and written again before; reading it from the start", "path", path, "was", cp.Path, "size", fi.size)
 		}
@@ -130,13 +133,13 @@ func eachFile(dir string, fn func(path string, id [2]uint64) bool) {
 	}
 }
 
-// truncatedGeneration reports whether f, found at path on the device and
-// inode of cp's file but without the bytes cp checkpointed, is that file
-// truncated and written again (": > app.log" then new lines, then rotated
-// while the agent was down) rather than another file on the inode of one
-// deleted: the birth time says so; without one, a name that continues the
-// checkpointed one (app.log.1, app.log-20261203).
-func truncatedGeneration(f *os.File, path string, cp checkpoint.Entry) bool {
+// bornAs reports whether f, found at path on the device and inode of cp's
+// file, is that file rather than another one on the inode of one deleted,
+// when its bytes cannot say (truncated and written again before it was
+// rotated, or checkpointed while empty): the birth time says so; without
+// one, a name that continues the checkpointed one (app.log.1,
+// app.log-20261203).
+func bornAs(f *os.File, path string, cp checkpoint.Entry) bool {
 	if born := bornOf(f); born != 0 && cp.Born != 0 {
 		return born == cp.Born
 	}
