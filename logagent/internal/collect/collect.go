@@ -340,7 +340,7 @@ func validate(e *Entry, fail func(field, format string, args ...any) error) erro
 	if _, err := filepath.Match(e.Path, ""); err != nil {
 		return fail("path", "%q is not a valid glob (%v): fix the brackets or escape them with \\", e.Path, err)
 	}
-	if strings.Count("/"+e.Path+"/", "/**/") > 1 {
+	if pathglob.Recursions(e.Path) > 1 {
 		return fail("path", "%q has more than one **: one ** spans up to %d directories; write one, or one entry per branch", e.Path, pathglob.MaxDepth)
 	}
 	return validateFileOptions(e, fail)

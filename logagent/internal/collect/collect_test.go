@@ -139,6 +139,7 @@ func TestRejections(t *testing.T) {
 		{`[{"path":"/var/log/../etc/x","topic":"t"}]`, "not clean"},
 		{`[{"path":"/var/log/[a.log","topic":"t"}]`, "not a valid glob"},
 		{`[{"path":"/var/log/**/app/**/*.log","topic":"t"}]`, `field "path": "/var/log/**/app/**/*.log" has more than one **: one ** spans up to 8 directories`},
+		{`[{"path":"/var/log/**/**/*.log","topic":"t"}]`, `field "path": "/var/log/**/**/*.log" has more than one **`}, // adjacent: a substring count saw one
 		{`[{"path":"/a","topic":"t","exclude":["[x"]}]`, `field "exclude"`},
 		{`[{"path":"/a","topic":"t","start":"middle"}]`, `field "start": "middle"`},
 		{`[{"path":"/a","topic":"t","format":"xml"}]`, `field "format": "xml"`},

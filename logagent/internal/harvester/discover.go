@@ -171,27 +171,35 @@ func (d *discovery) sync() {
 // globDirs adds to want the directories plain glob g can match files in
 // or under, each marked when a deeper level of g may match in it.
 func globDirs(g string, want map[string]bool) {
-	parts := strings.Split(filepath.Dir(g), string(filepath.Separator))
-	prefix := "/"
-	i := 1
-	for ; i < len(parts) && !hasMeta(parts[i]); i++ {
-		prefix = filepath.Join(prefix, parts[i])
-	}
-	want[prefix] = want[prefix] || i < len(parts)
+	prefix, rest := fixedDir(filepath.Dir(g))
+	want[prefix] = want[prefix] || len(rest) > 0
 	level := []string{prefix}
-	for ; i < len(parts); i++ {
+	for i, seg := range rest {
 		var next []string
 		for _, p := range level {
-			m, _ := filepath.Glob(filepath.Join(p, parts[i]))
+			m, _ := filepath.Glob(filepath.Join(p, seg))
 			for _, c := range m {
 				if st, err := os.Stat(c); err == nil && st.IsDir() {
 					next = append(next, c)
-					want[c] = want[c] || i < len(parts)-1
+					want[c] = want[c] || i < len(rest)-1
 				}
 			}
 		}
 		level = next
 	}
+}
+
+// fixedDir splits an absolute directory pattern into its fixed leading
+// directory (up to the first segment with a wildcard) and the segments
+// after it.
+func fixedDir(dir string) (prefix string, rest []string) {
+	parts := strings.Split(dir, string(filepath.Separator))
+	prefix = "/"
+	i := 1
+	for ; i < len(parts) && !hasMeta(parts[i]); i++ {
+		prefix = filepath.Join(prefix, parts[i])
+	}
+	return prefix, parts[i:]
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

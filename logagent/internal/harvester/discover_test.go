@@ -173,11 +173,10 @@ func TestNewFileAtAKnownPathIsNotHeldAsACopy(t *testing.T) {
 		{"DIR/*.log", false},
 		{"DIR/*.log", true},
 	} {
-		glob := tc.glob
-		t.Run(fmt.Sprint(glob, " truncated first ", tc.truncateFirst), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.glob, " truncated first ", tc.truncateFirst), func(t *testing.T) {
 			e := newEnv(t) // copyMaxWait: the default 30 s
 			p := filepath.Join(e.dir, "app.log")
-			entry := `{"path":"` + glob + `","topic":"t","start":"beginning"}`
+			entry := `{"path":"` + tc.glob + `","topic":"t","start":"beginning"}`
 			header := nl("h", 1, 20)
 			appendTo(t, p, append(slices.Clone(header), nl("a", 1, 40)...)...)
 			e.start(t, entry)

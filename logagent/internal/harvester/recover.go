@@ -89,12 +89,13 @@ func (t *Task) findRotated(dir string, want map[[2]uint64]checkpoint.Entry) []pi
 			}
 			return true
 		}
+		fi.born = bornOf(f) // for both checks below
 		same, err := isCheckpointed(f, fi, cp)
 		switch {
 		case err != nil || same && fi.size <= cp.Offset:
 			f.Close() // read to its end before
 			return true
-		case (!same || cp.FPLen == 0) && !bornAs(f, path, cp):
+		case (!same || cp.FPLen == 0) && !bornAs(fi.born, path, cp):
 			// Other bytes, or a checkpoint that proves none (the file was
 			// empty when it was saved), and not the file's birth: another
 			// file on the inode of one deleted.
@@ -133,14 +134,14 @@ func eachFile(dir string, fn func(path string, id [2]uint64) bool) {
 	}
 }
 
-// bornAs reports whether f, found at path on the device and inode of cp's
-// file, is that file rather than another one on the inode of one deleted,
-// when its bytes cannot say (truncated and written again before it was
+// bornAs reports whether the file born at born (0: unknown), found at path
+// on the device and inode of cp's file, is that file rather than another
+// one on the inode of one deleted, when its bytes cannot say (truncated and written again before it was
 // rotated, or checkpointed while empty): the birth time says so; without
 // one, a name that continues the checkpointed one (app.log.1,
 // app.log-20261203).
-func bornAs(f *os.File, path string, cp checkpoint.Entry) bool {
-	if born := bornOf(f); born != 0 && cp.Born != 0 {
+func bornAs(born int64, path string, cp checkpoint.Entry) bool {
+	if born != 0 && cp.Born != 0 {
 		return born == cp.Born
 	}
 	return strings.HasPrefix(filepath.Base(path), filepath.Base(cp.Path))

@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -284,10 +283,7 @@ func (t *Task) noteNoMatch(matches int) {
 // missingDir is the fixed leading directory of a collect path (up to its
 // first wildcard) when it does not exist, or "".
 func missingDir(pattern string) string {
-	dir := filepath.Dir(pattern)
-	if i := strings.IndexAny(dir, `*?[\`); i >= 0 {
-		dir = filepath.Dir(dir[:i])
-	}
+	dir, _ := fixedDir(filepath.Dir(pattern))
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return dir
 	}

@@ -68,15 +68,22 @@ func MatchAny(patterns []string, name string) bool {
 // and one more level of directories the agent watches.
 const MaxDepth = 8
 
-// Recursive reports whether pattern has a "**" segment.
-func Recursive(pattern string) bool {
+// Recursions counts pattern's "**" segments (a collect path may have one).
+func Recursions(pattern string) int {
+	if !strings.Contains(pattern, "**") { // most paths: no split, no allocation
+		return 0
+	}
+	n := 0
 	for _, seg := range strings.Split(pattern, "/") {
 		if seg == "**" {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
+
+// Recursive reports whether pattern has a "**" segment.
+func Recursive(pattern string) bool { return Recursions(pattern) > 0 }
 
 // Expand returns the plain globs (filepath.Glob syntax) a collect path
 // stands for: itself without a "**" segment; with one, the path with "**"

@@ -61,6 +61,11 @@ func TestExpand(t *testing.T) {
 			t.Errorf("Recursive(%q) = %v", tt.pattern, !(tt.n > 1))
 		}
 	}
+	for pattern, want := range map[string]int{"/var/log/*.log": 0, "/var/log/app**.log": 0, "/a/**/b": 1, "/a/**": 1, "/a/**/b/**/c": 2, "/a/**/**/c": 2} {
+		if got := Recursions(pattern); got != want {
+			t.Errorf("Recursions(%q) = %d, want %d", pattern, got, want)
+		}
+	}
 	deepest := Expand("/var/log/**/*.log")[MaxDepth]
 	if want := "/var/log" + strings.Repeat("/*", MaxDepth) + "/*.log"; deepest != want {
 		t.Errorf("deepest glob %q, want %q", deepest, want)
