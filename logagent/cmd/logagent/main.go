@@ -17,6 +17,7 @@ import (
 	"github.com/logcollect/logcollect/logagent/internal/harvester"
 	"github.com/logcollect/logcollect/logagent/internal/kubemeta"
 	"github.com/logcollect/logcollect/pkg/buildinfo"
+	"github.com/logcollect/logcollect/pkg/gcfloor"
 	"github.com/logcollect/logcollect/pkg/logging"
 	"github.com/logcollect/logcollect/pkg/program"
 	gometrics "github.com/rcrowley/go-metrics"
@@ -122,14 +123,21 @@ func setProcessGlobals(cfg config.Agent, log *slog.Logger) {
 
 // setMemoryLimit sets Go's soft memory limit: the collector runs sooner
 // whenever Go's memory nears it, which bounds RSS where the heap's growth
-// rule alone would not (1,000 files: goroutine stacks and read buffers). A
-// higher GOGC (400) saved GC CPU but let a busy agent sit at the limit,
-// above the 64 MB RSS target, so Go's default stays. GOMEMLIMIT in the
-// environment takes precedence, as the runtime documents.
+// rule alone would not (1,000 files: goroutine stacks and read buffers).
+// Under it, the heap goal has a floor of half the limit (gcfloor): at full
+// speed the live heap is a few MB while sarama's request encoding makes
+// hundreds of MB of garbage a second, and GOGC 100 collected every few MB
+// (12-16 % less CPU per line with the floor, peak RSS unchanged; a floor of
+// two thirds passed the 64 MB RSS target, as did GOGC 200 or 400, which
+// also raise large heaps). GOMEMLIMIT or GOGC in the environment take
+// precedence, as the runtime documents: either turns the floor off.
 func setMemoryLimit(limit int64, log *slog.Logger) {
 	if limit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit", "bytes", limit)
+	if os.Getenv("GOGC") == "" {
+		gcfloor.Keep(uint64(limit) / 2)
+	}
 }

@@ -487,7 +487,7 @@ func (p *producer) due(t time.Time) {
 	}
 }
 
-// seal takes up to flushBytes (512 KiB) of the partition's pending records:
+// seal takes up to flushBytes (128 KiB) of the partition's pending records:
 // a backlog goes out as several such batches rather than batches of up to
 // max_message_bytes, whose encoded copies made the agent's peak RSS during
 // the burst benchmark's catch-up 55-64 MB instead of 54-56 MB.

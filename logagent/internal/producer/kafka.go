@@ -179,11 +179,15 @@ func producerKnobs(cfg Config, sc *sarama.Config) error {
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
 	// Batching (read by producer.go): a partition's batch goes out once it
-	// holds 512 KiB or its oldest record waited 20 ms (when 1,000 files
+	// holds 128 KiB or its oldest record waited 20 ms (when 1,000 files
 	// trickle lines, 5 ms meant a request per 50 lines and the request
 	// machinery was a fifth of the agent's CPU). The few milliseconds are
-	// nothing next to a checkpoint interval.
-	sc.Producer.Flush.Bytes = 512 << 10
+	// nothing next to a checkpoint interval. sarama encodes each request
+	// into two new buffers (records, then request): 128 KiB batches keep
+	// those in the CPU's cache and made a full-speed agent's peak RSS 3-5
+	// MB lower than 512 KiB did, for the same or less CPU (BENCHMARKS.md,
+	// "2026-12-03, sixth session").
+	sc.Producer.Flush.Bytes = 128 << 10
 	sc.Producer.Flush.Frequency = 20 * time.Millisecond
 	if cfg.Idempotent {
 		sc.Producer.Idempotent = true

@@ -28,7 +28,7 @@ func TestSaramaConfig(t *testing.T) {
 		"WriteTimeout":     {sc.Net.WriteTimeout, 10 * time.Second},
 		"MetadataRetry":    {sc.Metadata.Retry.Max, 2},
 		"MetadataBackoff":  {sc.Metadata.Retry.Backoff, 250 * time.Millisecond},
-		"FlushBytes":       {sc.Producer.Flush.Bytes, 512 << 10},
+		"FlushBytes":       {sc.Producer.Flush.Bytes, 128 << 10},
 		"FlushFrequency":   {sc.Producer.Flush.Frequency, 20 * time.Millisecond},
 		"Idempotent":       {sc.Producer.Idempotent, false},
 		"RefreshFrequency": {sc.Metadata.RefreshFrequency, 7 * time.Second},
