@@ -421,13 +421,14 @@ func (h *harvester) stepOnce(lost bool) (wait time.Duration, done bool) {
 const hotRate = 16 << 10
 
 // startChanged reports whether the fingerprinted first bytes changed while
-// the harvester has not read past them (no bytes before its position to
-// compare yet, see linereader.Mark): a file truncated and written again
-// between its identification and its first read would otherwise be read
-// under the generation whose fingerprint it no longer has, and taken for
-// another file at the next restart (its lines sent again).
+// the harvester has no bytes before its position to compare (it has not
+// read past them, or has read nothing yet: it began at a checkpoint or as
+// a copy's continuation; see linereader.Mark): a file truncated and written
+// again between its identification and its first read would otherwise be
+// read under the generation whose fingerprint it no longer has, and taken
+// for another file at the next restart (its lines sent again).
 func (h *harvester) startChanged(size int64) bool {
-	if h.lr.Pos() >= h.fp.n || h.fp.n == 0 {
+	if h.fp.n == 0 || (h.lr.Pos() >= h.fp.n && h.lr.Marked()) {
 		return false
 	}
 	if size < h.fp.n {

@@ -93,6 +93,10 @@ func (lr *Reader) Mark() {
 	lr.mark, lr.markEnd = maphash.Bytes(markSeed, lr.buf[lr.w-n:lr.w]), end
 }
 
+// Marked reports whether a mark is set: the next read from the end of what
+// was read compares the bytes before it (nothing was read yet otherwise).
+func (lr *Reader) Marked() bool { return lr.markEnd >= 0 }
+
 // KeepBehind makes every read into an empty buffer also fetch up to n bytes
 // before the reading position, in the same read, so that Behind can hand
 // out the bytes before a line just returned without reading them again

@@ -267,6 +267,30 @@ func TestMarkKeptAndDropped(t *testing.T) {
 	})
 }
 
+// Marked says whether a read from the position will check the bytes
+// before it: not for a reader that starts at an offset and read nothing
+// (the harvester then checks the file's first bytes itself), nor after
+// Reset.
+func TestMarked(t *testing.T) {
+	content := strings.Repeat("l\n", 600)
+	started := New(open(t, content), 600, 100)
+	started.KeepBehind(1024)
+	started.Mark() // nothing read: no bytes to hash
+	if started.Marked() {
+		t.Error("a reader started at 600 that read nothing is marked")
+	}
+	_, lr := readAndMark(t, content)
+	if !lr.Marked() {
+		t.Error("a reader that read to the end and marked is not marked")
+	}
+	if err := lr.Reset(0); err != nil {
+		t.Fatal(err)
+	}
+	if lr.Marked() {
+		t.Error("marked after Reset")
+	}
+}
+
 // readAndMark reads content to its end, with the KiB behind, and marks.
 func readAndMark(t *testing.T, content string) (*os.File, *Reader) {
 	t.Helper()
